@@ -1,0 +1,355 @@
+"""One room's read state: its loaded events in room order, receipts, markers and counts.
+
+``RoomState`` is frozen: every change returns a new state. Derived indexes (event
+positions, thread membership, unread counts) are computed lazily, once per state.
+
+Room order is the order the server's timeline gave. Events fetched out of band
+(thread history from ``/relations``, roots from ``/threads``) are merged by
+``origin_server_ts``. Where history is missing, a *gap* is recorded before the first
+event that follows it, so counts can say when they are only a lower bound.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+from app.model.events import REL_THREAD, TimelineEvent
+from app.model.ids import MAIN, EventId, RoomId, ThreadId, UserId
+from app.model.receipts import Receipt, ReceiptKey, ReceiptType
+
+# How far the thread of a related event is looked for (the spec recommends 3 hops).
+MAX_RELATION_HOPS = 3
+
+
+
+@dataclass(frozen=True, slots=True)
+class ServerCounts:
+    """The server's ``notification_count`` and ``highlight_count`` for one thread."""
+
+    notifications: int = 0
+    highlights: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPosition:
+    """Where I have read up to in one thread, as an index in room order.
+
+    ``index`` is -1 when nothing loaded is read. ``unresolved`` says that at least one
+    of my receipts points at an event that is not loaded (it lies in a gap).
+    """
+
+    index: int
+    unresolved: bool
+
+
+@dataclass(frozen=True, eq=False)
+class RoomState:
+    room_id: RoomId
+    me: UserId
+    name: str = ""
+    membership: str = "join"
+    is_direct: bool = False
+    events: tuple[TimelineEvent, ...] = ()
+    # Events with missing history right before them.
+    gaps_before: frozenset[EventId] = frozenset()
+    # True when the first loaded event is the start of the room's history.
+    history_complete: bool = False
+    # Threads whose every event is loaded (filled from /relations).
+    complete_threads: frozenset[ThreadId] = frozenset()
+    receipts: Mapping[ReceiptKey, Receipt] = field(default_factory=dict)
+    # My receipts applied optimistically, not yet confirmed by the server.
+    pending: Mapping[ReceiptKey, Receipt] = field(default_factory=dict)
+    fully_read: EventId | None = None
+    pending_fully_read: EventId | None = None
+    server_main: ServerCounts = ServerCounts()
+    server_threads: Mapping[ThreadId, ServerCounts] = field(default_factory=dict)
+    marked_unread: bool = False
+
+    # ---- derived indexes -------------------------------------------------
+
+    @cached_property
+    def index(self) -> Mapping[EventId, int]:
+        return {event.event_id: i for i, event in enumerate(self.events)}
+
+    @cached_property
+    def thread_of(self) -> Mapping[EventId, ThreadId]:
+        """The thread of every loaded event: a root ID, or MAIN."""
+        by_id = {event.event_id: event for event in self.events}
+        return {event.event_id: _resolve_thread(event, by_id) for event in self.events}
+
+    @cached_property
+    def thread_positions(self) -> Mapping[ThreadId, tuple[int, ...]]:
+        """Positions (room order) of each thread's events; MAIN is always present."""
+        grouped: dict[ThreadId, list[int]] = {MAIN: []}
+        thread_of = self.thread_of
+        for i, event in enumerate(self.events):
+            grouped.setdefault(thread_of[event.event_id], []).append(i)
+        return {thread: tuple(positions) for thread, positions in grouped.items()}
+
+    @cached_property
+    def last_gap(self) -> int:
+        """Index of the latest event with missing history before it, or -1."""
+        last = 0 if (self.events and not self.history_complete) else -1
+        for event_id in self.gaps_before:
+            position = self.index.get(event_id)
+            if position is not None and position > last:
+                last = position
+        return last
+
+    def position(self, event_id: EventId | None) -> int | None:
+        if event_id is None:
+            return None
+        return self.index.get(event_id)
+
+    def event(self, event_id: EventId) -> TimelineEvent | None:
+        position = self.index.get(event_id)
+        return None if position is None else self.events[position]
+
+    @property
+    def thread_ids(self) -> tuple[ThreadId, ...]:
+        """MAIN first, then every thread with a loaded event, in order of first appearance."""
+        return tuple(self.thread_positions)
+
+    def my_receipt(self, receipt_type: ReceiptType, thread_id: ThreadId | None) -> Receipt | None:
+        """My receipt for an exact key, the optimistic one if it is further ahead."""
+        key = ReceiptKey(self.me, receipt_type, thread_id)
+        return _further(self, self.receipts.get(key), self.pending.get(key))
+
+    def read_position(self, thread_id: ThreadId) -> ReadPosition:
+        """How far I have read in a thread: the furthest of my unthreaded and threaded
+        receipts for it (public or private, confirmed or pending), and my own events in
+        it (sending is reading, whatever the server's counts say)."""
+        best = -1
+        unresolved = False
+        for receipt_type in ReceiptType:
+            for key_thread in (None, thread_id):
+                receipt = self.my_receipt(receipt_type, key_thread)
+                if receipt is None:
+                    continue
+                position = self.index.get(receipt.event_id)
+                if position is None:
+                    unresolved = True
+                elif position > best:
+                    best = position
+        for position in reversed(self.thread_positions.get(thread_id, ())):
+            if position <= best:
+                break
+            if self.events[position].sender == self.me:
+                best = position
+                break
+        return ReadPosition(best, unresolved)
+
+    def fully_read_event(self) -> EventId | None:
+        """``m.fully_read`` (optimistic value first); when absent, my read receipt stands in."""
+        candidates = [self.pending_fully_read, self.fully_read]
+        known = [(self.index.get(e, -1), e) for e in candidates if e is not None]
+        if known:
+            return max(known)[1]
+        best: tuple[int, EventId] | None = None
+        for receipt_type in ReceiptType:
+            for thread in (None, MAIN):
+                receipt = self.my_receipt(receipt_type, thread)
+                if receipt is None:
+                    continue
+                candidate = (self.index.get(receipt.event_id, -1), receipt.event_id)
+                if best is None or candidate > best:
+                    best = candidate
+        return None if best is None else best[1]
+
+    def latest_event(self, thread_id: ThreadId | None = None) -> TimelineEvent | None:
+        """The latest loaded event of a thread (of the whole room when None)."""
+        if thread_id is None:
+            return self.events[-1] if self.events else None
+        positions = self.thread_positions.get(thread_id, ())
+        return self.events[positions[-1]] if positions else None
+
+    def latest_by_others(self, thread_id: ThreadId | None = None) -> TimelineEvent | None:
+        """The latest loaded event by someone else: the default target of a receipt."""
+        if thread_id is None:
+            candidates: Iterable[int] = range(len(self.events) - 1, -1, -1)
+        else:
+            candidates = reversed(self.thread_positions.get(thread_id, ()))
+        for position in candidates:
+            event = self.events[position]
+            if event.sender != self.me and event.state_key is None:
+                return event
+        return None
+
+    @property
+    def latest_ts(self) -> int:
+        return self.events[-1].ts if self.events else 0
+
+
+def _resolve_thread(event: TimelineEvent, by_id: Mapping[EventId, TimelineEvent]) -> ThreadId:
+    """The spec's rule: ``m.thread`` names the root; any other relation inherits the
+    thread of its parent, followed at most MAX_RELATION_HOPS hops; the rest is MAIN."""
+    current = event
+    for _ in range(MAX_RELATION_HOPS + 1):
+        if current.relates_to is None:
+            return MAIN
+        if current.rel_type == REL_THREAD:
+            # A thread root is in the main timeline; an event cannot root its own thread.
+            return MAIN if current.relates_to == current.event_id else current.relates_to
+        parent = by_id.get(current.relates_to)
+        if parent is None or parent is current:
+            return MAIN
+        current = parent
+    return MAIN
+
+
+def _further(room: RoomState, a: Receipt | None, b: Receipt | None) -> Receipt | None:
+    if a is None or b is None:
+        return a or b
+    pa, pb = room.index.get(a.event_id), room.index.get(b.event_id)
+    if pa is None:
+        return b
+    if pb is None:
+        return a
+    return b if pb > pa else a
+
+
+# ---- changes: each returns a new RoomState ---------------------------------
+
+
+def add_timeline(room: RoomState, events: Iterable[TimelineEvent], *, limited: bool) -> RoomState:
+    """Append events from a sync timeline. ``limited`` means history is missing before
+    the first of them. Duplicates are skipped; redactions mark their target."""
+    known = room.index
+    fresh: list[TimelineEvent] = []
+    seen: set[EventId] = set()
+    for event in events:
+        if event.event_id in known or event.event_id in seen:
+            continue
+        seen.add(event.event_id)
+        fresh.append(event)
+    if not fresh:
+        return room
+    gaps = room.gaps_before
+    history_complete = room.history_complete
+    if not room.events:
+        history_complete = not limited
+    elif limited:
+        gaps = gaps | {fresh[0].event_id}
+    merged = _apply_redactions(room.events + tuple(fresh), fresh)
+    return replace(room, events=merged, gaps_before=gaps, history_complete=history_complete)
+
+
+def backfill(
+    room: RoomState,
+    events: Iterable[TimelineEvent],
+    *,
+    complete_thread: ThreadId | None = None,
+) -> RoomState:
+    """Merge events fetched out of band (a thread's history, a thread root) by timestamp.
+
+    ``complete_thread`` says the fetch returned every event of that thread.
+    """
+    known = room.index
+    merged = list(room.events)
+    keys = [event.ts for event in merged]
+    fresh: list[TimelineEvent] = []
+    for event in sorted(events, key=lambda e: e.ts):
+        if event.event_id in known or any(event.event_id == f.event_id for f in fresh):
+            continue
+        # After any loaded event with the same timestamp: the server's order wins ties.
+        at = bisect.bisect_right(keys, event.ts)
+        merged.insert(at, event)
+        keys.insert(at, event.ts)
+        fresh.append(event)
+    complete = room.complete_threads
+    if complete_thread is not None:
+        complete = complete | {complete_thread}
+    if not fresh:
+        return room if complete is room.complete_threads else replace(room, complete_threads=complete)
+    gaps = room.gaps_before
+    if room.events and not room.history_complete and merged[0] is not room.events[0]:
+        # Older events now sit before the old first one; the history still missing
+        # between them becomes an explicit gap.
+        gaps = gaps | {room.events[0].event_id}
+    return replace(
+        room,
+        events=_apply_redactions(tuple(merged), fresh),
+        complete_threads=complete,
+        gaps_before=gaps,
+    )
+
+
+def _apply_redactions(events: tuple[TimelineEvent, ...], fresh: list[TimelineEvent]) -> tuple[TimelineEvent, ...]:
+    targets = {event.redacts for event in fresh if event.redacts is not None}
+    if not targets:
+        return events
+    return tuple(
+        replace(event, redacted=True, body="") if event.event_id in targets else event for event in events
+    )
+
+
+def apply_receipt(room: RoomState, key: ReceiptKey, receipt: Receipt) -> RoomState:
+    """Store a receipt the server reported. It replaces only the same exact key, and
+    never moves a key backwards between two loaded events (servers never rewind)."""
+    current = room.receipts.get(key)
+    if current is not None:
+        old, new = room.index.get(current.event_id), room.index.get(receipt.event_id)
+        if current.event_id == receipt.event_id or (old is not None and new is not None and new < old):
+            return room
+    receipts = dict(room.receipts)
+    receipts[key] = receipt
+    pending = room.pending
+    waiting = pending.get(key)
+    if waiting is not None and _reached(room, receipt.event_id, waiting.event_id):
+        pending = {k: v for k, v in pending.items() if k != key}
+    return replace(room, receipts=receipts, pending=pending)
+
+
+def _reached(room: RoomState, confirmed: EventId, wanted: EventId) -> bool:
+    if confirmed == wanted:
+        return True
+    a, b = room.index.get(confirmed), room.index.get(wanted)
+    return a is not None and b is not None and a >= b
+
+
+def add_pending(room: RoomState, key: ReceiptKey, receipt: Receipt) -> RoomState:
+    """Apply one of my receipts optimistically, before the server confirms it."""
+    pending = dict(room.pending)
+    pending[key] = receipt
+    return replace(room, pending=pending)
+
+
+def settle_pending(room: RoomState, key: ReceiptKey, event_id: EventId, *, accepted: bool) -> RoomState:
+    """The server answered a receipt: keep it as confirmed, or roll the optimistic one back."""
+    waiting = room.pending.get(key)
+    if waiting is not None and waiting.event_id == event_id:
+        room = replace(room, pending={k: v for k, v in room.pending.items() if k != key})
+    if accepted:
+        room = apply_receipt(room, key, waiting or Receipt(event_id))
+    return room
+
+
+def set_fully_read(room: RoomState, event_id: EventId) -> RoomState:
+    """The server's ``m.fully_read`` account data. Clears a pending marker it reached."""
+    pending = room.pending_fully_read
+    if pending is not None and _reached(room, event_id, pending):
+        pending = None
+    return replace(room, fully_read=event_id, pending_fully_read=pending)
+
+
+def add_pending_fully_read(room: RoomState, event_id: EventId) -> RoomState:
+    return replace(room, pending_fully_read=event_id)
+
+
+def settle_pending_fully_read(room: RoomState, event_id: EventId, *, accepted: bool) -> RoomState:
+    if room.pending_fully_read != event_id:
+        return room
+    room = replace(room, pending_fully_read=None)
+    return set_fully_read(room, event_id) if accepted else room
+
+
+def set_server_counts(
+    room: RoomState,
+    main: ServerCounts,
+    threads: Mapping[ThreadId, ServerCounts] | None,
+) -> RoomState:
+    """The server's counts from one sync. A thread absent from ``threads`` went to zero."""
+    return replace(room, server_main=main, server_threads=dict(threads or {}))
