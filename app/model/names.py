@@ -3,7 +3,30 @@ else its heroes, else "Empty Room"."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class NameInputs:
+    """What the display-name algorithm needs, kept across syncs: state events
+    (``m.room.name``, ``m.room.canonical_alias``) and the sync ``summary``."""
+
+    name: str | None = None
+    canonical_alias: str | None = None
+    heroes: tuple[str, ...] = ()
+    joined: int = 0
+    invited: int = 0
+
+    def display_name(self, room_id: str, member_names: Mapping[str, str]) -> str:
+        return room_display_name(
+            name=self.name,
+            canonical_alias=self.canonical_alias,
+            heroes=[member_names.get(h) or h for h in self.heroes],
+            joined=self.joined,
+            invited=self.invited,
+            room_id=room_id,
+        )
 
 
 def room_display_name(

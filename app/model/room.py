@@ -18,6 +18,7 @@ from functools import cached_property
 
 from app.model.events import REL_THREAD, TimelineEvent
 from app.model.ids import MAIN, EventId, RoomId, ThreadId, UserId
+from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 
 # How far the thread of a related event is looked for (the spec recommends 3 hops).
@@ -67,6 +68,9 @@ class RoomState:
     server_main: ServerCounts = ServerCounts()
     server_threads: Mapping[ThreadId, ServerCounts] = field(default_factory=dict)
     marked_unread: bool = False
+    name_inputs: NameInputs = NameInputs()
+    # Display names of members seen in state (lazy-loaded: senders of loaded events).
+    member_names: Mapping[UserId, str] = field(default_factory=dict)
 
     # ---- derived indexes -------------------------------------------------
 
@@ -177,6 +181,9 @@ class RoomState:
             if event.sender != self.me and event.state_key is None:
                 return event
         return None
+
+    def display_name_of(self, user_id: UserId) -> str:
+        return self.member_names.get(user_id) or user_id
 
     @property
     def latest_ts(self) -> int:
