@@ -1,0 +1,117 @@
+"""User settings from ``config.toml`` in the platformdirs config dir.
+
+```toml
+[receipts]
+mode = "private"            # or "public": what r, R, a and f send
+[receipts.rooms]
+"!abc:example.org" = "public"   # per-room override
+
+[keys]
+read_thread = "r"           # remap a binding by its id
+
+[display]
+glyphs = true               # false: words instead of 🧵 ⦿ ◂
+```
+
+Errors name the key (and, for TOML syntax errors, the line); secrets never live here.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from app.model.ids import looks_like_alias, looks_like_room_id
+from app.model.receipts import ReceiptType
+from app.paths import config_file
+
+
+class ConfigError(Exception):
+    """A problem in config.toml, as one line naming the file and the key or line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    receipt_mode: ReceiptType = ReceiptType.PRIVATE
+    room_modes: Mapping[str, ReceiptType] = field(default_factory=lambda: MappingProxyType({}))
+    keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    glyphs: bool = True
+
+    def mode_for(self, room_id: str) -> ReceiptType:
+        return self.room_modes.get(room_id, self.receipt_mode)
+
+
+_MODES = {"private": ReceiptType.PRIVATE, "public": ReceiptType.PUBLIC}
+_SECTIONS = {"receipts", "keys", "display"}
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read the config file; a missing file means defaults."""
+    path = path or config_file()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Settings()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    return parse_settings(document, str(path))
+
+
+def parse_settings(document: Mapping[str, object], where: str = "config.toml") -> Settings:
+    def fail(key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{where}: {key}: {problem}")
+
+    unknown = sorted(set(document) - _SECTIONS)
+    if unknown:
+        raise fail(unknown[0], f"unknown section or key (known: {', '.join(sorted(_SECTIONS))})")
+    receipts = _table(document, "receipts", fail)
+    mode = ReceiptType.PRIVATE
+    room_modes: dict[str, ReceiptType] = {}
+    for key, value in receipts.items():
+        if key == "mode":
+            mode = _mode(value, "receipts.mode", fail)
+        elif key == "rooms":
+            if not isinstance(value, dict):
+                raise fail("receipts.rooms", "must be a table of room ID = \"private\" | \"public\"")
+            for room, room_mode in value.items():
+                if not (looks_like_room_id(room) or looks_like_alias(room)):
+                    raise fail(f"receipts.rooms.{room}", "not a room ID (!id:server) or alias (#name:server)")
+                room_modes[room] = _mode(room_mode, f"receipts.rooms.{room}", fail)
+        else:
+            raise fail(f"receipts.{key}", "unknown key (known: mode, rooms)")
+    keys: dict[str, str] = {}
+    for key, value in _table(document, "keys", fail).items():
+        if not isinstance(value, str) or not value.strip():
+            raise fail(f"keys.{key}", "must be a key name such as \"r\" or \"ctrl+r\" (comma-separated for several)")
+        keys[key] = value.strip()
+    glyphs = True
+    for key, value in _table(document, "display", fail).items():
+        if key == "glyphs":
+            if not isinstance(value, bool):
+                raise fail("display.glyphs", "must be true or false")
+            glyphs = value
+        else:
+            raise fail(f"display.{key}", "unknown key (known: glyphs)")
+    return Settings(mode, MappingProxyType(room_modes), MappingProxyType(keys), glyphs)
+
+
+def _table(document: Mapping[str, object], name: str, fail) -> dict:
+    value = document.get(name, {})
+    if not isinstance(value, dict):
+        raise fail(name, "must be a table")
+    return value
+
+
+def _mode(value: object, key: str, fail) -> ReceiptType:
+    if not isinstance(value, str) or value.lower() not in _MODES:
+        raise fail(key, f"must be \"private\" or \"public\", not {value!r}")
+    return _MODES[value.lower()]
