@@ -1,0 +1,134 @@
+"""Logging to ``readmark.log`` in the platformdirs log dir, with access tokens redacted.
+
+The redaction is a filter on the handler, so it sees every record that reaches the file,
+whichever logger (ours, nio's, aiohttp's) produced it, and it covers formatted arguments,
+exception text and stack text alike. ``redact()`` is also what the CLI passes its error
+lines through before printing them.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import re
+import threading
+from pathlib import Path
+
+from app import paths
+
+LOG_FILE_NAME = "readmark.log"
+REDACTED = "<redacted>"
+
+# What a token looks like on the wire or in a message. Synapse's tokens start with syt_;
+# other servers' do not, which is why the session's own token is registered too.
+_PATTERNS = (
+    re.compile(r"syt_[A-Za-z0-9_\-]+"),
+    re.compile(r"(?i)(\bBearer\s+)[^\s\"',;]+"),
+    re.compile(r"(?i)(\baccess_token=)[^&\s\"',;]+"),
+    re.compile(r"(?i)([\"']access_token[\"']\s*:\s*[\"'])[^\"']*"),
+)
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+_handler: logging.Handler | None = None
+
+
+def register_secret(secret: str) -> None:
+    """Redact this exact string (the current session's access token) wherever it appears."""
+    if secret and len(secret) >= 6:  # a very short "secret" would mangle ordinary text
+        with _secrets_lock:
+            _secrets.add(secret)
+
+
+def forget_secrets() -> None:
+    with _secrets_lock:
+        _secrets.clear()
+
+
+def redact(text: str) -> str:
+    with _secrets_lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for secret in known:
+        text = text.replace(secret, REDACTED)
+    for pattern in _PATTERNS:
+        if pattern.groups:
+            text = pattern.sub(lambda match: match.group(1) + REDACTED, text)
+        else:
+            text = pattern.sub(REDACTED, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record so that no token reaches a handler's output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not lose the record
+            message = f"{record.msg!r} % {record.args!r}"
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Every log file it opens, rotated ones included, is readable by the user only."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        stream = super()._open()
+        try:
+            os.fchmod(stream.fileno(), 0o600)
+        except OSError:
+            pass
+        return stream
+
+
+def log_file() -> Path:
+    return paths.log_dir() / LOG_FILE_NAME
+
+
+def setup_logging(level: int | str = logging.INFO) -> Path | None:
+    """Send log records at ``level`` and above to the log file; return its path.
+
+    Calling it again replaces the handler. When the log dir cannot be written, logging
+    goes nowhere rather than failing the program.
+    """
+    global _handler
+    root = logging.getLogger()
+    if _handler is not None:
+        root.removeHandler(_handler)
+        _handler.close()
+        _handler = None
+    path = log_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Created 0600 before the handler opens it, so it is never readable by others.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        handler: logging.Handler = _PrivateRotatingFileHandler(
+            path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
+    except OSError:
+        handler = logging.NullHandler()
+        path = None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    root.setLevel(level)
+    _handler = handler
+    return path
+
+
+def teardown_logging() -> None:
+    """Remove the handler ``setup_logging`` installed (tests, and the end of ``main``)."""
+    global _handler
+    if _handler is not None:
+        logging.getLogger().removeHandler(_handler)
+        _handler.close()
+        _handler = None
