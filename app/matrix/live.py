@@ -1,0 +1,282 @@
+"""``MatrixService``: the live implementation of ``ReadStateService``.
+
+It owns the account's read state and three pieces of I/O: the sync loop (raw bodies
+from the facade, decoded by the pure translator), the local cache (a restart paints the
+last state at once and resumes with an incremental sync), and the durable receipt queue.
+
+State flows one way: every change makes a new ``AccountState``, published to the
+listener. Receipts are planned by the model, applied optimistically, queued to disk,
+sent by the queue, and settled (kept or rolled back) when the server answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+
+from app import paths
+from app.matrix import translate
+from app.matrix.client import MatrixClient
+from app.matrix.errors import MatrixError, RequestRefused, TokenInvalid
+from app.matrix.queue import ReceiptQueue
+from app.matrix.service import ReceiptOutcome, ServiceListener, SyncState, SyncStatus
+from app.matrix.sync_filter import sync_filter
+from app.model.account import AccountState
+from app.model.ids import MAIN, RoomId, ThreadId
+from app.model.plan import FullyReadRequest, ReceiptAction, ReceiptRequest, Refusal, Request, apply_optimistic, plan, settle
+from app.model.receipts import ReceiptType
+from app.model.room import backfill
+from app.store import cache
+
+log = logging.getLogger(__name__)
+
+SYNC_TIMEOUT_MS = 30_000
+BACKOFF_START = 1.0
+BACKOFF_CAP = 30.0
+THREAD_FILL_PAGES = 10
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class _Silent:
+    def account_changed(self, account: AccountState) -> None: ...
+
+    def status_changed(self, status: SyncStatus) -> None: ...
+
+    def receipt_settled(self, outcome: ReceiptOutcome) -> None: ...
+
+    def queue_changed(self, pending: int) -> None: ...
+
+
+class MatrixService:
+    def __init__(
+        self,
+        client: MatrixClient,
+        *,
+        queue_path: Path | None = None,
+        use_cache: bool = True,
+        sync_timeout_ms: int = SYNC_TIMEOUT_MS,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._client = client
+        self._account = AccountState(client.user_id)
+        self._listener: ServiceListener = _Silent()
+        self._use_cache = use_cache
+        self._sync_timeout_ms = sync_timeout_ms
+        self._sleep = sleep
+        self._private_ok: bool | None = None
+        self._status = SyncStatus(SyncState.STARTING)
+        self._queue = ReceiptQueue(
+            queue_path or paths.state_dir() / "receipt-queue.json",
+            client.user_id,
+            on_settled=self._settled,
+            on_change=lambda pending: self._listener.queue_changed(pending),
+            on_blocked=self._token_failed,
+        )
+        self._queue_loaded = False
+        self._stopped = asyncio.Event()
+
+    # ---- ReadStateService --------------------------------------------------------
+
+    @property
+    def user_id(self) -> str:
+        return self._client.user_id
+
+    @property
+    def account(self) -> AccountState:
+        return self._account
+
+    @property
+    def status(self) -> SyncStatus:
+        return self._status
+
+    @property
+    def supports_private_receipts(self) -> bool:
+        return self._private_ok is not False
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    @property
+    def insecure_transport(self) -> bool:
+        return self._client.insecure_transport
+
+    def load_local(self) -> AccountState:
+        """The cached state plus what the queue still holds, applied optimistically.
+        Cheap and synchronous: what a first paint shows before any network answer."""
+        if self._use_cache:
+            cached = cache.load_account(self.user_id)
+            if cached is not None:
+                self._account = cached
+        if not self._queue_loaded:
+            self._queue_loaded = True
+            for request in self._queue.load():
+                self._apply_to_room(request.room_id, lambda room, r=request: apply_optimistic(room, r))
+        return self._account
+
+    async def run(self, listener: ServiceListener) -> None:
+        self._listener = listener
+        self.load_local()
+        listener.account_changed(self._account)
+        listener.queue_changed(len(self._queue))
+        if self._queue.dropped_for_other_user:
+            listener.status_changed(
+                SyncStatus(
+                    self._status.state,
+                    detail=f"dropped {self._queue.dropped_for_other_user} queued receipts of another account",
+                )
+            )
+        sender = asyncio.create_task(self._queue.run(self._send), name="receipt queue")
+        try:
+            await self._sync_loop()
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+
+    def submit(self, room_id: RoomId, action: ReceiptAction) -> Request | Refusal:
+        wants_private = action.receipt_type is ReceiptType.PRIVATE and (
+            action.kind.value != "fully_read" or action.with_receipt
+        )
+        if wants_private and self._private_ok is False:
+            return Refusal(
+                "no-private-receipts",
+                "this homeserver does not support private receipts; nothing was sent (switch to public with p)",
+            )
+        room = self._account.rooms.get(room_id)
+        if room is None:
+            return Refusal("unknown-room", f"room {room_id} is not joined")
+        result = plan(room, action)
+        if isinstance(result, Refusal):
+            return result
+        self._account = self._account.with_room(apply_optimistic(room, result, ts=int(time.time() * 1000)))
+        self._listener.account_changed(self._account)
+        self._queue.submit(result)
+        return result
+
+    async def open_thread(self, room_id: RoomId, thread_id: ThreadId) -> None:
+        """Load a thread whole (its root and every reply) so its count is exact."""
+        room = self._account.rooms.get(room_id)
+        if room is None or thread_id == MAIN or thread_id in room.complete_threads:
+            return
+        raw: list[dict] = []
+        token: str | None = None
+        complete = False
+        for _ in range(THREAD_FILL_PAGES):
+            chunk, token = await self._client.thread_events(room_id, thread_id, token, limit=100)
+            raw.extend(chunk)
+            if token is None:
+                complete = True
+                break
+        if room.event(thread_id) is None:
+            try:
+                raw.append(await self._client.room_event(room_id, thread_id))
+            except RequestRefused:
+                log.info("thread root %s in %s is not visible", thread_id, room_id)
+        events = translate.timeline_events(raw)
+        self._apply_to_room(
+            room_id, lambda r: backfill(r, events, complete_thread=thread_id if complete else None)
+        )
+        self._listener.account_changed(self._account)
+
+    async def close(self) -> None:
+        self._stopped.set()
+        if self._use_cache:
+            try:
+                cache.save_account(self._account)
+            except Exception:  # the cache is a convenience; never fail a quit on it
+                log.exception("could not save the cache on close")
+        await self._client.close()
+
+    # ---- sending -------------------------------------------------------------------
+
+    async def _send(self, request: Request) -> None:
+        if isinstance(request, FullyReadRequest):
+            receipt_type = request.receipt_type
+            await self._client.set_read_markers(
+                request.room_id,
+                fully_read=request.event_id,
+                read=request.event_id if receipt_type is ReceiptType.PUBLIC else None,
+                read_private=request.event_id if receipt_type is ReceiptType.PRIVATE else None,
+            )
+            return
+        assert isinstance(request, ReceiptRequest)
+        await self._client.send_receipt(
+            request.room_id, request.receipt_type.value, request.event_id, request.thread_id
+        )
+
+    def _settled(self, request: Request, error: MatrixError | None) -> None:
+        self._apply_to_room(request.room_id, lambda room: settle(room, request, accepted=error is None))
+        self._listener.account_changed(self._account)
+        self._listener.receipt_settled(ReceiptOutcome(request, error is None, None if error is None else str(error)))
+
+    def _token_failed(self, error: MatrixError) -> None:
+        self._set_status(SyncStatus(SyncState.LOGGED_OUT, detail=str(error)))
+
+    def _apply_to_room(self, room_id: RoomId, change) -> None:
+        room = self._account.rooms.get(room_id)
+        if room is None:
+            return
+        self._account = self._account.with_room(change(room))
+
+    # ---- syncing ---------------------------------------------------------------------
+
+    def _set_status(self, status: SyncStatus) -> None:
+        if status != self._status:
+            self._status = status
+            self._listener.status_changed(status)
+
+    async def _sync_loop(self) -> None:
+        filter_id: str | None = None
+        attempt = 0
+        self._set_status(SyncStatus(SyncState.CATCHING_UP))
+        while not self._stopped.is_set():
+            try:
+                if self._private_ok is None:
+                    self._private_ok = await self._client.supports_private_receipts()
+                if filter_id is None:
+                    filter_id = await self._client.upload_filter(sync_filter())
+                since = self._account.next_batch
+                timeout = self._sync_timeout_ms if (since and self._status.state is SyncState.LIVE) else 0
+                body = await self._client.sync_raw(since, timeout, filter_id)
+                sync = translate.parse_sync(body)
+            except TokenInvalid as error:
+                self._set_status(SyncStatus(SyncState.LOGGED_OUT, detail=str(error)))
+                return
+            except (MatrixError, translate.SyncFormatError) as error:
+                if isinstance(error, RequestRefused) and self._account.next_batch:
+                    # An unusable since token: start over with an initial sync.
+                    log.warning("sync refused (%s); starting a fresh sync", error)
+                    self._account = replace(self._account, next_batch=None)
+                    continue
+                delay = min(BACKOFF_CAP, BACKOFF_START * 2**attempt) * (0.5 + random.random() / 2)
+                attempt += 1
+                log.info("sync failed (%s); retrying in %.1f s", error, delay)
+                await self._countdown(delay, str(error))
+                self._set_status(SyncStatus(SyncState.CATCHING_UP))
+                continue
+            attempt = 0
+            before = self._account
+            self._account = translate.apply_sync(self._account, sync)
+            changed = [room_id for room_id, room in self._account.rooms.items() if before.rooms.get(room_id) is not room]
+            if self._use_cache:
+                try:
+                    cache.save_account(self._account, changed_room_ids=changed)
+                except Exception:
+                    log.exception("could not write the cache")
+            self._listener.account_changed(self._account)
+            self._set_status(SyncStatus(SyncState.LIVE))
+
+    async def _countdown(self, delay: float, detail: str) -> None:
+        """OFFLINE with a retry countdown, updated each second."""
+        remaining = delay
+        while remaining > 0 and not self._stopped.is_set():
+            self._set_status(SyncStatus(SyncState.OFFLINE, retry_in=round(remaining), detail=detail))
+            step = min(1.0, remaining)
+            await self._sleep(step)
+            remaining -= step
