@@ -1,0 +1,200 @@
+"""The live service against the real Synapse: what a witness sees after each kind of
+receipt, private never leaking, and receipts surviving an outage and a killed process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from app.matrix.client import MatrixClient
+from app.matrix.live import MatrixService
+from app.matrix.service import SyncState
+from app.model.ids import MAIN
+from app.model.plan import ActionKind, FullyReadRequest, ReceiptAction, ReceiptRequest
+from app.model.receipts import ReceiptType
+from app.model.unread import thread_unread
+
+from tests.matrix.helpers import Recorder, eventually, in_thread, session_of
+
+pytestmark = pytest.mark.synapse
+PUB, PRIV = ReceiptType.PUBLIC, ReceiptType.PRIVATE
+
+
+def shared_room(make_actor):
+    me, alice = make_actor("me"), make_actor("alice")
+    room = alice.create_room("Ops", invite=[me.user_id])
+    me.join(room)
+    root = alice.send_text(room, "Deploy plan for Friday")
+    reply = alice.send_thread_reply(room, root, "I can take the DB part")
+    main = alice.send_text(room, "lunch?")
+    return me, alice, room, root, reply, main
+
+
+async def start(me, **kwargs) -> tuple[MatrixService, Recorder, asyncio.Task]:
+    service = MatrixService(MatrixClient.from_session(session_of(me)), sync_timeout_ms=500, **kwargs)
+    recorder = Recorder()
+    task = asyncio.create_task(service.run(recorder))
+    return service, recorder, task
+
+
+async def stop(service: MatrixService, task: asyncio.Task) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await service.close()
+
+
+def receipt_of(receipts: dict, event_id: str, receipt_type: str, user_id: str) -> dict | None:
+    return receipts.get(event_id, {}).get(receipt_type, {}).get(user_id)
+
+
+async def settled(recorder: Recorder, request) -> None:
+    outcome = await eventually(lambda: next((o for o in recorder.outcomes if o.request == request), None))
+    assert outcome.accepted, outcome.error
+
+
+async def test_each_receipt_kind_reaches_the_server_as_chosen(make_actor) -> None:
+    me, alice, room, root, reply, main = shared_room(make_actor)
+    service, recorder, task = await start(me)
+    try:
+        await eventually(lambda: service.account.rooms.get(room) and service.account.rooms[room].event(main))
+        assert service.status.state is SyncState.LIVE
+
+        # A public threaded receipt in the thread: the witness sees it with the thread ID.
+        request = service.submit(room, ReceiptAction(ActionKind.THREADED, PUB, root))
+        assert request == ReceiptRequest(room, PUB, reply, root)
+        assert thread_unread(service.account.rooms[room], root).unread == 0  # at once
+        await settled(recorder, request)
+        seen = await in_thread(lambda: alice.wait_for(lambda: receipt_of(alice.room_receipts(room), reply, "m.read", me.user_id)))
+        assert seen["thread_id"] == root
+
+        # A private receipt on main: only my own sync has it.
+        request = service.submit(room, ReceiptAction(ActionKind.THREADED, PRIV, MAIN))
+        assert request == ReceiptRequest(room, PRIV, main, MAIN)
+        await settled(recorder, request)
+        mine = await in_thread(lambda: me.wait_for(lambda: receipt_of(me.room_receipts(room), main, "m.read.private", me.user_id)))
+        assert mine["thread_id"] == MAIN
+        witness = await in_thread(lambda: alice.room_receipts(room))
+        assert receipt_of(witness, main, "m.read.private", me.user_id) is None
+        assert receipt_of(witness, main, "m.read", me.user_id) is None
+
+        # An unthreaded public receipt: no thread_id at all.
+        later = await in_thread(lambda: alice.send_text(room, "anyone?"))
+        await eventually(lambda: service.account.rooms[room].event(later))
+        request = service.submit(room, ReceiptAction(ActionKind.UNTHREADED, PUB))
+        assert request == ReceiptRequest(room, PUB, later, None)
+        await settled(recorder, request)
+        seen = await in_thread(lambda: alice.wait_for(lambda: receipt_of(alice.room_receipts(room), later, "m.read", me.user_id)))
+        assert "thread_id" not in seen
+
+        # The fully-read marker, then its echo in the model from sync.
+        request = service.submit(room, ReceiptAction(ActionKind.FULLY_READ, PRIV))
+        assert request == FullyReadRequest(room, later, None)
+        await settled(recorder, request)
+        assert await in_thread(lambda: me.wait_for(lambda: me.fully_read(room) == later))
+        await eventually(lambda: service.account.rooms[room].fully_read == later)
+        assert service.queued == 0
+    finally:
+        await stop(service, task)
+
+
+async def test_receipts_pressed_while_the_server_is_down_arrive_after(make_actor, synapse) -> None:
+    me, alice, room, root, reply, main = shared_room(make_actor)
+    service, recorder, task = await start(me)
+    try:
+        await eventually(lambda: service.account.rooms.get(room) and service.account.rooms[room].event(main))
+        synapse.stop()
+        try:
+            await eventually(lambda: service.status.state is SyncState.OFFLINE, timeout=15)
+            assert service.status.retry_in is not None
+            first = service.submit(room, ReceiptAction(ActionKind.THREADED, PUB, root))
+            second = service.submit(room, ReceiptAction(ActionKind.THREADED, PUB, MAIN))
+            assert isinstance(first, ReceiptRequest) and isinstance(second, ReceiptRequest)
+            assert service.queued == 2
+            assert thread_unread(service.account.rooms[room], root).unread == 0
+        finally:
+            synapse.start()
+        await settled(recorder, first)
+        await settled(recorder, second)
+        witness = await in_thread(
+            lambda: alice.wait_for(
+                lambda: (r := alice.room_receipts(room))
+                and receipt_of(r, reply, "m.read", me.user_id)
+                and receipt_of(r, main, "m.read", me.user_id)
+                and r
+            )
+        )
+        assert receipt_of(witness, reply, "m.read", me.user_id)["thread_id"] == root
+        assert receipt_of(witness, main, "m.read", me.user_id)["thread_id"] == MAIN
+        await eventually(lambda: service.status.state is SyncState.LIVE, timeout=40)
+    finally:
+        await stop(service, task)
+
+
+def test_a_receipt_queued_by_a_killed_process_is_sent_by_the_next(make_actor, synapse, xdg_dirs) -> None:
+    me, alice, room, root, reply, main = shared_room(make_actor)
+    session = json.dumps(session_of(me).to_json())
+    script = textwrap.dedent(
+        f"""
+        import asyncio, json, os, signal
+        from app.matrix.client import MatrixClient
+        from app.matrix.live import MatrixService
+        from app.matrix.session import Session
+        from app.matrix.translate import apply_sync, parse_sync
+        from app.model.plan import ActionKind, ReceiptAction
+        from app.model.receipts import ReceiptType
+
+        async def main():
+            session = Session.from_json(json.loads({session!r}))
+            client = MatrixClient.from_session(session)
+            service = MatrixService(client)
+            # One sync so the room is known, then the server goes away and the user presses r.
+            from app.matrix.sync_filter import sync_filter
+            body = await client.sync_raw(None, 0, await client.upload_filter(sync_filter()))
+            service._account = apply_sync(service.account, parse_sync(body))
+            print("synced", flush=True)
+            input()
+            request = service.submit({room!r}, ReceiptAction(ActionKind.THREADED, ReceiptType.PUBLIC, {root!r}))
+            print("queued", request.event_id, flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        asyncio.run(main())
+        """
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env=os.environ.copy(),
+    )
+    assert process.stdout.readline().strip() == "synced"
+    synapse.stop()
+    try:
+        process.stdin.write("\n")
+        process.stdin.flush()
+        assert process.stdout.readline().split() == ["queued", reply]
+        assert process.wait(timeout=20) == -signal.SIGKILL
+    finally:
+        synapse.start()
+
+    async def next_start() -> None:
+        service, recorder, task = await start(me)
+        try:
+            assert service.queued == 1
+            await eventually(lambda: recorder.outcomes)
+            assert recorder.outcomes[0].accepted and recorder.outcomes[0].request.event_id == reply
+        finally:
+            await stop(service, task)
+
+    asyncio.run(next_start())
+    seen = alice.wait_for(lambda: receipt_of(alice.room_receipts(room), reply, "m.read", me.user_id))
+    assert seen["thread_id"] == root
