@@ -120,7 +120,10 @@ def setup_logging(level: int | str = logging.INFO) -> Path | None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
-    root.setLevel(level)
+    try:
+        root.setLevel(level)
+    except (TypeError, ValueError):  # an unknown level name from the environment
+        root.setLevel(logging.INFO)
     _handler = handler
     return path
 
