@@ -1,0 +1,215 @@
+"""ReadmarkApp: the Textual application. It owns the one reactive read state (the
+service's ``AccountState``), runs the service's sync loop in a named worker, turns the
+service's reports into messages, and handles every worker failure in one place.
+
+Build it with a ready ``ReadStateService``, or with ``service=None`` and a ``login``
+coroutine function, in which case a login screen comes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.worker import Worker, WorkerState
+
+from app.matrix.service import ReadStateService, SyncState, SyncStatus
+from app.model.account import AccountState
+from app.model.receipts import ReceiptType
+from app.paths import styles_dir
+from app.ui import keymap
+from app.ui.commands import ReadmarkCommands
+from app.ui.messages import (
+    AccountChanged,
+    ListenerBridge,
+    QueueChanged,
+    ReceiptSettled,
+    ReceiptSubmitted,
+    SyncStatusChanged,
+)
+from app.ui.screens.help import HelpScreen
+from app.ui.screens.login import LoginScreen
+from app.ui.screens.main import MainScreen
+from app.ui.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Login = Callable[[str, str, str], Awaitable[ReadStateService]]
+
+STYLESHEETS = ("app.tcss", "main.tcss", "help.tcss", "login.tcss")
+CLOSE_TIMEOUT_S = 5.0
+# Wait this long on a highlighted thread before fetching its history, so moving the
+# cursor through a list does not fire a request per row.
+OPEN_THREAD_DELAY_S = 0.3
+
+
+class ReadmarkApp(App[None]):
+    """The readmark TUI.
+
+    Bindings (ids in ``app.ui.keymap``): ``?`` help, ``ctrl+p`` palette, ``q`` quit.
+    The main screen's and the panes' bindings are documented there.
+    """
+
+    TITLE = "readmark"
+    CSS_PATH = [styles_dir() / name for name in STYLESHEETS]
+    BINDINGS = keymap.bindings(keymap.APP)
+    COMMANDS = App.COMMANDS | {ReadmarkCommands}
+
+    account: reactive[AccountState | None] = reactive(None, init=False)
+    sync_status: reactive[SyncStatus] = reactive(lambda: SyncStatus(SyncState.STARTING), init=False)
+    queued: reactive[int] = reactive(0, init=False)
+    session_mode: reactive[ReceiptType] = reactive(ReceiptType.PRIVATE, init=False)
+
+    def __init__(
+        self,
+        service: ReadStateService | None,
+        settings: Settings | None = None,
+        *,
+        login: Login | None = None,
+        homeserver: str = "",
+    ) -> None:
+        super().__init__()
+        self.settings = settings if settings is not None else Settings()
+        self.service: ReadStateService | None = service
+        self._login = login
+        self._homeserver = homeserver
+        self._listener = ListenerBridge(self)
+        self.set_reactive(ReadmarkApp.session_mode, ReceiptType(self.settings.receipt_mode))
+
+    # ---- start ----------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.settings.keys:
+            self.set_keymap(dict(self.settings.keys))
+        if self.service is not None:
+            self._start(self.service)
+        elif self._login is not None:
+            self.push_screen(LoginScreen(self._homeserver))
+        else:
+            self.exit(return_code=2, message="readmark: no Matrix session; run `readmark login` first")
+
+    def _start(self, service: ReadStateService) -> None:
+        self.service = service
+        self.account = service.account
+        self.queued = service.queued
+        screen = MainScreen(
+            self.settings,
+            user_id=service.user_id,
+            private_supported=service.supports_private_receipts,
+        ).data_bind(
+            ReadmarkApp.account,
+            ReadmarkApp.sync_status,
+            ReadmarkApp.queued,
+            ReadmarkApp.session_mode,
+        )
+        if isinstance(self.screen, LoginScreen):
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+        self.run_sync()
+
+    @property
+    def main_screen(self) -> MainScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        return None
+
+    # ---- workers --------------------------------------------------------
+
+    @work(exclusive=True, group="sync", exit_on_error=False, name="sync")
+    async def run_sync(self) -> None:
+        assert self.service is not None
+        await self.service.run(self._listener)
+
+    @work(exclusive=True, group="open-thread", exit_on_error=False, name="open-thread")
+    async def open_thread(self, room_id: str, thread_id: str) -> None:
+        """Fill a thread's history so its counts are exact (debounced)."""
+        await asyncio.sleep(OPEN_THREAD_DELAY_S)
+        if self.service is not None:
+            await self.service.open_thread(room_id, thread_id)
+
+    @work(exclusive=True, group="login", exit_on_error=False, name="login")
+    async def log_in(self, homeserver: str, user: str, password: str) -> None:
+        assert self._login is not None
+        service = await self._login(homeserver, user, password)
+        self._start(service)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker failure lands here, once."""
+        worker = event.worker
+        if event.state is WorkerState.ERROR:
+            error = worker.error
+            message = (str(error) or type(error).__name__) if error is not None else "unknown error"
+            log.error("worker %s failed: %s", worker.group, message, exc_info=error)
+            if worker.group == "sync":
+                self.sync_status = SyncStatus(SyncState.OFFLINE, detail=message)
+                self.notify(message, title="Sync stopped", severity="error", timeout=10)
+            elif worker.group == "login":
+                if isinstance(self.screen, LoginScreen):
+                    self.screen.show_error(message)
+            elif worker.group == "open-thread":
+                self.notify(message, title="Could not load the thread", severity="warning")
+            else:
+                self.notify(message, title="Something failed", severity="error")
+        elif event.state is WorkerState.SUCCESS and worker.group == "sync":
+            self.sync_status = SyncStatus(SyncState.OFFLINE, detail="sync stopped")
+
+    # ---- what the service reports ---------------------------------------
+
+    def on_account_changed(self, message: AccountChanged) -> None:
+        self.account = message.account
+
+    def on_sync_status_changed(self, message: SyncStatusChanged) -> None:
+        self.sync_status = message.status
+        if message.status.state is SyncState.LOGGED_OUT:
+            self.notify(
+                message.status.detail or "the server ended this session",
+                title="Logged out",
+                severity="error",
+                timeout=15,
+            )
+
+    def on_queue_changed(self, message: QueueChanged) -> None:
+        self.queued = message.pending
+
+    def on_receipt_settled(self, message: ReceiptSettled) -> None:
+        screen = self.main_screen
+        if screen is not None:
+            screen.receipt_settled(message.outcome)
+
+    def on_receipt_submitted(self, message: ReceiptSubmitted) -> None:
+        log.info("receipt action %s in %s: %s", message.action, message.room_id, message.result)
+
+    # ---- app actions ----------------------------------------------------
+
+    def key_display(self, binding_id: str) -> str:
+        """The key a binding is on now, after ``[keys]`` remaps, as the Footer shows it."""
+        spec = keymap.BY_ID[binding_id]
+        remapped = self._keymap.get(binding_id)
+        if remapped is None and spec.key_display:
+            return spec.key_display
+        keys = remapped or spec.key
+        return ", ".join(self.get_key_display(Binding(key.strip(), "")) for key in keys.split(","))
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        screen = self.main_screen
+        mode = screen.mode.receipt_type if screen is not None else self.session_mode
+        keys = {spec.id: self.key_display(spec.id) for spec in keymap.KEYS}
+        self.push_screen(HelpScreen(mode, keys))
+
+    async def action_quit(self) -> None:
+        """Quit; receipts not yet sent stay queued on disk (the service's ``close``)."""
+        if self.service is not None:
+            try:
+                await asyncio.wait_for(self.service.close(), CLOSE_TIMEOUT_S)
+            except Exception:  # quitting must not fail; the queue is already durable
+                log.exception("closing the service failed")
+        self.exit()

@@ -1,0 +1,111 @@
+"""The command palette: every action of the main screen, with the receipt variants
+spelled out (public or private, threaded or unthreaded, fully-read with or without a
+receipt) so nothing is left to guess.
+
+While the receipt mode in effect is PRIVATE, the public variants are listed but send
+nothing: choosing one says to switch mode first. A private mode never produces
+``m.read``, whichever way the user asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from app.model.receipts import ReceiptType
+from app.ui.screens.main import MainScreen
+
+PUBLIC = ReceiptType.PUBLIC
+PRIVATE = ReceiptType.PRIVATE
+
+
+@dataclass(frozen=True, slots=True)
+class PaletteCommand:
+    title: str
+    help: str
+    run: Callable[[], object]
+
+
+def main_screen_commands(screen: MainScreen) -> list[PaletteCommand]:
+    mode = screen.mode.receipt_type
+    commands: list[PaletteCommand] = []
+
+    def receipt(receipt_type: ReceiptType, title: str, help_text: str, run: Callable[[], object]) -> None:
+        if receipt_type is PUBLIC and mode is PRIVATE:
+            title += "  (needs PUBLIC mode: press p)"
+            help_text = "Sends nothing while the mode is PRIVATE. " + help_text
+        commands.append(PaletteCommand(title, help_text, run))
+
+    for receipt_type in (PRIVATE, PUBLIC):
+        word = receipt_type.label
+        wire = receipt_type.value
+        receipt(
+            receipt_type,
+            f"Read thread: {word} receipt, threaded",
+            f"{wire} with the selected thread's thread_id, up to its latest event by someone else "
+            "(or the timeline's highlighted event)",
+            partial(screen.send_thread_receipt, receipt_type),
+        )
+        receipt(
+            receipt_type,
+            f"Read room: {word} receipt, unthreaded",
+            f"{wire} without thread_id, up to the room's latest event by someone else: clears every thread",
+            partial(screen.send_room_receipt, receipt_type),
+        )
+        receipt(
+            receipt_type,
+            f"Read thread and go to next unread: {word} receipt, threaded",
+            f"{wire} for the selected thread, then jump to the next unread thread",
+            partial(screen.read_and_next, receipt_type),
+        )
+        receipt(
+            receipt_type,
+            f"Fully read, with a {word} receipt",
+            f"m.fully_read and an unthreaded {wire} at the same event, in one /read_markers request",
+            partial(screen.send_fully_read, receipt_type),
+        )
+    commands += [
+        PaletteCommand(
+            "Fully read, marker only (no receipt)",
+            "m.fully_read through /read_markers; no read receipt is sent",
+            partial(screen.send_fully_read, None),
+        ),
+        PaletteCommand(
+            f"Toggle receipt mode (now {mode.label.upper()})",
+            "public or private receipts for this session",
+            screen.action_toggle_mode,
+        ),
+        PaletteCommand("Next unread thread", "across rooms, in the rooms pane's order", screen.action_next_unread),
+        PaletteCommand("Previous unread thread", "across rooms", screen.action_previous_unread),
+        PaletteCommand("Unread only: toggle", "show only rooms and threads with unread", screen.action_unread_only),
+        PaletteCommand("Filter rooms by name", "type part of a room name", screen.action_filter_rooms),
+        PaletteCommand(
+            f"Sort rooms: next (now {screen.view.sort.value})", "activity, unread, name", screen.action_cycle_sort
+        ),
+        PaletteCommand("Help: keys and what they send", "every binding", screen.app.action_help),  # type: ignore[attr-defined]
+    ]
+    return commands
+
+
+class ReadmarkCommands(Provider):
+    """Palette entries for the main screen's actions."""
+
+    def _commands(self) -> list[PaletteCommand]:
+        screen = self.screen
+        if not isinstance(screen, MainScreen):
+            return []
+        return main_screen_commands(screen)
+
+    async def discover(self) -> Hits:
+        for command in self._commands():
+            yield DiscoveryHit(command.title, command.run, help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self._commands():
+            score = matcher.match(command.title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(command.title), command.run, text=command.title, help=command.help)

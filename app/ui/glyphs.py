@@ -1,0 +1,65 @@
+"""The symbols the panes draw, with a plain-text set for terminals that lack them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Glyphs:
+    unread: str
+    marked_unread: str
+    threads: str
+    highlight: str
+    my_public: str
+    my_private: str
+    others: str
+    rule: str
+    live: str
+    catching_up: str
+    offline: str
+    sent: str
+    settled: str
+    failed: str
+    edited: str
+
+
+FANCY = Glyphs(
+    unread="●",
+    marked_unread="◆",
+    threads="🧵",
+    highlight="@",
+    my_public="◂ you",
+    my_private="◂ you ⦿",
+    others="▸",
+    rule="─",
+    live="●",
+    catching_up="◌",
+    offline="○",
+    sent="→",
+    settled="✓",
+    failed="✗",
+    edited="(edited)",
+)
+
+PLAIN = Glyphs(
+    unread="*",
+    marked_unread="!",
+    threads="t",
+    highlight="@",
+    my_public="< you (public)",
+    my_private="< you (private)",
+    others="read by",
+    rule="-",
+    live="",
+    catching_up="",
+    offline="",
+    sent="->",
+    settled="ok",
+    failed="FAILED",
+    edited="(edited)",
+)
+
+
+def glyphs_for(enabled: bool) -> Glyphs:
+    return FANCY if enabled else PLAIN

@@ -1,0 +1,430 @@
+"""The main screen: rooms, threads and timeline panes, the status line and the Footer.
+
+The screen holds the view state (selection, filters, the receipt mode in effect) as
+reactives bound from the app's read state, and passes it down to the panes with
+``data_bind``. Receipt keys turn into ``ReceiptAction``s for ``service.submit``.
+
+Bindings (ids in ``app.ui.keymap``): ``tab``/``shift+tab`` panes, ``escape`` back,
+``n``/``N`` next/previous unread thread, ``r`` read thread, ``R`` read room, ``a``
+read and next, ``f`` fully read, ``p`` public/private, ``u`` unread only, ``/`` filter
+rooms, ``s`` sort.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.events import DescendantFocus
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from app.matrix.service import ReceiptOutcome, SyncState, SyncStatus
+from app.model.account import AccountState, RoomSort, next_unread
+from app.model.ids import MAIN, RoomId, ThreadId
+from app.model.plan import ActionKind, ReceiptAction, Refusal, Request
+from app.model.receipts import ReceiptType
+from app.ui import keymap
+from app.ui.describe import describe_refusal, describe_request, mode_word, room_title, thread_title
+from app.ui.messages import ReceiptSubmitted
+from app.ui.settings import Settings, room_mode
+from app.ui.state import LastAction, ModeState, Selection, View
+from app.ui.widgets.keyed_list import KeyedList
+from app.ui.widgets.room_list import RoomList
+from app.ui.widgets.status_bar import StatusBar
+from app.ui.widgets.thread_list import ThreadList
+from app.ui.widgets.timeline import Timeline
+
+if TYPE_CHECKING:
+    from app.ui.app import ReadmarkApp
+
+log = logging.getLogger(__name__)
+
+# Below this width the screen shows two panes: rooms+threads, or threads+timeline
+# while the timeline has focus.
+WIDE_FROM = 110
+
+
+class MainScreen(Screen[None]):
+    """Rooms, threads and timeline; see the module docstring for the keys."""
+
+    BINDINGS = keymap.bindings(keymap.MAIN)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
+
+    # Bound from the app: the one read state, and what the service reports.
+    account: reactive[AccountState | None] = reactive(None, init=False)
+    sync_status: reactive[SyncStatus] = reactive(lambda: SyncStatus(SyncState.STARTING), init=False)
+    queued: reactive[int] = reactive(0, init=False)
+    session_mode: reactive[ReceiptType] = reactive(ReceiptType.PRIVATE, init=False)
+    # The screen's own view state, bound down to the panes.
+    selection: reactive[Selection | None] = reactive(None, init=False)
+    view: reactive[View] = reactive(View, init=False)
+    mode: reactive[ModeState] = reactive(ModeState, init=False)
+    last_action: reactive[LastAction] = reactive(LastAction, init=False)
+
+    def __init__(self, settings: Settings, *, user_id: str, private_supported: bool = True) -> None:
+        super().__init__()
+        self.settings = settings
+        self.user_id = user_id
+        self.private_supported = private_supported
+        self._last_request: Request | None = None
+        self._thread_memory: dict[RoomId, ThreadId] = {}
+        self.set_reactive(MainScreen.view, View(glyphs=settings.glyphs))
+
+    @property
+    def readmark(self) -> ReadmarkApp:
+        return self.app  # type: ignore[return-value]
+
+    # ---- layout ---------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="panes"):
+            with Vertical(id="rooms-pane", classes="pane"):
+                yield Input(placeholder="filter rooms by name", id="room-filter")
+                yield RoomList(id="rooms").data_bind(MainScreen.account, MainScreen.selection, MainScreen.view)
+            with Vertical(id="threads-pane", classes="pane"):
+                yield ThreadList(id="threads").data_bind(MainScreen.account, MainScreen.selection, MainScreen.view)
+            with Vertical(id="timeline-pane", classes="pane"):
+                yield Timeline(id="timeline").data_bind(MainScreen.account, MainScreen.selection, MainScreen.view)
+        yield StatusBar(id="status").data_bind(
+            MainScreen.sync_status,
+            MainScreen.mode,
+            MainScreen.queued,
+            MainScreen.last_action,
+            user_id=self.user_id,
+            glyphs=self.settings.glyphs,
+        )
+        yield Footer()
+
+    @property
+    def rooms(self) -> RoomList:
+        return self.query_one("#rooms", RoomList)
+
+    @property
+    def threads(self) -> ThreadList:
+        return self.query_one("#threads", ThreadList)
+
+    @property
+    def timeline(self) -> Timeline:
+        return self.query_one("#timeline", Timeline)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one("#status", StatusBar)
+
+    @property
+    def panes(self) -> list[KeyedList]:
+        return [self.rooms, self.threads, self.timeline]
+
+    def on_mount(self) -> None:
+        self.query_one("#room-filter", Input).display = False
+        self._update_mode()
+        self._update_titles()
+        self.rooms.focus()
+
+    # ---- state ----------------------------------------------------------
+
+    def watch_account(self, account: AccountState | None) -> None:
+        if account is None:
+            return
+        if self.selection is None or self.selection.room_id not in account.rooms:
+            # The rooms pane sorts first; pick its top room once it has.
+            self.call_later(self._select_first_room)
+        self._update_titles()
+
+    def _select_first_room(self) -> None:
+        if self.selection is not None and self.account is not None and self.selection.room_id in self.account.rooms:
+            return
+        shown = self.rooms.shown_rooms
+        if shown:
+            self.select(shown[0].room_id)
+
+    def watch_selection(self, old: Selection | None, new: Selection | None) -> None:
+        self._update_mode()
+        self._update_titles()
+        if new is not None and new.thread_id != MAIN:
+            self._thread_memory[new.room_id] = new.thread_id
+            room = self.account.rooms.get(new.room_id) if self.account else None
+            if room is not None and new.thread_id not in room.complete_threads:
+                self.readmark.open_thread(new.room_id, new.thread_id)
+
+    def watch_session_mode(self) -> None:
+        self._update_mode()
+
+    def watch_view(self) -> None:
+        self._update_titles()
+
+    def select(self, room_id: RoomId, thread_id: ThreadId | None = None) -> None:
+        """Show a room (and a thread of it: the one last looked at, else the main timeline)."""
+        if thread_id is None:
+            thread_id = MAIN
+            remembered = self._thread_memory.get(room_id)
+            room = self.account.rooms.get(room_id) if self.account else None
+            if remembered is not None and room is not None and remembered in room.thread_positions:
+                thread_id = remembered
+        self.selection = Selection(room_id, thread_id)
+
+    def _update_mode(self) -> None:
+        room_id = self.selection.room_id if self.selection else None
+        receipt_type, pinned = room_mode(self.settings, self.session_mode, room_id)
+        self.mode = ModeState(receipt_type, pinned, self.private_supported)
+
+    def _update_titles(self) -> None:
+        if not self.is_mounted:
+            return
+        view = self.view
+        parts = ["Rooms", view.sort.value]
+        if view.unread_only:
+            parts.append("unread only")
+        if view.name_filter:
+            parts.append(f"/{view.name_filter}")
+        self.query_one("#rooms-pane").border_title = Content(" · ".join(parts))
+        room = self._room()
+        threads_title = "Threads"
+        timeline_title = "Timeline"
+        if room is not None and self.selection is not None:
+            threads_title = f"{room_title(room)} ─ threads"
+            timeline_title = thread_title(room, self.selection.thread_id)
+        self.query_one("#threads-pane").border_title = Content(threads_title)
+        self.query_one("#timeline-pane").border_title = Content(timeline_title)
+
+    def _room(self):  # noqa: ANN202 - RoomState | None
+        if self.account is None or self.selection is None:
+            return None
+        return self.account.rooms.get(self.selection.room_id)
+
+    # ---- panes ----------------------------------------------------------
+
+    @on(KeyedList.Highlighted, "#rooms")
+    def _room_highlighted(self) -> None:
+        key = self.rooms.cursor_key
+        if key is None or self.account is None or key not in self.account.rooms:
+            return
+        if self.selection is None or self.selection.room_id != key:
+            self.select(key)
+
+    @on(KeyedList.Highlighted, "#threads")
+    def _thread_highlighted(self) -> None:
+        key = self.threads.cursor_key
+        if key is None or self.selection is None or key == self.selection.thread_id:
+            return
+        self.selection = Selection(self.selection.room_id, key)
+
+    @on(KeyedList.Selected, "#rooms")
+    def _room_opened(self) -> None:
+        self._focus_pane(self.threads)
+
+    @on(KeyedList.Selected, "#threads")
+    def _thread_opened(self) -> None:
+        self._focus_pane(self.timeline)
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        self.set_class(event.widget is self.timeline, "-timeline-focus")
+
+    def _focus_pane(self, pane: KeyedList) -> None:
+        self.set_class(pane is self.timeline, "-timeline-focus")
+        pane.focus()
+
+    def _pane_index(self) -> int:
+        focused = self.focused
+        for i, pane in enumerate(self.panes):
+            if focused is pane:
+                return i
+        return 0
+
+    def action_next_pane(self) -> None:
+        self._focus_pane(self.panes[(self._pane_index() + 1) % 3])
+
+    def action_previous_pane(self) -> None:
+        self._focus_pane(self.panes[(self._pane_index() - 1) % 3])
+
+    def action_back(self) -> None:
+        focused = self.focused
+        name_filter = self.query_one("#room-filter", Input)
+        if focused is name_filter or (focused is self.rooms and self.view.name_filter):
+            name_filter.value = ""
+            name_filter.display = False
+            self.view = self.view.with_(name_filter="")
+            self._focus_pane(self.rooms)
+            return
+        index = self._pane_index()
+        if index > 0:
+            self._focus_pane(self.panes[index - 1])
+
+    # ---- filters --------------------------------------------------------
+
+    def action_unread_only(self) -> None:
+        unread_only = not self.view.unread_only
+        self.view = self.view.with_(unread_only=unread_only)
+        self._say("showing only rooms and threads with unread" if unread_only else "showing every room and thread")
+
+    def action_filter_rooms(self) -> None:
+        name_filter = self.query_one("#room-filter", Input)
+        name_filter.display = True
+        name_filter.focus()
+
+    @on(Input.Changed, "#room-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.view = self.view.with_(name_filter=event.value)
+
+    @on(Input.Submitted, "#room-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value:
+            event.input.display = False
+        self._focus_pane(self.rooms)
+
+    def action_cycle_sort(self) -> None:
+        sort: RoomSort = self.view.sort.next()
+        self.view = self.view.with_(sort=sort)
+        self._say(f"rooms sorted by {sort.value}")
+
+    # ---- triage ---------------------------------------------------------
+
+    def action_next_unread(self) -> None:
+        self.jump_to_unread(backwards=False)
+
+    def action_previous_unread(self) -> None:
+        self.jump_to_unread(backwards=True)
+
+    def jump_to_unread(self, *, backwards: bool) -> bool:
+        current = (self.selection.room_id, self.selection.thread_id) if self.selection else None
+        target = next_unread(self.rooms.shown_rooms, current, backwards=backwards)
+        if target is None:
+            self._say("nothing unread")
+            self.notify("Nothing unread.", title="All read", timeout=3)
+            return False
+        room_id, thread_id = target
+        self.selection = Selection(room_id, thread_id)
+        if self.focused is not self.threads:
+            self._focus_pane(self.threads)
+        return True
+
+    # ---- receipts -------------------------------------------------------
+
+    def action_toggle_mode(self) -> None:
+        new_mode = ReceiptType.PUBLIC if self.session_mode is ReceiptType.PRIVATE else ReceiptType.PRIVATE
+        self.readmark.session_mode = new_mode
+        if self.mode.pinned:
+            room = self._room()
+            name = room_title(room) if room is not None else "this room"
+            message = (
+                f"Session mode is now {mode_word(new_mode)}, but {name} is set to "
+                f"{mode_word(self.mode.receipt_type)} in config (room_modes)."
+            )
+        elif new_mode is ReceiptType.PUBLIC:
+            message = "PUBLIC: receipts (m.read) are visible to the other members."
+        else:
+            message = "PRIVATE: receipts (m.read.private) are visible only to you."
+        self._say(f"session mode {mode_word(new_mode)}")
+        self.notify(message, title=f"Receipt mode {mode_word(new_mode)}", timeout=4)
+
+    def _highlighted_event(self) -> str | None:
+        """The timeline's cursor event, when the timeline pane has focus."""
+        return self.timeline.highlighted_event if self.focused is self.timeline else None
+
+    def action_read_thread(self) -> None:
+        self.send_thread_receipt(self.mode.receipt_type)
+
+    def action_read_room(self) -> None:
+        self.send_room_receipt(self.mode.receipt_type)
+
+    def action_read_and_next(self) -> None:
+        self.read_and_next(self.mode.receipt_type)
+
+    def action_fully_read(self) -> None:
+        self.send_fully_read(None)
+
+    def send_thread_receipt(self, receipt_type: ReceiptType) -> Request | Refusal | None:
+        """A threaded receipt for the selected thread: up to the timeline's cursor when
+        the timeline has focus, else up to the latest event by someone else."""
+        if self.selection is None:
+            return self._nothing_selected()
+        action = ReceiptAction(
+            ActionKind.THREADED, receipt_type, self.selection.thread_id, self._highlighted_event()
+        )
+        return self.submit(self.selection.room_id, action)
+
+    def send_room_receipt(self, receipt_type: ReceiptType) -> Request | Refusal | None:
+        """An unthreaded receipt up to the room's latest event by someone else."""
+        if self.selection is None:
+            return self._nothing_selected()
+        return self.submit(self.selection.room_id, ReceiptAction(ActionKind.UNTHREADED, receipt_type))
+
+    def send_fully_read(self, with_receipt: ReceiptType | None) -> Request | Refusal | None:
+        """Move ``m.fully_read`` to the timeline's cursor (timeline focused) or the room's
+        latest event; with ``with_receipt``, an unthreaded receipt of that type too."""
+        if self.selection is None:
+            return self._nothing_selected()
+        action = ReceiptAction(
+            ActionKind.FULLY_READ,
+            with_receipt or self.mode.receipt_type,
+            None,
+            self._highlighted_event(),
+            with_receipt=with_receipt is not None,
+        )
+        return self.submit(self.selection.room_id, action)
+
+    def read_and_next(self, receipt_type: ReceiptType) -> None:
+        self.send_thread_receipt(receipt_type)
+        self.jump_to_unread(backwards=False)
+
+    def _nothing_selected(self) -> None:
+        self._refuse("no room selected")
+        return None
+
+    def submit(self, room_id: RoomId, action: ReceiptAction) -> Request | Refusal | None:
+        """Hand one action to the service, after the checks that keep a private mode
+        private; report what happened on the status line."""
+        sends_receipt = action.kind is not ActionKind.FULLY_READ or action.with_receipt
+        if sends_receipt:
+            mode, _ = room_mode(self.settings, self.session_mode, room_id)
+            if action.receipt_type is ReceiptType.PUBLIC and mode is ReceiptType.PRIVATE:
+                return self._refuse("PRIVATE mode: a public receipt needs PUBLIC mode (press p first)")
+            if action.receipt_type is ReceiptType.PRIVATE and not self.private_supported:
+                return self._refuse("this server does not support private receipts (no fallback to public)")
+        service = self.readmark.service
+        if service is None:
+            return self._refuse("not connected")
+        try:
+            result = service.submit(room_id, action)
+        except Exception as error:  # the service's own failure must not take the UI down
+            log.exception("submit failed for %s in %s", action, room_id)
+            self.notify(str(error) or type(error).__name__, title="Could not queue the receipt", severity="error")
+            self.last_action = LastAction(f"nothing sent: {error}", "failed")
+            return None
+        self.readmark.post_message(ReceiptSubmitted(room_id, action, result))
+        if isinstance(result, Refusal):
+            self.notify(result.reason, title="Nothing sent", severity="warning", timeout=4)
+            self.last_action = LastAction(describe_refusal(result), "refused")
+            return result
+        self._last_request = result
+        room = service.account.rooms.get(room_id)
+        self.last_action = LastAction(describe_request(room, result) if room else str(result), "sent")
+        # Counts drop at once: the service applied the request optimistically.
+        self.readmark.account = service.account
+        return result
+
+    def _refuse(self, reason: str) -> Refusal:
+        refusal = Refusal("ui", reason)
+        self.notify(reason, title="Nothing sent", severity="warning", timeout=4)
+        self.last_action = LastAction(describe_refusal(refusal), "refused")
+        return refusal
+
+    def receipt_settled(self, outcome: ReceiptOutcome) -> None:
+        room = self.account.rooms.get(outcome.request.room_id) if self.account else None
+        text = describe_request(room, outcome.request) if room is not None else outcome.request.event_id
+        if outcome.accepted:
+            if outcome.request == self._last_request:
+                self.last_action = LastAction(text, "settled")
+            return
+        error = outcome.error or "refused"
+        self.notify(f"{text}\n{error}\nRolled back.", title="The server refused a receipt", severity="error", timeout=8)
+        self.last_action = LastAction(f"{text}: refused by the server ({error}), rolled back", "failed")
+
+    def _say(self, text: str) -> None:
+        self.last_action = LastAction(text, "info")

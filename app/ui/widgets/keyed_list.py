@@ -1,0 +1,356 @@
+"""A one-line-per-row list keyed by ID: the base of the rooms, threads and timeline panes.
+
+Rows are held by key (a room ID, a thread ID, an event ID). A pane hands over only
+the rows that changed and the new order; unchanged rows keep their rendered lines in
+a cache, and only the lines on screen are drawn (Textual's line API), so a 1,000-room
+account costs the same to repaint as a 20-room one. The cursor follows its key when
+the order changes.
+
+Bindings (ids in ``app.ui.keymap``): ``j``/``down`` and ``k``/``up`` move,
+``g``/``home`` and ``G``/``end`` jump, ``pagedown``/``pageup`` page, ``enter`` opens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from textual import events
+from textual.cache import LRUCache
+from textual.content import Content
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.visual import Visual
+
+from app.ui import keymap
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line: ``left`` is cut with an ellipsis to make room for ``right``.
+
+    A ``rule`` row draws ``left`` centred in a line of ``rule_char`` (the fully-read
+    line, a gap); rules and headers are not ``selectable``: the cursor skips them.
+    """
+
+    left: Content
+    right: Content = Content("")
+    selectable: bool = True
+    rule: bool = False
+    rule_char: str = "─"
+
+    @property
+    def plain(self) -> str:
+        if self.rule:
+            return self.left.plain
+        right = self.right.plain
+        return f"{self.left.plain} {right}" if right else self.left.plain
+
+
+class KeyedList(ScrollView, can_focus=True):
+    """A keyed, cursor-driven list of one-line rows."""
+
+    BINDINGS = keymap.bindings(keymap.LIST)
+
+    COMPONENT_CLASSES = {
+        "keyed-list--row",
+        "keyed-list--cursor",
+        "keyed-list--cursor-blurred",
+        "keyed-list--rule",
+        "keyed-list--empty",
+    }
+
+    DEFAULT_CSS = """
+    KeyedList {
+        height: 1fr;
+        width: 1fr;
+        overflow-x: hidden;
+        overflow-y: auto;
+        scrollbar-size-vertical: 1;
+        background: $surface;
+        & > .keyed-list--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .keyed-list--cursor-blurred {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        & > .keyed-list--rule {
+            color: $text-muted;
+        }
+        & > .keyed-list--empty {
+            color: $text-muted;
+            text-style: italic;
+        }
+    }
+    """
+
+    class Highlighted(Message):
+        """The cursor moved to another key (or to none)."""
+
+        def __init__(self, keyed_list: KeyedList, key: str | None) -> None:
+            super().__init__()
+            self.keyed_list = keyed_list
+            self.key = key
+
+        @property
+        def control(self) -> KeyedList:
+            return self.keyed_list
+
+    class Selected(Message):
+        """``enter`` (or a click) on a row."""
+
+        def __init__(self, keyed_list: KeyedList, key: str) -> None:
+            super().__init__()
+            self.keyed_list = keyed_list
+            self.key = key
+
+        @property
+        def control(self) -> KeyedList:
+            return self.keyed_list
+
+    def __init__(
+        self,
+        *,
+        empty_text: str = "nothing here",
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.empty_text = empty_text
+        self._order: list[str] = []
+        self._position: dict[str, int] = {}
+        self._rows: dict[str, Row] = {}
+        self._cursor: int | None = None
+        self._last_highlighted: str | None = None
+        self._strips: LRUCache[tuple[Row, int, str], Strip] = LRUCache(4096)
+
+    # ---- data -----------------------------------------------------------
+
+    @property
+    def keys(self) -> Sequence[str]:
+        """The keys in display order."""
+        return self._order
+
+    def row(self, key: str) -> Row | None:
+        return self._rows.get(key) if key in self._position else None
+
+    def row_text(self, key: str) -> str:
+        """What a row says, as plain text (for tests and screen readers)."""
+        row = self.row(key)
+        return "" if row is None else row.plain
+
+    @property
+    def lines(self) -> list[str]:
+        return [self._rows[key].plain for key in self._order]
+
+    def update_rows(
+        self,
+        order: Sequence[str],
+        changed: Mapping[str, Row] = {},
+        removed: Iterable[str] = (),
+    ) -> None:
+        """Show ``order``; ``changed`` holds new or changed rows (every key in ``order``
+        must have a row, given now or earlier); ``removed`` forgets rows for good."""
+        for key in removed:
+            self._rows.pop(key, None)
+        self._rows.update(changed)
+        cursor_key = self.cursor_key
+        old_cursor = self._cursor
+        if list(order) != self._order:
+            self._order = list(order)
+            self._position = {key: i for i, key in enumerate(self._order)}
+            self._resize_virtual()
+        if cursor_key is not None and cursor_key in self._position:
+            self._cursor = self._position[cursor_key]
+        elif not self._order:
+            self._cursor = None
+        else:
+            index = min(old_cursor if old_cursor is not None else 0, len(self._order) - 1)
+            self._cursor = self._nearest_selectable(index)
+        self.refresh()
+        self._cursor_moved(scroll=self._cursor != old_cursor)
+
+    def clear(self) -> None:
+        self._rows.clear()
+        self.update_rows([])
+
+    # ---- cursor ---------------------------------------------------------
+
+    @property
+    def cursor_key(self) -> str | None:
+        if self._cursor is None or self._cursor >= len(self._order):
+            return None
+        return self._order[self._cursor]
+
+    @property
+    def cursor_index(self) -> int | None:
+        return self._cursor
+
+    def move_cursor_to(self, key: str | None, *, announce: bool = True) -> bool:
+        """Put the cursor on ``key``; False when it is not shown."""
+        if key is None or key not in self._position:
+            return False
+        self._cursor = self._position[key]
+        self.refresh()
+        self._cursor_moved(scroll=True, announce=announce)
+        return True
+
+    def _cursor_moved(self, *, scroll: bool, announce: bool = True) -> None:
+        if scroll and self._cursor is not None and self.is_mounted:
+            self.call_after_refresh(self._scroll_to_cursor)
+        key = self.cursor_key
+        if key != self._last_highlighted:
+            self._last_highlighted = key
+            if announce:
+                self.post_message(self.Highlighted(self, key))
+
+    def _scroll_to_cursor(self) -> None:
+        if self._cursor is None:
+            return
+        self.scroll_to_region(
+            Region(0, self._cursor, max(self.scrollable_content_region.width, 1), 1),
+            animate=False,
+            force=True,
+            immediate=True,
+        )
+
+    def _selectable(self, index: int) -> bool:
+        return self._rows[self._order[index]].selectable
+
+    def _nearest_selectable(self, index: int, step: int = 1) -> int | None:
+        count = len(self._order)
+        if not count:
+            return None
+        index = max(0, min(index, count - 1))
+        for candidate in (*range(index, count if step > 0 else -1, step), *range(index, -1 if step > 0 else count, -step)):
+            if self._selectable(candidate):
+                return candidate
+        return None
+
+    def _step(self, delta: int) -> None:
+        if not self._order:
+            return
+        if self._cursor is None:
+            self._cursor = self._nearest_selectable(0)
+        else:
+            step = 1 if delta > 0 else -1
+            target = max(0, min(self._cursor + delta, len(self._order) - 1))
+            found = self._nearest_selectable(target, step)
+            if found is not None:
+                self._cursor = found
+        self.refresh()
+        self._cursor_moved(scroll=True)
+
+    def action_cursor_down(self) -> None:
+        self._step(1)
+
+    def action_cursor_up(self) -> None:
+        self._step(-1)
+
+    def action_cursor_first(self) -> None:
+        if self._order:
+            self._cursor = self._nearest_selectable(0, 1)
+            self.refresh()
+            self._cursor_moved(scroll=True)
+
+    def action_cursor_last(self) -> None:
+        if self._order:
+            self._cursor = self._nearest_selectable(len(self._order) - 1, -1)
+            self.refresh()
+            self._cursor_moved(scroll=True)
+
+    def action_page_down(self) -> None:
+        self._step(max(self.scrollable_content_region.height - 1, 1))
+
+    def action_page_up(self) -> None:
+        self._step(-max(self.scrollable_content_region.height - 1, 1))
+
+    def action_open(self) -> None:
+        key = self.cursor_key
+        if key is not None:
+            self.post_message(self.Selected(self, key))
+
+    async def _on_click(self, event: events.Click) -> None:
+        index = event.y + self.scroll_offset.y
+        if 0 <= index < len(self._order) and self._selectable(index):
+            self._cursor = index
+            self.refresh()
+            self._cursor_moved(scroll=False)
+            if event.chain > 1:
+                self.action_open()
+
+    # ---- rendering ------------------------------------------------------
+
+    def _resize_virtual(self) -> None:
+        width = self.scrollable_content_region.width if self.is_mounted else 0
+        self.virtual_size = Size(width, len(self._order))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._resize_virtual()
+        self._scroll_to_cursor()
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        index = self.scroll_offset.y + y
+        if not self._order:
+            if y == 0 and width:
+                style = self.get_visual_style("keyed-list--empty")
+                return self._to_strip(Content(self.empty_text), width, style)
+            return Strip.blank(width, self.get_visual_style("keyed-list--row").rich_style)
+        if index >= len(self._order):
+            return Strip.blank(width, self.get_visual_style("keyed-list--row").rich_style)
+        row = self._rows[self._order[index]]
+        if index == self._cursor:
+            state = "keyed-list--cursor" if self.has_focus else "keyed-list--cursor-blurred"
+        elif row.rule:
+            state = "keyed-list--rule"
+        else:
+            state = "keyed-list--row"
+        cache_key = (row, width, state)
+        strip = self._strips.get(cache_key)
+        if strip is None:
+            style = self.get_visual_style("keyed-list--row", state) if state != "keyed-list--row" else self.get_visual_style(state)
+            strip = self._to_strip(self._layout(row, width), width, style)
+            self._strips[cache_key] = strip
+        return strip
+
+    def _layout(self, row: Row, width: int) -> Content:
+        if row.rule:
+            label = row.left.plain
+            label = f" {label} " if label else ""
+            if len(label) + 2 > width:
+                return Content(row.rule_char * width)
+            side = (width - len(label)) // 2
+            return Content(row.rule_char * side + label + row.rule_char * (width - side - len(label)))
+        right = row.right
+        if right.cell_length >= width - 1:
+            right = right.truncate(max(width // 2, 0), ellipsis=True)
+        room = width - right.cell_length - (1 if right.cell_length else 0)
+        left = row.left.truncate(max(room, 0), ellipsis=True)
+        left = left.extend_right(max(room - left.cell_length, 0))
+        if right.cell_length:
+            return Content.assemble(left, " ", right)
+        return left
+
+    def _to_strip(self, content: Content, width: int, style) -> Strip:  # noqa: ANN001 - a visual Style
+        strips = Visual.to_strips(self, content, width, 1, style)
+        strip = strips[0] if strips else Strip([Segment("")])
+        return strip.crop_extend(0, width, style.rich_style)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()

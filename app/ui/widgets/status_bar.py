@@ -1,0 +1,167 @@
+"""The status line: account, sync state, the receipt mode (loud), queued receipts, and
+what the last key did. It never lets the user forget which receipt a key will send."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.reactive import reactive
+from textual.timer import Timer
+from textual.widgets import Label
+
+from app.matrix.service import SyncState, SyncStatus
+from app.ui.describe import mode_word
+from app.ui.glyphs import glyphs_for
+from app.ui.state import LastAction, ModeState
+
+
+class StatusBar(Horizontal):
+    """One line under the panes. Reactive inputs are bound by the main screen."""
+
+    DEFAULT_CSS = """
+    StatusBar {
+        height: 1;
+        width: 1fr;
+        & > Label { width: auto; padding: 0 1; }
+        & > #status-last { width: 1fr; }
+    }
+    """
+
+    user_id: reactive[str] = reactive("", init=False)
+    sync_status: reactive[SyncStatus] = reactive(lambda: SyncStatus(SyncState.STARTING), init=False)
+    mode: reactive[ModeState] = reactive(ModeState, init=False)
+    queued: reactive[int] = reactive(0, init=False)
+    last_action: reactive[LastAction] = reactive(LastAction, init=False)
+    glyphs: reactive[bool] = reactive(True, init=False)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._retry_deadline: float | None = None
+        self._ticker: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label(id="status-account")
+        yield Label(id="status-sync")
+        yield Label(id="status-mode")
+        yield Label(id="status-queued")
+        yield Label(id="status-last")
+
+    def on_mount(self) -> None:
+        self._show_account()
+        self._show_sync()
+        self._show_mode()
+        self._show_queued()
+        self._show_last()
+
+    def watch_user_id(self) -> None:
+        self._show_account()
+
+    def watch_sync_status(self, status: SyncStatus) -> None:
+        if status.state is SyncState.OFFLINE and status.retry_in is not None:
+            self._retry_deadline = time.monotonic() + status.retry_in
+            if self._ticker is None:
+                self._ticker = self.set_interval(1.0, self._show_sync)
+        else:
+            self._retry_deadline = None
+            if self._ticker is not None:
+                self._ticker.stop()
+                self._ticker = None
+        self._show_sync()
+
+    def watch_mode(self) -> None:
+        self._show_mode()
+
+    def watch_queued(self) -> None:
+        self._show_queued()
+
+    def watch_last_action(self) -> None:
+        self._show_last()
+
+    def watch_glyphs(self) -> None:
+        self._show_sync()
+        self._show_last()
+
+    # ---- texts ----------------------------------------------------------
+
+    @property
+    def sync_text(self) -> str:
+        glyphs = glyphs_for(self.glyphs)
+        status = self.sync_status
+        state = status.state
+        if state is SyncState.LIVE:
+            text = f"{glyphs.live} live"
+        elif state is SyncState.CATCHING_UP:
+            text = f"{glyphs.catching_up} catching up"
+        elif state is SyncState.OFFLINE:
+            text = f"{glyphs.offline} offline"
+            if self._retry_deadline is not None:
+                seconds = max(0, round(self._retry_deadline - time.monotonic()))
+                text += f", retry in {seconds} s"
+        elif state is SyncState.LOGGED_OUT:
+            text = "logged out"
+        else:
+            text = "starting"
+        return text.strip()
+
+    @property
+    def mode_text(self) -> str:
+        mode = self.mode
+        text = mode_word(mode.receipt_type)
+        if mode.pinned:
+            text += " (room)"
+        if not mode.can_send:
+            text += " (unsupported by server)"
+        return text
+
+    def _label(self, widget_id: str) -> Label:
+        return self.query_one(f"#{widget_id}", Label)
+
+    def _show_account(self) -> None:
+        if self.is_mounted:
+            self._label("status-account").update(Content(self.user_id))
+
+    def _show_sync(self) -> None:
+        if not self.is_mounted:
+            return
+        label = self._label("status-sync")
+        label.update(Content(self.sync_text))
+        state = self.sync_status.state
+        label.set_class(state is SyncState.LIVE, "-live")
+        label.set_class(state in (SyncState.OFFLINE, SyncState.LOGGED_OUT), "-offline")
+        label.set_class(state in (SyncState.CATCHING_UP, SyncState.STARTING), "-catching-up")
+
+    def _show_mode(self) -> None:
+        if not self.is_mounted:
+            return
+        label = self._label("status-mode")
+        label.update(Content(self.mode_text))
+        public = self.mode.receipt_type.value == "m.read"
+        label.set_class(public, "-public")
+        label.set_class(not public, "-private")
+        label.set_class(not self.mode.can_send, "-unsupported")
+
+    def _show_queued(self) -> None:
+        if not self.is_mounted:
+            return
+        label = self._label("status-queued")
+        label.update(Content(f"{self.queued} queued" if self.queued else ""))
+        label.display = self.queued > 0
+
+    def _show_last(self) -> None:
+        if not self.is_mounted:
+            return
+        glyphs = glyphs_for(self.glyphs)
+        last = self.last_action
+        prefix = {
+            "sent": glyphs.sent,
+            "settled": glyphs.settled,
+            "failed": glyphs.failed,
+            "refused": "",
+        }.get(last.outcome, "")
+        label = self._label("status-last")
+        label.update(Content(f"{prefix} {last.text}".strip()))
+        for outcome in ("sent", "settled", "failed", "refused", "info"):
+            label.set_class(last.outcome == outcome, f"-{outcome}")

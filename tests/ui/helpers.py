@@ -1,0 +1,40 @@
+"""Small helpers for Pilot tests: wait for the first paint, read what a pane shows."""
+
+from __future__ import annotations
+
+from textual.pilot import Pilot
+
+from app.ui.app import ReadmarkApp
+from app.ui.screens.main import MainScreen
+from app.ui.widgets.keyed_list import KeyedList
+
+
+async def main_screen(pilot: Pilot) -> MainScreen:
+    """The main screen once the service's first state is shown."""
+    app = pilot.app
+    assert isinstance(app, ReadmarkApp)
+    for _ in range(50):
+        await pilot.pause()
+        screen = app.screen
+        if isinstance(screen, MainScreen) and screen.selection is not None and screen.timeline.keys:
+            return screen
+    raise AssertionError("the main screen never showed the account")
+
+
+def shown(pane: KeyedList, key: str) -> str:
+    """The line a pane draws for ``key``, as it is on screen (plain text)."""
+    index = pane.keys.index(key)
+    pane.scroll_to(y=index, animate=False, immediate=True)
+    return pane.render_line(index - pane.scroll_offset.y).text
+
+
+class RecordingApp(ReadmarkApp):
+    """The app, keeping every notification it showed: (title, message, severity)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.notified: list[tuple[str, str, str]] = []
+
+    def notify(self, message: str, *, title: str = "", severity: str = "information", **kwargs: object) -> None:  # type: ignore[override]
+        self.notified.append((title, message, severity))
+        super().notify(message, title=title, severity=severity, **kwargs)  # type: ignore[arg-type]
