@@ -1,0 +1,96 @@
+"""The /sync filter: ask the server for exactly what read state needs, and no more.
+
+This is the first performance lever (issue 6): every byte the server leaves out is a
+byte nobody decodes. The filter asks for
+
+- per-thread notification counts (``unread_thread_notifications``), so
+  ``unread_notifications`` counts the main timeline only;
+- lazily loaded members, in the timeline and the state, so a 10,000-member room sends
+  the members of the senders it shows, not all of them;
+- a bounded timeline window (gaps are filled on demand from ``/relations``);
+- room state limited to what names a room (name, canonical alias, members);
+- ephemeral events limited to receipts (no typing notifications);
+- room account data limited to ``m.fully_read`` and ``m.marked_unread`` (stable and
+  unstable names); global account data limited to ``m.direct``; no presence;
+- ``event_fields``: only the event fields the translation in ``app.matrix.translate``
+  reads. That drops ``unsigned.age``, ``formatted_body``, mentions, the full
+  ``redacted_because`` event and the bundled ``latest_event`` of threads, which make up
+  much of a typical body. Keep this list in step with ``translate.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+DEFAULT_TIMELINE_LIMIT: Final = 30
+# Servers may cap the limit themselves; a client that asks for thousands per room on an
+# initial sync of 1,000 rooms asks for trouble.
+MAX_TIMELINE_LIMIT: Final = 200
+
+ROOM_ACCOUNT_DATA_TYPES: Final = ("m.fully_read", "m.marked_unread", "com.famedly.marked_unread")
+GLOBAL_ACCOUNT_DATA_TYPES: Final = ("m.direct",)
+# State needed by the display-name algorithm (members: display names of heroes and senders).
+ROOM_STATE_TYPES: Final = ("m.room.name", "m.room.canonical_alias", "m.room.member")
+
+# Dotted paths; a literal "." in a key is escaped as "\." (spec: Filtering, event_fields).
+EVENT_FIELDS: Final = (
+    "type",
+    "event_id",
+    "sender",
+    "origin_server_ts",
+    "state_key",
+    "redacts",
+    # Previews, by message type.
+    "content.msgtype",
+    "content.body",
+    "content.filename",
+    "content.algorithm",
+    # Relations (threads, edits, reactions) and redactions (room version 11 puts it here).
+    "content.m\\.relates_to",
+    "content.redacts",
+    # State that names a room.
+    "content.name",
+    "content.alias",
+    "content.displayname",
+    "content.membership",
+    "content.is_direct",
+    # Polls: the unstable (MSC3381) and stable forms of the question.
+    "content.org\\.matrix\\.msc3381\\.poll\\.start.question",
+    "content.m\\.poll.question",
+    "content.org\\.matrix\\.msc1767\\.text",
+    "content.m\\.text",
+    # Whether an event was redacted, and the bundled size of a thread.
+    "unsigned.redacted_because.event_id",
+    "unsigned.m\\.relations.m\\.thread.count",
+)
+
+
+def sync_filter(timeline_limit: int = DEFAULT_TIMELINE_LIMIT, *, trim_fields: bool = True) -> dict[str, Any]:
+    """The filter JSON for ``GET /sync?filter=...`` (or ``POST /user/{id}/filter``).
+
+    ``timeline_limit`` is clamped to 1..MAX_TIMELINE_LIMIT. ``trim_fields=False`` leaves
+    out ``event_fields``, for callers that want whole events.
+    """
+    limit = max(1, min(int(timeline_limit), MAX_TIMELINE_LIMIT))
+    room_filter: dict[str, Any] = {
+        "timeline": {
+            "limit": limit,
+            "unread_thread_notifications": True,
+            "lazy_load_members": True,
+        },
+        "state": {
+            "lazy_load_members": True,
+            "types": list(ROOM_STATE_TYPES),
+        },
+        "ephemeral": {"types": ["m.receipt"]},
+        "account_data": {"types": list(ROOM_ACCOUNT_DATA_TYPES)},
+        "include_leave": False,
+    }
+    result: dict[str, Any] = {
+        "room": room_filter,
+        "account_data": {"types": list(GLOBAL_ACCOUNT_DATA_TYPES)},
+        "presence": {"types": []},
+    }
+    if trim_fields:
+        result["event_fields"] = list(EVENT_FIELDS)
+    return result
