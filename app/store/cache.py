@@ -1,0 +1,440 @@
+"""The read-state cache: one SQLite file in the platformdirs cache dir.
+
+It owns the on-disk form of ``AccountState`` (minus what is only optimistic: pending
+receipts and a pending fully-read marker, which are the receipt queue's to persist).
+
+Layout (``SCHEMA_VERSION``):
+
+- ``meta(key, value)``: ``schema_version``, ``user_id``, ``next_batch``;
+- ``rooms(room_id, data)``: one row per room, ``data`` a compact JSON array (UTF-8,
+  lone surrogates kept) of the room's fields, events as positional arrays.
+
+Writes touch only the rooms that changed, in one transaction with ``next_batch``, so an
+incremental save costs what the sync carried and a crash never pairs new rooms with an
+old token (or the reverse). Journal mode is WAL.
+
+Anything unreadable (not a database, truncated, malformed rows, another user's cache, an
+older or newer schema) is deleted with a logged notice and ``load_account`` returns
+None: the next sync is then an initial one. Loading never raises. Saving raises
+``CacheError`` (an ``OSError``) when the disk refuses.
+
+Each room keeps at most ``MAX_EVENTS_PER_ROOM`` events, the newest; when older ones are
+cut, a gap is recorded before the first kept event, so counts say they are lower bounds
+where that matters, and the cache stays bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Mapping
+from contextlib import closing
+from pathlib import Path
+from typing import Any, Final
+
+from app import paths
+from app.model.account import AccountState
+from app.model.events import TimelineEvent
+from app.model.names import NameInputs
+from app.model.receipts import Receipt, ReceiptKey, ReceiptType
+from app.model.room import RoomState, ServerCounts
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION: Final = 1
+FILE_NAME: Final = "readmark.sqlite3"
+MAX_EVENTS_PER_ROOM: Final = 500
+
+_RECEIPT_TYPES: Final = {t.value: t for t in ReceiptType}
+
+
+class CacheError(OSError):
+    """The cache could not be written (disk full, read-only directory, locked file)."""
+
+
+class CacheCorrupt(Exception):
+    """Internal: the file's content is not a cache we can read."""
+
+
+def cache_path() -> Path:
+    return paths.cache_dir() / FILE_NAME
+
+
+# ---- public API -------------------------------------------------------------
+
+
+def load_account(user_id: str, path: Path | None = None) -> AccountState | None:
+    """The cached state of ``user_id``, or None (no cache, or one that was discarded)."""
+    path = path or cache_path()
+    if not path.exists():
+        return None
+    try:
+        with closing(_connect(path)) as db:
+            return _load(db, user_id)
+    except _Discard as discard:
+        _discard(path, discard.reason)
+    except (CacheCorrupt, sqlite3.Error, ValueError, TypeError, KeyError, IndexError, RecursionError) as error:
+        _discard(path, f"unreadable ({type(error).__name__}: {str(error)[:120]})")
+    except OSError as error:
+        log.warning("the cache %s could not be read (%s); starting without it", path, error)
+    return None
+
+
+def save_account(
+    account: AccountState,
+    changed_room_ids: Iterable[str] | None = None,
+    path: Path | None = None,
+) -> None:
+    """Write ``account``: only ``changed_room_ids`` (all rooms when None) and the sync token.
+
+    A changed room that is no longer in the account is deleted. If the file holds no
+    cache for this user and schema, everything is written. Raises ``CacheError``.
+    """
+    path = path or cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = _connect(path)
+            with closing(db):
+                _save(db, account, changed_room_ids)
+        except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError) and not _looks_corrupt(error):
+                raise
+            # Not a database (or a damaged one): start the file over.
+            _discard(path, f"unwritable ({error})")
+            with closing(_connect(path)) as db:
+                _save(db, account, None)
+    except (sqlite3.Error, OSError) as error:
+        raise CacheError(f"could not write the cache {path}: {error}") from None
+
+
+def delete_cache(path: Path | None = None) -> None:
+    """Remove the cache (logout). Missing files are fine."""
+    _remove_files(path or cache_path())
+
+
+# ---- SQLite -------------------------------------------------------------------
+
+
+class _Discard(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+def _looks_corrupt(error: sqlite3.Error) -> bool:
+    text = str(error).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
+def _create_schema(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID")
+    # A rowid table: rows are kilobytes, which WITHOUT ROWID tables handle badly.
+    db.execute("CREATE TABLE IF NOT EXISTS rooms (room_id TEXT PRIMARY KEY, data BLOB NOT NULL)")
+
+
+def _meta(db: sqlite3.Connection) -> dict[str, str] | None:
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "meta" not in tables or "rooms" not in tables:
+        return None
+    return {str(key): value for key, value in db.execute("SELECT key, value FROM meta")}
+
+
+def _load(db: sqlite3.Connection, user_id: str) -> AccountState | None:
+    meta = _meta(db)
+    if meta is None:
+        raise _Discard("it holds no readmark cache")
+    version = meta.get("schema_version")
+    if version != str(SCHEMA_VERSION):
+        raise _Discard(f"schema version {version}, this readmark uses {SCHEMA_VERSION}")
+    if meta.get("user_id") != user_id:
+        raise _Discard("it belongs to another user")
+    rooms: dict[str, RoomState] = {}
+    for room_id, data in db.execute("SELECT room_id, data FROM rooms"):
+        if not isinstance(room_id, str) or not isinstance(data, bytes):
+            raise CacheCorrupt("a room row has the wrong types")
+        room = decode_room(room_id, user_id, data)
+        rooms[room_id] = room
+    next_batch = meta.get("next_batch")
+    return AccountState(user_id, rooms, next_batch if isinstance(next_batch, str) and next_batch else None)
+
+
+def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Iterable[str] | None) -> None:
+    meta = _meta(db)
+    full = (
+        changed_room_ids is None
+        or meta is None
+        or meta.get("schema_version") != str(SCHEMA_VERSION)
+        or meta.get("user_id") != account.user_id
+    )
+    rooms = account.rooms
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if full:
+            db.execute("DROP TABLE IF EXISTS meta")
+            db.execute("DROP TABLE IF EXISTS rooms")
+            _create_schema(db)
+            wanted: Iterable[str] = rooms.keys()
+        else:
+            wanted = changed_room_ids  # type: ignore[assignment]
+        upserts = []
+        deletes = []
+        for room_id in dict.fromkeys(wanted):
+            room = rooms.get(room_id)
+            if room is None:
+                deletes.append((room_id,))
+            else:
+                upserts.append((room_id, encode_room(room)))
+        if full:
+            count = len(upserts)
+        else:
+            # The row count lives in meta, kept by looking up only the changed rooms, so
+            # a save costs what changed, not what is stored.
+            stored = meta.get("room_count", "")  # type: ignore[union-attr]
+            count = int(stored) if isinstance(stored, str) and stored.isascii() and stored.isdigit() else -1
+            for room_id, _ in upserts:
+                if db.execute("SELECT 1 FROM rooms WHERE room_id = ?", (room_id,)).fetchone() is None:
+                    count += 1
+            for (room_id,) in deletes:
+                if db.execute("SELECT 1 FROM rooms WHERE room_id = ?", (room_id,)).fetchone() is not None:
+                    count -= 1
+        if deletes:
+            db.executemany("DELETE FROM rooms WHERE room_id = ?", deletes)
+        if upserts:
+            db.executemany("INSERT OR REPLACE INTO rooms (room_id, data) VALUES (?, ?)", upserts)
+        if count != len(rooms):
+            # A caller that forgot a removed room (left, forgotten) must not bring it back
+            # on the next start; this listing happens only on such a mismatch.
+            stale = [(r,) for (r,) in db.execute("SELECT room_id FROM rooms") if r not in rooms]
+            db.executemany("DELETE FROM rooms WHERE room_id = ?", stale)
+            (count,) = db.execute("SELECT COUNT(*) FROM rooms").fetchone()
+        db.executemany(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            [
+                ("schema_version", str(SCHEMA_VERSION)),
+                ("user_id", account.user_id),
+                ("next_batch", account.next_batch or ""),
+                ("room_count", str(count)),
+            ],
+        )
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _remove_files(path: Path) -> None:
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            candidate.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _discard(path: Path, reason: str) -> None:
+    log.warning("discarding the cache %s: %s; the next sync starts afresh", path, reason)
+    try:
+        _remove_files(path)
+    except OSError as error:
+        log.warning("could not remove the cache %s: %s", path, error)
+
+
+# ---- rooms as JSON ------------------------------------------------------------
+#
+# A room is one JSON array, in this order:
+#   0 name, 1 membership, 2 is_direct, 3 events, 4 gaps_before, 5 history_complete,
+#   6 complete_threads, 7 receipts, 8 fully_read, 9 server_main, 10 server_threads,
+#   11 marked_unread, 12 name_inputs, 13 member_names
+# An event is [event_id, sender, ts, type, body, rel_type, relates_to, state_key,
+# redacted, redacts, thread_reply_count]; a receipt [user, type, thread|null, event, ts];
+# counts [notifications, highlights]; name inputs [name, alias, heroes, joined, invited].
+
+
+def encode_room(room: RoomState) -> bytes:
+    """The stored form of a room (bounded to MAX_EVENTS_PER_ROOM events)."""
+    events, gaps, history_complete, complete_threads = _bounded(room)
+    inputs = room.name_inputs
+    data = [
+        room.name,
+        room.membership,
+        room.is_direct,
+        [
+            [
+                e.event_id,
+                e.sender,
+                e.ts,
+                e.type,
+                e.body,
+                e.rel_type,
+                e.relates_to,
+                e.state_key,
+                e.redacted,
+                e.redacts,
+                e.thread_reply_count,
+            ]
+            for e in events
+        ],
+        sorted(gaps),
+        history_complete,
+        sorted(complete_threads),
+        [
+            [key.user_id, key.receipt_type.value, key.thread_id, receipt.event_id, receipt.ts]
+            for key, receipt in room.receipts.items()
+        ],
+        room.fully_read,
+        [room.server_main.notifications, room.server_main.highlights],
+        {thread: [c.notifications, c.highlights] for thread, c in room.server_threads.items()},
+        room.marked_unread,
+        [inputs.name, inputs.canonical_alias, list(inputs.heroes), inputs.joined, inputs.invited],
+        dict(room.member_names),
+    ]
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+
+def _bounded(room: RoomState) -> tuple[tuple[TimelineEvent, ...], frozenset[str], bool, frozenset[str]]:
+    events = room.events
+    if len(events) <= MAX_EVENTS_PER_ROOM:
+        return events, room.gaps_before, room.history_complete, room.complete_threads
+    cut = len(events) - MAX_EVENTS_PER_ROOM
+    dropped = events[:cut]
+    kept = events[cut:]
+    kept_ids = {e.event_id for e in kept}
+    # History before the first kept event is now missing: a gap, but only if some
+    # history exists there (the room's start was cut, so history is not complete either).
+    gaps = frozenset(g for g in room.gaps_before if g in kept_ids) | {kept[0].event_id}
+    # A thread stays complete only if none of its events, root included, was cut.
+    thread_of = room.thread_of
+    cut = {thread_of[e.event_id] for e in dropped} | {e.event_id for e in dropped}
+    complete = frozenset(t for t in room.complete_threads if t not in cut)
+    return kept, gaps, False, complete
+
+
+def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
+    """The inverse of ``encode_room``. Raises CacheCorrupt (or a ValueError/TypeError/
+    KeyError/IndexError) on anything that is not exactly that shape."""
+    row = json.loads(data.decode("utf-8", "surrogatepass"))
+    if not isinstance(row, list) or len(row) != 14:
+        raise CacheCorrupt("a room row has the wrong shape")
+    (
+        name,
+        membership,
+        is_direct,
+        raw_events,
+        gaps,
+        history_complete,
+        complete_threads,
+        raw_receipts,
+        fully_read,
+        server_main,
+        server_threads,
+        marked_unread,
+        inputs,
+        member_names,
+    ) = row
+    events = tuple(TimelineEvent(*_checked_event(e)) for e in raw_events)
+    receipts = {
+        ReceiptKey(_str(user), _RECEIPT_TYPES[kind], _opt_str(thread)): Receipt(_str(event_id), _int(ts))
+        for user, kind, thread, event_id, ts in raw_receipts
+    }
+    if not isinstance(server_threads, dict) or not isinstance(member_names, dict):
+        raise CacheCorrupt("a room row has the wrong shape")
+    return RoomState(
+        room_id=room_id,
+        me=me,
+        name=_str(name),
+        membership=_str(membership),
+        is_direct=_bool(is_direct),
+        events=events,
+        gaps_before=frozenset(_str(g) for g in gaps),
+        history_complete=_bool(history_complete),
+        complete_threads=frozenset(_str(t) for t in complete_threads),
+        receipts=receipts,
+        fully_read=_opt_str(fully_read),
+        server_main=_counts(server_main),
+        server_threads={_str(t): _counts(c) for t, c in server_threads.items()},
+        marked_unread=_bool(marked_unread),
+        name_inputs=_name_inputs(inputs),
+        member_names={_str(u): _str(n) for u, n in member_names.items()},
+    )
+
+
+def _checked_event(raw: Any) -> tuple[Any, ...]:
+    if not isinstance(raw, list) or len(raw) != 11:
+        raise CacheCorrupt("an event has the wrong shape")
+    event_id, sender, ts, kind, body, rel_type, relates_to, state_key, redacted, redacts, count = raw
+    return (
+        _str(event_id),
+        _str(sender),
+        _int(ts),
+        _str(kind),
+        _str(body),
+        _opt_str(rel_type),
+        _opt_str(relates_to),
+        _opt_str(state_key),
+        _bool(redacted),
+        _opt_str(redacts),
+        None if count is None else _int(count),
+    )
+
+
+def _counts(raw: Any) -> ServerCounts:
+    notifications, highlights = raw
+    return ServerCounts(_int(notifications), _int(highlights))
+
+
+def _name_inputs(raw: Any) -> NameInputs:
+    name, alias, heroes, joined, invited = raw
+    return NameInputs(_opt_str(name), _opt_str(alias), tuple(_str(h) for h in heroes), _int(joined), _int(invited))
+
+
+def _str(value: Any) -> str:
+    if type(value) is not str:
+        raise CacheCorrupt("expected a string")
+    return value
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else _str(value)
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int:
+        raise CacheCorrupt("expected an integer")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if type(value) is not bool:
+        raise CacheCorrupt("expected a boolean")
+    return value
+
+
+def room_fields(room: RoomState) -> Mapping[str, Any]:
+    """Everything the cache keeps of a room, as comparable values (RoomState compares by
+    identity). Tests use it to check a round trip."""
+    return {
+        "room_id": room.room_id,
+        "me": room.me,
+        "name": room.name,
+        "membership": room.membership,
+        "is_direct": room.is_direct,
+        "events": room.events,
+        "gaps_before": room.gaps_before,
+        "history_complete": room.history_complete,
+        "complete_threads": room.complete_threads,
+        "receipts": dict(room.receipts),
+        "fully_read": room.fully_read,
+        "server_main": room.server_main,
+        "server_threads": dict(room.server_threads),
+        "marked_unread": room.marked_unread,
+        "name_inputs": room.name_inputs,
+        "member_names": dict(room.member_names),
+    }

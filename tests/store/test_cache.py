@@ -1,0 +1,392 @@
+"""The SQLite read-state cache: exact round trips, incremental writes, bounded size, and
+discarding anything unreadable without raising."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app import paths
+from app.model.account import AccountState
+from app.model.events import TimelineEvent
+from app.model.names import NameInputs
+from app.model.receipts import Receipt, ReceiptKey, ReceiptType
+from app.model.room import RoomState, ServerCounts, add_pending, add_timeline
+from app.model.unread import threads_unread
+from app.store.cache import (
+    MAX_EVENTS_PER_ROOM,
+    SCHEMA_VERSION,
+    CacheError,
+    cache_path,
+    decode_room,
+    delete_cache,
+    encode_room,
+    load_account,
+    room_fields,
+    save_account,
+)
+
+ME = "@me:test"
+OTHER = "@alice:test"
+
+
+def message(event_id: str, sender: str = OTHER, ts: int = 1, **fields: object) -> TimelineEvent:
+    return TimelineEvent(event_id, sender, ts, "m.room.message", event_id, **fields)  # type: ignore[arg-type]
+
+
+def sample_room(room_id: str = "!a:test", count: int = 3, name: str = "A room") -> RoomState:
+    room = add_timeline(
+        RoomState(room_id, ME, name=name),
+        [message(f"${room_id[1:3]}{i}", ts=i) for i in range(count)],
+        limited=True,
+    )
+    first = room.events[0].event_id
+    return replace(
+        room,
+        receipts={
+            ReceiptKey(ME, ReceiptType.PRIVATE, None): Receipt(first, 5),
+            ReceiptKey(OTHER, ReceiptType.PUBLIC, "main"): Receipt(first, 6),
+        },
+        fully_read=first,
+        server_main=ServerCounts(2, 1),
+        server_threads={first: ServerCounts(1, 0)},
+        name_inputs=NameInputs(name, None, (OTHER,), 2, 0),
+        member_names={OTHER: "Alice"},
+    )
+
+
+def sample_account(rooms: int = 3) -> AccountState:
+    return AccountState(ME, {f"!r{i}:test": sample_room(f"!r{i}:test") for i in range(rooms)}, next_batch="s1_2")
+
+
+def assert_same(loaded: AccountState | None, expected: AccountState) -> None:
+    assert loaded is not None
+    assert loaded.user_id == expected.user_id
+    assert loaded.next_batch == expected.next_batch
+    assert set(loaded.rooms) == set(expected.rooms)
+    for room_id, room in expected.rooms.items():
+        assert room_fields(loaded.rooms[room_id]) == room_fields(room)
+
+
+# ---- round trips -----------------------------------------------------------------
+
+
+def test_the_cache_lives_in_the_platformdirs_cache_dir(xdg_dirs) -> None:
+    save_account(sample_account())
+    assert cache_path() == paths.cache_dir() / "readmark.sqlite3"
+    assert cache_path().is_relative_to(xdg_dirs.cache)
+    assert cache_path().exists()
+
+
+def test_round_trip_is_exact() -> None:
+    account = sample_account()
+    save_account(account)
+    assert_same(load_account(ME), account)
+
+
+def test_no_cache_gives_none_without_creating_a_file() -> None:
+    assert load_account(ME) is None
+    assert not cache_path().exists()
+
+
+def test_pending_receipts_are_not_cached() -> None:
+    room = sample_room()
+    room = add_pending(room, ReceiptKey(ME, ReceiptType.PUBLIC, "main"), Receipt(room.events[-1].event_id))
+    save_account(AccountState(ME, {room.room_id: room}))
+    loaded = load_account(ME)
+    assert loaded is not None
+    assert dict(loaded.rooms[room.room_id].pending) == {}
+    assert room_fields(loaded.rooms[room.room_id]) == room_fields(room)
+
+
+def test_counts_survive_the_round_trip() -> None:
+    room = sample_room(count=5)
+    save_account(AccountState(ME, {room.room_id: room}))
+    loaded = load_account(ME)
+    assert loaded is not None
+    assert threads_unread(loaded.rooms[room.room_id]) == threads_unread(room)
+
+
+_text = st.text(max_size=12)  # any code point, lone surrogates and controls included
+_ids = st.text(min_size=1, max_size=8)
+_opt = st.none() | _ids
+
+
+@st.composite
+def rooms(draw: st.DrawFn) -> RoomState:
+    event_ids = draw(st.lists(_ids, unique=True, max_size=8))
+    events = tuple(
+        TimelineEvent(
+            event_id=event_id,
+            sender=draw(_ids),
+            ts=draw(st.integers(min_value=-(2**63), max_value=2**63)),
+            type=draw(_ids),
+            body=draw(_text),
+            rel_type=draw(st.none() | st.sampled_from(["m.thread", "m.replace", "m.annotation", "x"])),
+            relates_to=draw(st.none() | st.sampled_from(event_ids) | _ids),
+            state_key=draw(st.none() | _text),
+            redacted=draw(st.booleans()),
+            redacts=draw(_opt),
+            thread_reply_count=draw(st.none() | st.integers(min_value=0, max_value=10**6)),
+        )
+        for event_id in event_ids
+    )
+    receipt_keys = st.builds(
+        ReceiptKey, _ids, st.sampled_from(list(ReceiptType)), st.none() | st.just("main") | _ids
+    )
+    return RoomState(
+        room_id=draw(_ids),
+        me=ME,
+        name=draw(_text),
+        membership=draw(st.sampled_from(["join", "invite"])),
+        is_direct=draw(st.booleans()),
+        events=events,
+        gaps_before=frozenset(draw(st.lists(st.sampled_from(event_ids), max_size=3)) if event_ids else []),
+        history_complete=draw(st.booleans()),
+        complete_threads=frozenset(draw(st.lists(_ids, max_size=3))),
+        receipts=draw(st.dictionaries(receipt_keys, st.builds(Receipt, _ids, st.integers()), max_size=4)),
+        fully_read=draw(_opt),
+        server_main=draw(st.builds(ServerCounts, st.integers(0, 999), st.integers(0, 999))),
+        server_threads=draw(
+            st.dictionaries(_ids, st.builds(ServerCounts, st.integers(0, 99), st.integers(0, 99)), max_size=3)
+        ),
+        marked_unread=draw(st.booleans()),
+        name_inputs=draw(
+            st.builds(NameInputs, _opt, _opt, st.lists(_ids, max_size=5).map(tuple), st.integers(0, 99), st.integers(0, 99))
+        ),
+        member_names=draw(st.dictionaries(_ids, _text, max_size=4)),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(room=rooms())
+def test_encoding_round_trips_any_room(room: RoomState) -> None:
+    assert room_fields(decode_room(room.room_id, ME, encode_room(room))) == room_fields(room)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(generated=st.lists(rooms(), max_size=4), next_batch=st.none() | st.text(min_size=1, max_size=10))
+def test_database_round_trips_any_account(tmp_path: Path, generated: list[RoomState], next_batch: str | None) -> None:
+    path = tmp_path / "fuzz.sqlite3"
+    account = AccountState(ME, {room.room_id: room for room in generated}, next_batch=next_batch)
+    save_account(account, path=path)
+    assert_same(load_account(ME, path=path), account)
+    delete_cache(path)
+
+
+# ---- incremental writes ------------------------------------------------------------
+
+
+def _raw_row(room_id: str) -> bytes:
+    with sqlite3.connect(cache_path()) as db:
+        return db.execute("SELECT data FROM rooms WHERE room_id = ?", (room_id,)).fetchone()[0]
+
+
+def _plant(room_id: str, room: RoomState) -> None:
+    """Overwrite a row behind the cache's back: if a later save rewrites it, the plant is gone."""
+    with sqlite3.connect(cache_path()) as db:
+        db.execute("UPDATE rooms SET data = ? WHERE room_id = ?", (encode_room(room), room_id))
+
+
+def test_only_changed_rooms_are_written() -> None:
+    account = sample_account(3)
+    save_account(account)
+    planted = replace(account.rooms["!r1:test"], name="planted")
+    _plant("!r1:test", planted)
+
+    changed = replace(account.rooms["!r0:test"], name="renamed")
+    account = replace(account.with_room(changed), next_batch="s2")
+    save_account(account, changed_room_ids=["!r0:test"])
+
+    loaded = load_account(ME)
+    assert loaded is not None
+    assert loaded.next_batch == "s2"
+    assert loaded.rooms["!r0:test"].name == "renamed"
+    assert loaded.rooms["!r1:test"].name == "planted"  # not rewritten
+    assert loaded.rooms["!r2:test"].name == "A room"
+
+
+def test_a_full_save_rewrites_everything() -> None:
+    account = sample_account(2)
+    save_account(account)
+    _plant("!r1:test", replace(account.rooms["!r1:test"], name="planted"))
+    save_account(account)
+    assert_same(load_account(ME), account)
+
+
+def test_a_removed_room_is_deleted() -> None:
+    account = sample_account(3)
+    save_account(account)
+    rooms = dict(account.rooms)
+    del rooms["!r2:test"]
+    account = replace(account, rooms=rooms)
+    save_account(account, changed_room_ids=["!r2:test"])
+    assert_same(load_account(ME), account)
+
+
+def test_a_removed_room_the_caller_forgot_is_deleted_too() -> None:
+    account = sample_account(3)
+    save_account(account)
+    rooms = dict(account.rooms)
+    del rooms["!r2:test"]
+    rooms["!r0:test"] = replace(rooms["!r0:test"], name="changed")
+    account = replace(account, rooms=rooms)
+    save_account(account, changed_room_ids=["!r0:test"])
+    assert_same(load_account(ME), account)
+    # And the row count kept in meta is right again: the next incremental save is plain.
+    save_account(account, changed_room_ids=[])
+    assert_same(load_account(ME), account)
+
+
+def test_an_incremental_save_over_no_cache_writes_everything() -> None:
+    account = sample_account(3)
+    save_account(account, changed_room_ids=["!r0:test"])
+    assert_same(load_account(ME), account)
+
+
+def test_an_incremental_save_over_another_users_cache_writes_everything() -> None:
+    save_account(replace(sample_account(2), user_id="@someone:else"))
+    account = sample_account(3)
+    save_account(account, changed_room_ids=["!r0:test"])
+    assert_same(load_account(ME), account)
+
+
+# ---- bounded size ----------------------------------------------------------------------
+
+
+def test_events_are_capped_with_a_gap_before_the_newest_kept() -> None:
+    total = MAX_EVENTS_PER_ROOM + 40
+    room = add_timeline(RoomState("!big:test", ME), [message(f"$e{i}", ts=i) for i in range(total)], limited=False)
+    assert room.history_complete
+    save_account(AccountState(ME, {room.room_id: room}))
+    loaded = load_account(ME)
+    assert loaded is not None
+    kept = loaded.rooms[room.room_id]
+    assert [e.event_id for e in kept.events] == [f"$e{i}" for i in range(40, total)]
+    assert not kept.history_complete
+    assert "$e40" in kept.gaps_before
+    assert threads_unread(kept)["main"].lower_bound
+
+
+def test_capping_drops_complete_threads_that_lost_events() -> None:
+    events = [message("$root", ts=0)]
+    events += [message(f"$t{i}", ts=1 + i, rel_type="m.thread", relates_to="$root") for i in range(3)]
+    events += [message(f"$e{i}", ts=10 + i) for i in range(MAX_EVENTS_PER_ROOM)]
+    room = replace(
+        add_timeline(RoomState("!big:test", ME), events, limited=False),
+        complete_threads=frozenset({"$root", "$other"}),
+    )
+    loaded = decode_room(room.room_id, ME, encode_room(room))
+    assert loaded.complete_threads == frozenset({"$other"})
+    assert len(loaded.events) == MAX_EVENTS_PER_ROOM
+
+
+# ---- discarding what cannot be read --------------------------------------------------
+
+
+def _write(content: bytes) -> None:
+    cache_path().parent.mkdir(parents=True, exist_ok=True)
+    cache_path().write_bytes(content)
+
+
+def test_a_corrupt_file_is_discarded_and_replaced(caplog: pytest.LogCaptureFixture) -> None:
+    _write(b"this is not a database at all" * 100)
+    with caplog.at_level(logging.WARNING, logger="app.store.cache"):
+        assert load_account(ME) is None
+    assert not cache_path().exists()
+    assert "discarding the cache" in caplog.text
+    account = sample_account()
+    save_account(account)
+    assert_same(load_account(ME), account)
+
+
+def test_saving_over_a_corrupt_file_replaces_it() -> None:
+    _write(b"\x00garbage" * 1000)
+    account = sample_account()
+    save_account(account, changed_room_ids=["!r0:test"])
+    assert_same(load_account(ME), account)
+
+
+def test_a_truncated_file_is_discarded() -> None:
+    account = AccountState(ME, {f"!r{i}:test": sample_room(f"!r{i}:test", count=200) for i in range(20)}, "s")
+    save_account(account)
+    data = cache_path().read_bytes()
+    assert len(data) > 64 * 1024
+    _write(data[: len(data) // 2])
+    assert load_account(ME) is None
+    assert not cache_path().exists()
+
+
+def test_a_malformed_room_row_discards_the_cache() -> None:
+    save_account(sample_account())
+    with sqlite3.connect(cache_path()) as db:
+        db.execute("UPDATE rooms SET data = ? WHERE room_id = '!r1:test'", (b'["only", "three", 1]',))
+    assert load_account(ME) is None
+    assert not cache_path().exists()
+
+
+def test_a_row_with_wrong_types_discards_the_cache() -> None:
+    save_account(sample_account())
+    row = _raw_row("!r1:test").replace(b'"m.room.message"', b"42", 1)
+    with sqlite3.connect(cache_path()) as db:
+        db.execute("UPDATE rooms SET data = ? WHERE room_id = '!r1:test'", (row,))
+    assert load_account(ME) is None
+
+
+def test_an_older_schema_is_discarded(caplog: pytest.LogCaptureFixture) -> None:
+    save_account(sample_account())
+    with sqlite3.connect(cache_path()) as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION - 1),))
+    with caplog.at_level(logging.WARNING, logger="app.store.cache"):
+        assert load_account(ME) is None
+    assert "schema version" in caplog.text
+    assert not cache_path().exists()
+
+
+def test_a_database_without_our_tables_is_discarded() -> None:
+    cache_path().parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(cache_path()) as db:
+        db.execute("CREATE TABLE something (x)")
+    assert load_account(ME) is None
+    assert not cache_path().exists()
+
+
+def test_another_users_cache_is_discarded() -> None:
+    save_account(sample_account())
+    assert load_account("@intruder:test") is None
+    assert not cache_path().exists()
+    assert load_account(ME) is None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(garbage=st.binary(max_size=4096), keep=st.integers(min_value=0, max_value=100_000))
+def test_loading_never_raises(tmp_path: Path, garbage: bytes, keep: int) -> None:
+    path = tmp_path / "fuzz.sqlite3"
+    save_account(sample_account(), path=path)
+    data = path.read_bytes()
+    path.write_bytes(data[:keep] + garbage)
+    result = load_account(ME, path=path)
+    assert result is None or isinstance(result, AccountState)
+    delete_cache(path)
+
+
+def test_delete_cache_removes_every_file() -> None:
+    save_account(sample_account())
+    delete_cache()
+    assert not list(cache_path().parent.glob("readmark.sqlite3*"))
+    delete_cache()  # nothing left: still fine
+
+
+def test_an_unwritable_place_raises_cache_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(CacheError) as caught:
+        save_account(sample_account(), path=blocker / "readmark.sqlite3")
+    assert isinstance(caught.value, OSError)
+    assert "could not write the cache" in str(caught.value)
