@@ -291,9 +291,13 @@ class MainScreen(Screen[None]):
     def action_previous_unread(self) -> None:
         self.jump_to_unread(backwards=True)
 
-    def jump_to_unread(self, *, backwards: bool) -> bool:
+    def _next_unread_target(self, *, backwards: bool) -> tuple[RoomId, ThreadId] | None:
         current = (self.selection.room_id, self.selection.thread_id) if self.selection else None
-        target = next_unread(self.rooms.shown_rooms, current, backwards=backwards)
+        return next_unread(self.rooms.shown_rooms, current, backwards=backwards)
+
+    def jump_to_unread(self, *, backwards: bool, target: tuple[RoomId, ThreadId] | None = None) -> bool:
+        if target is None:
+            target = self._next_unread_target(backwards=backwards)
         if target is None:
             self._say("nothing unread")
             self.notify("Nothing unread.", title="All read", timeout=3)
@@ -370,8 +374,14 @@ class MainScreen(Screen[None]):
         return self.submit(self.selection.room_id, action)
 
     def read_and_next(self, receipt_type: ReceiptType) -> None:
+        # The next thread is chosen before the read: reading re-sorts the threads (a
+        # read thread sinks below the unread ones) and would skip those it passes.
+        current = (self.selection.room_id, self.selection.thread_id) if self.selection else None
+        target = self._next_unread_target(backwards=False)
         self.send_thread_receipt(receipt_type)
-        self.jump_to_unread(backwards=False)
+        if target == current:
+            target = None
+        self.jump_to_unread(backwards=False, target=target)
 
     def _nothing_selected(self) -> None:
         self._refuse("no room selected")
