@@ -199,8 +199,8 @@ def _transport_error(error: BaseException, homeserver: str, timeout: float) -> M
 
 
 def _describe(error: BaseException) -> str:
-    if isinstance(error, OSError) and error.errno:
-        return os.strerror(error.errno)
+    if isinstance(error, OSError) and error.errno and error.errno > 0:
+        return os.strerror(error.errno)  # "Connection refused", not "Connect call failed (...)"
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
     return str(error) or type(error).__name__
