@@ -85,6 +85,34 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="remove the session locally even when the homeserver cannot be told",
     )
+
+    status = sub.add_parser(
+        "status",
+        help="sync once and print unread counts (for scripts and status bars)",
+        description="Sync once (incrementally from the cache) and print what is unread.",
+    )
+    status.add_argument("--json", action="store_true", help="print exactly one JSON document")
+    status.add_argument("--unread-only", action="store_true", help="only rooms and threads with unread")
+    status.add_argument("--offline", action="store_true", help="use the local cache only, no network")
+
+    mark = sub.add_parser(
+        "mark",
+        help="send one read receipt or move the fully-read marker, and wait for the answer",
+        description="Send one receipt (default: threaded on main, up to the latest event by someone "
+        "else, in the configured receipt mode) and wait for the homeserver's answer.",
+    )
+    mark.add_argument("room", metavar="ROOM", help="room ID (!id:server) or alias (#name:server)")
+    scope = mark.add_mutually_exclusive_group()
+    scope.add_argument("--thread", metavar="main|ROOT", help="threaded receipt in main or the thread of ROOT")
+    scope.add_argument("--unthreaded", action="store_true", help="unthreaded receipt: the whole room")
+    kind = mark.add_mutually_exclusive_group()
+    kind.add_argument("--private", action="store_true", help="m.read.private (only you see it)")
+    kind.add_argument("--public", action="store_true", help="m.read (other members see it)")
+    mark.add_argument("--fully-read", action="store_true", help="move the fully-read marker instead")
+    mark.add_argument(
+        "--with-receipt", action="store_true", help="with --fully-read: also move the read receipt (unthreaded)"
+    )
+    mark.add_argument("--event", metavar="EVENT_ID", help="up to this event instead of the latest")
     return parser
 
 
@@ -213,9 +241,100 @@ def run(argv: Sequence[str] | None = None) -> int:
         return _login(args)
     if args.command == "logout":
         return _logout(args)
+    if args.command in ("status", "mark"):
+        return _one_shot(args)
     if args.command == "demo":
-        raise CliError("readmark demo: not yet implemented", exit_code=1)
-    raise CliError("the TUI is not yet implemented; see `readmark --help`", exit_code=1)
+        return _demo(args)
+    return _tui()
+
+
+# -- status / mark ----------------------------------------------------------------
+
+
+def _settings():
+    from app.config import ConfigError, load_settings
+
+    try:
+        return load_settings()
+    except ConfigError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+
+
+def _require_session() -> Session:
+    session = load_session()
+    if session is None:
+        raise CliError("not logged in: run `readmark login --homeserver URL --user @you:server`", EXIT_FAILED)
+    return session
+
+
+def _one_shot(args: argparse.Namespace) -> int:
+    from app import commands
+    from app.model.receipts import ReceiptType
+
+    settings = _settings()
+    try:
+        if args.command == "status":
+            session = _require_session()
+            output = asyncio.run(
+                commands.status(session, as_json=args.json, unread_only=args.unread_only, offline=args.offline)
+            )
+        else:
+            receipt_type = ReceiptType.PRIVATE if args.private else ReceiptType.PUBLIC if args.public else None
+            if args.with_receipt and not args.fully_read:
+                raise CliError("--with-receipt goes with --fully-read", EXIT_USAGE)
+            mark_args = commands.MarkArgs(
+                room=args.room,
+                thread=args.thread,
+                unthreaded=args.unthreaded,
+                receipt_type=receipt_type,
+                fully_read=args.fully_read,
+                with_receipt=args.with_receipt,
+                event_id=args.event,
+            )
+            commands.validate_mark(mark_args)
+            session = _require_session()
+            output = asyncio.run(commands.mark(session, settings, mark_args))
+    except commands.CommandError as error:
+        raise CliError(str(error), error.exit_code) from None
+    print(output)
+    return 0
+
+
+# -- the TUI --------------------------------------------------------------------------
+
+
+def _tui() -> int:
+    settings = _settings()
+    session = load_session()
+    from app.matrix.client import MatrixClient
+    from app.matrix.live import MatrixService
+    from app.ui.app import ReadmarkApp
+
+    if session is not None:
+        app = ReadmarkApp(MatrixService(MatrixClient.from_session(session)), settings)
+    else:
+
+        async def login(homeserver: str, user: str, password: str) -> MatrixService:
+            client, new_session = await MatrixClient.login(homeserver, user, password)
+            save_session(new_session)
+            return MatrixService(client)
+
+        app = ReadmarkApp(None, settings, login=login)
+    app.run()
+    return app.return_code or 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        from app.devserver.demo import run_demo
+    except ImportError as error:
+        raise CliError(f"the demo needs the dev extras (matrix-synapse): {error}", EXIT_FAILED) from None
+    from app.devserver.demo import DemoSession
+
+    def open_tui(demo: DemoSession) -> int:
+        return _tui()
+
+    return run_demo(reset=args.reset, open_tui=open_tui)
 
 
 def describe_matrix_error(error: MatrixError) -> str:
