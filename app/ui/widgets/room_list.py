@@ -62,8 +62,8 @@ class RoomList(KeyedList):
     def watch_selection(self, selection: Selection | None) -> None:
         if selection is None:
             return
-        if selection.room_id not in self._position and self.view.unread_only:
-            # The selected room stays listed while it is selected, read or not.
+        if self.view.unread_only:
+            # A read room stays listed only while it is selected.
             self._refresh_rows()
         self.move_cursor_to(selection.room_id, announce=False)
 

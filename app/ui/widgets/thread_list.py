@@ -50,7 +50,9 @@ class ThreadList(KeyedList):
         self._refresh_rows()
 
     def watch_selection(self, old: Selection | None, new: Selection | None) -> None:
-        self._refresh_rows(force=old is None or new is None or old.room_id != new.room_id)
+        # In unread-only mode a read thread stays listed only while it is selected.
+        moved_room = old is None or new is None or old.room_id != new.room_id
+        self._refresh_rows(force=moved_room or self.view.unread_only)
         if new is not None:
             self.move_cursor_to(new.thread_id, announce=False)
 
