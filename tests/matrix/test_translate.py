@@ -689,3 +689,158 @@ def test_relation_cycles_and_long_chains_do_not_hang() -> None:
     assert room.thread_of["$a"] == MAIN
     assert room.thread_of["$self"] == MAIN
     _exercise(AccountState(ME, {ROOM: room}))
+
+
+# ---- recorded bodies from a real Synapse -------------------------------------------------
+
+
+def load_scenario(directory: Path, name: str) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+    """The labels and the (step, body) pairs of one recorded scenario, in order."""
+    labels = json.loads((directory / f"{name}.labels.json").read_text(encoding="utf-8"))
+    steps = sorted(p for p in directory.glob(f"{name}.[0-9][0-9]-*.json"))
+    return labels, [(p.name.split(".", 1)[1].removesuffix(".json"), p.read_bytes()) for p in steps]
+
+
+def check_threads_scenario(directory: Path) -> None:
+    labels, steps = load_scenario(directory, "threads")
+    assert [step for step, _ in steps] == ["01-initial", "02-thread-two-read", "03-all-read"]
+    me, alice, bob = (labels["users"][k] for k in ("me", "alice", "bob"))
+    rooms, e = labels["rooms"], labels["events"]
+    lab_id = rooms["lab"]
+    public, private = ReceiptType.PUBLIC, ReceiptType.PRIVATE
+
+    # -- step 1: the initial sync --------------------------------------------------------
+    account, changed = apply_sync_changes(AccountState(me), parse_sync(steps[0][1]))
+    assert changed == set(rooms.values())
+    lab = account.rooms[lab_id]
+    assert lab.name == "Read state lab"
+    assert lab.member_names[alice] == "Alice"
+    # Threads: replies and relations to them in the thread; the roots, relations to
+    # roots, edits and the rich reply in main.
+    assert set(lab.thread_ids) == {MAIN, e["r1"], e["r2"]}
+    assert [lab.thread_of[e[k]] for k in ("t1a", "t1b", "like_t1a")] == [e["r1"]] * 3
+    assert [lab.thread_of[e[k]] for k in ("t2a", "t2b")] == [e["r2"]] * 2
+    assert [lab.thread_of[e[k]] for k in ("r1", "r2", "m1", "like_m1", "edit_m1", "m4")] == [MAIN] * 6
+    assert lab.event(e["edit_m1"]).is_edit  # type: ignore[union-attr]
+    assert lab.event(e["m3"]).redacted and lab.event(e["redact_m3"]).redacts == e["m3"]  # type: ignore[union-attr]
+    # Receipts by exact key; alice's private receipt is invisible to me.
+    assert dict(lab.receipts) == {
+        ReceiptKey(me, public, e["r1"]): Receipt(e["t1a"], lab.receipts[ReceiptKey(me, public, e["r1"])].ts),
+        ReceiptKey(me, private, None): Receipt(e["m1"], lab.receipts[ReceiptKey(me, private, None)].ts),
+        ReceiptKey(bob, public, MAIN): Receipt(e["m2"], lab.receipts[ReceiptKey(bob, public, MAIN)].ts),
+        ReceiptKey(bob, public, None): Receipt(e["t1b"], lab.receipts[ReceiptKey(bob, public, None)].ts),
+    }
+    assert all(r.ts > 0 for r in lab.receipts.values())
+    assert lab.fully_read == e["m2"]
+    assert lab.fully_read_event() == e["m2"]
+    # Server counts: main counts m2 (a mention: the highlight), r1, r2, m4; the redacted
+    # m3 was taken out by the server; reactions and the edit never notified.
+    assert lab.server_main == ServerCounts(4, 1)
+    assert dict(lab.server_threads) == {e["r1"]: ServerCounts(1, 0), e["r2"]: ServerCounts(2, 0)}
+    counts = threads_unread(lab)
+    # Locally my own message in main reads what came before it (Synapse does not lower
+    # its count for it): only m4 is unread there. The threads agree with the server.
+    assert (counts[MAIN].unread, counts[MAIN].first_unread) == (1, e["m4"])
+    assert counts[e["r1"]].unread == 1 and counts[e["r1"]].first_unread == e["t1b"]
+    assert counts[e["r2"]].unread == 2
+    assert not any(c.lower_bound for c in counts.values())
+    assert room_unread(lab).highlights == 1
+
+    # Names: alias only, heroes, a DM, an invite, and hostile text made harmless.
+    assert account.rooms[rooms["aliased"]].name == labels["alias"]
+    assert account.rooms[rooms["heroes"]].name == "Alice and Bob"
+    dm = account.rooms[rooms["dm"]]
+    assert (dm.name, dm.is_direct) == ("Alice", True)
+    assert not lab.is_direct
+    invite = account.rooms[rooms["invite"]]
+    assert (invite.membership, invite.name) == ("invite", "Bob's invite")
+    zoo = account.rooms[rooms["zoo"]]
+    assert zoo.name == "]0;pwned[bold red]x[/]evil"
+    previews = {k: zoo.event(e[k]).body for k in  # type: ignore[union-attr]
+                ("emote", "image", "notice", "encrypted", "sticker", "poll", "hostile", "rich_reply")}
+    assert previews == {
+        "emote": "* Alice waves",
+        "image": "[image] cat.png",
+        "notice": "a bot speaks",
+        "encrypted": "[encrypted]",
+        "sticker": "[sticker] a cat sticker",
+        "poll": "[poll] Lunch?",
+        "hostile": "[2Jcleared? second line third 31m",
+        "rich_reply": "> <@x> quoted answer",
+    }
+    assert zoo.thread_of[e["rich_reply"]] == MAIN
+    # The server notifies for text, emotes, images and encrypted events, not for notices,
+    # stickers or polls (default push rules); locally all eight are messages.
+    assert zoo.server_main.notifications == 5
+    assert thread_unread(zoo, MAIN).unread == 8
+
+    # -- step 2: thread two read (private, threaded), new messages, marked unread ----------
+    account, changed = apply_sync_changes(account, parse_sync(steps[1][1]))
+    assert changed == {lab_id}
+    lab = account.rooms[lab_id]
+    assert lab.receipts[ReceiptKey(me, private, e["r2"])].event_id == e["t2b"]
+    assert lab.marked_unread
+    assert room_unread(lab).has_unread
+    # Thread two is missing from unread_thread_notifications: it went to zero.
+    assert lab.server_main == ServerCounts(5, 1)
+    assert dict(lab.server_threads) == {e["r1"]: ServerCounts(2, 0)}
+    counts = threads_unread(lab)
+    assert (counts[MAIN].unread, counts[e["r1"]].unread, counts[e["r2"]].unread) == (2, 2, 0)
+    assert counts[e["r2"]].server == ServerCounts()
+
+    # -- step 3: an unthreaded receipt reads everything; a room is left ----------------------
+    account, changed = apply_sync_changes(account, parse_sync(steps[2][1]))
+    assert changed == {lab_id, rooms["leaving"]}
+    assert rooms["leaving"] not in account.rooms
+    lab = account.rooms[lab_id]
+    assert lab.receipts[ReceiptKey(me, public, None)].event_id == e["t1c"]
+    assert lab.fully_read == e["t1c"]
+    assert not lab.marked_unread
+    assert lab.server_main == ServerCounts() and dict(lab.server_threads) == {}
+    assert all(c.unread == 0 for c in threads_unread(lab).values())
+    assert account.next_batch == json.loads(steps[2][1])["next_batch"]
+
+
+def check_gap_scenario(directory: Path) -> None:
+    labels, steps = load_scenario(directory, "gap")
+    me = labels["users"]["me"]
+    busy_id = labels["rooms"]["busy"]
+    e = labels["events"]
+
+    account = apply_sync(AccountState(me), parse_sync(steps[0][1]))
+    busy = account.rooms[busy_id]
+    assert [x.event_id for x in busy.events] == e["first"][3:]
+    assert not busy.history_complete
+    # My receipt (on first[1]) lies in the missing history: the five loaded messages are
+    # unread, and there may be more; the server knows there are six.
+    main = thread_unread(busy, MAIN)
+    assert (main.unread, main.lower_bound, main.label()) == (5, True, "5+")
+    assert main.server == ServerCounts(6, 0)
+
+    account = apply_sync(account, parse_sync(steps[1][1]))
+    busy = account.rooms[busy_id]
+    tail = [*e["second"][4:], e["root2"], *e["replies2"]]
+    assert [x.event_id for x in busy.events] == e["first"][3:] + tail
+    assert busy.gaps_before == frozenset({e["second"][4]})
+    assert busy.event(e["root2"]).thread_reply_count == 2  # type: ignore[union-attr]
+    counts = threads_unread(busy)
+    assert counts[e["root2"]].unread == 2
+    # The first thread's replies are all in the gap: known only from the server's count.
+    assert (counts[e["root"]].unread, counts[e["root"]].label()) == (0, "0+")
+    assert counts[e["root"]].server == ServerCounts(3, 0)
+    assert counts[MAIN].lower_bound and counts[MAIN].server == ServerCounts(13, 0)
+
+
+def test_recorded_threads_scenario() -> None:
+    check_threads_scenario(RECORDED)
+
+
+def test_recorded_gap_scenario() -> None:
+    check_gap_scenario(RECORDED)
+
+
+def test_recorded_bodies_translate_without_skips(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="app.matrix.translate"):
+        for path in sorted(RECORDED.glob("*.[0-9][0-9]-*.json")):
+            apply_sync(fresh(), parse_sync(path.read_bytes()))
+    assert [r.getMessage() for r in caplog.records] == []

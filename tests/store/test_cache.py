@@ -3,6 +3,7 @@ discarding anything unreadable without raising."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from dataclasses import replace
@@ -390,3 +391,33 @@ def test_an_unwritable_place_raises_cache_error(tmp_path: Path) -> None:
         save_account(sample_account(), path=blocker / "readmark.sqlite3")
     assert isinstance(caught.value, OSError)
     assert "could not write the cache" in str(caught.value)
+
+
+def _recorded_accounts() -> list[AccountState]:
+    """The accounts the recorded syncs of tests/matrix/recorded translate into, step by step."""
+    from app.matrix.translate import apply_sync, parse_sync
+
+    recorded = Path(__file__).parent.parent / "matrix" / "recorded"
+    accounts = []
+    for scenario in ("threads", "gap"):
+        labels = json.loads((recorded / f"{scenario}.labels.json").read_text(encoding="utf-8"))
+        account = AccountState(labels["users"]["me"])
+        for step in sorted(recorded.glob(f"{scenario}.[0-9][0-9]-*.json")):
+            account = apply_sync(account, parse_sync(step.read_bytes()))
+            accounts.append(account)
+    return accounts
+
+
+def test_recorded_accounts_round_trip_exactly_incrementally_saved() -> None:
+    accounts = _recorded_accounts()
+    assert len(accounts) == 5
+    previous: AccountState | None = None
+    for account in accounts:
+        if previous is None or previous.user_id != account.user_id:
+            save_account(account)
+        else:
+            changed = {r for r in account.rooms if previous.rooms.get(r) is not account.rooms[r]}
+            changed |= set(previous.rooms) - set(account.rooms)
+            save_account(account, changed_room_ids=changed)
+        assert_same(load_account(account.user_id), account)
+        previous = account

@@ -1,0 +1,139 @@
+"""The translation against a real Synapse: the core's per-thread unread counts equal
+Synapse's own per-thread notification counts, and fresh recordings translate like the
+committed ones.
+
+With the default push rules every text message from another user notifies, so on a room
+holding only such messages the core's counts (``app.model.unread``) and the server's
+(``unread_notifications`` for main, ``unread_thread_notifications`` per root) must agree
+whatever receipts I have sent. Synapse updates counts asynchronously: each case waits
+(``wait_for``) for the server to reach the expected counts, then syncs once and compares
+the three: expectation, server, core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.devserver.actor import MatrixActor
+from app.matrix.sync_filter import sync_filter
+from app.matrix.translate import apply_sync, parse_sync
+from app.model.account import AccountState
+from app.model.ids import MAIN
+from app.model.room import ServerCounts
+from app.model.unread import threads_unread
+
+from tests.matrix.record_sync import record
+from tests.matrix.test_translate import check_gap_scenario, check_threads_scenario
+
+pytestmark = pytest.mark.synapse
+
+
+@dataclass(frozen=True)
+class Seeded:
+    me: MatrixActor
+    alice: MatrixActor
+    room_id: str
+    events: dict[str, str]
+
+
+@pytest.fixture
+def seeded(make_actor: Callable[..., MatrixActor]) -> Seeded:
+    """Alice's messages, interleaved in stream order:
+    m0 m1 r1 t1_0 m2 t1_1 r2 t2_0 t1_2 m3 t2_1 (r1, r2 thread roots; tN_i replies)."""
+    me, alice = make_actor("me"), make_actor("alice")
+    room_id = alice.create_room("Counts", invite=[me.user_id])
+    me.join(room_id)
+    e: dict[str, str] = {}
+    e["m0"] = alice.send_text(room_id, "main 0")
+    e["m1"] = alice.send_text(room_id, "main 1")
+    e["r1"] = alice.send_text(room_id, "root one")
+    e["t1_0"] = alice.send_thread_reply(room_id, e["r1"], "one 0")
+    e["m2"] = alice.send_text(room_id, "main 2")
+    e["t1_1"] = alice.send_thread_reply(room_id, e["r1"], "one 1")
+    e["r2"] = alice.send_text(room_id, "root two")
+    e["t2_0"] = alice.send_thread_reply(room_id, e["r2"], "two 0")
+    e["t1_2"] = alice.send_thread_reply(room_id, e["r1"], "one 2")
+    e["m3"] = alice.send_text(room_id, "main 3")
+    e["t2_1"] = alice.send_thread_reply(room_id, e["r2"], "two 1")
+    return Seeded(me, alice, room_id, e)
+
+
+def _server_counts(body: dict[str, Any], room_id: str) -> tuple[int, dict[str, int]]:
+    room = body["rooms"]["join"][room_id]
+    main = room["unread_notifications"]["notification_count"]
+    threads = {root: c["notification_count"] for root, c in room.get("unread_thread_notifications", {}).items()}
+    return main, {root: n for root, n in threads.items() if n}
+
+
+def _core_counts(account: AccountState, room_id: str) -> tuple[int, dict[str, int]]:
+    counts = threads_unread(account.rooms[room_id])
+    assert not any(c.lower_bound for c in counts.values())
+    return counts[MAIN].unread, {t: c.unread for t, c in counts.items() if t != MAIN and c.unread}
+
+
+def _wait_for_server(seed: Seeded, main: int, threads: dict[str, int]) -> None:
+    def settled() -> bool:
+        notifications, _, per_thread = seed.me.unread_counts(seed.room_id)
+        return notifications == main and {r: n for r, (n, _) in per_thread.items() if n} == threads
+
+    MatrixActor.wait_for(settled, timeout=20)
+
+
+# Each case: the receipts I send, then the expected (main, {thread label: count}).
+CASES: dict[str, tuple[list[tuple[str, str, str | None]], int, dict[str, int]]] = {
+    "nothing read": ([], 6, {"r1": 3, "r2": 2}),
+    "threaded receipt in thread one": ([("t1_0", "m.read", "r1")], 6, {"r1": 2, "r2": 2}),
+    "unthreaded receipt": ([("t1_1", "m.read", None)], 2, {"r1": 1, "r2": 2}),
+    "private receipt on main": ([("m2", "m.read.private", MAIN)], 2, {"r1": 3, "r2": 2}),
+    "private unthreaded and public threaded": (
+        [("m1", "m.read.private", None), ("t2_0", "m.read", "r2")], 4, {"r1": 3, "r2": 1}
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_core_counts_equal_synapse_per_thread_counts(seeded: Seeded, case: str) -> None:
+    receipts, main, threads = CASES[case]
+    e = seeded.events
+    for event, receipt_type, thread in receipts:
+        thread_id = None if thread is None else (MAIN if thread == MAIN else e[thread])
+        seeded.me.send_receipt(seeded.room_id, e[event], receipt_type, thread_id=thread_id)
+    expected_threads = {e[label]: n for label, n in threads.items()}
+    _wait_for_server(seeded, main, expected_threads)
+
+    body = seeded.me.sync(filter=sync_filter())
+    account = apply_sync(AccountState(seeded.me.user_id), parse_sync(body))
+
+    assert _server_counts(body, seeded.room_id) == (main, expected_threads)
+    assert _core_counts(account, seeded.room_id) == (main, expected_threads)
+    room = account.rooms[seeded.room_id]
+    assert room.server_main.notifications == main
+    assert {t: c.notifications for t, c in room.server_threads.items()} == expected_threads
+
+
+def test_a_thread_read_in_an_incremental_sync_goes_to_zero_on_both_sides(seeded: Seeded) -> None:
+    e = seeded.events
+    _wait_for_server(seeded, 6, {e["r1"]: 3, e["r2"]: 2})
+    first = seeded.me.sync(filter=sync_filter())
+    account = apply_sync(AccountState(seeded.me.user_id), parse_sync(first))
+
+    seeded.me.send_receipt(seeded.room_id, e["t1_2"], "m.read.private", thread_id=e["r1"])
+    _wait_for_server(seeded, 6, {e["r2"]: 2})
+    account = apply_sync(account, parse_sync(seeded.me.sync(since=first["next_batch"], filter=sync_filter())))
+
+    room = account.rooms[seeded.room_id]
+    assert _core_counts(account, seeded.room_id) == (6, {e["r2"]: 2})
+    assert e["r1"] not in room.server_threads
+    assert threads_unread(room)[e["r1"]].server == ServerCounts()
+
+
+def test_fresh_recordings_translate_like_the_committed_ones(synapse, tmp_path: Path) -> None:  # noqa: ANN001
+    written = record(synapse.base_url, tmp_path)
+    assert {p.name.split(".")[0] for p in written} == {"threads", "gap"}
+    check_threads_scenario(tmp_path)
+    check_gap_scenario(tmp_path)
