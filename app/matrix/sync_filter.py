@@ -13,9 +13,11 @@ byte nobody decodes. The filter asks for
 - room account data limited to ``m.fully_read`` and ``m.marked_unread`` (stable and
   unstable names); global account data limited to ``m.direct``; no presence;
 - ``event_fields``: only the event fields the translation in ``app.matrix.translate``
-  reads. That drops ``unsigned.age``, ``formatted_body``, mentions, the full
-  ``redacted_because`` event and the bundled ``latest_event`` of threads, which make up
-  much of a typical body. Keep this list in step with ``translate.py``.
+  reads. That drops ``unsigned.age``, ``formatted_body``, mentions, reply fallbacks'
+  extra keys and the full ``redacted_because`` event, which make up much of a typical
+  body. (Synapse 1.163 adds bundled aggregations after this filtering, so a thread
+  root in a limited timeline still carries its whole ``m.thread`` summary.) Keep this
+  list in step with ``translate.py``.
 """
 
 from __future__ import annotations
