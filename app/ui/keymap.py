@@ -29,7 +29,8 @@ class KeySpec:
     description: str
     help: str
     # A template for what goes on the wire; {mode} is the receipt type in effect.
-    wire: str = "nothing (local to this screen)"
+    # Empty: the key sends nothing.
+    wire: str = ""
     scope: str = MAIN
     show: bool = True
     key_display: str | None = None
@@ -47,13 +48,15 @@ class KeySpec:
         )
 
     def wire_for(self, mode: ReceiptType) -> str:
-        return self.wire.format(mode=mode.value)
+        return self.wire.format(mode=mode.value) if self.wire else "nothing"
+
+    @property
+    def group(self) -> str:
+        """The help screen's heading for this key."""
+        return GROUP_OF.get(self.id.split(".", 1)[0], "Moving around")
 
 
-RECEIPT_THREAD_WIRE = (
-    'POST /rooms/{{room}}/receipt/{mode}/{{event}} {{"thread_id": "<the thread\'s root, or main>"}}: '
-    "up to the highlighted event in the timeline pane, else the thread's latest event by someone else"
-)
+RECEIPT_THREAD_WIRE = 'POST /rooms/{{room}}/receipt/{mode}/{{event}} {{"thread_id": "<root, or main>"}}'
 
 KEYS: Final[tuple[KeySpec, ...]] = (
     # list panes
@@ -96,7 +99,8 @@ KEYS: Final[tuple[KeySpec, ...]] = (
         "r",
         "read_thread",
         "read",
-        "read receipt in the current mode, threaded, for the selected thread",
+        "read receipt in the current mode, threaded, for the selected thread: up to the "
+        "highlighted event in the timeline pane, else the thread's latest event by someone else",
         wire=RECEIPT_THREAD_WIRE,
     ),
     KeySpec(
@@ -152,12 +156,23 @@ KEYS: Final[tuple[KeySpec, ...]] = (
         "quit",
         "quit",
         "quit",
-        wire="nothing; receipts not yet sent stay queued on disk and go out next time",
+        wire="nothing; receipts not yet sent stay queued on disk and go out next start",
         scope=APP,
     ),
 )
 
 BY_ID: Final = {spec.id: spec for spec in KEYS}
+
+GROUP_OF: Final = {
+    "receipt": "Receipts",
+    "marker": "Receipts",
+    "mode": "Receipts",
+    "unread": "Triage",
+    "filter": "Lists",
+    "sort": "Lists",
+    "app": "Everywhere",
+}
+GROUPS: Final = ("Receipts", "Triage", "Lists", "Moving around", "Everywhere")
 
 
 def bindings(scope: str) -> list[Binding]:

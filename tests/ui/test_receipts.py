@@ -245,7 +245,7 @@ async def test_remapped_keys_work_and_show(make_app, service) -> None:
         await pilot.press("h")
         await pilot.pause()
         assert type(app.screen).__name__ == "HelpScreen"
-        assert str(app.screen.query_one("#help-receipt-thread").render()).startswith("t ")
+        assert app.screen.entry_text("receipt.thread").startswith("t read receipt")
 
 
 async def test_status_bar_shows_sync_state_and_queue(make_app) -> None:

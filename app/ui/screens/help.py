@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -17,7 +17,6 @@ from app.model.receipts import ReceiptType
 from app.ui import keymap
 from app.ui.describe import mode_word
 
-KEY_WIDTH = 14
 
 
 class HelpScreen(ModalScreen[None]):
@@ -40,24 +39,32 @@ class HelpScreen(ModalScreen[None]):
                     ("readmark keys", "bold"),
                     "   receipt mode now: ",
                     (mode_word(self.mode), "bold $warning" if self.mode is ReceiptType.PUBLIC else "bold $success"),
-                    ("   (escape closes)", "$text-muted"),
+                    ("   (escape closes; remap with [keys] <id> = \"key\" in config.toml)", "$text-muted"),
                 ),
                 id="help-title",
             )
             with VerticalScroll(id="help-body"):
-                for spec in keymap.KEYS:
-                    yield Static(self._entry(spec), classes="help-entry", id=f"help-{spec.id.replace('.', '-')}")
+                for group in keymap.GROUPS:
+                    yield Static(Content.styled(group, "bold $primary"), classes="help-group")
+                    for spec in keymap.KEYS:
+                        if spec.group == group:
+                            with Horizontal(classes="help-entry", id=f"help-{spec.id.replace('.', '-')}"):
+                                yield Static(Content(self.keys.get(spec.id, spec.key)), classes="help-key")
+                                yield Static(self._text(spec), classes="help-text")
 
-    def _entry(self, spec: keymap.KeySpec) -> Content:
-        key = self.keys.get(spec.id, spec.key)
-        return Content.assemble(
-            (key.ljust(KEY_WIDTH), "bold $accent"),
-            Content(spec.help),
-            "\n",
-            " " * KEY_WIDTH,
-            (f"sends: {spec.wire_for(self.mode)}", "$text-muted"),
-            ("   id: " + spec.id, "$text-muted italic"),
-        )
+    def _text(self, spec: keymap.KeySpec) -> Content:
+        parts: list[Content | str | tuple[str, str]] = [Content(spec.help), (f"  [{spec.id}]", "$text-muted")]
+        if spec.wire:
+            parts += ["\n", (f"sends: {spec.wire_for(self.mode)}", "$text-muted")]
+        else:
+            parts.append(("  sends: nothing", "$text-muted"))
+        return Content.assemble(*parts)
+
+    def entry_text(self, binding_id: str) -> str:
+        """What the help says for one binding, as plain text: key, then description."""
+        entry = self.query_one(f"#help-{binding_id.replace('.', '-')}")
+        key, text = (str(widget.render()) for widget in entry.query(Static))
+        return f"{key} {text}"
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

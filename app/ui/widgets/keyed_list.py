@@ -27,17 +27,22 @@ from textual.visual import Visual
 
 from app.ui import keymap
 
+# The fewest cells a row's left part keeps before its right part is shortened.
+MIN_LEFT = 18
+
 
 @dataclass(frozen=True, slots=True)
 class Row:
     """One line: ``left`` is cut with an ellipsis to make room for ``right``.
 
-    A ``rule`` row draws ``left`` centred in a line of ``rule_char`` (the fully-read
+    ``right_short`` replaces ``right`` in a narrow pane. A ``rule`` row draws ``left`` centred in a line of ``rule_char`` (the fully-read
     line, a gap); rules and headers are not ``selectable``: the cursor skips them.
     """
 
     left: Content
     right: Content = Content("")
+    # Used instead of ``right`` when ``right`` would leave ``left`` too little room.
+    right_short: Content | None = None
     selectable: bool = True
     rule: bool = False
     rule_char: str = "─"
@@ -337,6 +342,8 @@ class KeyedList(ScrollView, can_focus=True):
             side = (width - len(label)) // 2
             return Content(row.rule_char * side + label + row.rule_char * (width - side - len(label)))
         right = row.right
+        if row.right_short is not None and width - right.cell_length - 1 < MIN_LEFT:
+            right = row.right_short
         if right.cell_length >= width - 1:
             right = right.truncate(max(width // 2, 0), ellipsis=True)
         room = width - right.cell_length - (1 if right.cell_length else 0)

@@ -91,15 +91,11 @@ class ThreadList(KeyedList):
     @staticmethod
     def _header() -> Row:
         muted = "$text-muted"
+        counts = (column("last", 7, muted), column("new", 5, muted), column("srv", 5, muted))
         return Row(
             Content.styled("thread", muted),
-            Content.assemble(
-                column("by", SENDER_WIDTH, muted),
-                column("re", 4, muted),
-                column("last", 7, muted),
-                column("new", 5, muted),
-                column("srv", 5, muted),
-            ),
+            Content.assemble(column("by", SENDER_WIDTH, muted), column("re", 4, muted), *counts),
+            right_short=Content.assemble(*counts),
             selectable=False,
         )
 
@@ -126,11 +122,14 @@ class ThreadList(KeyedList):
         server_text = str(server.notifications) if server.notifications else ""
         if server.highlights:
             server_text = f"{server_text}@{server.highlights}"
-        right = Content.assemble(
-            column(sender[: SENDER_WIDTH - 1], SENDER_WIDTH, "$text-muted"),
-            column(replies, 4),
+        counts = (
             column(last, 7, "$text-muted"),
             column(unread.label(), 5, "bold"),
             column(server_text, 5, "$warning" if server.highlights else "$text-muted"),
         )
-        return Row(title, right)
+        right = Content.assemble(
+            column(sender[: SENDER_WIDTH - 1], SENDER_WIDTH, "$text-muted"),
+            column(replies, 4),
+            *counts,
+        )
+        return Row(title, right, right_short=Content.assemble(*counts))
