@@ -1,0 +1,74 @@
+"""A 1,000-room, 10,000-thread account: a sync that changes one room rebuilds one row,
+not a thousand, and the panes stay responsive."""
+
+from __future__ import annotations
+
+import time
+
+from app.model.account import AccountState
+from app.model.ids import MAIN
+from app.model.room import RoomState, add_timeline
+from app.ui.widgets.room_list import RoomList
+from app.ui.widgets.thread_list import ThreadList
+from tests.ui.helpers import RecordingApp, main_screen, shown
+from tests.ui.local_service import LocalService
+from tests.ui.recorded import ALICE, BOB, ME, in_thread, message
+
+ROOMS = 1_000
+THREADS_PER_ROOM = 10
+
+
+def big_account() -> AccountState:
+    rooms = {}
+    for r in range(ROOMS):
+        room_id = f"!room{r:04d}:example.org"
+        events = []
+        for t in range(THREADS_PER_ROOM):
+            root = f"$r{r}-root{t}"
+            events.append(message(root, ALICE, t, f"topic {t} in room {r}"))
+            events.append(in_thread(f"$r{r}-reply{t}", root, BOB, t + 1, "reply"))
+        rooms[room_id] = add_timeline(RoomState(room_id, ME, name=f"room {r:04d}"), events, limited=False)
+    return AccountState(ME, rooms)
+
+
+async def test_one_changed_room_rebuilds_one_row(monkeypatch) -> None:
+    service = LocalService(big_account())
+    built: list[str] = []
+    original = RoomList._room_row
+
+    def counting(room: RoomState, glyphs_on: bool):  # noqa: ANN202
+        built.append(room.room_id)
+        return original(room, glyphs_on)
+
+    monkeypatch.setattr(RoomList, "_room_row", staticmethod(counting))
+    thread_rows: list[str] = []
+    original_thread_row = ThreadList._thread_row
+
+    def counting_thread(room, thread_id, unread):  # noqa: ANN001, ANN202
+        thread_rows.append(room.room_id)
+        return original_thread_row(room, thread_id, unread)
+
+    monkeypatch.setattr(ThreadList, "_thread_row", staticmethod(counting_thread))
+
+    app = RecordingApp(service)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await main_screen(pilot)
+        assert len(screen.rooms.keys) == ROOMS
+        assert len(set(built)) == ROOMS
+        built.clear()
+        thread_rows.clear()
+        target = "!room0500:example.org"
+        started = time.perf_counter()
+        room = service.room(target)
+        service.deliver(add_timeline(room, [message("$news", ALICE, 59, "news")], limited=False))
+        await pilot.pause()
+        elapsed = time.perf_counter() - started
+        assert built == [target]
+        assert thread_rows == []  # the threads pane shows another room: untouched
+        assert " 21 " in shown(screen.rooms, target)
+        assert screen.rooms.keys[0] == target or screen.rooms.keys.index(target) < 5
+        assert elapsed < 1.0, f"one room's change took {elapsed:.3f}s to show"
+        await pilot.press("r")  # a receipt in the selected room rebuilds only that room's threads
+        await pilot.pause()
+        assert set(thread_rows) <= {screen.selection.room_id}
+        assert screen.selection.thread_id == MAIN
