@@ -1,0 +1,276 @@
+"""``run_demo`` end to end on its own Synapse (first run seeds, second run reuses), the
+isolated profile, the one-demo-per-data-dir lock, and LiveActivity when the server is gone.
+
+The TUI is replaced by a real callback that syncs as the demo user over HTTP: no fakes.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import paths
+from app.devserver.activity import THREAD_NAME, LiveActivity
+from app.devserver.actor import MatrixActor
+from app.devserver.demo import (
+    DEMO_CONFIG,
+    HOMESERVER_PID_NAME,
+    DemoSession,
+    demo_environment,
+    demo_root,
+    run_demo,
+)
+from app.devserver.seed import DemoAccount, DemoUser, SeededThread
+from app.devserver.synapse import free_port
+
+ACTIVITY_INTERVAL = 1.0
+
+
+def process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@dataclass
+class TuiVisit:
+    """What the stand-in TUI saw while the demo ran."""
+
+    seconds_to_ready: float = 0.0
+    session: DemoSession | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    config_text: str = ""
+    session_file_inside_profile: bool = False
+    homeserver_pid: int = 0
+    second_demo_code: int | None = None
+    second_demo_output: str = ""
+    joined_rooms: int = 0
+    new_message: dict[str, Any] | None = None
+    sender_receipt: dict[str, Any] | None = None
+
+
+def visit(began: float, root: Path, record: TuiVisit, *, try_second_demo: bool) -> Any:
+    def open_tui(session: DemoSession) -> int:
+        record.seconds_to_ready = time.monotonic() - began
+        record.session = session
+        record.environment = {name: os.environ[name] for name in
+                              ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")}
+        record.config_text = paths.config_file().read_text(encoding="utf-8")
+        record.session_file_inside_profile = paths.session_file().resolve().is_relative_to(session.profile_dir)
+        record.homeserver_pid = int((root / HOMESERVER_PID_NAME).read_text().strip())
+        if try_second_demo:
+            output = io.StringIO()
+            record.second_demo_code = run_demo(reset=True, open_tui=lambda _s: 0, data_root=root, progress=output)
+            record.second_demo_output = output.getvalue()
+
+        demo = MatrixActor(session.homeserver, session.user_id, session.access_token, session.device_id)
+        first = demo.sync(filter={"room": {"timeline": {"limit": 1}}})
+        record.joined_rooms = len(first["rooms"]["join"])
+        since = first["next_batch"]
+        deadline = time.monotonic() + 2 * ACTIVITY_INTERVAL + 10  # the interval, plus logins and slack
+        while record.new_message is None and time.monotonic() < deadline:
+            answer = demo.sync(since=since, timeout_ms=1000, filter={"room": {"timeline": {"limit": 10}}})
+            since = answer["next_batch"]
+            for room_id, room in answer.get("rooms", {}).get("join", {}).items():
+                for event in room.get("timeline", {}).get("events", []):
+                    if event["type"] == "m.room.message" and event["sender"] != session.user_id:
+                        record.new_message = {**event, "room_id": room_id}
+        if record.new_message is not None:
+            message = record.new_message
+            thread = message["content"].get("m.relates_to", {}).get("event_id", "main")
+
+            def receipt() -> dict[str, Any] | None:
+                at = demo.room_receipts(message["room_id"]).get(message["event_id"], {})
+                return at.get("m.read", {}).get(message["sender"])
+
+            record.sender_receipt = demo.wait_for(receipt, timeout=10)
+            assert record.sender_receipt.get("thread_id") == thread
+        return 0
+
+    return open_tui
+
+
+@pytest.mark.synapse
+@pytest.mark.slow
+def test_run_demo_twice_reusing_the_data_dir(xdg_dirs: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    root = demo_root()
+    assert root.is_relative_to(xdg_dirs.cache)
+    environment_before = dict(os.environ)
+    threads_before = set(threading.enumerate())
+    runs: list[tuple[float, TuiVisit, str]] = []
+
+    for attempt in range(2):
+        record = TuiVisit()
+        output = io.StringIO()
+        began = time.monotonic()
+        code = run_demo(reset=False, data_root=None, activity_interval=ACTIVITY_INTERVAL, progress=output,
+                        open_tui=visit(began, root, record, try_second_demo=attempt == 0))
+        runs.append((time.monotonic() - began, record, output.getvalue()))
+
+        assert code == 0, output.getvalue()
+        session = record.session
+        assert session is not None and session.user_id == "@demo:localhost"
+        assert session.profile_dir == root / "profile"
+        profile = session.profile_dir.resolve()
+        assert record.environment == {
+            "XDG_CONFIG_HOME": str(profile / "config"), "XDG_DATA_HOME": str(profile / "data"),
+            "XDG_STATE_HOME": str(profile / "state"), "XDG_CACHE_HOME": str(profile / "cache"),
+        }
+        assert record.config_text == DEMO_CONFIG and 'mode = "private"' in record.config_text
+        assert record.session_file_inside_profile
+        assert record.joined_rooms >= 8
+        assert record.new_message is not None, "LiveActivity posted nothing within its interval"
+        assert record.sender_receipt is not None
+
+        # Everything the demo started is gone, and the real environment is back.
+        assert process_gone(record.homeserver_pid)
+        assert not (root / HOMESERVER_PID_NAME).exists()
+        assert not any(t.name == THREAD_NAME for t in threading.enumerate())
+        assert set(threading.enumerate()) <= threads_before
+        assert dict(os.environ) == environment_before
+        assert not paths.session_file().exists()
+        assert not paths.config_file().exists()
+        stray = [p for p in xdg_dirs.home.parent.rglob("session.json") if not p.is_relative_to(profile)]
+        assert stray == []
+
+    # Ctrl-C inside the TUI: it propagates, and everything is stopped all the same.
+    record = TuiVisit()
+
+    def interrupted(session: DemoSession) -> int:
+        record.homeserver_pid = int((root / HOMESERVER_PID_NAME).read_text().strip())
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_demo(reset=False, open_tui=interrupted, activity_interval=ACTIVITY_INTERVAL, progress=io.StringIO())
+    assert process_gone(record.homeserver_pid)
+    assert not any(t.name == THREAD_NAME for t in threading.enumerate())
+    assert dict(os.environ) == environment_before
+
+    first_seconds, first, first_output = runs[0]
+    second_seconds, second, second_output = runs[1]
+    assert first.second_demo_code == 1
+    assert f"a demo is already running (pid {os.getpid()})" in first.second_demo_output
+    assert "seeding the demo account" in first_output and "generating its keys" in first_output
+    assert "seeding" not in second_output and "generating" not in second_output
+    assert "ready in" in second_output and "demo homeserver stopped" in second_output
+    with capsys.disabled():
+        print(f"\nrun_demo start-to-ready: first run {first.seconds_to_ready:.1f} s "
+              f"(whole run {first_seconds:.1f} s), second run {second.seconds_to_ready:.1f} s "
+              f"(whole run {second_seconds:.1f} s)\n{first_output}{second_output}")
+
+
+# -- no server needed ----------------------------------------------------------------------------
+
+
+def test_demo_environment_points_xdg_into_the_profile_and_restores(xdg_dirs: Any, tmp_path: Path) -> None:
+    before = dict(os.environ)
+    real_config = paths.config_file()
+    with demo_environment(tmp_path / "profile") as profile:
+        assert paths.config_dir().is_relative_to(profile)
+        assert paths.session_file().is_relative_to(profile)
+        assert paths.log_dir().is_relative_to(profile)
+        assert paths.config_file().read_text(encoding="utf-8") == DEMO_CONFIG
+    assert dict(os.environ) == before
+    assert paths.config_file() == real_config and not real_config.exists()
+
+    with pytest.raises(KeyError), demo_environment(tmp_path / "profile"):
+        raise KeyError("the TUI failed")
+    assert dict(os.environ) == before
+
+
+def test_a_second_demo_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
+    from app.devserver.demo import LOCK_NAME, _DemoLock
+
+    holder = _DemoLock(tmp_path / LOCK_NAME)
+    assert holder.acquire() is None
+    try:
+        output = io.StringIO()
+        called: list[DemoSession] = []
+        code = run_demo(reset=True, open_tui=lambda s: called.append(s) or 0, data_root=tmp_path, progress=output)
+        assert code == 1 and called == []
+        assert output.getvalue().strip().endswith(f"a demo is already running (pid {os.getpid()}) with data in {tmp_path}")
+    finally:
+        holder.release()
+    again = _DemoLock(tmp_path / LOCK_NAME)
+    assert again.acquire() is None
+    again.release()
+
+
+def test_a_homeserver_left_by_a_killed_demo_is_stopped_and_nothing_else(tmp_path: Path) -> None:
+    from app.devserver.demo import _Progress, _stop_orphan
+
+    config = tmp_path / "synapse" / "homeserver.yaml"
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    orphan = subprocess.Popen([*sleeper, "--config-path", str(config)], start_new_session=True)
+    bystander = subprocess.Popen([*sleeper, "--config-path", str(tmp_path / "other.yaml")], start_new_session=True)
+    try:
+        pid_file = tmp_path / HOMESERVER_PID_NAME
+        output = io.StringIO()
+        pid_file.write_text(f"{bystander.pid}\n")
+        _stop_orphan(pid_file, config, _Progress(output))
+        assert bystander.poll() is None and not pid_file.exists()
+
+        pid_file.write_text(f"{orphan.pid}\n")
+        _stop_orphan(pid_file, config, _Progress(output))
+        assert orphan.wait(timeout=5) is not None
+        assert f"left running by an earlier demo (pid {orphan.pid})" in output.getvalue()
+        assert not pid_file.exists()
+    finally:
+        for process in (orphan, bystander):
+            process.kill()
+            process.wait()
+
+
+def unreachable_account() -> DemoAccount:
+    """An account on a port nothing listens on: the server 'went away'."""
+    alice = DemoUser("alice", "@alice:localhost", "pw-alice", "Alice")
+    return DemoAccount(
+        base_url=f"http://127.0.0.1:{free_port()}", server_name="localhost", user_id="@demo:localhost",
+        password="demo-password", display_name="Demo", others={"alice": alice},
+        rooms={"ops": "!ops:localhost"}, invites={}, room_names={"ops": "Ops"}, members={"ops": ("alice",)},
+        threads={"ops": (SeededThread("ops", "Deploy", "$root", ("$reply",)),)}, message_counts={"ops": 2},
+        receipts=(), relations=(), mentions=(), events_sent=0, seed_seconds=0.0,
+    )
+
+
+def test_live_activity_survives_the_server_going_away(
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uncaught: list[Any] = []
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    caplog.set_level(logging.DEBUG, logger="app.devserver.activity")
+
+    activity = LiveActivity(unreachable_account(), interval=0.05)
+    activity.start()
+    MatrixActor.wait_for(lambda: activity.errors >= 3, timeout=10, interval=0.02)
+    began = time.monotonic()
+    activity.stop()
+    assert time.monotonic() - began < 2
+    assert not activity.running
+    assert not any(t.name == THREAD_NAME for t in threading.enumerate())
+    activity.stop()  # twice is fine
+
+    assert uncaught == []
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "paused" in warnings[0].getMessage()
+    assert capfd.readouterr().err == ""  # nothing printed over the TUI
+
+
+def test_live_activity_pauses_are_jittered_and_bounded_by_the_interval() -> None:
+    one = LiveActivity(unreachable_account(), interval=4.0, jitter=0.5, seed=7)
+    two = LiveActivity(unreachable_account(), interval=4.0, jitter=0.5, seed=7)
+    pauses = [one._pause() for _ in range(200)]
+    assert pauses == [two._pause() for _ in range(200)]  # seeded: reproducible
+    assert all(2.0 <= p <= 4.0 for p in pauses) and len(set(pauses)) > 100
