@@ -149,14 +149,14 @@ class ReadmarkApp(App[None]):
             log.error("worker %s failed: %s", worker.group, message, exc_info=error)
             if worker.group == "sync":
                 self.sync_status = SyncStatus(SyncState.OFFLINE, detail=message)
-                self.notify(message, title="Sync stopped", severity="error", timeout=10)
+                self.notify(message, title="Sync stopped", severity="error", timeout=10, markup=False)
             elif worker.group == "login":
                 if isinstance(self.screen, LoginScreen):
                     self.screen.show_error(message)
             elif worker.group == "open-thread":
-                self.notify(message, title="Could not load the thread", severity="warning")
+                self.notify(message, title="Could not load the thread", severity="warning", markup=False)
             else:
-                self.notify(message, title="Something failed", severity="error")
+                self.notify(message, title="Something failed", severity="error", markup=False)
         elif event.state is WorkerState.SUCCESS and worker.group == "sync":
             self.sync_status = SyncStatus(SyncState.OFFLINE, detail="sync stopped")
 
@@ -173,6 +173,7 @@ class ReadmarkApp(App[None]):
                 title="Logged out",
                 severity="error",
                 timeout=15,
+                markup=False,
             )
 
     def on_queue_changed(self, message: QueueChanged) -> None:

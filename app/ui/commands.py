@@ -85,7 +85,11 @@ def main_screen_commands(screen: MainScreen) -> list[PaletteCommand]:
         PaletteCommand(
             f"Sort rooms: next (now {screen.view.sort.value})", "activity, unread, name", screen.action_cycle_sort
         ),
-        PaletteCommand("Help: keys and what they send", "every binding", screen.app.action_help),  # type: ignore[attr-defined]
+        PaletteCommand(
+            "Help: keys and what they send",
+            "every binding",
+            screen.app.action_help,  # type: ignore[attr-defined]
+        ),
     ]
     return commands
 

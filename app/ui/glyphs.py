@@ -15,6 +15,7 @@ class Glyphs:
     my_private: str
     others: str
     rule: str
+    gap: str
     live: str
     catching_up: str
     offline: str
@@ -33,6 +34,7 @@ FANCY = Glyphs(
     my_private="◂ you ⦿",
     others="▸",
     rule="─",
+    gap="┄",
     live="●",
     catching_up="◌",
     offline="○",
@@ -51,6 +53,7 @@ PLAIN = Glyphs(
     my_private="< you (private)",
     others="read by",
     rule="-",
+    gap=".",
     live="",
     catching_up="",
     offline="",

@@ -35,6 +35,8 @@ class RecordingApp(ReadmarkApp):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.notified: list[tuple[str, str, str]] = []
 
-    def notify(self, message: str, *, title: str = "", severity: str = "information", **kwargs: object) -> None:  # type: ignore[override]
+    def notify(  # type: ignore[override]
+        self, message: str, *, title: str = "", severity: str = "information", **kwargs: object
+    ) -> None:
         self.notified.append((title, message, severity))
         super().notify(message, title=title, severity=severity, **kwargs)  # type: ignore[arg-type]

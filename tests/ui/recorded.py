@@ -69,7 +69,13 @@ def ops() -> RoomState:
             in_thread("$ops04-db", DEPLOY, BOB, 5, "I can take the DB part"),
             in_thread("$ops05-thanks", DEPLOY, ALICE, 6, "thanks a lot"),
             TimelineEvent(
-                "$ops05e-edit", ALICE, at(6, 30), "m.room.message", "thanks a lot!", rel_type=REL_REPLACE, relates_to="$ops05-thanks"
+                "$ops05e-edit",
+                ALICE,
+                at(6, 30),
+                "m.room.message",
+                "thanks a lot!",
+                rel_type=REL_REPLACE,
+                relates_to="$ops05-thanks",
             ),
             TimelineEvent(
                 "$ops05r-thumbs", BOB, at(7), "m.reaction", "👍", rel_type=REL_ANNOTATION, relates_to="$ops05-thanks"

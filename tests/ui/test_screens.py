@@ -139,6 +139,18 @@ async def test_markup_looking_names_and_bodies_render_literally(make_app) -> Non
         assert f'whole room "{MARKUP_NAME}"' in str(screen.query_one("#status-last").render())
 
 
+async def test_notifications_show_names_literally(make_app) -> None:
+    app = make_app(Settings(room_modes={MARKUP: ReceiptType.PUBLIC}))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen = await main_screen(pilot)
+        screen.select(MARKUP)
+        await pilot.pause()
+        await pilot.press("p")
+        await pilot.pause()
+        toasts = [str(toast.render()) for toast in app.screen.query("Toast")]
+        assert any(MARKUP_NAME in text for text in toasts), toasts
+
+
 async def test_eighty_columns_collapse_to_two_panes_without_overlap(make_app) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

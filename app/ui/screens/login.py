@@ -54,7 +54,8 @@ class LoginScreen(Screen[None]):
         homeserver = self.query_one("#login-homeserver", Input).value.strip()
         user = self.query_one("#login-user", Input).value.strip()
         password = self.query_one("#login-password", Input).value
-        missing = [name for name, value in (("homeserver", homeserver), ("user", user), ("password", password)) if not value]
+        fields = (("homeserver", homeserver), ("user", user), ("password", password))
+        missing = [name for name, value in fields if not value]
         if missing:
             self.show_error("missing: " + ", ".join(missing))
             return

@@ -300,7 +300,7 @@ class MainScreen(Screen[None]):
             target = self._next_unread_target(backwards=backwards)
         if target is None:
             self._say("nothing unread")
-            self.notify("Nothing unread.", title="All read", timeout=3)
+            self.notify("Nothing unread.", title="All read", timeout=3, markup=False)
             return False
         room_id, thread_id = target
         self.selection = Selection(room_id, thread_id)
@@ -325,7 +325,7 @@ class MainScreen(Screen[None]):
         else:
             message = "PRIVATE: receipts (m.read.private) are visible only to you."
         self._say(f"session mode {mode_word(new_mode)}")
-        self.notify(message, title=f"Receipt mode {mode_word(new_mode)}", timeout=4)
+        self.notify(message, title=f"Receipt mode {mode_word(new_mode)}", timeout=4, markup=False)
 
     def _highlighted_event(self) -> str | None:
         """The timeline's cursor event, when the timeline pane has focus."""
@@ -404,12 +404,17 @@ class MainScreen(Screen[None]):
             result = service.submit(room_id, action)
         except Exception as error:  # the service's own failure must not take the UI down
             log.exception("submit failed for %s in %s", action, room_id)
-            self.notify(str(error) or type(error).__name__, title="Could not queue the receipt", severity="error")
+            self.notify(
+                str(error) or type(error).__name__,
+                title="Could not queue the receipt",
+                severity="error",
+                markup=False,
+            )
             self.last_action = LastAction(f"nothing sent: {error}", "failed")
             return None
         self.readmark.post_message(ReceiptSubmitted(room_id, action, result))
         if isinstance(result, Refusal):
-            self.notify(result.reason, title="Nothing sent", severity="warning", timeout=4)
+            self.notify(result.reason, title="Nothing sent", severity="warning", timeout=4, markup=False)
             self.last_action = LastAction(describe_refusal(result), "refused")
             return result
         self._last_request = result
@@ -421,7 +426,7 @@ class MainScreen(Screen[None]):
 
     def _refuse(self, reason: str) -> Refusal:
         refusal = Refusal("ui", reason)
-        self.notify(reason, title="Nothing sent", severity="warning", timeout=4)
+        self.notify(reason, title="Nothing sent", severity="warning", timeout=4, markup=False)
         self.last_action = LastAction(describe_refusal(refusal), "refused")
         return refusal
 
@@ -433,7 +438,13 @@ class MainScreen(Screen[None]):
                 self.last_action = LastAction(text, "settled")
             return
         error = outcome.error or "refused"
-        self.notify(f"{text}\n{error}\nRolled back.", title="The server refused a receipt", severity="error", timeout=8)
+        self.notify(
+            f"{text}\n{error}\nRolled back.",
+            title="The server refused a receipt",
+            severity="error",
+            timeout=8,
+            markup=False,
+        )
         self.last_action = LastAction(f"{text}: refused by the server ({error}), rolled back", "failed")
 
     def _say(self, text: str) -> None:

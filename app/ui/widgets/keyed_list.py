@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 from rich.segment import Segment
 from textual import events
@@ -35,8 +36,9 @@ MIN_LEFT = 18
 class Row:
     """One line: ``left`` is cut with an ellipsis to make room for ``right``.
 
-    ``right_short`` replaces ``right`` in a narrow pane. A ``rule`` row draws ``left`` centred in a line of ``rule_char`` (the fully-read
-    line, a gap); rules and headers are not ``selectable``: the cursor skips them.
+    ``right_short`` replaces ``right`` in a narrow pane. A ``rule`` row draws ``left``
+    centred in a line of ``rule_char`` (the fully-read line, a gap); rules and headers
+    are not ``selectable``: the cursor skips them.
     """
 
     left: Content
@@ -235,7 +237,9 @@ class KeyedList(ScrollView, can_focus=True):
         if not count:
             return None
         index = max(0, min(index, count - 1))
-        for candidate in (*range(index, count if step > 0 else -1, step), *range(index, -1 if step > 0 else count, -step)):
+        ahead = range(index, count) if step > 0 else range(index, -1, -1)
+        behind = range(index, -1, -1) if step > 0 else range(index, count)
+        for candidate in chain(ahead, behind):
             if self._selectable(candidate):
                 return candidate
         return None
@@ -328,7 +332,8 @@ class KeyedList(ScrollView, can_focus=True):
         cache_key = (row, width, state)
         strip = self._strips.get(cache_key)
         if strip is None:
-            style = self.get_visual_style("keyed-list--row", state) if state != "keyed-list--row" else self.get_visual_style(state)
+            classes = ("keyed-list--row",) if state == "keyed-list--row" else ("keyed-list--row", state)
+            style = self.get_visual_style(*classes)
             strip = self._to_strip(self._layout(row, width), width, style)
             self._strips[cache_key] = strip
         return strip

@@ -101,7 +101,8 @@ class RoomList(KeyedList):
         order = [room.room_id for room in joined]
         if invites:
             invites.sort(key=lambda room: room_title(room).casefold())
-            changed[INVITES_HEADER] = Row(Content.styled(f"Invites ({len(invites)})", "$text-muted bold"), selectable=False)
+            header = Content.styled(f"Invites ({len(invites)})", "$text-muted bold")
+            changed[INVITES_HEADER] = Row(header, selectable=False)
             order.append(INVITES_HEADER)
             order.extend(room.room_id for room in invites)
         self.update_rows(order, changed, removed)
@@ -111,7 +112,10 @@ class RoomList(KeyedList):
         glyphs = glyphs_for(glyphs_on)
         name = Content(room_title(room))
         if room.membership == "invite":
-            return Row(Content.assemble("  ", name.stylize("$text-muted")), Content.styled("invite", "$text-muted italic"))
+            return Row(
+                Content.assemble("  ", name.stylize("$text-muted")),
+                Content.styled("invite", "$text-muted italic"),
+            )
         counts = room_unread(room)
         if counts.marked_unread:
             marker = Content.styled(glyphs.marked_unread, "$accent bold")
@@ -121,11 +125,13 @@ class RoomList(KeyedList):
             marker = Content(" ")
         if counts.has_unread:
             name = name.stylize("bold")
+        highlights = f"{glyphs.highlight}{counts.highlights}" if counts.highlights else ""
+        threads = f"{glyphs.threads}{counts.unread_threads}" if counts.unread_threads else ""
         right = Content.assemble(
             column(counts.label(), COUNT_WIDTH, "bold"),
             " ",
-            column(f"{glyphs.highlight}{counts.highlights}" if counts.highlights else "", COUNT_WIDTH, "$warning bold"),
+            column(highlights, COUNT_WIDTH, "$warning bold"),
             " ",
-            column(f"{glyphs.threads}{counts.unread_threads}" if counts.unread_threads else "", COUNT_WIDTH, "$secondary"),
+            column(threads, COUNT_WIDTH, "$secondary"),
         )
         return Row(Content.assemble(marker, " ", name), right)

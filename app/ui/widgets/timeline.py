@@ -125,7 +125,7 @@ def build_rows(room: RoomState, thread_id: ThreadId, glyphs: Glyphs) -> tuple[li
         if not thread_complete and (event.event_id in gaps or event.event_id == first_loaded):
             key = GAP_PREFIX + event.event_id
             order.append(key)
-            rows[key] = Row(Content("history not loaded"), selectable=False, rule=True, rule_char="┄" if glyphs.rule == "─" else ".")
+            rows[key] = Row(Content("history not loaded"), selectable=False, rule=True, rule_char=glyphs.gap)
         order.append(event.event_id)
         rows[event.event_id] = _event_row(
             room,
