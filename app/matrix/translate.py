@@ -102,17 +102,19 @@ def timeline_events(raw_events: Iterable[object]) -> list[TimelineEvent]:
 
 
 def apply_sync(account: AccountState, sync: Mapping[str, Any]) -> AccountState:
-    """The account after one sync. Never raises on a JSON object."""
+    """The account after one sync. Never raises on a JSON object (``SyncFormatError``
+    for anything else)."""
     return apply_sync_changes(account, sync)[0]
 
 
 def apply_sync_changes(account: AccountState, sync: Mapping[str, Any]) -> tuple[AccountState, frozenset[RoomId]]:
     """``apply_sync``, and the IDs of the rooms it changed, added or removed (for the
     cache and for redrawing only what moved)."""
+    if not isinstance(sync, Mapping):
+        raise SyncFormatError(f"sync response is a {type(sync).__name__}, not an object")
     tally = _Tally()
     me = account.user_id
-    old_rooms = account.rooms
-    rooms: dict[RoomId, RoomState] = dict(old_rooms)
+    rooms: dict[RoomId, RoomState] = dict(account.rooms)
     changed: set[RoomId] = set()
 
     sections = sync.get("rooms")
@@ -414,6 +416,10 @@ def _apply_joined(room: RoomState, data: dict[str, Any], tally: _Tally) -> RoomS
             append(event)
     if events:
         limited = type(timeline) is dict and timeline.get("limited") is True
+        # A limited timeline that starts with an event already loaded (an initial sync on
+        # top of the cache, say) connects to what is loaded: no history is missing.
+        if limited and events[0].event_id in room.index:
+            limited = False
         room = add_timeline(room, events, limited=limited)
 
     # 2. State that names the room.

@@ -282,6 +282,22 @@ def test_a_limited_timeline_on_a_known_room_records_a_gap() -> None:
     assert account.next_batch == "s2"
 
 
+def test_a_limited_timeline_that_starts_with_a_loaded_event_leaves_no_gap() -> None:
+    a, b = ev("$a"), ev("$b")
+    account = apply_sync(fresh(), sync({ROOM: joined([a, b])}))
+    # An initial sync again (say the token expired): the window overlaps what is loaded.
+    account = apply_sync(account, sync({ROOM: joined([b, ev("$c")], limited=True)}))
+    room = account.rooms[ROOM]
+    assert [e.event_id for e in room.events] == ["$a", "$b", "$c"]
+    assert room.gaps_before == frozenset()
+    assert not threads_unread(room)[MAIN].lower_bound
+
+
+def test_apply_sync_refuses_what_is_not_an_object() -> None:
+    with pytest.raises(SyncFormatError):
+        apply_sync(fresh(), [1, 2])  # type: ignore[arg-type]
+
+
 def test_a_limited_first_timeline_is_not_the_start_of_history() -> None:
     room = one_room(ev("$a"), limited=True)
     assert not room.history_complete
