@@ -47,6 +47,8 @@ FILE_NAME: Final = "readmark.sqlite3"
 MAX_EVENTS_PER_ROOM: Final = 500
 
 _RECEIPT_TYPES: Final = {t.value: t for t in ReceiptType}
+# Seconds to wait for another readmark process holding the file.
+_CONNECT_TIMEOUT = 5.0
 
 
 class CacheError(OSError):
@@ -74,6 +76,12 @@ def load_account(user_id: str, path: Path | None = None) -> AccountState | None:
             return _load(db, user_id)
     except _Discard as discard:
         _discard(path, discard.reason)
+    except sqlite3.OperationalError as error:
+        if _looks_corrupt(error):
+            _discard(path, f"unreadable ({error})")
+        else:
+            # Locked by another readmark, or not readable: not the file's fault; keep it.
+            log.warning("the cache %s could not be read (%s); starting without it", path, error)
     except (CacheCorrupt, sqlite3.Error, ValueError, TypeError, KeyError, IndexError, RecursionError) as error:
         _discard(path, f"unreadable ({type(error).__name__}: {str(error)[:120]})")
     except OSError as error:
@@ -124,7 +132,7 @@ class _Discard(Exception):
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+    db = sqlite3.connect(path, timeout=_CONNECT_TIMEOUT, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     return db
@@ -132,7 +140,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def _looks_corrupt(error: sqlite3.Error) -> bool:
     text = str(error).lower()
-    return "malformed" in text or "not a database" in text or "corrupt" in text
+    return any(word in text for word in ("malformed", "not a database", "corrupt", "no such table", "no such column"))
 
 
 def _create_schema(db: sqlite3.Connection) -> None:

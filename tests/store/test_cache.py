@@ -20,6 +20,7 @@ from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import RoomState, ServerCounts, add_pending, add_timeline
 from app.model.unread import threads_unread
+from app.store import cache
 from app.store.cache import (
     MAX_EVENTS_PER_ROOM,
     SCHEMA_VERSION,
@@ -421,3 +422,21 @@ def test_recorded_accounts_round_trip_exactly_incrementally_saved() -> None:
             save_account(account, changed_room_ids=changed)
         assert_same(load_account(account.user_id), account)
         previous = account
+
+
+def test_a_locked_cache_is_kept_not_discarded(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    account = sample_account()
+    save_account(account)
+    monkeypatch.setattr(cache, "_CONNECT_TIMEOUT", 0.05)
+    holder = sqlite3.connect(cache_path(), isolation_level=None)
+    try:
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        with caplog.at_level(logging.WARNING, logger="app.store.cache"):
+            assert load_account(ME) is None
+        assert "could not be read" in caplog.text
+        assert cache_path().exists()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert_same(load_account(ME), account)
