@@ -49,9 +49,7 @@ async def synced_account(client: MatrixClient, *, offline: bool = False) -> Acco
             raise
         account = AccountState(client.user_id)
         body = await client.sync_raw(None, 0, filter_id)
-    before = account
-    account = translate.apply_sync(account, translate.parse_sync(body))
-    changed = [r for r, room in account.rooms.items() if before.rooms.get(r) is not room]
+    account, changed = translate.apply_sync_changes(account, translate.parse_sync(body))
     try:
         cache.save_account(account, changed_room_ids=changed)
     except OSError:

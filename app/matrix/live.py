@@ -261,9 +261,7 @@ class MatrixService:
                 self._set_status(SyncStatus(SyncState.CATCHING_UP))
                 continue
             attempt = 0
-            before = self._account
-            self._account = translate.apply_sync(self._account, sync)
-            changed = [room_id for room_id, room in self._account.rooms.items() if before.rooms.get(room_id) is not room]
+            self._account, changed = translate.apply_sync_changes(self._account, sync)
             if self._use_cache:
                 try:
                     cache.save_account(self._account, changed_room_ids=changed)
