@@ -97,11 +97,7 @@ class ReadmarkApp(App[None]):
         self.service = service
         self.account = service.account
         self.queued = service.queued
-        screen = MainScreen(
-            self.settings,
-            user_id=service.user_id,
-            private_supported=service.supports_private_receipts,
-        ).data_bind(
+        screen = MainScreen(self.settings, user_id=service.user_id).data_bind(
             ReadmarkApp.account,
             ReadmarkApp.sync_status,
             ReadmarkApp.queued,

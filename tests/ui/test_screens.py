@@ -285,3 +285,52 @@ async def test_invites_are_listed_but_not_triaged(make_app) -> None:
         screen = await main_screen(pilot)
         assert INVITE not in [room.room_id for room in screen.rooms.shown_rooms]
         assert "invite" in shown(screen.rooms, INVITE)
+
+
+class ColdService(LocalService):
+    """Like the live service: nothing until ``run`` has loaded the cache, and private
+    receipt support known only after the first sync."""
+
+    def __init__(self) -> None:
+        super().__init__(recorded_account())
+        self._loaded = False
+        self._private_known: bool | None = None
+
+    @property
+    def account(self):  # noqa: ANN201
+        from app.model.account import AccountState
+
+        return self._account if self._loaded else AccountState(self._account.user_id)
+
+    @property
+    def supports_private_receipts(self) -> bool:
+        return self._private_known is not False
+
+    async def run(self, listener) -> None:  # noqa: ANN001
+        from app.matrix.service import SyncStatus
+
+        self._listener = listener
+        listener.status_changed(SyncStatus(SyncState.CATCHING_UP))
+        await asyncio.sleep(0.05)
+        self._loaded = True
+        listener.account_changed(self._account)
+        await asyncio.sleep(0.05)
+        self._private_known = False
+        listener.status_changed(SyncStatus(SyncState.LIVE))
+        await asyncio.Event().wait()
+
+
+async def test_the_account_and_server_support_can_arrive_after_the_first_paint() -> None:
+    service = ColdService()
+    app = RecordingApp(service)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_screen(pilot)
+        assert screen.selection.room_id == OPS
+        for _ in range(20):
+            await pilot.pause(0.02)
+            if screen.status.sync_text == "● live":
+                break
+        assert screen.status.sync_text == "● live"
+        assert "unsupported" in screen.status.mode_text
+        await pilot.press("r")
+        assert service.requests == []

@@ -67,11 +67,10 @@ class MainScreen(Screen[None]):
     mode: reactive[ModeState] = reactive(ModeState, init=False)
     last_action: reactive[LastAction] = reactive(LastAction, init=False)
 
-    def __init__(self, settings: Settings, *, user_id: str, private_supported: bool = True) -> None:
+    def __init__(self, settings: Settings, *, user_id: str) -> None:
         super().__init__()
         self.settings = settings
         self.user_id = user_id
-        self.private_supported = private_supported
         self._last_request: Request | None = None
         self._thread_memory: dict[RoomId, ThreadId] = {}
         self.set_reactive(MainScreen.view, View(glyphs=settings.glyphs))
@@ -79,6 +78,12 @@ class MainScreen(Screen[None]):
     @property
     def readmark(self) -> ReadmarkApp:
         return self.app  # type: ignore[return-value]
+
+    @property
+    def private_supported(self) -> bool:
+        """Asked of the service each time: it learns the answer from the server."""
+        service = self.readmark.service
+        return service is None or service.supports_private_receipts
 
     # ---- layout ---------------------------------------------------------
 
@@ -156,6 +161,9 @@ class MainScreen(Screen[None]):
     def watch_session_mode(self) -> None:
         self._update_mode()
 
+    def watch_sync_status(self) -> None:
+        self._update_mode()
+
     def watch_view(self) -> None:
         self._update_titles()
 
@@ -222,6 +230,10 @@ class MainScreen(Screen[None]):
     @on(KeyedList.Selected, "#threads")
     def _thread_opened(self) -> None:
         self._focus_pane(self.timeline)
+
+    @on(KeyedList.Selected, "#timeline")
+    def _event_opened(self) -> None:
+        self._say("r: read up to this event · f: fully read up to here")
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         self.set_class(event.widget is self.timeline, "-timeline-focus")
