@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Send one receipt (default: threaded on main, up to the latest event by someone "
         "else, in the configured receipt mode) and wait for the homeserver's answer.",
     )
-    mark.add_argument("room", metavar="ROOM", help="room ID (!id:server) or alias (#name:server)")
+    mark.add_argument("room", metavar="ROOM", help="room ID (!id) or alias (#name:server)")
     scope = mark.add_mutually_exclusive_group()
     scope.add_argument("--thread", metavar="main|ROOT", help="threaded receipt in main or the thread of ROOT")
     scope.add_argument("--unthreaded", action="store_true", help="unthreaded receipt: the whole room")

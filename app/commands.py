@@ -151,7 +151,7 @@ class MarkArgs:
 def validate_mark(args: MarkArgs) -> None:
     """Reject malformed input before any request is made."""
     if not (looks_like_room_id(args.room) or looks_like_alias(args.room)):
-        raise CommandError(f"{args.room!r} is not a room ID (!id:server) or alias (#name:server)", 2)
+        raise CommandError(f"{args.room!r} is not a room ID (!id) or alias (#name:server)", 2)
     if args.thread is not None and args.thread != MAIN and not looks_like_event_id(args.thread):
         raise CommandError(f"--thread takes 'main' or a thread root event ID ($...), not {args.thread!r}", 2)
     if args.event_id is not None and not looks_like_event_id(args.event_id):

@@ -84,7 +84,7 @@ def parse_settings(document: Mapping[str, object], where: str = "config.toml") -
                 raise fail("receipts.rooms", "must be a table of room ID = \"private\" | \"public\"")
             for room, room_mode in value.items():
                 if not (looks_like_room_id(room) or looks_like_alias(room)):
-                    raise fail(f"receipts.rooms.{room}", "not a room ID (!id:server) or alias (#name:server)")
+                    raise fail(f"receipts.rooms.{room}", "not a room ID (!id) or alias (#name:server)")
                 room_modes[room] = _mode(room_mode, f"receipts.rooms.{room}", fail)
         else:
             raise fail(f"receipts.{key}", "unknown key (known: mode, rooms)")

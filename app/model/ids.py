@@ -14,7 +14,8 @@ MAIN: Final = "main"
 
 
 def looks_like_room_id(value: str) -> bool:
-    return value.startswith("!") and ":" in value and len(value) > 3
+    # Room versions 12 and later have IDs without a ":server" part.
+    return value.startswith("!") and len(value) > 1 and not any(c.isspace() for c in value)
 
 
 def looks_like_alias(value: str) -> bool:

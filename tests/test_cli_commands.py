@@ -1,0 +1,117 @@
+"""`readmark status` and `readmark mark` against the real Synapse, as a script uses them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.cli import main
+from app.matrix.session import save_session
+from app.model.ids import MAIN
+
+from tests.matrix.helpers import session_of
+
+pytestmark = pytest.mark.synapse
+
+
+@pytest.fixture
+def seeded(make_actor):
+    me, alice = make_actor("me"), make_actor("alice")
+    room = alice.create_room("Ops", invite=[me.user_id], alias_localpart=f"ops-{me.user_id[4:14]}")
+    me.join(room)
+    root = alice.send_text(room, "Deploy plan for Friday")
+    replies = [alice.send_thread_reply(room, root, f"step {i}") for i in range(3)]
+    alice.send_text(room, "lunch?", mentions=[me.user_id])
+    last = alice.send_text(room, "anyone?")
+    other = alice.create_room("Elsewhere", invite=[me.user_id])
+    me.join(other)
+    elsewhere = alice.send_text(other, "hi")
+    save_session(session_of(me))
+    return me, alice, room, root, replies, last, elsewhere
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_status_json_counts_equal_the_seed_and_synapse(seeded, capsys) -> None:
+    me, alice, room, root, replies, last, elsewhere = seeded
+    def settled_counts():
+        counts = me.unread_counts(room)
+        return counts if counts[0] == 3 and counts[2].get(root, (0, 0))[0] == 3 else None
+
+    notifications, highlights, per_thread = me.wait_for(settled_counts)
+    code, out, err = run(capsys, "status", "--json")
+    assert code == 0 and err == ""
+    document = json.loads(out)
+    assert document["user_id"] == me.user_id
+    ops = next(r for r in document["rooms"] if r["room_id"] == room)
+    assert ops["name"] == "Ops"
+    assert (ops["unread"], ops["unread_is_lower_bound"]) == (6, False)
+    assert ops["highlights"] == highlights == 1
+    threads = {t["thread_id"]: t for t in ops["threads"]}
+    assert threads[MAIN]["unread"] == notifications == 3
+    assert threads[root]["unread"] == per_thread[root][0] == 3
+    assert threads[root]["root_preview"] == "Deploy plan for Friday"
+    assert threads[root]["latest_event_id"] == replies[-1]
+    assert threads[MAIN]["my_receipt"] == {"public": None, "private": None}
+    assert [r["room_id"] for r in document["rooms"]][:1] == [room]  # highlights sort first
+
+
+def test_mark_defaults_to_a_private_threaded_receipt_on_main(seeded, capsys) -> None:
+    me, alice, room, root, replies, last, elsewhere = seeded
+    code, out, err = run(capsys, "mark", room)
+    assert (code, err) == (0, "")
+    assert "private receipt" in out and last in out
+    mine = me.wait_for(lambda: me.room_receipts(room).get(last, {}).get("m.read.private", {}).get(me.user_id))
+    assert mine["thread_id"] == MAIN
+    witness = alice.room_receipts(room)
+    assert me.user_id not in json.dumps(witness)
+    code, out, _ = run(capsys, "status", "--json")
+    ops = next(r for r in json.loads(out)["rooms"] if r["room_id"] == room)
+    main_thread = next(t for t in ops["threads"] if t["thread_id"] == MAIN)
+    assert main_thread["unread"] == 0 and main_thread["my_receipt"]["private"] == last
+
+
+def test_mark_public_in_a_thread_by_alias_then_unthreaded_then_fully_read(seeded, capsys) -> None:
+    me, alice, room, root, replies, last, elsewhere = seeded
+    alias = f"#ops-{me.user_id[4:14]}:{me.user_id.split(':', 1)[1]}"
+    code, out, err = run(capsys, "mark", alias, "--public", "--thread", root)
+    assert (code, err) == (0, ""), err
+    seen = alice.wait_for(lambda: alice.room_receipts(room).get(replies[-1], {}).get("m.read", {}).get(me.user_id))
+    assert seen["thread_id"] == root
+
+    code, out, err = run(capsys, "mark", room, "--public", "--unthreaded")
+    assert (code, err) == (0, "")
+    seen = alice.wait_for(lambda: alice.room_receipts(room).get(last, {}).get("m.read", {}).get(me.user_id))
+    assert "thread_id" not in seen
+
+    code, out, err = run(capsys, "mark", room, "--fully-read", "--event", replies[0])
+    assert (code, err) == (0, "")
+    assert me.wait_for(lambda: me.fully_read(room) == replies[0])
+    code, out, err = run(capsys, "mark", room, "--fully-read", "--event", root)
+    assert code == 1 and "only moves forwards" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message", "exit_code"),
+    [
+        (("mark", "{room}", "--thread", "{root}", "--event", "{last}"), "is not in this thread", 1),
+        (("mark", "{room}", "--event", "{elsewhere}"), "is not in", 1),
+        (("mark", "#nope-nothing:localhost"), "does not resolve", 1),
+        (("mark", "!notjoined:localhost"), "not joined", 1),
+        (("mark", "{room}", "--thread", "$not-a-thread"), "is not in", 1),
+        (("mark", "{room}", "--thread", "main", "--unthreaded"), "not allowed with", 2),
+        (("mark", "lobby"), "not a room ID", 2),
+    ],
+)
+def test_bad_mark_arguments_send_nothing(seeded, capsys, argv, message, exit_code) -> None:
+    me, alice, room, root, replies, last, elsewhere = seeded
+    values = {"room": room, "root": root, "last": last, "elsewhere": elsewhere}
+    code, out, err = run(capsys, *(a.format(**values) for a in argv))
+    assert code == exit_code and out == ""
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert me.user_id not in json.dumps(me.room_receipts(room))
