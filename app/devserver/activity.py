@@ -213,7 +213,8 @@ class LiveActivity:
         room = pick.choice(self.rooms)
         room_id = self.account.rooms[room]
         members = list(self.account.members[room])
-        sender = pick.choice(members)
+        # Build results come from Dan's CI relay only.
+        sender = "dan" if room == "ci" and "dan" in members else pick.choice(members)
         roots = self.account.thread_roots(room)
         in_thread = bool(roots) and room != "ci" and pick.random() < self.thread_chance
         mention = room != "ci" and pick.random() < self.mention_chance

@@ -333,3 +333,18 @@ def test_account_record_round_trips_through_json() -> None:
     again = DemoAccount.from_json(json.loads(json.dumps(account.to_json())))
     assert again == account
     assert "pw" not in repr(again)
+
+
+@pytest.mark.synapse
+def test_registering_an_existing_user_logs_in_instead(account: DemoAccount) -> None:
+    """What makes seeding a server twice work: the demo user is reused, not re-registered."""
+    from app.devserver.seed import register_or_login
+
+    localpart = account.user_id[1:].split(":", 1)[0]
+    again = register_or_login(account.base_url, localpart, account.password)
+    assert again.user_id == account.user_id
+    assert again.request("GET", f"{CLIENT_V3}/account/whoami")["user_id"] == account.user_id
+    again.logout()
+    with pytest.raises(MatrixHttpError) as raised:
+        register_or_login(account.base_url, localpart, "not the password")
+    assert raised.value.errcode == "M_FORBIDDEN"
