@@ -188,3 +188,21 @@ async def test_live_update_changes_counts_and_keeps_the_cursor(make_app, service
         assert screen.rooms.keys.index(QUIET) < screen.rooms.keys.index(RANDOM)
         assert screen.rooms.cursor_key == RANDOM  # the cursor kept its room
         assert screen.selection.room_id == RANDOM
+
+
+async def test_state_events_are_not_timeline_lines_but_receipts_on_them_still_show(make_app, service) -> None:
+    from app.model.events import TimelineEvent
+    from app.model.receipts import Receipt, ReceiptKey, ReceiptType
+    from app.model.room import apply_receipt
+    from tests.ui.recorded import ALICE, at
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_screen(pilot)
+        topic = TimelineEvent("$ops12-topic", ALICE, at(17), "m.room.topic", state_key="")
+        room = add_timeline(service.room(OPS), [topic], limited=False)
+        room = apply_receipt(room, ReceiptKey(BOB, ReceiptType.PUBLIC, None), Receipt("$ops12-topic"))
+        service.deliver(room)
+        await pilot.pause()
+        assert "$ops12-topic" not in screen.timeline.keys
+        assert shown(screen.timeline, "$ops11-yes").endswith("▸ AL Bo")

@@ -44,7 +44,7 @@ class Timeline(KeyedList):
     view: reactive[View] = reactive(View, init=False)
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(empty_text="no events loaded", id=id, classes=classes)
+        super().__init__(empty_text="no messages loaded", id=id, classes=classes)
         self._room: RoomState | None = None
         self._shown: tuple[Selection | None, bool] = (None, True)
 
@@ -102,7 +102,9 @@ def shown_events(room: RoomState, thread_id: ThreadId) -> list[int]:
 
 
 def _is_shown(event: TimelineEvent) -> bool:
-    if event.rel_type in (REL_REPLACE, REL_ANNOTATION):
+    """Messages (and what became of them); state changes, edits, reactions and
+    redaction events are not lines of their own."""
+    if event.is_state or event.rel_type in (REL_REPLACE, REL_ANNOTATION):
         return False
     return event.type != "m.room.redaction"
 
@@ -236,8 +238,6 @@ def _event_row(
     sender_content = sender_content.stylize("$text-muted" if mine else "bold")
     if event.redacted:
         body = Content.styled("(deleted)", "$text-muted italic")
-    elif event.is_state:
-        body = Content.styled(f"{event.type} {event.state_key or ''}".strip(), "$text-muted italic")
     elif event.type == "m.room.encrypted" and not event.body:
         body = Content.styled("(encrypted)", "$text-muted italic")
     elif not is_message(event):
