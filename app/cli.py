@@ -332,7 +332,13 @@ def _demo(args: argparse.Namespace) -> int:
     from app.devserver.demo import DemoSession
 
     def open_tui(demo: DemoSession) -> int:
-        return _tui()
+        # run_demo has pointed every XDG directory into the demo profile: this session
+        # file is the demo's own, never the user's real one.
+        save_session(Session(demo.homeserver, demo.user_id, demo.device_id, demo.access_token))
+        try:
+            return _tui()
+        finally:
+            delete_session()
 
     return run_demo(reset=args.reset, open_tui=open_tui)
 
