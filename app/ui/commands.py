@@ -27,17 +27,21 @@ class PaletteCommand:
     title: str
     help: str
     run: Callable[[], object]
+    # The key binding this entry mirrors (the help screen's ``[id]``).
+    binding_id: str | None = None
 
 
 def main_screen_commands(screen: MainScreen) -> list[PaletteCommand]:
     mode = screen.mode.receipt_type
     commands: list[PaletteCommand] = []
 
-    def receipt(receipt_type: ReceiptType, title: str, help_text: str, run: Callable[[], object]) -> None:
+    def receipt(
+        receipt_type: ReceiptType, title: str, help_text: str, run: Callable[[], object], binding_id: str
+    ) -> None:
         if receipt_type is PUBLIC and mode is PRIVATE:
             title += "  (needs PUBLIC mode: press p)"
             help_text = "Sends nothing while the mode is PRIVATE. " + help_text
-        commands.append(PaletteCommand(title, help_text, run))
+        commands.append(PaletteCommand(title, help_text, run, binding_id))
 
     for receipt_type in (PRIVATE, PUBLIC):
         word = receipt_type.label
@@ -48,47 +52,72 @@ def main_screen_commands(screen: MainScreen) -> list[PaletteCommand]:
             f"{wire} with the selected thread's thread_id, up to its latest event by someone else "
             "(or the timeline's highlighted event)",
             partial(screen.send_thread_receipt, receipt_type),
+            "receipt.thread",
         )
         receipt(
             receipt_type,
             f"Read room: {word} receipt, unthreaded",
             f"{wire} without thread_id, up to the room's latest event by someone else: clears every thread",
             partial(screen.send_room_receipt, receipt_type),
+            "receipt.room",
         )
         receipt(
             receipt_type,
             f"Read thread and go to next unread: {word} receipt, threaded",
             f"{wire} for the selected thread, then jump to the next unread thread",
             partial(screen.read_and_next, receipt_type),
+            "receipt.thread_and_next",
         )
         receipt(
             receipt_type,
             f"Fully read, with a {word} receipt",
             f"m.fully_read and an unthreaded {wire} at the same event, in one /read_markers request",
             partial(screen.send_fully_read, receipt_type),
+            "marker.fully_read",
         )
     commands += [
         PaletteCommand(
             "Fully read, marker only (no receipt)",
             "m.fully_read through /read_markers; no read receipt is sent",
             partial(screen.send_fully_read, None),
+            "marker.fully_read",
         ),
         PaletteCommand(
             f"Toggle receipt mode (now {mode.label.upper()})",
             "public or private receipts for this session",
             screen.action_toggle_mode,
+            "mode.toggle",
         ),
-        PaletteCommand("Next unread thread", "across rooms, in the rooms pane's order", screen.action_next_unread),
-        PaletteCommand("Previous unread thread", "across rooms", screen.action_previous_unread),
-        PaletteCommand("Unread only: toggle", "show only rooms and threads with unread", screen.action_unread_only),
-        PaletteCommand("Filter rooms by name", "type part of a room name", screen.action_filter_rooms),
         PaletteCommand(
-            f"Sort rooms: next (now {screen.view.sort.value})", "activity, unread, name", screen.action_cycle_sort
+            "Next unread thread", "across rooms, in the rooms pane's order", screen.action_next_unread, "unread.next"
+        ),
+        PaletteCommand("Previous unread thread", "across rooms", screen.action_previous_unread, "unread.previous"),
+        PaletteCommand(
+            "Unread only: toggle", "show only rooms and threads with unread", screen.action_unread_only, "filter.unread"
+        ),
+        PaletteCommand("Filter rooms by name", "type part of a room name", screen.action_filter_rooms, "filter.name"),
+        PaletteCommand(
+            f"Sort rooms: next (now {screen.view.sort.value})",
+            "activity, unread, name",
+            screen.action_cycle_sort,
+            "sort.cycle",
+        ),
+        PaletteCommand("Next pane", "rooms, threads, timeline", screen.action_next_pane, "pane.next"),
+        PaletteCommand("Previous pane", "timeline, threads, rooms", screen.action_previous_pane, "pane.previous"),
+        PaletteCommand(
+            "Back", "to the pane on the left; clears the name filter", screen.action_back, "pane.back"
         ),
         PaletteCommand(
             "Help: keys and what they send",
             "every binding",
             screen.app.action_help,  # type: ignore[attr-defined]
+            "app.help",
+        ),
+        PaletteCommand(
+            "Quit readmark",
+            "receipts not yet sent stay queued on disk",
+            screen.app.action_quit,
+            "app.quit",
         ),
     ]
     return commands

@@ -113,7 +113,9 @@ async def test_help_lists_every_binding_and_what_it_sends(make_app) -> None:
         assert "receipt/m.read/{event}" in app.screen.entry_text("receipt.thread")
 
 
-async def test_every_binding_has_an_id_and_a_palette_or_key(make_app) -> None:
+async def test_every_binding_has_an_id_and_every_action_a_palette_entry(make_app) -> None:
+    from app.ui.commands import main_screen_commands
+
     ids = [spec.id for spec in keymap.KEYS]
     assert len(ids) == len(set(ids))
     app = make_app()
@@ -122,6 +124,9 @@ async def test_every_binding_has_an_id_and_a_palette_or_key(make_app) -> None:
         bound = {binding.id for _, binding in screen._bindings} | {b.id for _, b in screen.rooms._bindings}
         bound |= {binding.id for _, binding in app._bindings}
         assert set(ids) <= bound
+        in_palette = {command.binding_id for command in main_screen_commands(screen)}
+        actions = {spec.id for spec in keymap.KEYS if spec.scope != keymap.LIST} - {"app.command_palette"}
+        assert actions <= in_palette, actions - in_palette
 
 
 async def test_markup_looking_names_and_bodies_render_literally(make_app) -> None:
