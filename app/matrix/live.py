@@ -15,7 +15,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from app.model.ids import MAIN, RoomId, ThreadId
 from app.model.plan import FullyReadRequest, ReceiptAction, ReceiptRequest, Refusal, Request, apply_optimistic, plan, settle
 from app.model.receipts import ReceiptType
 from app.model.room import backfill
+from app.model.unread import threads_unread
 from app.store import cache
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,10 @@ SYNC_TIMEOUT_MS = 30_000
 BACKOFF_START = 1.0
 BACKOFF_CAP = 30.0
 THREAD_FILL_PAGES = 10
+# Threads whose local count is only a lower bound are loaded whole in the background,
+# a few at a time, most recent first, so counts become exact without a keypress.
+BACKGROUND_FILL_CONCURRENCY = 2
+BACKGROUND_FILL_BUDGET = 300
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -80,6 +85,8 @@ class MatrixService:
         )
         self._queue_loaded = False
         self._stopped = asyncio.Event()
+        self._fill_wanted: asyncio.Queue[tuple[RoomId, ThreadId]] = asyncio.Queue()
+        self._fill_seen: set[tuple[RoomId, ThreadId]] = set()
 
     # ---- ReadStateService --------------------------------------------------------
 
@@ -132,12 +139,17 @@ class MatrixService:
                     detail=f"dropped {self._queue.dropped_for_other_user} queued receipts of another account",
                 )
             )
-        sender = asyncio.create_task(self._queue.run(self._send), name="receipt queue")
+        helpers = [asyncio.create_task(self._queue.run(self._send), name="receipt queue")]
+        helpers += [
+            asyncio.create_task(self._fill_threads(), name=f"thread fill {i}")
+            for i in range(BACKGROUND_FILL_CONCURRENCY)
+        ]
         try:
             await self._sync_loop()
         finally:
-            sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
 
     def submit(self, room_id: RoomId, action: ReceiptAction) -> Request | Refusal:
         wants_private = action.receipt_type is ReceiptType.PRIVATE and (
@@ -164,6 +176,11 @@ class MatrixService:
         room = self._account.rooms.get(room_id)
         if room is None or thread_id == MAIN or thread_id in room.complete_threads:
             return
+        self._fill_seen.add((room_id, thread_id))
+        await self._fill(room_id, thread_id)
+
+    async def _fill(self, room_id: RoomId, thread_id: ThreadId) -> None:
+        room = self._account.rooms[room_id]
         raw: list[dict] = []
         token: str | None = None
         complete = False
@@ -173,16 +190,57 @@ class MatrixService:
             if token is None:
                 complete = True
                 break
-        if room.event(thread_id) is None:
-            try:
-                raw.append(await self._client.room_event(room_id, thread_id))
-            except RequestRefused:
-                log.info("thread root %s in %s is not visible", thread_id, room_id)
+        # The root, and the events my receipts for this thread point at when they lie in
+        # history that is not loaded: without their positions the count stays uncertain.
+        wanted = [thread_id]
+        for receipt_type in ReceiptType:
+            for key_thread in (None, thread_id):
+                receipt = room.my_receipt(receipt_type, key_thread)
+                if receipt is not None and receipt.event_id not in wanted:
+                    wanted.append(receipt.event_id)
+        fetched = {event.get("event_id") for event in raw}
+        for event_id in wanted:
+            if room.event(event_id) is None and event_id not in fetched:
+                try:
+                    raw.append(await self._client.room_event(room_id, event_id))
+                except RequestRefused:
+                    log.info("event %s in %s is not visible", event_id, room_id)
         events = translate.timeline_events(raw)
         self._apply_to_room(
             room_id, lambda r: backfill(r, events, complete_thread=thread_id if complete else None)
         )
         self._listener.account_changed(self._account)
+
+    def _want_fills(self, changed: Iterable[RoomId]) -> None:
+        """Queue the threads of changed rooms whose count is only a lower bound."""
+        candidates: list[tuple[int, RoomId, ThreadId]] = []
+        for room_id in changed:
+            room = self._account.rooms.get(room_id)
+            if room is None or room.membership != "join":
+                continue
+            for thread_id, counts in threads_unread(room).items():
+                key = (room_id, thread_id)
+                if thread_id == MAIN or not counts.lower_bound or key in self._fill_seen:
+                    continue
+                latest = room.latest_event(thread_id)
+                candidates.append((latest.ts if latest else 0, room_id, thread_id))
+        for _, room_id, thread_id in sorted(candidates, reverse=True):
+            if len(self._fill_seen) >= BACKGROUND_FILL_BUDGET:
+                return
+            self._fill_seen.add((room_id, thread_id))
+            self._fill_wanted.put_nowait((room_id, thread_id))
+
+    async def _fill_threads(self) -> None:
+        while True:
+            room_id, thread_id = await self._fill_wanted.get()
+            room = self._account.rooms.get(room_id)
+            if room is None or thread_id in room.complete_threads:
+                continue
+            try:
+                await self._fill(room_id, thread_id)
+            except MatrixError as error:
+                # Best effort: the count stays a lower bound, honestly labelled.
+                log.info("could not load thread %s in %s: %s", thread_id, room_id, error)
 
     async def close(self) -> None:
         self._stopped.set()
@@ -262,6 +320,7 @@ class MatrixService:
                 continue
             attempt = 0
             self._account, changed = translate.apply_sync_changes(self._account, sync)
+            self._want_fills(changed)
             if self._use_cache:
                 try:
                     cache.save_account(self._account, changed_room_ids=changed)

@@ -202,3 +202,32 @@ def test_a_receipt_queued_by_a_killed_process_is_sent_by_the_next(make_actor, sy
     asyncio.run(next_start())
     seen = alice.wait_for(lambda: receipt_of(alice.room_receipts(room), reply, "m.read", me.user_id))
     assert seen["thread_id"] == root
+
+
+async def test_threads_beyond_the_sync_window_are_loaded_whole_and_counted_exactly(make_actor) -> None:
+    me, alice = make_actor("me"), make_actor("alice")
+    room = alice.create_room("Busy", invite=[me.user_id])
+    me.join(room)
+    early = alice.send_text(room, "before the thread")
+    me.send_receipt(room, early, "m.read.private")  # unthreaded, soon out of the window
+    root = alice.send_text(room, "Long thread")
+    replies = [alice.send_thread_reply(room, root, f"reply {i}") for i in range(12)]
+    for i in range(35):  # push the root and the receipt out of a 30-event window
+        alice.send_text(room, f"chatter {i}")
+    service, recorder, task = await start(me)
+    try:
+        def exact_thread():
+            state = service.account.rooms.get(room)
+            counts = state and thread_unread(state, root)
+            return counts if counts and not counts.lower_bound else None
+
+        counts = await eventually(exact_thread)
+        assert counts.unread == 12
+        # It really started as a lower bound: the window held neither the thread nor the receipt.
+        first = next(a.rooms[room] for a in recorder.accounts if room in a.rooms)
+        assert thread_unread(first, root).lower_bound and first.event(root) is None
+        _, _, server = await in_thread(lambda: me.unread_counts(room))
+        assert counts.unread == server[root][0]
+        assert service.account.rooms[room].event(root).body == "Long thread"
+    finally:
+        await stop(service, task)
