@@ -86,6 +86,16 @@ class ReadmarkApp(App[None]):
     def on_mount(self) -> None:
         if self.settings.keys:
             self.set_keymap(dict(self.settings.keys))
+            unknown = sorted(set(self.settings.keys) - set(keymap.BY_ID))
+            if unknown:
+                self.notify(
+                    f"[keys] in config.toml names no binding: {', '.join(unknown)}. "
+                    "The help screen (?) shows each binding's id.",
+                    title="Unknown key binding ids",
+                    severity="warning",
+                    timeout=10,
+                    markup=False,
+                )
         if self.service is not None:
             self._start(self.service)
         elif self._login is not None:

@@ -265,3 +265,13 @@ async def test_status_bar_shows_sync_state_and_queue(make_app) -> None:
         service.set_status(SyncStatus(SyncState.CATCHING_UP))
         await pilot.pause()
         assert screen.status.sync_text == "◌ catching up"
+
+
+async def test_unknown_binding_ids_in_config_are_reported(make_app) -> None:
+    app = make_app(Settings(keys={"read_thread": "t", "receipt.room": "W"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await main_screen(pilot)
+        assert any(
+            title == "Unknown key binding ids" and "read_thread" in message and "receipt.room" not in message
+            for title, message, _ in app.notified
+        )
