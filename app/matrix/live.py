@@ -131,6 +131,8 @@ class MatrixService:
         self._listener = listener
         self.load_local()
         listener.account_changed(self._account)
+        # Rooms restored from the cache may hold lower-bound threads from an earlier run.
+        self._want_fills(list(self._account.rooms))
         listener.queue_changed(len(self._queue))
         if self._queue.dropped_for_other_user:
             listener.status_changed(
