@@ -7,7 +7,7 @@ mode = "private"            # or "public": what r, R, a and f send
 "!abc:example.org" = "public"   # per-room override
 
 [keys]
-read_thread = "r"           # remap a binding by its id
+"receipt.thread" = "r"      # remap a binding by its id (app/ui/keymap.py, the help screen)
 
 [display]
 glyphs = true               # false: words instead of 🧵 ⦿ ◂
@@ -89,7 +89,7 @@ def parse_settings(document: Mapping[str, object], where: str = "config.toml") -
         else:
             raise fail(f"receipts.{key}", "unknown key (known: mode, rooms)")
     keys: dict[str, str] = {}
-    for key, value in _table(document, "keys", fail).items():
+    for key, value in _flatten(_table(document, "keys", fail)):
         if not isinstance(value, str) or not value.strip():
             raise fail(f"keys.{key}", "must be a key name such as \"r\" or \"ctrl+r\" (comma-separated for several)")
         keys[key] = value.strip()
@@ -102,6 +102,16 @@ def parse_settings(document: Mapping[str, object], where: str = "config.toml") -
         else:
             raise fail(f"display.{key}", "unknown key (known: glyphs)")
     return Settings(mode, MappingProxyType(room_modes), MappingProxyType(keys), glyphs)
+
+
+def _flatten(table: dict, prefix: str = ""):
+    """Binding ids contain dots, so ``receipt.thread = "x"`` in TOML is a nested table:
+    give it back as the dotted id."""
+    for key, value in table.items():
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def _table(document: Mapping[str, object], name: str, fail) -> dict:

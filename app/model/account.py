@@ -50,12 +50,13 @@ class AccountState:
 def room_sort_key(room: RoomState, sort: RoomSort) -> tuple:
     """Highlights first, then unread, then latest activity (the default ACTIVITY sort);
     UNREAD puts the unread count first; NAME is alphabetical."""
+    name = (room.name or room.name_inputs.display_name(room.room_id, room.member_names)).casefold()
     if sort is RoomSort.NAME:
-        return (room.name.casefold(), room.room_id)
+        return (name, room.room_id)
     counts = room_unread(room)
     if sort is RoomSort.UNREAD:
-        return (-counts.unread, -counts.highlights, -room.latest_ts, room.name.casefold())
-    return (-counts.highlights, -int(counts.has_unread), -room.latest_ts, room.name.casefold())
+        return (-counts.unread, -counts.highlights, -room.latest_ts, name)
+    return (-counts.highlights, -int(counts.has_unread), -room.latest_ts, name)
 
 
 def sorted_rooms(account: AccountState, sort: RoomSort = RoomSort.ACTIVITY) -> list[RoomState]:
@@ -79,12 +80,26 @@ def sorted_threads(room: RoomState) -> list[ThreadId]:
     return [MAIN] + sorted(others, key=key)
 
 
+def triage_threads(room: RoomState) -> list[ThreadId]:
+    """The order ``n`` walks a room's threads: MAIN, then by latest activity. Unlike the
+    threads pane it does not put unread first, so reading a thread does not move it and
+    ``n`` never skips one."""
+    others = [t for t in room.thread_ids if t != MAIN]
+    others += [t for t in room.server_threads if t != MAIN and t not in room.thread_positions]
+
+    def key(thread: ThreadId) -> tuple:
+        latest = room.latest_event(thread)
+        return (-(latest.ts if latest else 0), thread)
+
+    return [MAIN] + sorted(others, key=key)
+
+
 def triage_queue(rooms: Sequence[RoomState]) -> list[tuple[RoomId, ThreadId]]:
     """Every (room, thread) with unread messages, rooms in the given order."""
     queue: list[tuple[RoomId, ThreadId]] = []
     for room in rooms:
         counts = threads_unread(room)
-        for thread in sorted_threads(room):
+        for thread in triage_threads(room):
             unread = counts.get(thread)
             if unread is not None and unread.has_unread:
                 queue.append((room.room_id, thread))
@@ -102,7 +117,7 @@ def next_unread(
     queue = triage_queue(rooms)
     if not queue:
         return None
-    order = [(room.room_id, thread) for room in rooms for thread in sorted_threads(room)]
+    order = [(room.room_id, thread) for room in rooms for thread in triage_threads(room)]
     if current is None or current not in order:
         return queue[-1] if backwards else queue[0]
     rank = {item: i for i, item in enumerate(order)}

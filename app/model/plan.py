@@ -131,13 +131,22 @@ def _target(room: RoomState, thread: ThreadId | None, event_id: EventId | None) 
 
 
 def _current_position(room: RoomState, receipt_type: ReceiptType, thread: ThreadId | None) -> int:
-    """How far a receipt of this type already reaches for this scope: the unthreaded one,
-    and for a threaded scope also that thread's one."""
+    """How far this scope is already read for a receipt of this type.
+
+    A public receipt may lag behind the private one and catching it up is worth sending,
+    so for PUBLIC only public receipts count (the unthreaded one, and the thread's own).
+    A private receipt tells nobody anything new once any receipt of mine reaches there
+    (the server reads up to the further of the two), so for PRIVATE both types count.
+    My own messages do not: Synapse does not lower its counts for them, and a receipt
+    clears the badges other devices show.
+    """
+    types = (receipt_type,) if receipt_type is ReceiptType.PUBLIC else tuple(ReceiptType)
     best = -1
-    for key_thread in {None, thread}:
-        receipt = room.my_receipt(receipt_type, key_thread)
-        if receipt is not None:
-            best = max(best, room.index.get(receipt.event_id, -1))
+    for each in types:
+        for key_thread in {None, thread}:
+            receipt = room.my_receipt(each, key_thread)
+            if receipt is not None:
+                best = max(best, room.index.get(receipt.event_id, -1))
     return best
 
 

@@ -83,3 +83,32 @@ def test_triage_queue_and_next_unread_walk_across_rooms() -> None:
     assert next_unread(rooms, ("!quiet:x", MAIN)) == ("!ops:x", MAIN)  # wraps from the last room
     all_read = [with_receipts(r, (r.events[-1].event_id, ReceiptType.PRIVATE, None)) for r in rooms]
     assert next_unread(all_read, None) is None
+
+
+def test_reading_a_thread_does_not_make_n_skip_the_next_one() -> None:
+    from app.model.plan import ActionKind, ReceiptAction, apply_optimistic, plan
+
+    state = add_timeline(
+        RoomState("!t:x", ME, name="T"),
+        [msg("$a", ts=1), msg("$b", ts=2), msg("$c", ts=3), reply("$c1", "$c", ts=4), reply("$b1", "$b", ts=5), reply("$a1", "$a", ts=6)],
+        limited=False,
+    )
+    state = with_receipts(state, ("$c", ReceiptType.PRIVATE, MAIN))
+    rooms = [state]
+    first = next_unread(rooms, None)
+    assert first == ("!t:x", "$a")
+    # Read it, as `r` would; the pane now lists it below the unread ones.
+    request = plan(state, ReceiptAction(ActionKind.THREADED, ReceiptType.PRIVATE, "$a"))
+    rooms = [apply_optimistic(state, request)]
+    assert sorted_threads(rooms[0]).index("$a") > sorted_threads(rooms[0]).index("$c")
+    assert next_unread(rooms, first) == ("!t:x", "$b")
+    assert next_unread(rooms, ("!t:x", "$b")) == ("!t:x", "$c")
+
+
+def test_name_sort_uses_the_display_name_of_unnamed_rooms() -> None:
+    from app.model.names import NameInputs
+
+    dm = replace(RoomState("!dm:x", ME), name_inputs=NameInputs(heroes=("@zed:x",), joined=2), member_names={"@zed:x": "Zed"})
+    named = RoomState("!n:x", ME, name="Alpha")
+    state = AccountState(ME).with_rooms([dm, named])
+    assert [r.room_id for r in sorted_rooms(state, RoomSort.NAME)] == ["!n:x", "!dm:x"]

@@ -83,6 +83,19 @@ def test_not_newer_than_the_current_position_is_refused() -> None:
     assert plan(state, ReceiptAction(THREADED, PUB, "$root")) == ReceiptRequest(ROOM, PUB, "$r2", "$root")
 
 
+def test_a_public_receipt_ahead_makes_a_private_one_pointless_but_not_the_reverse() -> None:
+    state = with_receipts(sample(), ("$r2", PUB, "$root"))
+    assert plan(state, ReceiptAction(THREADED, PRIV, "$root")).code == "already-read"
+    state = with_receipts(sample(), ("$m2", PUB, None))
+    assert plan(state, ReceiptAction(UNTHREADED, PRIV)).code == "already-read"
+    assert plan(state, ReceiptAction(THREADED, PRIV, "$root")).code == "already-read"
+
+
+def test_my_own_message_does_not_make_a_receipt_pointless() -> None:
+    # Synapse keeps counting (and other devices keep their badges) until a receipt.
+    assert plan(sample(), ReceiptAction(THREADED, PRIV, "$root")) == ReceiptRequest(ROOM, PRIV, "$r2", "$root")
+
+
 def test_unthreaded_receipt_of_the_same_type_covers_a_threaded_one() -> None:
     state = with_receipts(sample(), ("$m2", PRIV, None))
     assert plan(state, ReceiptAction(THREADED, PRIV, "$root")).code == "already-read"

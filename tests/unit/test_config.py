@@ -25,13 +25,13 @@ def test_missing_file_gives_private_defaults(tmp_path: Path) -> None:
 def test_values_and_room_override(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        '[receipts]\nmode = "public"\n[receipts.rooms]\n"!a:x" = "private"\n[keys]\nread_thread = "x"\n[display]\nglyphs = false\n',
+        '[receipts]\nmode = "public"\n[receipts.rooms]\n"!a:x" = "private"\n[keys]\nreceipt.thread = "x"\n"receipt.room" = "X"\n[display]\nglyphs = false\n',
     )
     settings = load_settings(path)
     assert settings.receipt_mode is ReceiptType.PUBLIC
     assert settings.mode_for("!a:x") is ReceiptType.PRIVATE
     assert settings.mode_for("!b:x") is ReceiptType.PUBLIC
-    assert settings.keys == {"read_thread": "x"}
+    assert settings.keys == {"receipt.thread": "x", "receipt.room": "X"}
     assert settings.glyphs is False
 
 
