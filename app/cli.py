@@ -311,7 +311,9 @@ def _tui() -> int:
     from app.ui.app import ReadmarkApp
 
     if session is not None:
-        app = ReadmarkApp(MatrixService(MatrixClient.from_session(session)), settings)
+        service = MatrixService(MatrixClient.from_session(session))
+        service.load_local()  # the first screen shows the cached state at once
+        app = ReadmarkApp(service, settings)
     else:
 
         async def login(homeserver: str, user: str, password: str) -> MatrixService:

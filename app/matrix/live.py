@@ -116,7 +116,10 @@ class MatrixService:
 
     def load_local(self) -> AccountState:
         """The cached state plus what the queue still holds, applied optimistically.
-        Cheap and synchronous: what a first paint shows before any network answer."""
+        Cheap and synchronous: what a first paint shows before any network answer.
+        Called again (``run`` does), it changes nothing."""
+        if self._queue_loaded:
+            return self._account
         if self._use_cache:
             cached = cache.load_account(self.user_id)
             if cached is not None:
