@@ -231,3 +231,40 @@ async def test_threads_beyond_the_sync_window_are_loaded_whole_and_counted_exact
         assert service.account.rooms[room].event(root).body == "Long thread"
     finally:
         await stop(service, task)
+
+
+async def test_private_receipts_are_refused_not_sent_public_when_the_server_lacks_them(make_actor, synapse) -> None:
+    from tests.faultproxy import FaultProxy, Rule
+
+    me, alice, room, root, reply, main = shared_room(make_actor)
+    old_server = {"versions": ["r0.6.1", "v1.1", "v1.3"], "unstable_features": {"org.matrix.msc2285.stable": False}}
+    async with FaultProxy(synapse.base_url) as proxy:
+        proxy.add(Rule(lambda request: request.path == "/_matrix/client/versions", times=10**6, status=200, body=old_server))
+        session = session_of(me)
+        client = MatrixClient.from_session(type(session)(proxy.base_url, me.user_id, me.device_id, me.access_token))
+        service = MatrixService(client, sync_timeout_ms=500)
+        recorder = Recorder()
+        task = asyncio.create_task(service.run(recorder))
+        try:
+            await eventually(lambda: service.account.rooms.get(room) and service.account.rooms[room].event(main))
+            assert not service.supports_private_receipts
+            for action in (
+                ReceiptAction(ActionKind.THREADED, PRIV, MAIN),
+                ReceiptAction(ActionKind.UNTHREADED, PRIV),
+                ReceiptAction(ActionKind.FULLY_READ, PRIV, with_receipt=True),
+            ):
+                refusal = service.submit(room, action)
+                assert refusal.code == "no-private-receipts", refusal
+            # The marker alone is not a receipt: it may still move.
+            assert isinstance(service.submit(room, ReceiptAction(ActionKind.FULLY_READ, PRIV)), FullyReadRequest)
+            await eventually(lambda: recorder.outcomes)
+            # Public is still possible when chosen.
+            request = service.submit(room, ReceiptAction(ActionKind.THREADED, PUB, MAIN))
+            await settled(recorder, request)
+        finally:
+            await stop(service, task)
+    sent = [seen.path_qs for seen in proxy.seen if seen.method == "POST" and ("/receipt/" in seen.path_qs or "read_markers" in seen.path_qs)]
+    assert not any("m.read.private" in path for path in sent)
+    bodies = [seen.body for seen in proxy.seen if "read_markers" in seen.path_qs]
+    assert bodies and all(b"m.read" not in body for body in bodies)
+    assert len([p for p in sent if "/receipt/m.read/" in p]) == 1
