@@ -22,7 +22,7 @@ from pathlib import Path
 from app import paths
 from app.matrix import translate
 from app.matrix.client import MatrixClient
-from app.matrix.errors import MatrixError, RequestRefused, TokenInvalid
+from app.matrix.errors import MatrixError, RateLimited, RequestRefused, TokenInvalid
 from app.matrix.queue import ReceiptQueue
 from app.matrix.service import ReceiptOutcome, ServiceListener, SyncState, SyncStatus
 from app.matrix.sync_filter import sync_filter
@@ -318,6 +318,9 @@ class MatrixService:
                     self._account = replace(self._account, next_batch=None)
                     continue
                 delay = min(BACKOFF_CAP, BACKOFF_START * 2**attempt) * (0.5 + random.random() / 2)
+                if isinstance(error, RateLimited) and error.retry_after_ms is not None:
+                    # The server said how long; asking sooner only earns another 429.
+                    delay = max(delay, error.retry_after_ms / 1000)
                 attempt += 1
                 log.info("sync failed (%s); retrying in %.1f s", error, delay)
                 await self._countdown(delay, str(error))
