@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from app.config import Settings
 from app.matrix import translate
 from app.matrix.client import MatrixClient
-from app.matrix.errors import MatrixError, RequestRefused
+from app.matrix.errors import RequestRefused
 from app.matrix.session import Session
 from app.matrix.sync_filter import sync_filter
 from app.model.account import AccountState, sorted_rooms, sorted_threads

@@ -272,7 +272,7 @@ def test_logout_ends_the_session_everywhere(make_actor, synapse, xdg_dirs, capsy
 
 def test_logout_after_the_token_died_still_clears_locally(make_actor, synapse, capsys, monkeypatch) -> None:  # noqa: ANN001
     actor = make_actor("me")
-    session = _logged_in(actor, synapse, capsys, monkeypatch)
+    _logged_in(actor, synapse, capsys, monkeypatch)
     actor.request("POST", f"{CLIENT_V3}/logout/all", {})
     code, out, err = run_main(capsys, monkeypatch, ["logout"])
     assert code == 0, err

@@ -504,6 +504,23 @@ class MatrixClient:
 
     # -- events and threads -----------------------------------------------------
 
+    async def messages(
+        self, room_id: str, from_token: str, *, direction: str = "b", limit: int = 100
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """``GET /rooms/{room_id}/messages``: (events in the order given, newest first for
+        "b"; the token of the next page, None at the end of the history)."""
+        if direction not in ("b", "f"):
+            raise ValueError("direction is 'b' or 'f'")
+        query = {
+            "from": from_token,
+            "dir": direction,
+            "limit": limit,
+            "filter": json.dumps({"lazy_load_members": True}, separators=(",", ":")),
+        }
+        answer = await self._json("GET", f"{CLIENT_V3}/rooms/{_quote(room_id)}/messages", query=query)
+        end = answer.get("end")
+        return _chunk(answer), end if isinstance(end, str) and end else None
+
     async def room_event(self, room_id: str, event_id: str) -> dict[str, Any]:
         return await self._json("GET", f"{CLIENT_V3}/rooms/{_quote(room_id)}/event/{_quote(event_id)}")
 

@@ -30,8 +30,8 @@ from app.model.account import AccountState
 from app.model.ids import MAIN, RoomId, ThreadId
 from app.model.plan import FullyReadRequest, ReceiptAction, ReceiptRequest, Refusal, Request, apply_optimistic, plan, settle
 from app.model.receipts import ReceiptType
-from app.model.room import backfill
-from app.model.unread import threads_unread
+from app.model.room import backfill, fill_gap, gap_before_latest
+from app.model.unread import thread_unread, threads_unread
 from app.store import cache
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,9 @@ SYNC_TIMEOUT_MS = 30_000
 BACKOFF_START = 1.0
 BACKOFF_CAP = 30.0
 THREAD_FILL_PAGES = 10
+# A main timeline with a gap after my read position is filled from /messages, at most
+# this many pages of 100 events: past that the count stays a labelled lower bound.
+MAIN_FILL_PAGES = 5
 # Threads whose local count is only a lower bound are loaded whole in the background,
 # a few at a time, most recent first, so counts become exact without a keypress.
 BACKGROUND_FILL_CONCURRENCY = 2
@@ -216,6 +219,24 @@ class MatrixService:
         )
         self._listener.account_changed(self._account)
 
+    async def _fill_main(self, room_id: RoomId) -> None:
+        """Page back through the latest gap until my read position is loaded."""
+        for _ in range(MAIN_FILL_PAGES):
+            room = self._account.rooms.get(room_id)
+            if room is None or not thread_unread(room, MAIN).lower_bound:
+                return
+            before = gap_before_latest(room)
+            token = room.gap_tokens.get(before) if before is not None else None
+            if before is None or token is None:
+                return
+            chunk, end = await self._client.messages(room_id, token, direction="b", limit=100)
+            older = translate.timeline_events(reversed(chunk))
+            self._apply_to_room(
+                room_id,
+                lambda r: fill_gap(r, before, older, next_token=end, exhausted=end is None or not chunk),
+            )
+            self._listener.account_changed(self._account)
+
     def _want_fills(self, changed: Iterable[RoomId]) -> None:
         """Queue the threads of changed rooms whose count is only a lower bound."""
         candidates: list[tuple[int, RoomId, ThreadId]] = []
@@ -224,16 +245,17 @@ class MatrixService:
             if room is None or room.membership != "join":
                 continue
             for thread_id, counts in threads_unread(room).items():
-                key = (room_id, thread_id)
-                if thread_id == MAIN or not counts.lower_bound or key in self._fill_seen:
+                # A main timeline is worth another try for each new gap; a thread once.
+                key = (room_id, thread_id if thread_id != MAIN else f"{MAIN}@{gap_before_latest(room)}")
+                if not counts.lower_bound or key in self._fill_seen:
                     continue
                 latest = room.latest_event(thread_id)
-                candidates.append((latest.ts if latest else 0, room_id, thread_id))
-        for _, room_id, thread_id in sorted(candidates, reverse=True):
+                candidates.append((latest.ts if latest else 0, key, thread_id))
+        for _, key, thread_id in sorted(candidates, reverse=True):
             if len(self._fill_seen) >= BACKGROUND_FILL_BUDGET:
                 return
-            self._fill_seen.add((room_id, thread_id))
-            self._fill_wanted.put_nowait((room_id, thread_id))
+            self._fill_seen.add(key)
+            self._fill_wanted.put_nowait((key[0], thread_id))
 
     async def _fill_threads(self) -> None:
         while True:
@@ -242,10 +264,15 @@ class MatrixService:
             if room is None or thread_id in room.complete_threads:
                 continue
             try:
-                await self._fill(room_id, thread_id)
+                if thread_id == MAIN:
+                    await self._fill_main(room_id)
+                else:
+                    await self._fill(room_id, thread_id)
             except MatrixError as error:
                 # Best effort: the count stays a lower bound, honestly labelled.
                 log.info("could not load thread %s in %s: %s", thread_id, room_id, error)
+            except Exception:  # a bug here must not stop the other fills or the app
+                log.exception("filling thread %s in %s failed", thread_id, room_id)
 
     async def close(self) -> None:
         self._stopped.set()

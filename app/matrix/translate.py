@@ -420,7 +420,10 @@ def _apply_joined(room: RoomState, data: dict[str, Any], tally: _Tally) -> RoomS
         # top of the cache, say) connects to what is loaded: no history is missing.
         if limited and events[0].event_id in room.index:
             limited = False
-        room = add_timeline(room, events, limited=limited)
+        prev_batch = timeline.get("prev_batch") if limited else None
+        if not (isinstance(prev_batch, str) and prev_batch and prev_batch.isprintable()):
+            prev_batch = None
+        room = add_timeline(room, events, limited=limited, prev_batch=prev_batch)
 
     # 2. State that names the room.
     if state_after is not None:

@@ -58,6 +58,9 @@ class RoomState:
     gaps_before: frozenset[EventId] = frozenset()
     # True when the first loaded event is the start of the room's history.
     history_complete: bool = False
+    # Where the history missing before an event can be fetched from: the sync's
+    # ``prev_batch``, or the ``end`` of the last page fetched (for ``/messages``).
+    gap_tokens: Mapping[EventId, str] = field(default_factory=dict)
     # Threads whose every event is loaded (filled from /relations).
     complete_threads: frozenset[ThreadId] = frozenset()
     receipts: Mapping[ReceiptKey, Receipt] = field(default_factory=dict)
@@ -221,9 +224,16 @@ def _further(room: RoomState, a: Receipt | None, b: Receipt | None) -> Receipt |
 # ---- changes: each returns a new RoomState ---------------------------------
 
 
-def add_timeline(room: RoomState, events: Iterable[TimelineEvent], *, limited: bool) -> RoomState:
+def add_timeline(
+    room: RoomState,
+    events: Iterable[TimelineEvent],
+    *,
+    limited: bool,
+    prev_batch: str | None = None,
+) -> RoomState:
     """Append events from a sync timeline. ``limited`` means history is missing before
-    the first of them. Duplicates are skipped; redactions mark their target."""
+    the first of them; ``prev_batch`` is where it can be fetched from. Duplicates are
+    skipped; redactions mark their target."""
     known = room.index
     fresh: list[TimelineEvent] = []
     seen: set[EventId] = set()
@@ -235,13 +245,73 @@ def add_timeline(room: RoomState, events: Iterable[TimelineEvent], *, limited: b
     if not fresh:
         return room
     gaps = room.gaps_before
+    tokens = room.gap_tokens
     history_complete = room.history_complete
     if not room.events:
         history_complete = not limited
     elif limited:
         gaps = gaps | {fresh[0].event_id}
+    if limited and prev_batch:
+        tokens = {**tokens, fresh[0].event_id: prev_batch}
     merged = _apply_redactions(room.events + tuple(fresh), fresh)
-    return replace(room, events=merged, gaps_before=gaps, history_complete=history_complete)
+    return replace(room, events=merged, gaps_before=gaps, history_complete=history_complete, gap_tokens=tokens)
+
+
+def gap_before_latest(room: RoomState) -> EventId | None:
+    """The event with the latest gap (missing history) before it, if any."""
+    return room.events[room.last_gap].event_id if room.last_gap >= 0 else None
+
+
+def fill_gap(
+    room: RoomState,
+    before: EventId,
+    older: Iterable[TimelineEvent],
+    *,
+    next_token: str | None,
+    exhausted: bool,
+) -> RoomState:
+    """Put a page of the history missing before ``before`` in place.
+
+    ``older`` is oldest first. The gap closes when the page reaches an event already
+    loaded, or the start of the room (``exhausted``); otherwise it moves to before the
+    oldest new event, fetchable from ``next_token``.
+    """
+    at = room.index.get(before)
+    if at is None:
+        return room
+    page = list(older)
+    fresh: list[TimelineEvent] = []
+    seen: set[EventId] = set()
+    overlap = False
+    for event in page:
+        if event.event_id in room.index:
+            overlap = overlap or event.event_id != before
+            continue
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            fresh.append(event)
+    start_gap = at == 0 and not room.history_complete
+    gaps = room.gaps_before - {before}
+    tokens = {k: v for k, v in room.gap_tokens.items() if k != before}
+    history_complete = room.history_complete
+    closed = overlap or exhausted
+    if closed:
+        if start_gap and not overlap:
+            history_complete = True
+    else:
+        oldest = fresh[0].event_id if fresh else before
+        if not start_gap:  # a gap at the start of the loaded events is implicit
+            gaps = gaps | {oldest}
+        if next_token:
+            tokens[oldest] = next_token
+    events = room.events[:at] + tuple(fresh) + room.events[at:]
+    return replace(
+        room,
+        events=_apply_redactions(events, fresh),
+        gaps_before=gaps,
+        gap_tokens=tokens,
+        history_complete=history_complete,
+    )
 
 
 def backfill(

@@ -42,7 +42,7 @@ from app.model.room import RoomState, ServerCounts
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2 added gap tokens
 FILE_NAME: Final = "readmark.sqlite3"
 MAX_EVENTS_PER_ROOM: Final = 500
 
@@ -260,7 +260,7 @@ def _discard(path: Path, reason: str) -> None:
 # A room is one JSON array, in this order:
 #   0 name, 1 membership, 2 is_direct, 3 events, 4 gaps_before, 5 history_complete,
 #   6 complete_threads, 7 receipts, 8 fully_read, 9 server_main, 10 server_threads,
-#   11 marked_unread, 12 name_inputs, 13 member_names
+#   11 marked_unread, 12 name_inputs, 13 member_names, 14 gap_tokens
 # An event is [event_id, sender, ts, type, body, rel_type, relates_to, state_key,
 # redacted, redacts, thread_reply_count]; a receipt [user, type, thread|null, event, ts];
 # counts [notifications, highlights]; name inputs [name, alias, heroes, joined, invited].
@@ -269,6 +269,7 @@ def _discard(path: Path, reason: str) -> None:
 def encode_room(room: RoomState) -> bytes:
     """The stored form of a room (bounded to MAX_EVENTS_PER_ROOM events)."""
     events, gaps, history_complete, complete_threads = _bounded(room)
+    kept_ids = {e.event_id for e in events} if room.gap_tokens else set()
     inputs = room.name_inputs
     data = [
         room.name,
@@ -303,6 +304,7 @@ def encode_room(room: RoomState) -> bytes:
         room.marked_unread,
         [inputs.name, inputs.canonical_alias, list(inputs.heroes), inputs.joined, inputs.invited],
         dict(room.member_names),
+        {event_id: token for event_id, token in room.gap_tokens.items() if event_id in kept_ids},
     ]
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
 
@@ -329,7 +331,7 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
     """The inverse of ``encode_room``. Raises CacheCorrupt (or a ValueError/TypeError/
     KeyError/IndexError) on anything that is not exactly that shape."""
     row = json.loads(data.decode("utf-8", "surrogatepass"))
-    if not isinstance(row, list) or len(row) != 14:
+    if not isinstance(row, list) or len(row) != 15:
         raise CacheCorrupt("a room row has the wrong shape")
     (
         name,
@@ -346,13 +348,14 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
         marked_unread,
         inputs,
         member_names,
+        gap_tokens,
     ) = row
     events = tuple(TimelineEvent(*_checked_event(e)) for e in raw_events)
     receipts = {
         ReceiptKey(_str(user), _RECEIPT_TYPES[kind], _opt_str(thread)): Receipt(_str(event_id), _int(ts))
         for user, kind, thread, event_id, ts in raw_receipts
     }
-    if not isinstance(server_threads, dict) or not isinstance(member_names, dict):
+    if not all(isinstance(part, dict) for part in (server_threads, member_names, gap_tokens)):
         raise CacheCorrupt("a room row has the wrong shape")
     return RoomState(
         room_id=room_id,
@@ -371,6 +374,7 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
         marked_unread=_bool(marked_unread),
         name_inputs=_name_inputs(inputs),
         member_names={_str(u): _str(n) for u, n in member_names.items()},
+        gap_tokens={_str(e): _str(t) for e, t in gap_tokens.items()},
     )
 
 
@@ -445,4 +449,5 @@ def room_fields(room: RoomState) -> Mapping[str, Any]:
         "marked_unread": room.marked_unread,
         "name_inputs": room.name_inputs,
         "member_names": dict(room.member_names),
+        "gap_tokens": dict(room.gap_tokens),
     }

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from app.devserver.actor import CLIENT_V3, MatrixActor, http_call
+from app.devserver.actor import CLIENT_V3, MatrixActor
 from app.devserver.synapse import free_port
 from app.matrix.client import (
     MatrixClient,

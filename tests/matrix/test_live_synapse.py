@@ -211,7 +211,8 @@ async def test_threads_beyond_the_sync_window_are_loaded_whole_and_counted_exact
     early = alice.send_text(room, "before the thread")
     me.send_receipt(room, early, "m.read.private")  # unthreaded, soon out of the window
     root = alice.send_text(room, "Long thread")
-    replies = [alice.send_thread_reply(room, root, f"reply {i}") for i in range(12)]
+    for i in range(12):
+        alice.send_thread_reply(room, root, f"reply {i}")
     for i in range(35):  # push the root and the receipt out of a 30-event window
         alice.send_text(room, f"chatter {i}")
     service, recorder, task = await start(me)
@@ -268,3 +269,28 @@ async def test_private_receipts_are_refused_not_sent_public_when_the_server_lack
     bodies = [seen.body for seen in proxy.seen if "read_markers" in seen.path_qs]
     assert bodies and all(b"m.read" not in body for body in bodies)
     assert len([p for p in sent if "/receipt/m.read/" in p]) == 1
+
+
+async def test_a_main_timeline_beyond_the_sync_window_is_paged_back_to_my_receipt(make_actor) -> None:
+    me, alice = make_actor("me"), make_actor("alice")
+    room = alice.create_room("CI feed", invite=[me.user_id])
+    me.join(room)
+    read = alice.send_text(room, "build 1 passed")
+    me.send_receipt(room, read, "m.read", thread_id=MAIN)
+    for i in range(2, 160):
+        alice.send_text(room, f"build {i} passed")
+    service, recorder, task = await start(me)
+    try:
+        def exact_main():
+            state = service.account.rooms.get(room)
+            counts = state and thread_unread(state, MAIN)
+            return counts if counts and not counts.lower_bound else None
+
+        counts = await eventually(exact_main)
+        assert counts.unread == 158
+        first = next(a.rooms[room] for a in recorder.accounts if room in a.rooms)
+        assert thread_unread(first, MAIN).lower_bound  # the sync window alone could not tell
+        notifications, _, _ = await in_thread(lambda: me.unread_counts(room))
+        assert counts.unread == notifications
+    finally:
+        await stop(service, task)
