@@ -83,8 +83,8 @@ def status_document(account: AccountState, *, unread_only: bool = False) -> dict
                     "highlights": unread.server.highlights,
                     "latest_event_id": latest.event_id if latest is not None else None,
                     "my_receipt": {
-                        "public": _furthest_receipt(room, ReceiptType.PUBLIC, thread_id),
-                        "private": _furthest_receipt(room, ReceiptType.PRIVATE, thread_id),
+                        "public": room.my_furthest_receipt((ReceiptType.PUBLIC,), (None, thread_id)),
+                        "private": room.my_furthest_receipt((ReceiptType.PRIVATE,), (None, thread_id)),
                     },
                 }
             )
@@ -102,19 +102,6 @@ def status_document(account: AccountState, *, unread_only: bool = False) -> dict
             }
         )
     return {"user_id": account.user_id, "rooms": rooms}
-
-
-def _furthest_receipt(room: RoomState, receipt_type: ReceiptType, thread_id: str) -> str | None:
-    """My receipt of this type that reaches furthest for the thread: unthreaded or its own."""
-    best: tuple[int, str] | None = None
-    for key_thread in (None, thread_id):
-        receipt = room.my_receipt(receipt_type, key_thread)
-        if receipt is None:
-            continue
-        candidate = (room.index.get(receipt.event_id, -1), receipt.event_id)
-        if best is None or candidate > best:
-            best = candidate
-    return None if best is None else best[1]
 
 
 def status_text(document: dict) -> str:

@@ -155,9 +155,16 @@ class RoomState:
         known = [(self.index.get(e, -1), e) for e in candidates if e is not None]
         if known:
             return max(known)[1]
+        return self.my_furthest_receipt(tuple(ReceiptType), (None, MAIN))
+
+    def my_furthest_receipt(
+        self, receipt_types: Iterable[ReceiptType], threads: Iterable[ThreadId | None]
+    ) -> EventId | None:
+        """The event of whichever of my receipts (of these types, for these thread keys)
+        reaches furthest; one that is not loaded counts as behind every loaded one."""
         best: tuple[int, EventId] | None = None
-        for receipt_type in ReceiptType:
-            for thread in (None, MAIN):
+        for receipt_type in receipt_types:
+            for thread in threads:
                 receipt = self.my_receipt(receipt_type, thread)
                 if receipt is None:
                     continue
