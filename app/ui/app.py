@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from rich.text import Text
 from textual import work
 from textual.app import App
 from textual.binding import Binding
@@ -21,6 +22,7 @@ from textual.worker import Worker, WorkerState
 from app.matrix.service import ReadStateService, SyncState, SyncStatus
 from app.model.account import AccountState
 from app.model.receipts import ReceiptType
+from app.logs import log_file
 from app.paths import styles_dir
 from app.ui import keymap
 from app.ui.commands import ReadmarkCommands
@@ -127,6 +129,19 @@ class ReadmarkApp(App[None]):
         return None
 
     # ---- workers --------------------------------------------------------
+
+    def _fatal_error(self) -> None:
+        """An unhandled exception: Textual would print a traceback with locals (which can
+        hold the access token). Users get one line; the details go to the log file."""
+        error = self._exception
+        log.error("unexpected error in the TUI", exc_info=error)
+        self.bell()
+        where = log_file()
+        detail = f" (details in {where})" if where else ""
+        self._exit_renderables.append(
+            Text(f"readmark: internal error: {type(error).__name__}: {error}{detail}", no_wrap=False)
+        )
+        self._close_messages_no_wait()
 
     @work(exclusive=True, group="sync", exit_on_error=False, name="sync")
     async def run_sync(self) -> None:
