@@ -1,0 +1,236 @@
+"""Benchmark 3: cold start from the local cache, process start to the first painted
+rooms pane with correct counts, against a minimal Textual app in the same run.
+
+Both run in a fresh ``python`` under a pseudo-terminal of 160x50 (Textual's real Linux
+driver, writing real escape sequences), started alternately. The time is taken by the
+parent just before ``Popen`` and by the child (``bench/coldstart_child.py``) when the
+wanted frame's bytes have been written; both read CLOCK_MONOTONIC. The readmark child
+runs the real ``readmark`` entry (``app.cli.main``) with an isolated XDG profile: a
+session for a homeserver that accepts connections and never answers, and a cache of the
+synthetic account written by ``app.store.cache``. Its painted rows are checked against
+the counts computed from the synthetic sync itself.
+
+Also: what each top-level import costs in a fresh interpreter (``-X importtime``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pty
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from app.matrix.session import Session, save_session
+from app.matrix.translate import apply_sync_changes
+from app.model.account import AccountState
+from app.model.unread import room_unread
+from app.store import cache
+from bench.harness import Report, Table, Target
+from bench.synthetic import ME, Shape, initial_sync
+
+NAME = "coldstart"
+TITLE = "cold start from the cache to the first painted rooms pane, against a minimal Textual app"
+
+REPO = Path(__file__).resolve().parents[1]
+FULL = (1_000, 7)
+QUICK = (30, 1)
+TARGET_RATIO = 1.5
+COLUMNS, LINES = 160, 50
+CHILD_TIMEOUT_S = 60
+IMPORTS = (
+    "textual.app",
+    "nio",
+    "aiohttp",
+    "app.model.account",
+    "app.store.cache",
+    "app.matrix.translate",
+    "app.matrix.client",
+    "app.matrix.live",
+    "app.ui.app",
+    "app.cli",
+)
+
+
+@contextlib.contextmanager
+def profile(rooms: int) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    """An isolated XDG profile holding a session and the cache of a synthetic account;
+    yields the child environment and the expected count label of every joined room."""
+    with tempfile.TemporaryDirectory(prefix="readmark-bench-") as home, _silent_server() as port:
+        env = dict(os.environ)
+        for name in ("CONFIG", "DATA", "STATE", "CACHE"):
+            env[f"XDG_{name}_HOME"] = os.path.join(home, name.lower())
+        env.update(TERM="xterm-256color", COLORTERM="truecolor", COLUMNS=str(COLUMNS), LINES=str(LINES))
+        env.pop("TEXTUAL", None)
+        account, _ = apply_sync_changes(AccountState(ME), initial_sync(Shape(rooms)))
+        expected = {
+            room_id: room_unread(room).label() for room_id, room in account.rooms.items() if room.membership == "join"
+        }
+        data = Path(env["XDG_DATA_HOME"]) / "readmark"
+        save_session(Session(f"http://127.0.0.1:{port}", ME, "BENCHDEVICE", "syt_bench_token_never_used"), data / "session.json")
+        cache.save_account(account, path=Path(env["XDG_CACHE_HOME"]) / "readmark" / cache.FILE_NAME)
+        expect_path = os.path.join(home, "expected.json")
+        with open(expect_path, "w", encoding="utf-8") as out:
+            json.dump(expected, out)
+        env["READMARK_BENCH_EXPECT"] = expect_path
+        env["READMARK_BENCH_ROOMS"] = str(len(expected))
+        env["READMARK_BENCH_REPORT"] = os.path.join(home, "report.json")
+        yield env, expected
+
+
+@contextlib.contextmanager
+def _silent_server() -> Iterator[int]:
+    """A TCP port that completes connections (the kernel's backlog) and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+
+
+def start_once(kind: str, env: dict[str, str]) -> dict:
+    """One child under a fresh pseudo-terminal; its report, with ``start_ns`` added."""
+    report_path = env["READMARK_BENCH_REPORT"]
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(report_path)
+    master, slave = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
+    received = [0]
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            received[0] += len(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    start_ns = __import__("time").monotonic_ns()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench.coldstart_child", kind],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=REPO,
+        start_new_session=True,
+    )
+    os.close(slave)
+    try:
+        child.wait(timeout=CHILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+        raise RuntimeError(f"the {kind} child never painted what was wanted within {CHILD_TIMEOUT_S} s") from None
+    finally:
+        os.close(master)
+        reader.join(timeout=5)
+    with open(report_path, encoding="utf-8") as source:
+        report = json.load(source)
+    if report.get("failed"):
+        raise RuntimeError(f"the {kind} child exited before the wanted frame: {report}")
+    report["start_ns"] = start_ns
+    report["terminal_bytes"] = received[0]
+    return report
+
+
+def import_costs(repeat: int) -> list[tuple[str, float]]:
+    """Cumulative import time of each module in a fresh interpreter, median of ``repeat``."""
+    costs = []
+    for module in IMPORTS:
+        samples = []
+        for _ in range(repeat):
+            done = subprocess.run(
+                [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+                capture_output=True,
+                text=True,
+                cwd=REPO,
+                check=True,
+            )
+            # The last line is the module itself: "import time: self | cumulative | name".
+            line = [row for row in done.stderr.splitlines() if row.startswith("import time:")][-1]
+            samples.append(int(line.split("|")[1]) / 1000)
+        costs.append((module, statistics.median(samples)))
+    return costs
+
+
+def ms(report: dict, key: str) -> float:
+    return (report[key] - report["start_ns"]) / 1e6
+
+
+def run(quick: bool = False) -> Report:
+    report = Report(NAME, TITLE)
+    rooms, repeat = QUICK if quick else FULL
+    runs: dict[str, list[dict]] = {"minimal": [], "readmark": []}
+    with profile(rooms) as (env, expected):
+        # One untimed start of each fills the OS file cache and Python's bytecode cache.
+        for kind in runs:
+            start_once(kind, env)
+        for _ in range(repeat):
+            for kind in runs:
+                runs[kind].append(start_once(kind, env))
+
+    table = Table(
+        f"Process start to frame on the terminal, ms (median of {repeat}, min-max); {rooms:,} cached rooms",
+        ["app", "to interpreter ready", "to first frame", "to wanted frame", "frames", "max RSS MB", "nio imported"],
+    )
+    medians = {}
+    for kind, reports in runs.items():
+        painted = [ms(r, "painted_ns") for r in reports]
+        medians[kind] = statistics.median(painted)
+        table.add(
+            "minimal Textual app (one Static)" if kind == "minimal" else "readmark, rooms pane painted",
+            statistics.median(ms(r, "child_start_ns") for r in reports),
+            statistics.median(ms(r, "first_frame_ns") for r in reports),
+            f"{medians[kind]:.0f} ({min(painted):.0f}-{max(painted):.0f})",
+            statistics.median(r["frames"] for r in reports),
+            statistics.median(r["maxrss_kb"] for r in reports) / 1024,
+            "yes" if any(r["nio_loaded"] for r in reports) else "no",
+        )
+    ratio = medians["readmark"] / medians["minimal"]
+    checked = runs["readmark"][-1]
+    report.tables.append(table)
+    report.figures.update(
+        minimal_ms=medians["minimal"],
+        readmark_ms=medians["readmark"],
+        ratio=ratio,
+        rows_checked=checked["rows_checked"],
+        rows_wrong=checked["rows_wrong"],
+        nio_loaded=checked["nio_loaded"],
+        row_examples=checked["row_examples"],
+        expected_rooms=len(expected),
+    )
+    report.notes.append(
+        f"rows checked on the first painted frame: {checked['rows_checked']}, wrong counts: {checked['rows_wrong']}; "
+        f"nio imported before the first paint: {'yes' if checked['nio_loaded'] else 'no'}"
+    )
+    if not quick:
+        imports = Table("Import cost in a fresh interpreter (-X importtime, cumulative, median of 3)", ["module", "ms"])
+        for module, cost in import_costs(3):
+            imports.add(module, cost)
+        report.tables.append(imports)
+        report.targets.append(
+            Target(
+                f"at most {TARGET_RATIO}x a minimal Textual app's start to first paint ({rooms:,} rooms)",
+                f"{ratio:.2f}x ({medians['readmark']:.0f} ms against {medians['minimal']:.0f} ms)",
+                ratio <= TARGET_RATIO and checked["rows_wrong"] == 0,
+            )
+        )
+    return report

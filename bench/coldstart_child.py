@@ -1,0 +1,145 @@
+"""The process that benchmark 3 starts: ``python -m bench.coldstart_child readmark|minimal``.
+
+``readmark`` runs the real entry point (``app.cli.main([])``: settings, session, the
+TUI on ``MatrixService``) against a homeserver that accepts connections and never
+answers, so everything on screen comes from the local cache. ``minimal`` runs a
+Textual app with one ``Static``: the baseline.
+
+A probe wraps ``App._display`` (where a composed frame goes to the terminal). After
+each frame it asks whether the frame is the one wanted: any frame for ``minimal``;
+for ``readmark``, the main screen with the rooms pane holding every cached joined room.
+Then it stops Textual's writer thread (so the frame's bytes have reached the terminal),
+takes the time, checks the painted rows' counts against the labels the parent computed
+from the synthetic sync, writes a JSON report to ``$READMARK_BENCH_REPORT`` and leaves
+with ``os._exit`` (quitting is not part of a start).
+
+Times are ``time.monotonic_ns()``: CLOCK_MONOTONIC, the same clock in the parent.
+"""
+
+from __future__ import annotations
+
+import time
+
+CHILD_START_NS = time.monotonic_ns()
+
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+
+
+def _finish(app, report: dict) -> None:  # noqa: ANN001 - a textual App
+    driver = app._driver
+    writer = getattr(driver, "_writer_thread", None)
+    if writer is not None:
+        writer.stop()  # every queued write is on the terminal when this returns
+    report["painted_ns"] = time.monotonic_ns()
+    report["child_start_ns"] = CHILD_START_NS
+    report["nio_loaded"] = "nio" in sys.modules
+    report["aiohttp_loaded"] = "aiohttp" in sys.modules
+    report["modules"] = len(sys.modules)
+    report["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with open(os.environ["READMARK_BENCH_REPORT"], "w", encoding="utf-8") as out:
+        json.dump(report, out)
+    os._exit(0)
+
+
+def _check_rows(app) -> dict:  # noqa: ANN001 - a ReadmarkApp
+    """Compare the count column of each painted row with the expected label."""
+    with open(os.environ["READMARK_BENCH_EXPECT"], encoding="utf-8") as source:
+        expected: dict[str, str] = json.load(source)
+    rooms = app.main_screen.rooms
+    height = rooms.scrollable_content_region.height
+    top = rooms.scroll_offset.y
+    checked = wrong = 0
+    examples = []
+    for y in range(min(height, len(rooms.keys) - top)):
+        key = rooms.keys[top + y]
+        if key not in expected:
+            continue
+        line = rooms.render_line(y).text
+        # The right part is three 4-cell columns (count, highlights, threads), in
+        # cells: a glyph may be two cells wide.
+        shown = _head_cells(_tail_cells(line, 14), 4).strip()
+        checked += 1
+        if shown != expected[key]:
+            wrong += 1
+        if len(examples) < 3:
+            examples.append(line.rstrip())
+    return {"rows_checked": checked, "rows_wrong": wrong, "row_examples": examples}
+
+
+def _tail_cells(text: str, cells: int) -> str:
+    from rich.cells import cell_len
+
+    taken = 0
+    for start in range(len(text) - 1, -1, -1):
+        taken += cell_len(text[start])
+        if taken >= cells:
+            return text[start:]
+    return text
+
+
+def _head_cells(text: str, cells: int) -> str:
+    from rich.cells import cell_len
+
+    taken = 0
+    for end, char in enumerate(text):
+        taken += cell_len(char)
+        if taken >= cells:
+            return text[: end + 1]
+    return text
+
+
+def main() -> None:
+    kind = sys.argv[1]
+    from textual.app import App
+
+    original = App._display
+    report: dict = {"kind": kind, "frames": 0}
+
+    if kind == "minimal":
+        from textual.widgets import Static
+
+        def wanted(app) -> bool:  # noqa: ANN001
+            return bool(app.screen.query(Static))
+
+    else:
+        rooms_expected = int(os.environ["READMARK_BENCH_ROOMS"])
+
+        def wanted(app) -> bool:  # noqa: ANN001
+            screen = getattr(app, "main_screen", None)
+            return screen is not None and app.screen is screen and len(screen.rooms.shown_rooms) == rooms_expected
+
+    def probe(self, screen, renderable) -> None:  # noqa: ANN001
+        original(self, screen, renderable)
+        if renderable is None:
+            return
+        report["frames"] += 1
+        report.setdefault("first_frame_ns", time.monotonic_ns())
+        if wanted(self):
+            if kind != "minimal":
+                report.update(_check_rows(self))
+            _finish(self, report)
+
+    App._display = probe  # type: ignore[method-assign]
+
+    if kind == "minimal":
+
+        class Minimal(App[None]):
+            def compose(self):  # noqa: ANN202
+                yield Static("minimal")
+
+        Minimal().run()
+    else:
+        from app.cli import main as cli_main
+
+        cli_main([])
+    # Only reached when the wanted frame never came.
+    report["failed"] = True
+    with open(os.environ["READMARK_BENCH_REPORT"], "w", encoding="utf-8") as out:
+        json.dump(report, out)
+
+
+if __name__ == "__main__":
+    main()

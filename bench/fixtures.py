@@ -1,0 +1,106 @@
+"""What the in-process benchmarks share: an isolated XDG profile holding a session and
+the cache of a synthetic account, and a stand-in for ``MatrixClient`` that never
+reaches a server.
+
+The service under test is the real ``MatrixService`` (cache loading, planning,
+optimistic application, the durable receipt queue with its fsync, settling); only the
+transport is replaced. ``SilentClient`` answers what the service asks at start-up
+(private receipts supported, a filter ID), then holds every sync until the benchmark
+hands it a body, records the time of every receipt request it is asked to send, and
+answers those after ``rtt_s`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from app.matrix.session import Session, save_session
+from app.model.account import AccountState
+from app.store import cache
+from bench.synthetic import ME
+
+XDG_NAMES = ("CONFIG", "DATA", "STATE", "CACHE")
+
+
+def write_profile(home: str | Path, account: AccountState, homeserver: str = "http://127.0.0.1:9") -> dict[str, str]:
+    """XDG variables for a profile under ``home`` with a session and ``account`` cached."""
+    env = {f"XDG_{name}_HOME": os.path.join(home, name.lower()) for name in XDG_NAMES}
+    save_session(
+        Session(homeserver, account.user_id, "BENCHDEVICE", "syt_bench_token_never_used"),
+        Path(env["XDG_DATA_HOME"]) / "readmark" / "session.json",
+    )
+    cache.save_account(account, path=Path(env["XDG_CACHE_HOME"]) / "readmark" / cache.FILE_NAME)
+    return env
+
+
+@contextlib.contextmanager
+def in_profile(env: dict[str, str]) -> Iterator[None]:
+    """Point this process's XDG variables at a profile for the duration."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class SilentClient:
+    """The part of ``MatrixClient`` that ``MatrixService`` uses, without a network."""
+
+    insecure_transport = False
+
+    def __init__(self, user_id: str = ME, *, rtt_s: float = 0.05) -> None:
+        self.user_id = user_id
+        self.rtt_s = rtt_s
+        self.syncs: asyncio.Queue[bytes] | None = None
+        # (time.perf_counter_ns() when asked, request arguments)
+        self.sent: list[tuple[int, tuple]] = []
+        self.sync_calls = 0
+
+    def feed(self, body: bytes) -> None:
+        """Hand the waiting sync loop one response body."""
+        self._queue().put_nowait(body)
+
+    def _queue(self) -> asyncio.Queue[bytes]:
+        if self.syncs is None:
+            self.syncs = asyncio.Queue()
+        return self.syncs
+
+    async def supports_private_receipts(self) -> bool:
+        return True
+
+    async def upload_filter(self, sync_filter: dict) -> str:
+        return "bench-filter"
+
+    async def sync_raw(self, since: str | None, timeout_ms: int, filter_id: str | None) -> bytes:
+        self.sync_calls += 1
+        return await self._queue().get()
+
+    async def send_receipt(self, room_id: str, receipt_type: str, event_id: str, thread_id: str | None) -> None:
+        self.sent.append((time.perf_counter_ns(), (room_id, receipt_type, event_id, thread_id)))
+        await asyncio.sleep(self.rtt_s)
+
+    async def set_read_markers(self, room_id: str, **markers: object) -> None:
+        self.sent.append((time.perf_counter_ns(), (room_id, "read_markers", markers)))
+        await asyncio.sleep(self.rtt_s)
+
+    async def thread_events(self, *args: object, **kwargs: object) -> tuple[list, str | None]:
+        # Never answers: background thread fills stay out of the measurements.
+        await asyncio.Event().wait()
+        return [], None
+
+    async def room_event(self, *args: object, **kwargs: object) -> dict:
+        await asyncio.Event().wait()
+        return {}
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,274 @@
+"""Benchmark 4: key to screen, in-process with Pilot, on a synthetic account of 1,000
+rooms and about 10,000 threads served by the real ``MatrixService`` (cache loaded at
+start, receipts planned, applied optimistically and queued durably with fsync; only
+the transport is ``SilentClient``).
+
+The measure, per keypress (and the same for a sync arriving):
+
+1. ``t0``: the key event is handed to the app's driver, as Pilot does.
+2. Every message pump (the app, the screen and every widget on it) is run until all
+   their queues are empty, repeatedly, so that messages posted by handlers (a cursor
+   move posts ``Highlighted``, which changes the selection, which rebinds three panes)
+   are handled too.
+3. The screen's update (``Screen._on_timer_update``, what Textual's 60 Hz update timer
+   and ``pilot.pause()`` call) composes the frame and hands it to ``App._display``;
+   steps 2 and 3 repeat while the frame left work behind (a scroll after refresh).
+4. ``t1``: the last frame has been composed *and* turned into the terminal's escape
+   sequences (``render_segments``; the headless driver skips that, so the probe does it).
+
+``t1 - t0`` is the work a key costs from input to bytes for the terminal. It leaves
+out Textual's frame clock: on a real terminal the update timer runs at most 60 times a
+second, so a frame waits up to 16.7 ms more for its tick. A key whose work fits in one
+frame therefore shows on the next tick. The floor of the method itself is measured
+with a key bound to nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+
+from textual import events
+
+from app.matrix.live import MatrixService
+from app.matrix.translate import apply_sync_changes
+from app.model.account import AccountState
+from app.model.ids import MAIN
+from app.model.unread import thread_unread
+from app.ui.app import ReadmarkApp
+from app.ui.settings import Settings
+from bench.fixtures import SilentClient, in_profile, write_profile
+from bench.harness import Report, Stats, Table, Target
+from bench.synthetic import ME, Shape, encode, incremental_sync, initial_sync
+
+NAME = "keys"
+TITLE = "key to screen with 1,000 rooms and 10,000 threads (Pilot, real MatrixService)"
+
+FULL = (1_000, 40)
+QUICK = (30, 3)
+SIZE = (160, 50)
+NAVIGATION_MS = 16.0
+RECEIPT_MS = 50.0
+
+
+class FrameProbe:
+    """Wraps ``app._display``: counts frames, encodes each one as a terminal would."""
+
+    def __init__(self, app: ReadmarkApp) -> None:
+        self.frames: list[int] = []
+        original = app._display
+
+        def display(screen, renderable) -> None:  # noqa: ANN001
+            original(screen, renderable)
+            if renderable is None:
+                return
+            if app.is_headless and hasattr(renderable, "render_segments"):
+                renderable.render_segments(app.console)
+            self.frames.append(time.perf_counter_ns())
+
+        app._display = display  # type: ignore[method-assign]
+
+
+def _pumps(app: ReadmarkApp) -> list:
+    return [app, *app.screen.walk_children(with_self=True)]
+
+
+def _busy(app: ReadmarkApp) -> bool:
+    return any(not pump._message_queue.empty() or pump._next_callbacks for pump in _pumps(app))
+
+
+def _dirty(app: ReadmarkApp) -> bool:
+    screen = app.screen
+    return bool(
+        screen._dirty_widgets
+        or screen._layout_required
+        or screen._repaint_required
+        or screen._scroll_required
+        or screen._callbacks
+    )
+
+
+async def settle(pilot) -> None:  # noqa: ANN001
+    """Until no pump has anything queued (messages posted while handling included):
+    the event loop is stepped with ``asyncio.sleep(0)`` and every pump's queue looked
+    at, until two looks in a row find nothing. Cheap enough to time through (Pilot's
+    own ``_wait_for_screen`` posts a callback to every widget and costs milliseconds)."""
+    app = pilot.app
+    idle = 0
+    for _ in range(100_000):
+        await asyncio.sleep(0)
+        if _busy(app):
+            idle = 0
+        else:
+            idle += 1
+            if idle == 2:
+                return
+    raise RuntimeError("the app never went quiet")
+
+
+async def _frames(pilot) -> None:  # noqa: ANN001
+    app = pilot.app
+    for _ in range(10):
+        app.screen._on_timer_update()
+        await settle(pilot)
+        if not _dirty(app):
+            return
+
+
+async def to_frame(pilot, probe: FrameProbe, act: Callable[[], None]) -> tuple[int, int]:  # noqa: ANN001
+    """Nanoseconds from ``act()`` to the last frame it caused, and the frames drawn.
+
+    After the timed part, Pilot's thorough ``_wait_for_screen`` checks that nothing was
+    left: if it finds work that draws another frame, that frame's time is the end."""
+    app = pilot.app
+    before = len(probe.frames)
+    start = time.perf_counter_ns()
+    act()
+    await settle(pilot)
+    await _frames(pilot)
+    # The check, untimed unless it finds more to draw.
+    await pilot._wait_for_screen()
+    await settle(pilot)
+    if _dirty(app):
+        await _frames(pilot)
+    drawn = len(probe.frames) - before
+    end = probe.frames[-1] if drawn else time.perf_counter_ns()
+    return end - start, drawn
+
+
+def press(app: ReadmarkApp, key: str) -> Callable[[], None]:
+    def act() -> None:
+        event = events.Key(key, key if len(key) == 1 else None)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+    return act
+
+
+async def main_screen_ready(pilot, rooms: int):  # noqa: ANN001, ANN201
+    app = pilot.app
+    for _ in range(400):
+        await pilot.pause()
+        screen = app.main_screen
+        if screen is not None and len(screen.rooms.shown_rooms) == rooms and screen.selection is not None:
+            return screen
+        await asyncio.sleep(0.01)
+    raise RuntimeError("the account never showed")
+
+
+async def measure(rooms: int, samples: int) -> dict[str, object]:
+    sync = initial_sync(Shape(rooms))
+    account, _ = apply_sync_changes(AccountState(ME), sync)
+    joined = sum(1 for r in account.rooms.values() if r.membership == "join")
+    threads = sum(len(r.thread_positions) - 1 for r in account.rooms.values())
+    bodies = [encode(incremental_sync(sync, step=step)) for step in range(samples)]
+    del sync
+    results: dict[str, list[int]] = {}
+    frames: dict[str, list[int]] = {}
+    notes: dict[str, object] = {"rooms": joined, "threads": threads}
+    with tempfile.TemporaryDirectory(prefix="readmark-bench-") as home:
+        env = write_profile(home, account)
+        del account
+        with in_profile(env):
+            client = SilentClient(rtt_s=0.02)
+            service = MatrixService(client)  # type: ignore[arg-type]
+            app = ReadmarkApp(service, Settings())
+            async with app.run_test(size=SIZE) as pilot:
+                probe = FrameProbe(app)
+                screen = await main_screen_ready(pilot, joined)
+                gc.collect()
+
+                async def sample(label: str, act: Callable[[], None]) -> None:
+                    elapsed, drawn = await to_frame(pilot, probe, act)
+                    results.setdefault(label, []).append(elapsed)
+                    frames.setdefault(label, []).append(drawn)
+
+                async def quiet() -> None:
+                    # Untimed: let receipts settle (the fake server answers after rtt_s).
+                    for _ in range(500):
+                        await settle(pilot)
+                        if not service.queued:
+                            break
+                        await asyncio.sleep(0.005)
+                    await settle(pilot)
+                    app.screen._on_timer_update()
+                    await settle(pilot)
+
+                # The floor: a key bound to nothing.
+                for _ in range(samples):
+                    await sample("(unbound key: the method's floor)", press(app, "f12"))
+                # j in the rooms pane: the next room's threads and timeline are built.
+                screen.rooms.focus()
+                await pilot.press("g")
+                await quiet()
+                for _ in range(samples):
+                    await sample("j (rooms pane: next room)", press(app, "j"))
+                # j in the threads pane: the next thread's timeline.
+                screen.threads.focus()
+                await quiet()
+                for _ in range(samples):
+                    await sample("j (threads pane: next thread)", press(app, "j"))
+                # The triage loop: n to the next unread thread, r to read it.
+                await pilot.press("g")
+                await quiet()
+                counts_dropped = 0
+                for _ in range(samples):
+                    await sample("n (next unread thread, across rooms)", press(app, "n"))
+                    await quiet()
+                    selection = screen.selection
+                    before = thread_unread(service.account.rooms[selection.room_id], selection.thread_id).unread
+                    await sample("r (threaded receipt, optimistic count)", press(app, "r"))
+                    after_room = service.account.rooms[selection.room_id]
+                    if before and thread_unread(after_room, selection.thread_id).unread == 0:
+                        counts_dropped += 1
+                    await quiet()
+                notes["r_counts_dropped"] = counts_dropped
+                notes["requests_sent"] = len(client.sent)
+                # A sync arriving: 10 events and 5 receipts in 5 rooms, through the real
+                # sync loop (parse, apply, cache write) to the frame.
+                for body in bodies:
+                    await sample("sync arrives (10 events, 5 receipts, 5 rooms)", lambda b=body: client.feed(b))
+                    await quiet()
+                notes["selection_thread_main"] = screen.selection.thread_id == MAIN
+            await service.close()
+    notes["stats"] = {label: Stats(tuple(values)) for label, values in results.items()}
+    notes["frames"] = {label: statistics.median(values) for label, values in frames.items()}
+    return notes
+
+
+def run(quick: bool = False) -> Report:
+    rooms, samples = QUICK if quick else FULL
+    outcome = asyncio.run(measure(rooms, samples))
+    report = Report(NAME, TITLE)
+    stats: dict[str, Stats] = outcome["stats"]  # type: ignore[assignment]
+    table = Table(
+        f"Key (or sync) to frame, ms: {outcome['rooms']:,} rooms, {outcome['threads']:,} threads, {SIZE[0]}x{SIZE[1]}",
+        ["input", "median", "p90", "min", "max", "n", "frames"],
+    )
+    for label, values in stats.items():
+        table.add(label, values.median_ms, values.p90_ms, values.min_ms, values.max_ms, values.n, outcome["frames"][label])
+        report.figures[label] = {"median_ms": values.median_ms, "p90_ms": values.p90_ms, "max_ms": values.max_ms}
+    report.tables.append(table)
+    report.figures.update(
+        rooms=outcome["rooms"],
+        threads=outcome["threads"],
+        r_counts_dropped=outcome["r_counts_dropped"],
+        requests_sent=outcome["requests_sent"],
+    )
+    report.notes.append(
+        f"r lowered the selected thread's count to 0 in {outcome['r_counts_dropped']} of {samples} presses "
+        f"(a press on a thread with only my own events is refused); {outcome['requests_sent']} requests sent"
+    )
+    if not quick:
+        for label in ("j (rooms pane: next room)", "j (threads pane: next thread)", "n (next unread thread, across rooms)"):
+            median = stats[label].median_ms
+            report.targets.append(Target(f"{label}: median under {NAVIGATION_MS:.0f} ms", f"{median:.1f} ms", median < NAVIGATION_MS))
+        median = stats["r (threaded receipt, optimistic count)"].median_ms
+        report.targets.append(
+            Target(f"r incl. the optimistic count: median under {RECEIPT_MS:.0f} ms", f"{median:.1f} ms", median < RECEIPT_MS)
+        )
+    return report

@@ -1,0 +1,78 @@
+"""CI smoke of the benchmark suite (issue 6): every benchmark runs at tiny sizes
+(``--quick``) and reports numbers. No time is asserted: on a shared CI machine a time
+means nothing. Two behaviours are asserted, because they are not times: a burst of
+``r`` presses sends at most two requests when the round trip outlasts the burst (the
+receipt queue coalesces), and the cold start paints counts that match the account.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import BENCHMARKS
+from bench.harness import Report
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _numbers(value: object):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _numbers(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _numbers(item)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield value
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_benchmark_runs_and_reports_numbers(name: str) -> None:
+    module = importlib.import_module(f"bench.{name}")
+    report = module.run(quick=True)
+    assert isinstance(report, Report) and report.name == name
+    assert report.tables and all(table.rows for table in report.tables)
+    numbers = list(_numbers(report.figures))
+    assert numbers and all(math.isfinite(n) and n >= 0 for n in numbers)
+    assert any(n > 0 for n in numbers)
+    assert report.text() and report.markdown()
+
+    if name == "burst":
+        rows = report.figures["rows"]
+        assert rows
+        for row in rows:
+            # The round trip (500 ms) outlasts the burst (160 ms): one request in flight,
+            # every later press coalesced into one more, aimed at the furthest event.
+            assert row["requests"] <= 2, row
+            assert row["last_is_furthest"], row
+        assert [r["requests"] for r in rows if r["scenario"].startswith("same target")] == [1]
+    elif name == "coldstart":
+        assert report.figures["rows_checked"] > 0
+        assert report.figures["rows_wrong"] == 0, report.figures["row_examples"]
+    elif name == "keys":
+        assert report.figures["requests_sent"] > 0
+        assert report.figures["r_counts_dropped"] > 0
+    elif name == "incremental":
+        assert all(report.figures[key]["n"] > 0 for key in report.figures if "/" in key)
+
+
+def test_command_line_writes_json_and_markdown(tmp_path: Path) -> None:
+    figures, markdown = tmp_path / "bench.json", tmp_path / "bench.md"
+    subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "incremental", "--json", str(figures), "--markdown", str(markdown)],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    written = json.loads(figures.read_text(encoding="utf-8"))
+    assert written["quick"] is True and "incremental" in written["reports"]
+    assert "nproc" in written["machine"]
+    assert "### incremental" in markdown.read_text(encoding="utf-8")
