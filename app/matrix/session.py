@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from app import paths
 
 _FORMAT_VERSION = 1
 _FIELDS = ("homeserver", "user_id", "device_id", "access_token")
+# A temp file this old is what a killed write left behind (a write takes milliseconds);
+# younger ones may belong to another readmark process writing right now.
+STALE_TEMP_S = 30.0
 
 
 class SessionError(Exception):
@@ -62,6 +66,7 @@ def save_session(session: Session, path: Path | None = None) -> Path:
     """Write the session atomically with mode 0600 in a 0700 directory; return the path."""
     target = path if path is not None else paths.session_file()
     _tighten_dir(target.parent)
+    remove_stale_temp_files(target)
     payload = json.dumps(session.to_json(), indent=2).encode("utf-8") + b"\n"
     temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
@@ -83,6 +88,22 @@ def save_session(session: Session, path: Path | None = None) -> Path:
     return target
 
 
+def _temp_files(target: Path) -> list[Path]:
+    return list(target.parent.glob(f".{target.name}.*.tmp"))
+
+
+def remove_stale_temp_files(target: Path, older_than: float = STALE_TEMP_S) -> None:
+    """A write killed between creating its temp file and the rename leaves a copy of
+    the token behind: remove such copies (``older_than`` 0: all of them)."""
+    now = time.time()
+    for temp in _temp_files(target):
+        try:
+            if older_than <= 0 or now - temp.stat().st_mtime > older_than:
+                temp.unlink()
+        except OSError:
+            pass
+
+
 def _fsync_dir(directory: Path) -> None:
     """Make the rename itself durable. Not every platform can open a directory."""
     try:
@@ -100,6 +121,7 @@ def _fsync_dir(directory: Path) -> None:
 def load_session(path: Path | None = None) -> Session | None:
     """The stored session, None when there is none; ``SessionError`` when it is unusable."""
     source = path if path is not None else paths.session_file()
+    remove_stale_temp_files(source)
     try:
         raw = source.read_bytes()
     except FileNotFoundError:
@@ -120,6 +142,7 @@ def load_session(path: Path | None = None) -> Session | None:
 def delete_session(path: Path | None = None) -> bool:
     """Remove the session file; True if there was one."""
     target = path if path is not None else paths.session_file()
+    remove_stale_temp_files(target, older_than=0)
     try:
         target.unlink()
     except FileNotFoundError:
