@@ -154,6 +154,10 @@ class MatrixService:
         ]
         try:
             await self._sync_loop()
+            # Logged out: "until cancelled" still holds. Returning would end the caller's
+            # worker as if syncing had simply stopped, hiding why; the queue keeps what
+            # it holds (blocked at the first request the dead token meets).
+            await self._stopped.wait()
         finally:
             for task in helpers:
                 task.cancel()
