@@ -15,9 +15,11 @@ import json
 
 from app.matrix.translate import apply_sync_changes, parse_sync
 from app.model.account import AccountState
+from app.model.receipts import Receipt, ReceiptKey, ReceiptType
+from app.model.room import add_pending
 from app.model.unread import room_unread
 from bench.harness import Report, Table, Target, interleaved
-from bench.synthetic import ME, Shape, digest, initial_sync_bytes
+from bench.synthetic import ME, Shape, digest, encode, initial_sync, initial_sync_bytes
 
 NAME = "initial_sync"
 TITLE = "initial sync: body bytes to read state, against json.loads"
@@ -99,6 +101,7 @@ def run(quick: bool = False) -> Report:
         del body, cases, stats
     report.tables += [shapes, timings]
 
+    report.tables.append(big_room_receipts(quick))
     if not quick:
         report.tables.append(_nio_baseline())
         at = report.figures.get(f"{TARGET_ROOMS}/on")
@@ -122,6 +125,51 @@ def run(quick: bool = False) -> Report:
         )
     report.figures["per_room_ms"] = per_room
     return report
+
+
+def big_room_sync(threads: int, readers: int) -> tuple[AccountState, bytes]:
+    """One big room already loaded, with one of my receipts pending (a press not yet
+    confirmed), and a sync carrying my threaded receipt on each of ``threads`` threads
+    and ``readers`` other members' receipts: the shape of an initial sync of a big
+    room after a restart with a receipt still queued."""
+    sync = initial_sync(Shape(1, seed="big-room"))
+    room_id, entry = next(iter(sync["rooms"]["join"].items()))
+    account, _ = apply_sync_changes(AccountState(ME), sync)
+    room = account.rooms[room_id]
+    loaded = [event.event_id for event in room.events]
+    room = add_pending(room, ReceiptKey(ME, ReceiptType.PRIVATE, "main"), Receipt(loaded[-1]))
+    account = account.with_room(room)
+    content: dict = {}
+    for t in range(threads):
+        # My receipt in each thread, on an event the window does not hold.
+        content.setdefault(f"$read-in-thread-{t}", {}).setdefault("m.read.private", {})[ME] = {
+            "thread_id": f"$thread-root-{t}",
+            "ts": 1,
+        }
+    for r in range(readers):
+        content.setdefault(loaded[r % len(loaded)], {}).setdefault("m.read", {})[f"@reader{r}:example.org"] = {"ts": 1}
+    body = {"next_batch": "s-big", "rooms": {"join": {room_id: {"ephemeral": {"events": [{"type": "m.receipt", "content": content}]}}}}}
+    return account, encode(body)
+
+
+def big_room_receipts(quick: bool) -> Table:
+    """Receipts of a big room applied in one sync, against json.loads of its body."""
+    table = Table(
+        "A big room's receipts in one sync, with one of my receipts pending (median ms)",
+        ["my threaded receipts", "others' receipts", "json.loads", "parse+apply", "ratio"],
+    )
+    for threads, readers in ((50, 25),) if quick else ((500, 250), (2_000, 1_000), (8_000, 4_000)):
+        account, body = big_room_sync(threads, readers)
+        stats = interleaved(
+            {
+                "loads": lambda: json.loads(body),
+                "apply": lambda: apply_sync_changes(account, parse_sync(body)),
+            },
+            repeat=3 if quick else 7,
+        )
+        loads, apply = stats["loads"].median_ms, stats["apply"].median_ms
+        table.add(threads, readers, loads, apply, f"{apply / loads:.1f}x")
+    return table
 
 
 def _nio_baseline() -> Table:

@@ -36,7 +36,7 @@ from app.model.events import TimelineEvent
 from app.model.ids import MAIN, RoomId, UserId
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
-from app.model.room import RoomState, ServerCounts, add_timeline, apply_receipt, set_fully_read
+from app.model.room import RoomState, ServerCounts, add_timeline, merged_receipts, set_fully_read
 
 log = logging.getLogger(__name__)
 
@@ -435,11 +435,14 @@ def _apply_joined(room: RoomState, data: dict[str, Any], tally: _Tally) -> RoomS
     updates: dict[str, Any] = {}
 
     # 3. Receipts, everybody's: mine drive the counts, others' are shown in the timeline.
+    # One copy of each mapping for all of them (app.model.room.apply_receipts' rule).
     found = _receipts(_events_of(data.get("ephemeral"), tally), tally)
     if found:
-        room, receipts = _merge_receipts(room, found)
+        receipts, pending = merged_receipts(room, found)
         if receipts is not None:
             updates["receipts"] = receipts
+        if pending is not None:
+            updates["pending"] = pending
 
     # 4. Room account data.
     fully_read, marked = _room_account_data(_events_of(data.get("account_data"), tally), tally)
@@ -713,45 +716,6 @@ def _receipts(ephemeral: list[Any], tally: _Tally) -> list[tuple[ReceiptKey, Rec
                         (ReceiptKey(user_id, receipt_type, thread_id), Receipt(event_id, _timestamp(fields.get("ts"))))
                     )
     return found
-
-
-def _merge_receipts(
-    room: RoomState, found: list[tuple[ReceiptKey, Receipt]]
-) -> tuple[RoomState, dict[ReceiptKey, Receipt] | None]:
-    """Merge many receipts into one new mapping (None when nothing changed), by the rule
-    of ``app.model.room.apply_receipt``: replace on the exact key, never backwards between
-    two loaded events. One ``apply_receipt`` per receipt would copy the mapping and the
-    room each time, quadratic in a big room's initial sync.
-
-    While I have receipts pending (optimistic), mine go through ``apply_receipt`` itself,
-    which also settles them; the room it returns comes first in the result.
-    """
-    me = room.me
-    index = room.index
-    settle_mine = bool(room.pending)
-    merged: dict[ReceiptKey, Receipt] | None = None
-    mine: list[tuple[ReceiptKey, Receipt]] = []
-    for key, receipt in found:
-        if settle_mine and key.user_id == me:
-            mine.append((key, receipt))
-            continue
-        current = (merged if merged is not None else room.receipts).get(key)
-        if current is not None:
-            if current.event_id == receipt.event_id:
-                continue
-            old, new = index.get(current.event_id), index.get(receipt.event_id)
-            if old is not None and new is not None and new < old:
-                continue
-        if merged is None:
-            merged = dict(room.receipts)
-        merged[key] = receipt
-    if mine:
-        if merged is not None:
-            room = replace(room, receipts=merged)
-            merged = None
-        for key, receipt in mine:
-            room = apply_receipt(room, key, receipt)
-    return room, merged
 
 
 def _room_account_data(events: list[Any], tally: _Tally) -> tuple[str | None, bool | None]:

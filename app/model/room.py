@@ -373,18 +373,54 @@ def _apply_redactions(events: tuple[TimelineEvent, ...], fresh: list[TimelineEve
 def apply_receipt(room: RoomState, key: ReceiptKey, receipt: Receipt) -> RoomState:
     """Store a receipt the server reported. It replaces only the same exact key, and
     never moves a key backwards between two loaded events (servers never rewind)."""
-    current = room.receipts.get(key)
-    if current is not None:
-        old, new = room.index.get(current.event_id), room.index.get(receipt.event_id)
-        if current.event_id == receipt.event_id or (old is not None and new is not None and new < old):
-            return room
-    receipts = dict(room.receipts)
-    receipts[key] = receipt
+    return apply_receipts(room, ((key, receipt),))
+
+
+def apply_receipts(room: RoomState, items: Iterable[tuple[ReceiptKey, Receipt]]) -> RoomState:
+    """Store many receipts the server reported, in order, exactly as ``apply_receipt``
+    one at a time would (exact key, never backwards between loaded events, my pending
+    receipts cleared once reached), copying each mapping once instead of once per
+    receipt: one at a time is quadratic in a big room's initial sync. The same room
+    comes back when nothing changed."""
+    receipts, pending = merged_receipts(room, items)
+    if receipts is None and pending is None:
+        return room
+    return replace(
+        room,
+        receipts=room.receipts if receipts is None else receipts,
+        pending=room.pending if pending is None else pending,
+    )
+
+
+def merged_receipts(
+    room: RoomState, items: Iterable[tuple[ReceiptKey, Receipt]]
+) -> tuple[dict[ReceiptKey, Receipt] | None, dict[ReceiptKey, Receipt] | None]:
+    """``apply_receipts`` without building the room: the new receipts and pending
+    mappings, each None when unchanged (for callers that gather a room's changes into
+    one ``replace``)."""
+    index = room.index
+    merged: dict[ReceiptKey, Receipt] | None = None
     pending = room.pending
-    waiting = pending.get(key)
-    if waiting is not None and _reached(room, receipt.event_id, waiting.event_id):
-        pending = {k: v for k, v in pending.items() if k != key}
-    return replace(room, receipts=receipts, pending=pending)
+    pending_copied = False
+    for key, receipt in items:
+        current = (room.receipts if merged is None else merged).get(key)
+        if current is not None:
+            if current.event_id == receipt.event_id:
+                continue
+            old, new = index.get(current.event_id), index.get(receipt.event_id)
+            if old is not None and new is not None and new < old:
+                continue
+        if merged is None:
+            merged = dict(room.receipts)
+        merged[key] = receipt
+        if pending:
+            waiting = pending.get(key)
+            if waiting is not None and _reached(room, receipt.event_id, waiting.event_id):
+                if not pending_copied:
+                    pending = dict(pending)
+                    pending_copied = True
+                del pending[key]  # type: ignore[attr-defined]
+    return merged, pending if pending_copied else None
 
 
 def _reached(room: RoomState, confirmed: EventId, wanted: EventId) -> bool:
