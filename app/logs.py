@@ -89,6 +89,18 @@ class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
             pass
         return stream
 
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        # A full or read-only disk: the record is lost, quietly. logging's default prints
+        # "--- Logging error ---" and a traceback to stderr for every record, all over
+        # the user's terminal (or a script's output).
+        pass
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:  # the last flush met the same full disk
+            pass
+
 
 def log_file() -> Path:
     return paths.log_dir() / LOG_FILE_NAME
