@@ -6,9 +6,10 @@ the order the rooms pane shows the rooms, MAIN first then threads by latest acti
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from itertools import chain
 
 from app.model.ids import MAIN, RoomId, ThreadId, UserId
 from app.model.room import RoomState
@@ -113,17 +114,56 @@ def next_unread(
     backwards: bool = False,
 ) -> tuple[RoomId, ThreadId] | None:
     """The next (or previous) unread thread after ``current``, wrapping around; never
-    ``current`` itself unless it is the only one. None when nothing is unread."""
-    queue = triage_queue(rooms)
-    if not queue:
+    ``current`` itself unless it is the only one. None when nothing is unread.
+
+    The result is that of walking ``triage_queue(rooms)``, but rooms are visited
+    outwards from ``current`` and the walk stops at the first unread thread: a press
+    costs the rooms it passes, not every thread of the account (issue 6), and a room
+    with nothing unread costs one memoised count."""
+    if not rooms:
         return None
-    order = [(room.room_id, thread) for room in rooms for thread in triage_threads(room)]
-    if current is None or current not in order:
-        return queue[-1] if backwards else queue[0]
-    rank = {item: i for i, item in enumerate(order)}
-    here = rank[current]
-    if backwards:
-        before = [item for item in queue if rank[item] < here]
-        return before[-1] if before else queue[-1]
-    after = [item for item in queue if rank[item] > here]
-    return after[0] if after else queue[0]
+    step = -1 if backwards else 1
+    here = None
+    if current is not None:
+        here = next((i for i, room in enumerate(rooms) if room.room_id == current[0]), None)
+    threads_here = triage_threads(rooms[here]) if here is not None else []
+    if here is None or current[1] not in threads_here:  # type: ignore[index]
+        # Not in the walk: the first (last) unread thread of all.
+        ends = range(len(rooms)) if step > 0 else range(len(rooms) - 1, -1, -1)
+        return _first_unread(rooms, ends, step)
+    room = rooms[here]
+    at = threads_here.index(current[1])  # type: ignore[index]
+    # The rest of the current room, then the rooms after it, then around from the start.
+    rest = threads_here[at + 1 :] if step > 0 else threads_here[:at][::-1]
+    found = _unread_among(room, rest)
+    if found is not None:
+        return found
+    onwards = range(here + 1, len(rooms)) if step > 0 else range(here - 1, -1, -1)
+    around = range(0, here) if step > 0 else range(len(rooms) - 1, here, -1)
+    found = _first_unread(rooms, chain(onwards, around), step)
+    if found is not None:
+        return found
+    # Back in the current room: its threads up to current, current included.
+    again = threads_here[: at + 1] if step > 0 else threads_here[at:][::-1]
+    return _unread_among(room, again)
+
+
+def _first_unread(rooms: Sequence[RoomState], order: Iterable[int], step: int) -> tuple[RoomId, ThreadId] | None:
+    for index in order:
+        room = rooms[index]
+        if room_unread(room).unread == 0:
+            continue
+        threads = triage_threads(room)
+        found = _unread_among(room, threads if step > 0 else threads[::-1])
+        if found is not None:
+            return found
+    return None
+
+
+def _unread_among(room: RoomState, threads: Iterable[ThreadId]) -> tuple[RoomId, ThreadId] | None:
+    counts = threads_unread(room)
+    for thread in threads:
+        unread = counts.get(thread)
+        if unread is not None and unread.has_unread:
+            return (room.room_id, thread)
+    return None
