@@ -18,6 +18,7 @@ Errors name the key (and, for TOML syntax errors, the line); secrets never live 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,11 @@ from app.paths import config_file
 
 class ConfigError(Exception):
     """A problem in config.toml, as one line naming the file and the key or line."""
+
+    def __init__(self, message: str, *, key: str | None = None, problem: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -63,12 +69,18 @@ def load_settings(path: Path | None = None) -> Settings:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
-    return parse_settings(document, str(path))
+    try:
+        return parse_settings(document, str(path))
+    except ConfigError as error:
+        line = _line_of(raw.decode("utf-8"), error.key) if error.key else None
+        if line is None:
+            raise
+        raise ConfigError(f"{path}: line {line}: {error.key}: {error.problem}", key=error.key, problem=error.problem) from None
 
 
 def parse_settings(document: Mapping[str, object], where: str = "config.toml") -> Settings:
     def fail(key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{where}: {key}: {problem}")
+        return ConfigError(f"{where}: {key}: {problem}", key=key, problem=problem)
 
     unknown = sorted(set(document) - _SECTIONS)
     if unknown:
@@ -102,6 +114,38 @@ def parse_settings(document: Mapping[str, object], where: str = "config.toml") -
         else:
             raise fail(f"display.{key}", "unknown key (known: glyphs)")
     return Settings(mode, MappingProxyType(room_modes), MappingProxyType(keys), glyphs)
+
+
+# Just enough of TOML's key syntax to find the line a key is set on (tomllib keeps no
+# positions): bare and quoted keys, dotted keys, and [table] headers.
+_KEY_PART = r"""(?:"(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)"""
+_DOTTED = rf"{_KEY_PART}(?:\s*\.\s*{_KEY_PART})*"
+_HEADER = re.compile(rf"^\s*\[\s*({_DOTTED})\s*\]\s*(?:#.*)?$")
+_ASSIGN = re.compile(rf"^\s*({_DOTTED})\s*=")
+
+
+def _key_parts(dotted: str) -> list[str]:
+    return [part[1:-1] if part[:1] in "\"'" else part for part in re.findall(_KEY_PART, dotted)]
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """The line that sets ``key`` (dotted), else the first line of a table or inline
+    table that holds it; None when neither is found."""
+    table: list[str] = []
+    holder: int | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        if match := _HEADER.match(line):
+            table = _key_parts(match.group(1))
+            full = ".".join(table)
+        elif match := _ASSIGN.match(line):
+            full = ".".join(table + _key_parts(match.group(1)))
+        else:
+            continue
+        if full == key:
+            return number
+        if holder is None and key.startswith(full + "."):
+            holder = number
+    return holder
 
 
 def _flatten(table: dict, prefix: str = ""):
