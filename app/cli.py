@@ -12,6 +12,7 @@ import asyncio
 import getpass
 import logging
 import os
+import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -361,8 +362,14 @@ def describe_matrix_error(error: MatrixError) -> str:
     return str(error)
 
 
+# C0 and C1 controls: what terminal escape sequences are made of. An argument, a room
+# name or a server's error text may carry them; printed raw they would drive the terminal.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def _say(message: str) -> None:
-    print(f"readmark: {redact(' '.join(message.split()))}", file=sys.stderr)
+    line = _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", " ".join(message.split()))
+    print(f"readmark: {redact(line)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
