@@ -67,13 +67,20 @@ def threads_unread(room: RoomState) -> Mapping[ThreadId, ThreadUnread]:
 
 
 def room_unread(room: RoomState) -> RoomUnread:
+    # Memoised like the thread counts: the rooms pane sorts every room by it on each
+    # change, so it is asked for a thousand times per keypress (issue 6).
+    cached = room.__dict__.get("_room_unread")
+    if cached is not None:
+        return cached
     counts = _all_counts(room)
     unread = sum(c.unread for c in counts.values())
     lower = any(c.lower_bound for c in counts.values())
     threads = sum(1 for t, c in counts.items() if t != MAIN and c.unread > 0)
     notifications = room.server_main.notifications + sum(c.notifications for c in room.server_threads.values())
     highlights = room.server_main.highlights + sum(c.highlights for c in room.server_threads.values())
-    return RoomUnread(unread, lower, notifications, highlights, threads, room.marked_unread)
+    result = RoomUnread(unread, lower, notifications, highlights, threads, room.marked_unread)
+    room.__dict__["_room_unread"] = result
+    return result
 
 
 def is_read(room: RoomState, event_id: EventId) -> bool | None:
