@@ -23,6 +23,8 @@ from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 
 # How far the thread of a related event is looked for (the spec recommends 3 hops).
 MAX_RELATION_HOPS = 3
+# No receipt of mine in a thread: nothing read, nothing unresolved.
+_NOTHING_READ = (-1, False)
 
 
 
@@ -129,18 +131,11 @@ class RoomState:
         """How far I have read in a thread: the furthest of my unthreaded and threaded
         receipts for it (public or private, confirmed or pending), and my own events in
         it (sending is reading, whatever the server's counts say)."""
-        best = -1
-        unresolved = False
-        for receipt_type in ReceiptType:
-            for key_thread in (None, thread_id):
-                receipt = self.my_receipt(receipt_type, key_thread)
-                if receipt is None:
-                    continue
-                position = self.index.get(receipt.event_id)
-                if position is None:
-                    unresolved = True
-                elif position > best:
-                    best = position
+        mine = self._my_read_by_thread
+        best, unresolved = mine.get(None, _NOTHING_READ)
+        threaded, threaded_unresolved = mine.get(thread_id, _NOTHING_READ)
+        best = max(best, threaded)
+        unresolved = unresolved or threaded_unresolved
         for position in reversed(self.thread_positions.get(thread_id, ())):
             if position <= best:
                 break
@@ -148,6 +143,28 @@ class RoomState:
                 best = position
                 break
         return ReadPosition(best, unresolved)
+
+    @cached_property
+    def _my_read_by_thread(self) -> Mapping[ThreadId | None, tuple[int, bool]]:
+        """For each receipt thread (None: unthreaded) of my receipts: the furthest loaded
+        position among them and whether one points at an event not loaded, each key's
+        receipt chosen as ``my_receipt`` chooses it (confirmed or pending, the further).
+        Worked out once per state: ``read_position`` is asked for every thread."""
+        me = self.me
+        result: dict[ThreadId | None, tuple[int, bool]] = {}
+        keys = [key for key in self.receipts if key.user_id == me]
+        keys += [key for key in self.pending if key.user_id == me and key not in self.receipts]
+        for key in keys:
+            receipt = _further(self, self.receipts.get(key), self.pending.get(key))
+            assert receipt is not None
+            best, unresolved = result.get(key.thread_id, _NOTHING_READ)
+            position = self.index.get(receipt.event_id)
+            if position is None:
+                unresolved = True
+            elif position > best:
+                best = position
+            result[key.thread_id] = (best, unresolved)
+        return result
 
     def fully_read_event(self) -> EventId | None:
         """``m.fully_read`` (optimistic value first); when absent, my read receipt stands in."""
