@@ -184,7 +184,7 @@ def error_from_answer(
 def _transport_error(error: BaseException, homeserver: str, timeout: float) -> MatrixError:
     host = urllib.parse.urlsplit(homeserver).netloc or homeserver
     if isinstance(error, (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError)):
-        return TlsError(f"TLS verification failed for {host}: {_describe(error)}")
+        return TlsError(f"TLS verification failed for {host}: {_tls_detail(error)}")
     if isinstance(error, (asyncio.TimeoutError, TimeoutError)):
         return NetworkError(f"{host} did not answer within {timeout:g} s")
     if isinstance(error, aiohttp.TooManyRedirects):
@@ -196,6 +196,14 @@ def _transport_error(error: BaseException, homeserver: str, timeout: float) -> M
     if isinstance(error, aiohttp.ServerDisconnectedError):
         return NetworkError(f"{host} closed the connection")
     return NetworkError(f"connection to {host} failed: {_describe(error)}")
+
+
+def _tls_detail(error: BaseException) -> str:
+    """What the TLS layer said ("self-signed certificate"); these errors are OSErrors
+    whose errno would read "Operation not permitted"."""
+    cause = getattr(error, "certificate_error", None) or getattr(error, "os_error", None) or error
+    detail = getattr(cause, "verify_message", None) or getattr(cause, "reason", None) or str(cause)
+    return str(detail) or type(cause).__name__
 
 
 def _describe(error: BaseException) -> str:
