@@ -62,10 +62,12 @@ class Stats:
         return f"{self.median_ms:.2f} (min {self.min_ms:.2f}, max {self.max_ms:.2f}, n={self.n})"
 
 
-def time_call(fn: Callable[[], Any], *, gc_off: bool = False, collect: bool = True) -> int:
+def time_call(fn: Callable[[], Any], *, gc_off: bool = False, collect: bool = True, settle: bool = False) -> int:
     """One sample of ``fn()`` in nanoseconds, after a collection outside the timing
     (unless ``collect`` is False: for sub-millisecond cases, where the collector's own
-    pauses are part of what is measured)."""
+    pauses are part of what is measured). With ``settle``, the young-generation
+    collections the call leaves behind (``gc.collect(1)``) are timed with it, so work
+    a call defers (by pausing the collector, say) is charged to that call."""
     if collect:
         gc.collect()
     if gc_off:
@@ -73,6 +75,8 @@ def time_call(fn: Callable[[], Any], *, gc_off: bool = False, collect: bool = Tr
     try:
         start = time.perf_counter_ns()
         result = fn()
+        if settle:
+            gc.collect(1)
         elapsed = time.perf_counter_ns() - start
     finally:
         if gc_off:
@@ -88,17 +92,19 @@ def interleaved(
     warmup: int = 1,
     gc_off: frozenset[str] = frozenset(),
     collect: bool = True,
+    settle: frozenset[str] = frozenset(),
 ) -> dict[str, Stats]:
     """Run the cases in turn, ``repeat`` rounds (after ``warmup`` untimed rounds), so
     each case and its baseline share the machine's load. Cases named in ``gc_off``
-    run with the garbage collector disabled for the timed call only."""
+    run with the garbage collector disabled for the timed call only; cases named in
+    ``settle`` include the young collections they leave (see ``time_call``)."""
     for _ in range(warmup):
         for fn in cases.values():
             fn()
     samples: dict[str, list[int]] = {name: [] for name in cases}
     for _ in range(repeat):
         for name, fn in cases.items():
-            samples[name].append(time_call(fn, gc_off=name in gc_off, collect=collect))
+            samples[name].append(time_call(fn, gc_off=name in gc_off, collect=collect, settle=name in settle))
     return {name: Stats(tuple(values)) for name, values in samples.items()}
 
 

@@ -24,10 +24,12 @@ dict lookups and one ``TimelineEvent``; previews take a fast path for printable 
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Final
 
@@ -74,6 +76,27 @@ class SyncFormatError(ValueError):
     """The body of a /sync response is not a JSON object."""
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a sync is decoded and applied.
+
+    Decoding and translating allocate hundreds of thousands of containers, none of them
+    in a reference cycle; with the collector on, they trigger collections that walk the
+    growing heap again and again (full ones included). Off for the call, the 1,000-room
+    synthetic initial sync takes about 450 ms instead of 535 ms, the young collections
+    it leaves behind included (bench/initial_sync.py). Nested use is fine; a collector
+    that was already off stays off.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def parse_sync(body: bytes | bytearray | str | Mapping[str, Any]) -> dict[str, Any]:
     """Decode a /sync body. Raises ``SyncFormatError`` (one line) if it is not a JSON object."""
     if isinstance(body, dict):
@@ -81,7 +104,8 @@ def parse_sync(body: bytes | bytearray | str | Mapping[str, Any]) -> dict[str, A
     if isinstance(body, Mapping):
         return dict(body)
     try:
-        decoded = json.loads(body)
+        with _collector_paused():
+            decoded = json.loads(body)
     except (ValueError, RecursionError, TypeError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise SyncFormatError(f"sync response is not valid JSON: {reason[:200]}") from None
@@ -112,6 +136,11 @@ def apply_sync_changes(account: AccountState, sync: Mapping[str, Any]) -> tuple[
     cache and for redrawing only what moved)."""
     if not isinstance(sync, Mapping):
         raise SyncFormatError(f"sync response is a {type(sync).__name__}, not an object")
+    with _collector_paused():
+        return _apply_sync_changes(account, sync)
+
+
+def _apply_sync_changes(account: AccountState, sync: Mapping[str, Any]) -> tuple[AccountState, frozenset[RoomId]]:
     tally = _Tally()
     me = account.user_id
     rooms: dict[RoomId, RoomState] = dict(account.rooms)
