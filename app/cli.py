@@ -311,17 +311,16 @@ def _tui() -> int:
     from app.matrix.live import MatrixService
     from app.ui.app import ReadmarkApp
 
+    async def login(homeserver: str, user: str, password: str) -> MatrixService:
+        client, new_session = await MatrixClient.login(homeserver, user, password)
+        save_session(new_session)
+        return MatrixService(client)
+
     if session is not None:
         service = MatrixService(MatrixClient.from_session(session))
         service.load_local()  # the first screen shows the cached state at once
-        app = ReadmarkApp(service, settings)
+        app = ReadmarkApp(service, settings, login=login, homeserver=session.homeserver)
     else:
-
-        async def login(homeserver: str, user: str, password: str) -> MatrixService:
-            client, new_session = await MatrixClient.login(homeserver, user, password)
-            save_session(new_session)
-            return MatrixService(client)
-
         app = ReadmarkApp(None, settings, login=login)
     app.run()
     return app.return_code or 0

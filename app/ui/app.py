@@ -159,7 +159,28 @@ class ReadmarkApp(App[None]):
     async def log_in(self, homeserver: str, user: str, password: str) -> None:
         assert self._login is not None
         service = await self._login(homeserver, user, password)
-        self._start(service)
+        old = self.service
+        main = self.main_screen
+        if old is None or main is None:
+            self._start(service)
+            return
+        # Logging in again after the server ended the session: the old service stops
+        # (its queue is on disk and the new one picks it up, for the same user only).
+        try:
+            await asyncio.wait_for(old.close(), CLOSE_TIMEOUT_S)
+        except Exception:
+            log.exception("closing the old service failed")
+        if service.user_id == main.user_id:
+            self.service = service
+            self.account = service.account
+            self.queued = service.queued
+            if isinstance(self.screen, LoginScreen):
+                self.pop_screen()
+            self.run_sync()
+        else:
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+            self._start(service)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Every worker failure lands here, once."""
@@ -187,14 +208,32 @@ class ReadmarkApp(App[None]):
         self.account = message.account
 
     def on_sync_status_changed(self, message: SyncStatusChanged) -> None:
-        self.sync_status = message.status
-        if message.status.state is SyncState.LOGGED_OUT:
-            self.notify(
-                message.status.detail or "the server ended this session",
-                title="Logged out",
-                severity="error",
-                timeout=15,
-                markup=False,
+        previous = self.sync_status
+        status = message.status
+        self.sync_status = status
+        if status.state is SyncState.LOGGED_OUT:
+            if previous.state is not SyncState.LOGGED_OUT:
+                self._logged_out(status.detail or "the server ended this session")
+        elif status.state is SyncState.OFFLINE:
+            # Say why once, when it goes offline; the status line then counts down.
+            if previous.state is not SyncState.OFFLINE and status.detail:
+                self.notify(status.detail, title="Offline", severity="warning", timeout=8, markup=False)
+        elif status.detail and status.detail != previous.detail:
+            self.notify(status.detail, title="readmark", severity="information", timeout=10, markup=False)
+
+    def _logged_out(self, reason: str) -> None:
+        queued = self.service.queued if self.service is not None else 0
+        kept = f" {queued} receipt(s) stay queued and go out after you log in again." if queued else ""
+        if self._login is None:
+            self.notify(f"{reason}.{kept} Quit and run `readmark login` to log in again.", title="Logged out",
+                        severity="error", timeout=30, markup=False)
+            return
+        self.notify(f"{reason}. Log in again to go on.{kept}", title="Logged out",
+                    severity="error", timeout=15, markup=False)
+        main = self.main_screen
+        if not isinstance(self.screen, LoginScreen):
+            self.push_screen(
+                LoginScreen(self._homeserver, main.user_id if main is not None else "", f"Logged out: {reason}")
             )
 
     def on_queue_changed(self, message: QueueChanged) -> None:

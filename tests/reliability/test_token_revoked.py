@@ -145,11 +145,6 @@ async def test_revoked_token_drops_receipts_for_another_user_with_a_notice(
     assert await in_thread(lambda: scene.my_receipts_seen_by_witness()) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="UI: the service reports 'dropped N queued receipts of another account' as a status "
-    "detail, which the TUI never shows (only LOGGED_OUT details become notifications)",
-)
 async def test_the_tui_shows_that_another_users_receipts_were_dropped(
     make_actor, synapse, capsys, monkeypatch  # noqa: ANN001
 ) -> None:
@@ -193,11 +188,6 @@ async def test_soft_logout_is_reported_and_keeps_the_queue(make_actor, synapse) 
     assert await in_thread(lambda: scene.my_receipts_seen_by_witness()) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="UI: after LOGGED_OUT (revoked or soft-logged-out token) the TUI only notifies; it "
-    "does not offer to log in again (no LoginScreen, no 'log in' action or hint)",
-)
 async def test_after_a_revoked_token_the_tui_offers_to_log_in_again(make_actor, synapse) -> None:
     scene = make_scene(make_actor, replies=0, main=1)
     async with RecordingProxy(synapse.base_url) as proxy:

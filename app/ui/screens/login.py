@@ -18,17 +18,21 @@ from textual.widgets import Button, Footer, Input, Label, Static
 class LoginScreen(Screen[None]):
     """Asks for homeserver, user and password; ``ReadmarkApp.log_in`` does the rest."""
 
-    def __init__(self, homeserver: str = "") -> None:
+    def __init__(self, homeserver: str = "", user: str = "", reason: str = "") -> None:
         super().__init__()
         self._homeserver = homeserver
+        self._user = user
+        self._reason = reason
 
     def compose(self) -> ComposeResult:
         with Vertical(id="login-dialog"):
             yield Static(Content.styled("Log in to Matrix", "bold"), id="login-title")
+            if self._reason:
+                yield Static(Content(self._reason), id="login-reason")
             yield Label("Homeserver")
             yield Input(self._homeserver, placeholder="https://matrix.example.org", id="login-homeserver")
             yield Label("User")
-            yield Input(placeholder="@me:example.org or me", id="login-user")
+            yield Input(self._user, placeholder="@me:example.org or me", id="login-user")
             yield Label("Password")
             yield Input(placeholder="password", password=True, id="login-password")
             yield Button("Log in", variant="primary", id="login-submit")

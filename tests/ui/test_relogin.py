@@ -1,0 +1,69 @@
+"""When the server ends the session (token revoked elsewhere), the TUI offers to log in
+again, keeps what was queued, and sends it once the same user is back: real Synapse."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import Input
+
+from app.config import Settings
+from app.matrix.client import MatrixClient
+from app.matrix.live import MatrixService
+from app.model.ids import MAIN
+from app.model.plan import ActionKind, ReceiptAction
+from app.model.receipts import ReceiptType
+from app.ui.screens.login import LoginScreen
+from app.ui.screens.main import MainScreen
+
+from tests.ui.helpers import RecordingApp
+
+
+async def until(pilot, check, seconds: float = 20.0) -> None:  # noqa: ANN001
+    for _ in range(int(seconds / 0.1)):
+        if check():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("timed out waiting for the UI")
+
+
+async def test_log_in_again_after_a_revoked_token_and_the_queue_goes_out(make_actor) -> None:
+    alice, me = make_actor("alice"), make_actor("me")
+    room = alice.create_room("Ops", invite=[me.user_id])
+    me.join(room)
+    latest = alice.send_text(room, "who has the pager?")
+    password = f"pw-{me.user_id[1:].split(':')[0]}"
+
+    async def login(homeserver: str, user: str, secret: str) -> MatrixService:
+        client, _ = await MatrixClient.login(homeserver, user, secret)
+        return MatrixService(client, sync_timeout_ms=500)
+
+    first = await login(me.base_url, me.user_id, password)
+    app = RecordingApp(first, Settings(receipt_mode=ReceiptType.PUBLIC), login=login, homeserver=me.base_url)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.status.sync_text.endswith("live"))
+        main = app.screen
+        # Another session ends every device of mine; a key pressed now stays queued.
+        await asyncio.to_thread(me.request, "POST", "/_matrix/client/v3/logout/all", {})
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen), 15)
+        assert any("log in again" in text.lower() for _, text, _ in app.notified)
+        login_screen = app.screen
+        assert login_screen.query_one("#login-user", Input).value == me.user_id
+        assert login_screen.query_one("#login-homeserver", Input).value == me.base_url
+
+        # A receipt asked for while logged out: the old service queues it on disk.
+        request = first.submit(room, ReceiptAction(ActionKind.THREADED, ReceiptType.PUBLIC, MAIN))
+        assert request.event_id == latest
+        await until(pilot, lambda: first.queued == 1, 10)
+
+        app.screen.query_one("#login-password", Input).value = password
+        await pilot.click("#login-submit")
+        await until(pilot, lambda: app.screen is main and app.service is not first, 20)
+        await until(pilot, lambda: main.status.sync_text.endswith("live"), 20)
+        await until(pilot, lambda: app.service.queued == 0, 20)
+        await pilot.press("q")
+        await pilot.pause()
+    seen = await asyncio.to_thread(
+        lambda: alice.wait_for(lambda: alice.room_receipts(room).get(latest, {}).get("m.read", {}).get(me.user_id))
+    )
+    assert seen["thread_id"] == MAIN
