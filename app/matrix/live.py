@@ -178,9 +178,11 @@ class MatrixService:
         result = plan(room, action)
         if isinstance(result, Refusal):
             return result
+        # Durable first: when the queue cannot be written (disk full, read-only) this
+        # raises and nothing changes, rather than showing as read what will not be sent.
+        self._queue.submit(result)
         self._account = self._account.with_room(apply_optimistic(room, result, ts=int(time.time() * 1000)))
         self._listener.account_changed(self._account)
-        self._queue.submit(result)
         return result
 
     async def open_thread(self, room_id: RoomId, thread_id: ThreadId) -> None:

@@ -35,6 +35,12 @@ BACKOFF_START = 0.5
 BACKOFF_CAP = 30.0
 
 Sender = Callable[[Request], Awaitable[None]]
+
+
+class QueueWriteError(OSError):
+    """The queue file could not be written: the request was not queued."""
+
+
 Settled = Callable[[Request, MatrixError | None], None]
 
 
@@ -182,9 +188,22 @@ class ReceiptQueue:
 
     def submit(self, request: Request) -> Request | None:
         """Queue a request durably; returns the older waiting request it replaced (the
-        caller settles that one as superseded: its optimistic effect is covered)."""
+        caller settles that one as superseded: its optimistic effect is covered).
+
+        Raises ``QueueWriteError`` when the file cannot be written; the queue is then as
+        it was, and the request will not be sent."""
         replaced = self._put(request)
-        self._persist()
+        try:
+            self._persist()
+        except OSError as error:
+            key = queue_key(request)
+            slot = self._slots[key]
+            slot.waiting = replaced
+            if slot.waiting is None and slot.in_flight is None:
+                self._drop_key(key)
+            raise QueueWriteError(
+                f"cannot write the receipt queue {self.path}: {error.strerror or error}; nothing was sent"
+            ) from None
         self._on_change(len(self))
         self._wake.set()
         return replaced

@@ -144,3 +144,39 @@ def test_login_when_the_data_dir_cannot_be_a_directory(make_actor, synapse, xdg_
     assert_one_line(err, "cannot read the session file", "Not a directory")
     assert blocker.read_text() == "a file where a directory should be"
     assert devices(actor) == before
+
+
+async def test_a_receipt_that_cannot_be_queued_durably_is_not_shown_as_read_nor_sent(make_actor, synapse, tmp_path) -> None:  # noqa: ANN001
+    """The queue file cannot be written (its directory is a file: ENOTDIR, as a full or
+    read-only disk would refuse): the key says so, the counts do not drop, and nothing is
+    sent behind the user's back."""
+    from app.config import Settings
+    from app.matrix.client import MatrixClient
+    from app.matrix.live import MatrixService
+    from app.matrix.session import Session
+    from app.ui.screens.main import MainScreen
+    from tests.reliability.helpers import RecordingProxy, make_scene, receipts_sent, until
+    from tests.ui.helpers import RecordingApp, shown
+
+    scene = make_scene(make_actor, replies=1, main=1)
+    blocker = tmp_path / "state-is-a-file"
+    blocker.write_text("")
+    async with RecordingProxy(synapse.base_url) as proxy:
+        session = Session(proxy.base_url, scene.me.user_id, scene.me.device_id, scene.me.access_token)
+        service = MatrixService(MatrixClient.from_session(session), queue_path=blocker / "receipt-queue.json",
+                                sync_timeout_ms=500)
+        app = RecordingApp(service, Settings())
+        async with app.run_test(size=(160, 40)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.status.sync_text.endswith("live"))
+            screen = app.screen
+            row = shown(screen.rooms, scene.room)
+            await pilot.press("r")
+            await pilot.pause(1.0)
+            assert screen.last_action.outcome == "failed", screen.last_action
+            assert any(title == "Could not queue the receipt" and "nothing was sent" in text and "\n" not in text
+                       for title, text, _ in app.notified), app.notified
+            assert shown(screen.rooms, scene.room) == row  # not shown as read
+            assert service.queued == 0
+            await pilot.press("q")
+            await pilot.pause()
+    assert receipts_sent(proxy) == []
