@@ -359,6 +359,10 @@ class MatrixService:
                 await self._countdown(delay, str(error))
                 self._set_status(SyncStatus(SyncState.CATCHING_UP))
                 continue
+            if attempt:
+                # Back after failures: receipts waiting out a backoff go now, not up to
+                # 30 s later while the status bar already says live.
+                self._queue.retry_now()
             attempt = 0
             self._account, changed = translate.apply_sync_changes(self._account, sync)
             self._want_fills(changed)

@@ -113,6 +113,7 @@ class ReceiptQueue:
         self._sleep = sleep
         self._wake = asyncio.Event()
         self._blocked = False
+        self._retry_now = asyncio.Event()
         self.dropped_for_other_user = 0
 
     # ---- persistence --------------------------------------------------------
@@ -208,6 +209,24 @@ class ReceiptQueue:
         self._wake.set()
         return replaced
 
+    def retry_now(self) -> None:
+        """The server answers again (a sync got through): cut short the waits of
+        retries after network errors and 5xx. A 429's wait is the server's, and stays."""
+        self._retry_now.set()
+        self._retry_now = asyncio.Event()
+
+    async def _backoff(self, delay: float, failure: MatrixError) -> None:
+        if isinstance(failure, RateLimited):
+            await self._sleep(delay)
+            return
+        nudged = asyncio.ensure_future(self._retry_now.wait())
+        slept = asyncio.ensure_future(self._sleep(delay))
+        try:
+            await asyncio.wait({nudged, slept}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nudged.cancel()
+            slept.cancel()
+
     def unblock(self) -> None:
         """After a new login of the same user: send again what an invalid token stopped."""
         self._blocked = False
@@ -257,7 +276,7 @@ class ReceiptQueue:
                     delay = self._delay(failure, attempt)
                     attempt += 1
                     log.info("receipt %s: %s; retrying in %.1f s", key, failure, delay)
-                    await self._sleep(delay)
+                    await self._backoff(delay, failure)
                     continue
                 error = failure
             attempt = 0

@@ -240,3 +240,27 @@ async def test_a_refusal_is_shown_in_the_tui_with_errcode_and_message(make_actor
             await pilot.press("q")
             await pilot.pause()
     assert await in_thread(lambda: scene.my_receipts_seen_by_witness()) == {}
+
+
+async def test_receipts_waiting_out_a_backoff_go_as_soon_as_a_sync_gets_through(make_actor, synapse, monkeypatch) -> None:  # noqa: ANN001
+    """After a long outage the queue's backoff can be up to 30 s: when the sync loop is
+    back, receipts go at once instead of after their wait (the status bar would say live
+    with receipts still queued). A long first backoff (10-20 s) makes the case certain."""
+    import app.matrix.queue as queue_module
+
+    monkeypatch.setattr(queue_module, "BACKOFF_START", 20.0)
+    scene = make_scene(make_actor, replies=0, main=1)
+    async with RecordingProxy(synapse.base_url) as proxy:
+        service, recorder, task = await start(scene, proxy)
+        try:
+            proxy.add(Rule(path_contains("/receipt/", "POST"), times=1, status=503, body={"error": "restarting"}))
+            proxy.add(Rule(path_contains("/sync", "GET"), times=1, status=502, body={"error": "restarting"}))
+            began = time.monotonic()
+            request = service.submit(scene.room, ReceiptAction(ActionKind.THREADED, PUB, MAIN))
+            outcome = await eventually(lambda: next((o for o in recorder.outcomes if o.request == request), None), 8)
+            assert outcome.accepted and time.monotonic() - began < 8
+        finally:
+            await stop(service, task)
+    tried = requests_to(proxy, "/receipt/", "POST")
+    assert [proxy.status_of(i) for i in tried] == [503, 200]
+    assert await in_thread(lambda: scene.alice.wait_for(lambda: scene.my_receipt(scene.main[0])))
