@@ -18,6 +18,10 @@ older or newer schema) is deleted with a logged notice and ``load_account`` retu
 None: the next sync is then an initial one. Loading never raises. Saving raises
 ``CacheError`` (an ``OSError``) when the disk refuses.
 
+Loading runs with the cyclic garbage collector paused, and then freezes what is alive
+(``gc.freeze()``): the loaded account is long-lived, and full collections that walk it
+again and again were the largest pauses of the running TUI (issue 6, bench/RESULTS.md).
+
 Each room keeps at most ``MAX_EVENTS_PER_ROOM`` events, the newest; when older ones are
 cut, a gap is recorded before the first kept event, so counts say they are lower bounds
 where that matters, and the cache stays bounded.
@@ -25,11 +29,12 @@ where that matters, and the cache stays bounded.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Mapping
-from contextlib import closing
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Final
 
@@ -72,8 +77,11 @@ def load_account(user_id: str, path: Path | None = None) -> AccountState | None:
     if not path.exists():
         return None
     try:
-        with closing(_connect(path)) as db:
-            return _load(db, user_id)
+        with closing(_connect(path)) as db, _collector_paused():
+            account = _load(db, user_id)
+        if account is not None:
+            _keep_out_of_full_collections()
+        return account
     except _Discard as discard:
         _discard(path, discard.reason)
     except sqlite3.OperationalError as error:
@@ -120,6 +128,34 @@ def save_account(
 def delete_cache(path: Path | None = None) -> None:
     """Remove the cache (logout). Missing files are fine."""
     _remove_files(path or cache_path())
+
+
+# ---- the garbage collector ---------------------------------------------------------
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic GC off while rooms are decoded: hundreds of thousands of objects and
+    no cycles; with it on, their allocation sets off collections that walk them again
+    and again. A collector that was off stays off."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _keep_out_of_full_collections() -> None:
+    """The loaded account lives as long as the process: ``gc.freeze()`` moves what is
+    alive now (the rooms, and the modules and app around them) out of the collector's
+    reach. Otherwise every full collection walks all of it again: with 1,000 rooms
+    that was a 200 ms pause every few keypresses, 20-30 ms after (bench keys). Nothing
+    is lost: frozen objects are still freed when their last reference goes (the model
+    holds no reference cycles); only cycles among them would never be collected."""
+    gc.freeze()
 
 
 # ---- SQLite -------------------------------------------------------------------
