@@ -1,5 +1,8 @@
 """``MatrixClient``: the one facade over ``nio.AsyncClient``; nothing else imports nio.
 
+nio is imported on the first request, not with this module: a start from the local
+cache paints before any request, and nio with aiohttp costs 0.35-0.5 s to import.
+
 nio is the transport here (its aiohttp session, TLS and proxy settings); requests are
 built and answers read by this module, because nio gets several of them wrong for a
 read-state client (see /work/shared/MATRIX_NOTES.md): ``update_receipt_marker`` cannot
@@ -22,18 +25,17 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import importlib
 import ipaddress
 import json
 import logging
 import os
+import sys
 import time
 import urllib.parse
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Any
-
-import aiohttp
-import nio
+from types import ModuleType, TracebackType
+from typing import TYPE_CHECKING, Any
 
 from app import __version__
 from app.logs import register_secret
@@ -50,6 +52,9 @@ from app.matrix.errors import (
 )
 from app.matrix.session import Session
 
+if TYPE_CHECKING:
+    import nio
+
 log = logging.getLogger(__name__)
 
 CLIENT_V3 = "/_matrix/client/v3"
@@ -58,6 +63,9 @@ VERSIONS_PATH = "/_matrix/client/versions"
 
 # Seconds one request may take, connection included. A sync adds its long-poll timeout.
 DEFAULT_REQUEST_TIMEOUT = 20.0
+# How long the first request lets the event loop run before importing nio (see
+# _import_transport): long enough for the first frame to go out.
+TRANSPORT_IMPORT_DELAY_S = 0.1
 
 PRIVATE_RECEIPTS_FEATURE = "org.matrix.msc2285.stable"
 
@@ -181,7 +189,26 @@ def error_from_answer(
     return ServerError(message, errcode=errcode, status=status)
 
 
+async def _import_transport() -> ModuleType:
+    """nio (and aiohttp under it), imported on the first request rather than at start.
+
+    Importing them costs 0.35-0.5 s, and a start from the cache paints without them
+    (issue 6, bench/coldstart.py). The service makes its first request right after
+    publishing the cached account, before the UI has drawn it; so the import first
+    gives the event loop TRANSPORT_IMPORT_DELAY_S (the first frame of 1,000 rooms takes
+    about that), then runs in a worker thread, leaving the loop free for keys.
+    Measured: first paint of 1,000 cached rooms about 1,050-1,190 ms -> 690-765 ms.
+    """
+    loaded = sys.modules.get("nio")
+    if loaded is not None:
+        return loaded
+    await asyncio.sleep(TRANSPORT_IMPORT_DELAY_S)
+    return await asyncio.to_thread(importlib.import_module, "nio")
+
+
 def _transport_error(error: BaseException, homeserver: str, timeout: float) -> MatrixError:
+    import aiohttp  # already imported by the request that failed
+
     host = urllib.parse.urlsplit(homeserver).netloc or homeserver
     if isinstance(error, (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError)):
         return TlsError(f"TLS verification failed for {host}: {_tls_detail(error)}")
@@ -233,16 +260,11 @@ class MatrixClient:
         self.homeserver = normalize_homeserver(homeserver)
         self.request_timeout = request_timeout
         self._versions: dict[str, Any] | None = None
-        config = nio.AsyncClientConfig(
-            # nio's _send would otherwise retry 429s and connection errors forever.
-            max_limit_exceeded=0,
-            max_timeouts=0,
-            request_timeout=request_timeout,
-            encryption_enabled=False,
-            store_sync_tokens=False,
-        )
-        # ssl=True: aiohttp's default context, certificates verified.
-        self._nio = nio.AsyncClient(self.homeserver, user=user_id, device_id=device_id, config=config, ssl=True)
+        # The identity lives here; nio's client is built on the first request.
+        self._user_id = ""
+        self._device_id = device_id
+        self._access_token = ""
+        self._nio: nio.AsyncClient | None = None
         if access_token:
             self._set_login(user_id, device_id or "", access_token)
 
@@ -251,24 +273,50 @@ class MatrixClient:
 
     def _set_login(self, user_id: str, device_id: str, access_token: str) -> None:
         register_secret(access_token)
+        self._user_id, self._device_id, self._access_token = user_id, device_id, access_token
+        if self._nio is not None:
+            self._login_nio(self._nio)
+
+    def _login_nio(self, client: nio.AsyncClient) -> None:
         # Set directly rather than with restore_login(), which would load a crypto store.
-        self._nio.user_id = user_id
-        self._nio.device_id = device_id
-        self._nio.access_token = access_token
+        client.user_id = self._user_id
+        client.device_id = self._device_id
+        client.access_token = self._access_token
+
+    async def _transport(self) -> nio.AsyncClient:
+        """nio's client, built (and nio imported) on first use."""
+        if self._nio is None:
+            nio = await _import_transport()
+            if self._nio is None:
+                config = nio.AsyncClientConfig(
+                    # nio's _send would otherwise retry 429s and connection errors forever.
+                    max_limit_exceeded=0,
+                    max_timeouts=0,
+                    request_timeout=self.request_timeout,
+                    encryption_enabled=False,
+                    store_sync_tokens=False,
+                )
+                # ssl=True: aiohttp's default context, certificates verified.
+                client = nio.AsyncClient(
+                    self.homeserver, user=self._user_id, device_id=self._device_id, config=config, ssl=True
+                )
+                self._login_nio(client)
+                self._nio = client
+        return self._nio
 
     # -- identity ---------------------------------------------------------------
 
     @property
     def user_id(self) -> str:
-        return self._nio.user_id
+        return self._user_id
 
     @property
     def device_id(self) -> str | None:
-        return self._nio.device_id
+        return self._device_id
 
     @property
     def logged_in(self) -> bool:
-        return bool(self._nio.access_token)
+        return bool(self._access_token)
 
     @property
     def insecure_transport(self) -> bool:
@@ -278,7 +326,7 @@ class MatrixClient:
     def session(self) -> Session:
         if not self.logged_in:
             raise TokenInvalid("not logged in")
-        return Session(self.homeserver, self.user_id, self.device_id or "", self._nio.access_token)
+        return Session(self.homeserver, self.user_id, self.device_id or "", self._access_token)
 
     # -- construction -----------------------------------------------------------
 
@@ -333,7 +381,8 @@ class MatrixClient:
         )
 
     async def close(self) -> None:
-        await self._nio.close()
+        if self._nio is not None:
+            await self._nio.close()
 
     async def __aenter__(self) -> MatrixClient:
         return self
@@ -371,14 +420,17 @@ class MatrixClient:
             data = json.dumps(body, separators=(",", ":"))
             headers["Content-Type"] = "application/json"
         if authenticated:
-            if not self._nio.access_token:
+            if not self._access_token:
                 raise TokenInvalid("not logged in", errcode="M_MISSING_TOKEN")
-            headers["Authorization"] = f"Bearer {self._nio.access_token}"
+            headers["Authorization"] = f"Bearer {self._access_token}"
         request_timeout = self.request_timeout if timeout is None else timeout
         request_name = f"{method} {path.split('?', 1)[0]}"
+        transport = await self._transport()
+        import aiohttp  # imported with nio by _transport
+
         began = time.monotonic()
         try:
-            response = await self._nio.send(method, path, data, headers, timeout=request_timeout)
+            response = await transport.send(method, path, data, headers, timeout=request_timeout)
             try:
                 raw = await response.read()
                 status, reason, answer_headers = response.status, response.reason or "", response.headers
@@ -442,7 +494,9 @@ class MatrixClient:
     async def logout(self) -> None:
         """Invalidate the token on the server. Afterwards this client is logged out."""
         await self._request("POST", f"{CLIENT_V3}/logout", body={})
-        self._nio.access_token = ""
+        self._access_token = ""
+        if self._nio is not None:
+            self._nio.access_token = ""
 
     async def joined_rooms(self) -> list[str]:
         answer = await self._json("GET", f"{CLIENT_V3}/joined_rooms")
