@@ -14,6 +14,8 @@ from the synthetic sync, writes a JSON report to ``$READMARK_BENCH_REPORT`` and 
 with ``os._exit`` (quitting is not part of a start).
 
 Times are ``time.monotonic_ns()``: CLOCK_MONOTONIC, the same clock in the parent.
+Peak memory is ``VmHWM`` (Linux carries ``ru_maxrss`` over ``exec`` from the parent).
+``READMARK_BENCH_PROFILE=FILE`` writes a cProfile of the start to FILE.
 """
 
 from __future__ import annotations
@@ -24,8 +26,15 @@ CHILD_START_NS = time.monotonic_ns()
 
 import json  # noqa: E402
 import os  # noqa: E402
-import resource  # noqa: E402
 import sys  # noqa: E402
+
+# READMARK_BENCH_PROFILE=FILE: profile the start (cProfile) and write the stats there.
+_PROFILE = None
+if os.environ.get("READMARK_BENCH_PROFILE"):
+    import cProfile
+
+    _PROFILE = cProfile.Profile()
+    _PROFILE.enable()
 
 
 def _finish(app, report: dict) -> None:  # noqa: ANN001 - a textual App
@@ -38,7 +47,14 @@ def _finish(app, report: dict) -> None:  # noqa: ANN001 - a textual App
     report["nio_loaded"] = "nio" in sys.modules
     report["aiohttp_loaded"] = "aiohttp" in sys.modules
     report["modules"] = len(sys.modules)
-    report["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the forking parent.
+    with open("/proc/self/status", encoding="utf-8") as status:
+        for line in status:
+            if line.startswith("VmHWM"):
+                report["maxrss_kb"] = int(line.split()[1])
+    if _PROFILE is not None:
+        _PROFILE.disable()
+        _PROFILE.dump_stats(os.environ["READMARK_BENCH_PROFILE"])
     with open(os.environ["READMARK_BENCH_REPORT"], "w", encoding="utf-8") as out:
         json.dump(report, out)
     os._exit(0)

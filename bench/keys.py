@@ -55,6 +55,32 @@ NAVIGATION_MS = 16.0
 RECEIPT_MS = 50.0
 
 
+class CollectorWatch:
+    """Times the garbage collector's full (generation 2) collections while active."""
+
+    def __init__(self) -> None:
+        self.durations: list[int] = []
+        self._started = 0
+        self.active = False
+
+    def __enter__(self) -> CollectorWatch:
+        gc.callbacks.append(self._callback)
+        self.active = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.active = False
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter_ns()
+        elif self._started:
+            self.durations.append(time.perf_counter_ns() - self._started)
+
+
 class FrameProbe:
     """Wraps ``app._display``: counts frames, encodes each one as a terminal would."""
 
@@ -180,7 +206,7 @@ async def measure(rooms: int, samples: int) -> dict[str, object]:
             async with app.run_test(size=SIZE) as pilot:
                 probe = FrameProbe(app)
                 screen = await main_screen_ready(pilot, joined)
-                gc.collect()
+                watch = CollectorWatch().__enter__()
 
                 async def sample(label: str, act: Callable[[], None]) -> None:
                     elapsed, drawn = await to_frame(pilot, probe, act)
@@ -234,6 +260,8 @@ async def measure(rooms: int, samples: int) -> dict[str, object]:
                     await sample("sync arrives (10 events, 5 receipts, 5 rooms)", lambda b=body: client.feed(b))
                     await quiet()
                 notes["selection_thread_main"] = screen.selection.thread_id == MAIN
+                watch.__exit__()
+                notes["full_collections"] = [d / 1e6 for d in watch.durations]
             await service.close()
     notes["stats"] = {label: Stats(tuple(values)) for label, values in results.items()}
     notes["frames"] = {label: statistics.median(values) for label, values in frames.items()}
@@ -258,6 +286,14 @@ def run(quick: bool = False) -> Report:
         threads=outcome["threads"],
         r_counts_dropped=outcome["r_counts_dropped"],
         requests_sent=outcome["requests_sent"],
+    )
+    collections = outcome["full_collections"]
+    report.figures["full_collections"] = len(collections)
+    report.figures["full_collection_max_ms"] = max(collections, default=0.0)
+    report.notes.append(
+        f"full garbage collections while measuring: {len(collections)}, "
+        f"median {statistics.median(collections) if collections else 0:.0f} ms, max {max(collections, default=0):.0f} ms "
+        "(each lands in whichever key or sync was being measured)"
     )
     report.notes.append(
         f"r lowered the selected thread's count to 0 in {outcome['r_counts_dropped']} of {samples} presses "
