@@ -416,23 +416,28 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
     )
 
 
-def _checked_event(raw: Any) -> tuple[Any, ...]:
-    if not isinstance(raw, list) or len(raw) != 11:
+def _checked_event(raw: Any) -> list[Any]:
+    """``raw`` itself when it is exactly an event's shape. One expression of ``type()``
+    tests rather than a helper call per field: 29,000 events are checked on a start
+    with 1,000 rooms, and the calls were half the load (issue 6)."""
+    if type(raw) is not list or len(raw) != 11:
         raise CacheCorrupt("an event has the wrong shape")
     event_id, sender, ts, kind, body, rel_type, relates_to, state_key, redacted, redacts, count = raw
-    return (
-        _str(event_id),
-        _str(sender),
-        _int(ts),
-        _str(kind),
-        _str(body),
-        _opt_str(rel_type),
-        _opt_str(relates_to),
-        _opt_str(state_key),
-        _bool(redacted),
-        _opt_str(redacts),
-        None if count is None else _int(count),
-    )
+    if not (
+        type(event_id) is str
+        and type(sender) is str
+        and type(ts) is int
+        and type(kind) is str
+        and type(body) is str
+        and (rel_type is None or type(rel_type) is str)
+        and (relates_to is None or type(relates_to) is str)
+        and (state_key is None or type(state_key) is str)
+        and type(redacted) is bool
+        and (redacts is None or type(redacts) is str)
+        and (count is None or type(count) is int)
+    ):
+        raise CacheCorrupt("an event field has the wrong type")
+    return raw
 
 
 def _counts(raw: Any) -> ServerCounts:
