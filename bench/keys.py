@@ -145,8 +145,9 @@ async def _frames(pilot) -> None:  # noqa: ANN001
             return
 
 
-async def to_frame(pilot, probe: FrameProbe, act: Callable[[], None]) -> tuple[int, int]:  # noqa: ANN001
-    """Nanoseconds from ``act()`` to the last frame it caused, and the frames drawn.
+async def to_frame(pilot, probe: FrameProbe, act: Callable[[], None]) -> tuple[int, int, int]:  # noqa: ANN001
+    """Nanoseconds from ``act()`` to the last frame it caused, the frames drawn, and
+    nanoseconds until the app was quiet (handlers done) before its frame was composed.
 
     After the timed part, Pilot's thorough ``_wait_for_screen`` checks that nothing was
     left: if it finds work that draws another frame, that frame's time is the end."""
@@ -155,6 +156,7 @@ async def to_frame(pilot, probe: FrameProbe, act: Callable[[], None]) -> tuple[i
     start = time.perf_counter_ns()
     act()
     await settle(pilot)
+    handled = time.perf_counter_ns() - start
     await _frames(pilot)
     # The check, untimed unless it finds more to draw.
     await pilot._wait_for_screen()
@@ -163,7 +165,7 @@ async def to_frame(pilot, probe: FrameProbe, act: Callable[[], None]) -> tuple[i
         await _frames(pilot)
     drawn = len(probe.frames) - before
     end = probe.frames[-1] if drawn else time.perf_counter_ns()
-    return end - start, drawn
+    return end - start, drawn, handled
 
 
 def press(app: ReadmarkApp, key: str) -> Callable[[], None]:
@@ -195,6 +197,7 @@ async def measure(rooms: int, samples: int) -> dict[str, object]:
     del sync
     results: dict[str, list[int]] = {}
     frames: dict[str, list[int]] = {}
+    handling: dict[str, list[int]] = {}
     notes: dict[str, object] = {"rooms": joined, "threads": threads}
     with tempfile.TemporaryDirectory(prefix="readmark-bench-") as home:
         env = write_profile(home, account)
@@ -209,9 +212,10 @@ async def measure(rooms: int, samples: int) -> dict[str, object]:
                 watch = CollectorWatch().__enter__()
 
                 async def sample(label: str, act: Callable[[], None]) -> None:
-                    elapsed, drawn = await to_frame(pilot, probe, act)
+                    elapsed, drawn, handled = await to_frame(pilot, probe, act)
                     results.setdefault(label, []).append(elapsed)
                     frames.setdefault(label, []).append(drawn)
+                    handling.setdefault(label, []).append(handled)
 
                 async def quiet() -> None:
                     # Untimed: let receipts settle (the fake server answers after rtt_s).
@@ -265,6 +269,7 @@ async def measure(rooms: int, samples: int) -> dict[str, object]:
             await service.close()
     notes["stats"] = {label: Stats(tuple(values)) for label, values in results.items()}
     notes["frames"] = {label: statistics.median(values) for label, values in frames.items()}
+    notes["handled"] = {label: statistics.median(values) / 1e6 for label, values in handling.items()}
     return notes
 
 
@@ -275,10 +280,21 @@ def run(quick: bool = False) -> Report:
     stats: dict[str, Stats] = outcome["stats"]  # type: ignore[assignment]
     table = Table(
         f"Key (or sync) to frame, ms: {outcome['rooms']:,} rooms, {outcome['threads']:,} threads, {SIZE[0]}x{SIZE[1]}",
-        ["input", "median", "p90", "min", "max", "n", "frames"],
+        ["input", "median", "p90", "min", "max", "n", "frames", "handlers (median)", "composing (median)"],
     )
     for label, values in stats.items():
-        table.add(label, values.median_ms, values.p90_ms, values.min_ms, values.max_ms, values.n, outcome["frames"][label])
+        handled = outcome["handled"][label]
+        table.add(
+            label,
+            values.median_ms,
+            values.p90_ms,
+            values.min_ms,
+            values.max_ms,
+            values.n,
+            outcome["frames"][label],
+            handled,
+            max(values.median_ms - handled, 0.0),
+        )
         report.figures[label] = {"median_ms": values.median_ms, "p90_ms": values.p90_ms, "max_ms": values.max_ms}
     report.tables.append(table)
     report.figures.update(
