@@ -102,5 +102,20 @@ class SilentClient:
         await asyncio.Event().wait()
         return {}
 
+    async def messages(self, *args: object, **kwargs: object) -> tuple[list, str | None]:
+        await asyncio.Event().wait()
+        return [], None
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        """Any other request the service learns to make: one that never answers, like
+        the fills above (so a new client method does not break the benchmarks)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        async def never_answers(*args: object, **kwargs: object) -> None:
+            await asyncio.Event().wait()
+
+        return never_answers
+
     async def close(self) -> None:
         return None

@@ -228,9 +228,12 @@ async def measure(rooms: int, samples: int) -> dict[str, object]:
                     app.screen._on_timer_update()
                     await settle(pilot)
 
-                # The floor: a key bound to nothing.
+                # The floor: a key bound to nothing; and what one full-screen layout and
+                # repaint costs, the price of any change that alters a widget's size.
                 for _ in range(samples):
                     await sample("(unbound key: the method's floor)", press(app, "f12"))
+                for _ in range(samples):
+                    await sample("(a full-screen layout: screen.refresh(layout=True))", lambda: app.screen.refresh(layout=True))
                 # j in the rooms pane: the next room's threads and timeline are built.
                 screen.rooms.focus()
                 await pilot.press("g")

@@ -36,6 +36,7 @@ from typing import Any
 ME = "@me:example.org"
 SERVER = "example.org"
 TIMELINE_LIMIT = 30
+USER_POOL = 100_000
 BASE_TS = 1_760_000_000_000
 
 _WORDS = (
@@ -102,9 +103,9 @@ class _Room:
         self.room_id = _room_id(index, rng)
         self.direct = rng.random() < 0.1
         count = 1 if self.direct else rng.randint(max(2, shape.others_per_room // 2), shape.others_per_room * 3 // 2)
-        # Members are drawn from a pool of 20 * rooms users, so names repeat across rooms.
-        pool = max(50, shape.rooms * 20)
-        self.others = [_user(rng.randrange(pool)) for _ in range(count)]
+        # Members come from one pool of USER_POOL users, whatever the account's size, so
+        # room N is the same room in a 100-room and a 5,000-room account.
+        self.others = [_user(rng.randrange(USER_POOL)) for _ in range(count)]
         self.ts = BASE_TS + index * 7_919 + rng.randrange(3_600_000)
         self.events: list[dict[str, Any]] = []
         self.thread_roots: list[str] = []
