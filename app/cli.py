@@ -13,7 +13,6 @@ import getpass
 import logging
 import os
 import re
-import shutil
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -79,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     logout = sub.add_parser(
         "logout",
-        help="end the session on the homeserver and remove it and the cache locally",
+        help="end the session on the homeserver and remove the session file and the read-state cache",
     )
     logout.add_argument(
         "--force",
@@ -176,10 +175,17 @@ def _login(args: argparse.Namespace) -> int:
 
 
 def _clear_local() -> None:
-    """The session file and everything cached for the account."""
+    """The session file and the read-state cache file, nothing else.
+
+    The rest of the cache dir is not the account's: ``readmark demo`` keeps its
+    homeserver, lock and profile under ``cache_dir()/demo``. The receipt queue (state
+    dir) is kept too: it goes out when the same user logs in again.
+    """
+    from app.store.cache import delete_cache
+
     try:
         delete_session()
-        shutil.rmtree(paths.cache_dir(), ignore_errors=False)
+        delete_cache()
     except FileNotFoundError:
         pass
     except OSError as error:

@@ -25,6 +25,7 @@ from app.devserver.actor import CLIENT_V3, MatrixActor, MatrixHttpError
 from app.devserver.synapse import free_port
 from app.logs import REDACTED, log_file, register_secret, setup_logging, teardown_logging
 from app.matrix.session import Session, load_session, save_session
+from app.store.cache import cache_path
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -252,9 +253,8 @@ def _logged_in(actor, synapse, capsys, monkeypatch) -> Session:  # noqa: ANN001
     code, _out, err = run_main(capsys, monkeypatch, login_argv(synapse.base_url, actor.user_id), password_of(actor))
     assert code == 0, err
     session = load_session()
-    cache = paths.cache_dir()
-    (cache / "rooms").mkdir(parents=True)
-    (cache / "rooms" / "state.sqlite").write_bytes(b"cached")
+    cache_path().parent.mkdir(parents=True, exist_ok=True)
+    cache_path().write_bytes(b"cached")
     return session
 
 
@@ -265,7 +265,7 @@ def test_logout_ends_the_session_everywhere(make_actor, synapse, xdg_dirs, capsy
     assert code == 0, err
     assert out == f"logged out {actor.user_id} (device {session.device_id})\n" and err == ""
     assert not paths.session_file().exists()
-    assert not paths.cache_dir().exists() or not any(paths.cache_dir().iterdir())
+    assert not cache_path().exists()
     assert not token_is_alive(synapse, session)
     assert_token_only_in_session_file(xdg_dirs, session.access_token, [out, err])
 
@@ -278,7 +278,7 @@ def test_logout_after_the_token_died_still_clears_locally(make_actor, synapse, c
     assert code == 0, err
     assert "already ended on the homeserver" in out and "M_UNKNOWN_TOKEN" in out
     assert not paths.session_file().exists()
-    assert not paths.cache_dir().exists()
+    assert not cache_path().exists()
 
 
 def test_logout_keeps_the_session_when_the_server_is_unreachable(capsys, monkeypatch) -> None:  # noqa: ANN001
