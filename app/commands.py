@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from app.config import Settings
 from app.matrix import translate
 from app.matrix.client import MatrixClient
+from app.matrix.live import load_thread, send_request
 from app.matrix.errors import RequestRefused
 from app.matrix.session import Session
 from app.matrix.sync_filter import sync_filter
@@ -159,7 +160,8 @@ async def mark(session: Session, settings: Settings, args: MarkArgs) -> str:
             except RequestRefused as error:
                 raise CommandError(f"alias {args.room} does not resolve: {error}") from None
         receipt_type = args.receipt_type or settings.mode_for(room_id)
-        if receipt_type is ReceiptType.PRIVATE and not await client.supports_private_receipts():
+        sends_receipt = not args.fully_read or args.with_receipt
+        if sends_receipt and receipt_type is ReceiptType.PRIVATE and not await client.supports_private_receipts():
             raise CommandError("this homeserver does not support private receipts; nothing sent (use --public)")
         account = await synced_account(client)
         room = account.rooms.get(room_id)
@@ -173,22 +175,23 @@ async def mark(session: Session, settings: Settings, args: MarkArgs) -> str:
             action = ReceiptAction(ActionKind.UNTHREADED, receipt_type, None, args.event_id)
         else:
             action = ReceiptAction(ActionKind.THREADED, receipt_type, args.thread or MAIN, args.event_id)
-        if args.thread not in (None, MAIN) and args.thread not in room.thread_positions:
-            room = await _load_event(client, room, args.thread)
+        if args.thread not in (None, MAIN) and args.thread not in room.complete_threads:
+            # The sync window may hold none of the thread, or only its root: load it.
+            try:
+                events, complete = await load_thread(client, room, args.thread)
+            except RequestRefused as error:
+                raise CommandError(f"event {args.thread} is not in {room.name or room_id}: {error}") from None
+            room = backfill(room, events, complete_thread=args.thread if complete else None)
+            if room.event(args.thread) is None:
+                raise CommandError(f"event {args.thread} is not in {room.name or room_id}")
         request = plan(room, action)
         if isinstance(request, Refusal):
             raise CommandError(f"nothing sent: {request.reason}")
+        await send_request(client, request)
         if isinstance(request, FullyReadRequest):
             kind = request.receipt_type
-            await client.set_read_markers(
-                room_id,
-                fully_read=request.event_id,
-                read=request.event_id if kind is ReceiptType.PUBLIC else None,
-                read_private=request.event_id if kind is ReceiptType.PRIVATE else None,
-            )
-            extra = f" with a {kind.label} receipt" if kind else ""
+            extra = f" with a {kind.label} receipt up to {request.receipt_event_id}" if kind else ""
             return f"fully-read marker moved to {request.event_id}{extra} in {room.name or room_id}"
-        await client.send_receipt(room_id, request.receipt_type.value, request.event_id, request.thread_id)
         scope = "unthreaded" if request.thread_id is None else f"thread {request.thread_id}"
         return f"{request.receipt_type.label} receipt ({scope}) up to {request.event_id} in {room.name or room_id}"
 

@@ -95,8 +95,10 @@ def parse_settings(document: Mapping[str, object], where: str = "config.toml") -
             if not isinstance(value, dict):
                 raise fail("receipts.rooms", "must be a table of room ID = \"private\" | \"public\"")
             for room, room_mode in value.items():
-                if not (looks_like_room_id(room) or looks_like_alias(room)):
-                    raise fail(f"receipts.rooms.{room}", "not a room ID (!id) or alias (#name:server)")
+                if not looks_like_room_id(room):
+                    # An alias can move to another room; a privacy setting must not.
+                    hint = " (aliases are not accepted: use the room ID)" if looks_like_alias(room) else ""
+                    raise fail(f"receipts.rooms.{room}", f"not a room ID (!id){hint}")
                 room_modes[room] = _mode(room_mode, f"receipts.rooms.{room}", fail)
         else:
             raise fail(f"receipts.{key}", "unknown key (known: mode, rooms)")

@@ -28,9 +28,10 @@ from app.matrix.service import ReceiptOutcome, ServiceListener, SyncState, SyncS
 from app.matrix.sync_filter import sync_filter
 from app.model.account import AccountState
 from app.model.ids import MAIN, RoomId, ThreadId
-from app.model.plan import FullyReadRequest, ReceiptAction, ReceiptRequest, Refusal, Request, apply_optimistic, plan, settle
+from app.model.plan import FullyReadRequest, ReceiptAction, Refusal, Request, apply_optimistic, plan, settle
 from app.model.receipts import ReceiptType
-from app.model.room import backfill, fill_gap, gap_before_latest
+from app.model.events import TimelineEvent
+from app.model.room import RoomState, backfill, fill_gap, gap_before_latest
 from app.model.unread import thread_unread, threads_unread
 from app.store import cache
 
@@ -88,6 +89,7 @@ class MatrixService:
         )
         self._queue_loaded = False
         self._stopped = asyncio.Event()
+        self._helpers: list[asyncio.Task] = []
         self._fill_wanted: asyncio.Queue[tuple[RoomId, ThreadId]] = asyncio.Queue()
         self._fill_seen: set[tuple[RoomId, ThreadId]] = set()
 
@@ -147,7 +149,7 @@ class MatrixService:
                     detail=f"dropped {self._queue.dropped_for_other_user} queued receipts of another account",
                 )
             )
-        helpers = [asyncio.create_task(self._queue.run(self._send), name="receipt queue")]
+        helpers = self._helpers = [asyncio.create_task(self._queue.run(self._send), name="receipt queue")]
         helpers += [
             asyncio.create_task(self._fill_threads(), name=f"thread fill {i}")
             for i in range(BACKGROUND_FILL_CONCURRENCY)
@@ -195,31 +197,7 @@ class MatrixService:
 
     async def _fill(self, room_id: RoomId, thread_id: ThreadId) -> None:
         room = self._account.rooms[room_id]
-        raw: list[dict] = []
-        token: str | None = None
-        complete = False
-        for _ in range(THREAD_FILL_PAGES):
-            chunk, token = await self._client.thread_events(room_id, thread_id, token, limit=100)
-            raw.extend(chunk)
-            if token is None:
-                complete = True
-                break
-        # The root, and the events my receipts for this thread point at when they lie in
-        # history that is not loaded: without their positions the count stays uncertain.
-        wanted = [thread_id]
-        for receipt_type in ReceiptType:
-            for key_thread in (None, thread_id):
-                receipt = room.my_receipt(receipt_type, key_thread)
-                if receipt is not None and receipt.event_id not in wanted:
-                    wanted.append(receipt.event_id)
-        fetched = {event.get("event_id") for event in raw}
-        for event_id in wanted:
-            if room.event(event_id) is None and event_id not in fetched:
-                try:
-                    raw.append(await self._client.room_event(room_id, event_id))
-                except RequestRefused:
-                    log.info("event %s in %s is not visible", event_id, room_id)
-        events = translate.timeline_events(raw)
+        events, complete = await load_thread(self._client, room, thread_id)
         self._apply_to_room(
             room_id, lambda r: backfill(r, events, complete_thread=thread_id if complete else None)
         )
@@ -282,6 +260,11 @@ class MatrixService:
 
     async def close(self) -> None:
         self._stopped.set()
+        # Stop what could still send before the client closes: a request after close
+        # would open a new HTTP session that nothing closes.
+        for task in self._helpers:
+            task.cancel()
+        await asyncio.gather(*self._helpers, return_exceptions=True)
         if self._use_cache:
             try:
                 cache.save_account(self._account)
@@ -292,19 +275,17 @@ class MatrixService:
     # ---- sending -------------------------------------------------------------------
 
     async def _send(self, request: Request) -> None:
-        if isinstance(request, FullyReadRequest):
-            receipt_type = request.receipt_type
-            await self._client.set_read_markers(
-                request.room_id,
-                fully_read=request.event_id,
-                read=request.event_id if receipt_type is ReceiptType.PUBLIC else None,
-                read_private=request.event_id if receipt_type is ReceiptType.PRIVATE else None,
-            )
-            return
-        assert isinstance(request, ReceiptRequest)
-        await self._client.send_receipt(
-            request.room_id, request.receipt_type.value, request.event_id, request.thread_id
-        )
+        if needs_private_receipts(request):
+            # Queued before the server said (started offline, say): ask now, and never
+            # send a private receipt to a server that does not know them.
+            if self._private_ok is None:
+                self._private_ok = await self._client.supports_private_receipts()
+            if not self._private_ok:
+                raise RequestRefused(
+                    "this homeserver does not support private receipts; nothing was sent",
+                    errcode="M_UNRECOGNIZED",
+                )
+        await send_request(self._client, request)
 
     def _settled(self, request: Request, error: MatrixError | None) -> None:
         self._apply_to_room(request.room_id, lambda room: settle(room, request, accepted=error is None))
@@ -382,3 +363,51 @@ class MatrixService:
             step = min(1.0, remaining)
             await self._sleep(step)
             remaining -= step
+
+
+def needs_private_receipts(request: Request) -> bool:
+    return request.receipt_type is ReceiptType.PRIVATE
+
+
+async def send_request(client: MatrixClient, request: Request) -> None:
+    """One planned request on the wire: a receipt, or the read markers."""
+    if isinstance(request, FullyReadRequest):
+        receipt_type, receipt_event = request.receipt_type, request.receipt_event_id
+        await client.set_read_markers(
+            request.room_id,
+            fully_read=request.event_id,
+            read=receipt_event if receipt_type is ReceiptType.PUBLIC else None,
+            read_private=receipt_event if receipt_type is ReceiptType.PRIVATE else None,
+        )
+        return
+    await client.send_receipt(request.room_id, request.receipt_type.value, request.event_id, request.thread_id)
+
+
+async def load_thread(client: MatrixClient, room: RoomState, thread_id: ThreadId) -> tuple[list[TimelineEvent], bool]:
+    """A thread's events from ``/relations`` (and whether that is all of them), plus its
+    root and the events my receipts for it point at when those are not loaded: without
+    their positions the count would stay uncertain."""
+    room_id = room.room_id
+    raw: list[dict] = []
+    token: str | None = None
+    complete = False
+    for _ in range(THREAD_FILL_PAGES):
+        chunk, token = await client.thread_events(room_id, thread_id, token, limit=100)
+        raw.extend(chunk)
+        if token is None:
+            complete = True
+            break
+    wanted = [thread_id]
+    for receipt_type in ReceiptType:
+        for key_thread in (None, thread_id):
+            receipt = room.my_receipt(receipt_type, key_thread)
+            if receipt is not None and receipt.event_id not in wanted:
+                wanted.append(receipt.event_id)
+    fetched = {event.get("event_id") for event in raw}
+    for event_id in wanted:
+        if room.event(event_id) is None and event_id not in fetched:
+            try:
+                raw.append(await client.room_event(room_id, event_id))
+            except RequestRefused:
+                log.info("event %s in %s is not visible", event_id, room_id)
+    return translate.timeline_events(raw), complete

@@ -46,7 +46,10 @@ Settled = Callable[[Request, MatrixError | None], None]
 
 def queue_key(request: Request) -> tuple[str, str, str]:
     if isinstance(request, FullyReadRequest):
-        return (request.room_id, FULLY_READ, "")
+        # With or without a receipt (and which type) are separate keys: a newer marker
+        # must never swallow an older request's receipt.
+        receipt = request.receipt_type.value if request.receipt_type is not None else ""
+        return (request.room_id, FULLY_READ, receipt)
     thread = "\x00unthreaded" if request.thread_id is None else request.thread_id
     return (request.room_id, request.receipt_type.value, thread)
 
@@ -58,6 +61,7 @@ def request_to_json(request: Request) -> dict:
             "room_id": request.room_id,
             "event_id": request.event_id,
             "receipt_type": request.receipt_type.value if request.receipt_type else None,
+            "receipt_event_id": request.receipt_event_id,
         }
     return {
         "kind": "receipt",
@@ -75,11 +79,16 @@ def request_from_json(data: dict) -> Request:
         raise ValueError("room_id and event_id must be strings")
     if data["kind"] == "fully_read":
         receipt_type = data.get("receipt_type")
-        return FullyReadRequest(room_id, event_id, ReceiptType(receipt_type) if receipt_type else None)
+        receipt_event = data.get("receipt_event_id")
+        if receipt_event is not None and not isinstance(receipt_event, str):
+            raise ValueError("receipt_event_id must be a string or null")
+        return FullyReadRequest(
+            room_id, event_id, ReceiptType(receipt_type) if receipt_type else None, receipt_event
+        )
     if data["kind"] == "receipt":
         thread = data.get("thread_id")
-        if thread is not None and not isinstance(thread, str):
-            raise ValueError("thread_id must be a string or null")
+        if thread is not None and (not isinstance(thread, str) or not thread):
+            raise ValueError("thread_id must be a non-empty string or null")
         return ReceiptRequest(room_id, ReceiptType(data["receipt_type"]), event_id, thread)
     raise ValueError(f"unknown kind {data['kind']!r}")
 
@@ -279,11 +288,19 @@ class ReceiptQueue:
                     await self._backoff(delay, failure)
                     continue
                 error = failure
+            except Exception as failure:  # a bug must not leave the key stuck in flight
+                log.exception("sending %s failed", request)
+                error = MatrixError(f"internal error: {type(failure).__name__}: {failure}")
             attempt = 0
             slot.in_flight = None
             if slot.waiting is None:
                 self._drop_key(key)
-            self._persist()
+            try:
+                self._persist()
+            except OSError as failure:
+                # Answered, but the file still lists it: the next start sends it again,
+                # which the server ignores (never backwards). Nothing is lost.
+                log.warning("cannot update the receipt queue %s: %s", self.path, failure)
             self._on_change(len(self))
             self._on_settled(request, error)
             if key not in self._slots:

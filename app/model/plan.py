@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from app.model.ids import MAIN, EventId, RoomId, ThreadId
-from app.model.receipts import FULLY_READ, Receipt, ReceiptKey, ReceiptType
+from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import (
     RoomState,
     add_pending,
@@ -65,16 +65,18 @@ class ReceiptRequest:
 
 @dataclass(frozen=True, slots=True)
 class FullyReadRequest:
-    """``POST /rooms/{room_id}/read_markers`` with ``m.fully_read``, and optionally an
-    unthreaded receipt of ``receipt_type`` at the same event."""
+    """``POST /rooms/{room_id}/read_markers`` with ``m.fully_read`` at ``event_id``, and
+    optionally an unthreaded receipt of ``receipt_type`` at ``receipt_event_id``: the
+    latest event by someone else up to the marker (never my own)."""
 
     room_id: RoomId
     event_id: EventId
     receipt_type: ReceiptType | None = None
+    receipt_event_id: EventId | None = None
 
-    @property
-    def marker(self) -> str:
-        return FULLY_READ
+    def __post_init__(self) -> None:
+        if (self.receipt_type is None) != (self.receipt_event_id is None):
+            raise ValueError("a fully-read request's receipt needs both a type and an event")
 
 
 Request = ReceiptRequest | FullyReadRequest
@@ -169,22 +171,22 @@ def _plan_fully_read(room: RoomState, action: ReceiptAction) -> FullyReadRequest
         if position == current:
             return Refusal("already-read", "the fully-read marker is already there")
         return Refusal("backwards", "the fully-read marker only moves forwards")
-    receipt_type = None
     if action.with_receipt:
         receipt_target = _target(room, None, target)
         if not isinstance(receipt_target, Refusal) and room.index[receipt_target] > _current_position(
             room, action.receipt_type, None
         ):
-            receipt_type = action.receipt_type
-    return FullyReadRequest(room.room_id, target, receipt_type)
+            return FullyReadRequest(room.room_id, target, action.receipt_type, receipt_target)
+    return FullyReadRequest(room.room_id, target)
 
 
 def apply_optimistic(room: RoomState, request: Request, ts: int = 0) -> RoomState:
     """Counts change at once: the request is held as pending until the server answers."""
     if isinstance(request, FullyReadRequest):
         room = add_pending_fully_read(room, request.event_id)
-        if request.receipt_type is not None:
-            room = add_pending(room, ReceiptKey(room.me, request.receipt_type, None), Receipt(request.event_id, ts))
+        if request.receipt_type is not None and request.receipt_event_id is not None:
+            key = ReceiptKey(room.me, request.receipt_type, None)
+            room = add_pending(room, key, Receipt(request.receipt_event_id, ts))
         return room
     return add_pending(room, request.key(room.me), Receipt(request.event_id, ts))
 
@@ -193,8 +195,8 @@ def settle(room: RoomState, request: Request, *, accepted: bool) -> RoomState:
     """The server accepted (keep) or refused (roll back) a request."""
     if isinstance(request, FullyReadRequest):
         room = settle_pending_fully_read(room, request.event_id, accepted=accepted)
-        if request.receipt_type is not None:
+        if request.receipt_type is not None and request.receipt_event_id is not None:
             key = ReceiptKey(room.me, request.receipt_type, None)
-            room = settle_pending(room, key, request.event_id, accepted=accepted)
+            room = settle_pending(room, key, request.receipt_event_id, accepted=accepted)
         return room
     return settle_pending(room, request.key(room.me), request.event_id, accepted=accepted)

@@ -219,9 +219,10 @@ class RoomState:
 
 def _resolve_thread(event: TimelineEvent, by_id: Mapping[EventId, TimelineEvent]) -> ThreadId:
     """The spec's rule: ``m.thread`` names the root; any other relation inherits the
-    thread of its parent, followed at most MAX_RELATION_HOPS hops; the rest is MAIN."""
+    thread of its parent. The root must be reached within MAX_RELATION_HOPS relation
+    edges in all (a reaction to a thread reply: 2); the rest is MAIN."""
     current = event
-    for _ in range(MAX_RELATION_HOPS + 1):
+    for _ in range(MAX_RELATION_HOPS):
         if current.relates_to is None:
             return MAIN
         if current.rel_type == REL_THREAD:
@@ -457,10 +458,13 @@ def add_pending(room: RoomState, key: ReceiptKey, receipt: Receipt) -> RoomState
 def settle_pending(room: RoomState, key: ReceiptKey, event_id: EventId, *, accepted: bool) -> RoomState:
     """The server answered a receipt: keep it as confirmed, or roll the optimistic one back."""
     waiting = room.pending.get(key)
-    if waiting is not None and waiting.event_id == event_id:
+    # Only the answered request itself: a newer one for the same key may be waiting
+    # behind it, still unanswered, and must stay pending (a refusal rolls it back).
+    answered = waiting if waiting is not None and waiting.event_id == event_id else None
+    if answered is not None:
         room = replace(room, pending={k: v for k, v in room.pending.items() if k != key})
     if accepted:
-        room = apply_receipt(room, key, waiting or Receipt(event_id))
+        room = apply_receipt(room, key, answered or Receipt(event_id))
     return room
 
 

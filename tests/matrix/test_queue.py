@@ -64,7 +64,13 @@ def no_sleep():
 
 @pytest.mark.parametrize(
     "request_",
-    [receipt("$e"), receipt("$e", None), receipt("$e", "$root", PUB), FullyReadRequest("!r:t", "$e", PRIV), FullyReadRequest("!r:t", "$e")],
+    [
+        receipt("$e"),
+        receipt("$e", None),
+        receipt("$e", "$root", PUB),
+        FullyReadRequest("!r:t", "$e", PRIV, "$d"),
+        FullyReadRequest("!r:t", "$e"),
+    ],
 )
 def test_requests_round_trip_through_json(request_) -> None:
     assert request_from_json(json.loads(json.dumps(request_to_json(request_)))) == request_
@@ -169,3 +175,34 @@ async def test_corrupt_queue_is_set_aside(tmp_path: Path) -> None:
     queue = ReceiptQueue(path, ME)
     assert queue.load() == []
     assert (tmp_path / "q.corrupt").exists()
+
+
+async def test_a_newer_fully_read_never_swallows_an_older_ones_receipt(tmp_path: Path) -> None:
+    queue = ReceiptQueue(tmp_path / "q.json", ME)
+    transport = Transport()
+    transport.gate = asyncio.Event()
+    with_receipt = FullyReadRequest("!r:test", "$b", PRIV, "$b")
+    marker_only = FullyReadRequest("!r:test", "$c")
+    queue.submit(with_receipt)
+    assert queue.submit(marker_only) is None  # not a replacement: another key
+    transport.gate.set()
+    await drain(queue, transport, lambda: len(queue) == 0)
+    assert sorted(transport.sent, key=lambda r: r.event_id) == [with_receipt, marker_only]
+
+
+async def test_an_unexpected_error_in_sending_settles_the_request(tmp_path: Path) -> None:
+    settled: list = []
+    queue = ReceiptQueue(tmp_path / "q.json", ME, on_settled=lambda r, e: settled.append((r, e)))
+    transport = Transport(ValueError("bad thread"))
+    queue.submit(receipt("$a"))
+    await drain(queue, transport, lambda: bool(settled))
+    (request, error), = settled
+    assert request == receipt("$a") and "ValueError: bad thread" in str(error)
+    assert len(queue) == 0
+
+
+def test_an_empty_thread_id_in_the_file_is_rejected() -> None:
+    import pytest as _pytest
+
+    with _pytest.raises(ValueError):
+        request_from_json({"kind": "receipt", "room_id": "!r:t", "event_id": "$e", "receipt_type": "m.read", "thread_id": ""})

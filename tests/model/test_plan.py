@@ -110,7 +110,33 @@ def test_fully_read_forward_only() -> None:
 
 def test_fully_read_with_receipt_names_the_receipt_type() -> None:
     request = plan(sample(), ReceiptAction(FULLY, PRIV, event_id="$m2", with_receipt=True))
-    assert request == FullyReadRequest(ROOM, "$m2", PRIV)
+    assert request == FullyReadRequest(ROOM, "$m2", PRIV, "$m2")
+
+
+def test_fully_read_with_receipt_never_puts_the_receipt_on_my_own_event() -> None:
+    # The room ends with my own message: the marker may go there, the receipt may not.
+    request = plan(sample(), ReceiptAction(FULLY, PUB, with_receipt=True))
+    assert request == FullyReadRequest(ROOM, "$mine-m", PUB, "$m2")
+    optimistic = apply_optimistic(sample(), request)
+    assert optimistic.my_receipt(PUB, None).event_id == "$m2"
+    assert settle(optimistic, request, accepted=False).pending == {}
+
+
+def test_an_older_answer_does_not_confirm_a_newer_request_for_the_same_key() -> None:
+    # $b is in flight and $d waits behind it (the queue allows both); $b is accepted,
+    # then $d is refused: the refusal must roll $d back.
+    state = room(msg("$a"), msg("$b"), msg("$c"), msg("$d"))
+    first = plan(state, ReceiptAction(THREADED, PUB, MAIN, "$b"))
+    state = apply_optimistic(state, first)
+    second = plan(state, ReceiptAction(THREADED, PUB, MAIN, "$d"))
+    state = apply_optimistic(state, second)
+    state = settle(state, first, accepted=True)
+    assert state.receipts[first.key(state.me)].event_id == "$b"
+    assert state.pending[second.key(state.me)].event_id == "$d"
+    assert thread_unread(state, MAIN).unread == 0
+    state = settle(state, second, accepted=False)
+    assert state.pending == {}
+    assert thread_unread(state, MAIN).unread == 2  # $c and $d
 
 
 @pytest.mark.parametrize("receipt_type", [PUB, PRIV])

@@ -29,16 +29,17 @@ def test_relations_to_the_root_are_in_main() -> None:
     assert state.thread_of["$fix"] == MAIN
 
 
-def test_three_hops_are_followed_and_four_are_not() -> None:
-    # reply <- e1 <- e2 <- e3 <- e4: e3 reaches the thread reply in 3 hops, e4 needs 4.
+def test_the_root_must_be_reached_within_three_relation_edges() -> None:
+    # e1 -> r -> root is 2 edges, e2 3 edges (in the thread); e3 needs 4 (main).
     chain = [msg("$root"), reply("$r", "$root")]
     parent = "$r"
-    for i in range(1, MAX_RELATION_HOPS + 2):
+    for i in range(1, 4):
         chain.append(msg(f"$e{i}", rel_type="m.reference", relates_to=parent))
         parent = f"$e{i}"
     state = room(*chain)
-    assert [state.thread_of[f"$e{i}"] for i in range(1, MAX_RELATION_HOPS + 1)] == ["$root"] * MAX_RELATION_HOPS
-    assert state.thread_of[f"$e{MAX_RELATION_HOPS + 1}"] == MAIN
+    assert MAX_RELATION_HOPS == 3
+    assert [state.thread_of[e] for e in ("$r", "$e1", "$e2")] == ["$root"] * 3
+    assert state.thread_of["$e3"] == MAIN
 
 
 def test_relation_cycles_and_self_references_end_in_main() -> None:

@@ -42,6 +42,7 @@ def test_values_and_room_override(tmp_path: Path) -> None:
         ("[receipts]\nmode = 3\n", "receipts.mode"),
         ('[receipts]\nmodes = "public"\n', "receipts.modes"),
         ('[receipts.rooms]\n"lobby" = "public"\n', "receipts.rooms.lobby"),
+        ('[receipts.rooms]\n"#secret:x" = "private"\n', "aliases are not accepted"),
         ("[display]\nglyphs = \"yes\"\n", "display.glyphs"),
         ("[keys]\nread_thread = 1\n", "keys.read_thread"),
         ("[colours]\nx = 1\n", "colours"),
