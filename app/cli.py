@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from app import __version__, paths
 from app.logs import log_file, redact, setup_logging, teardown_logging
@@ -28,6 +28,10 @@ from app.matrix.errors import (
     TokenInvalid,
 )
 from app.matrix.session import Session, SessionError, delete_session, load_session, save_session
+
+if TYPE_CHECKING:  # imported where used: `readmark login` and the one-shot commands stay light
+    from app.matrix.client import MatrixClient
+    from app.matrix.live import MatrixService
 
 log = logging.getLogger(__name__)
 
@@ -154,24 +158,31 @@ def _login(args: argparse.Namespace) -> int:
     async def login() -> Session:
         client, session = await MatrixClient.login(homeserver, args.user, password, args.device_name)
         async with client:
-            try:
-                save_session(session)
-            except OSError as error:
-                # Do not leave a live device behind that nothing can use.
-                try:
-                    await client.logout()
-                except MatrixError:
-                    pass
-                detail = error.strerror or str(error)
-                raise CliError(
-                    f"cannot store the session in {paths.session_file()}: {detail}; logged out again",
-                    EXIT_FAILED,
-                ) from None
+            await _store_or_log_out(client, session)
         return session
 
     session = asyncio.run(login())
     print(f"logged in as {session.user_id} (device {session.device_id})")
     return 0
+
+
+async def _store_or_log_out(client: MatrixClient, session: Session) -> None:
+    """Save the new session; when it cannot be saved, log the new device out again, close
+    the client and raise a ``CliError``: do not leave a live device behind that nothing can use."""
+    try:
+        save_session(session)
+    except OSError as error:
+        try:
+            await client.logout()
+        except MatrixError:
+            pass
+        finally:
+            await client.close()
+        detail = error.strerror or str(error)
+        raise CliError(
+            f"cannot store the session in {paths.session_file()}: {detail}; logged out again",
+            EXIT_FAILED,
+        ) from None
 
 
 def _clear_local() -> None:
@@ -310,6 +321,18 @@ def _one_shot(args: argparse.Namespace) -> int:
 # -- the TUI --------------------------------------------------------------------------
 
 
+async def _tui_login(homeserver: str, user: str, password: str) -> MatrixService:
+    """The login screen's login (first login, and logging in again): the new session
+    replaces the stored one. A plain-http warning is the app's to show
+    (``service.insecure_transport``)."""
+    from app.matrix.client import MatrixClient
+    from app.matrix.live import MatrixService
+
+    client, new_session = await MatrixClient.login(homeserver, user, password)
+    await _store_or_log_out(client, new_session)
+    return MatrixService(client)
+
+
 def _tui() -> int:
     settings = _settings()
     session = load_session()
@@ -317,17 +340,12 @@ def _tui() -> int:
     from app.matrix.live import MatrixService
     from app.ui.app import ReadmarkApp
 
-    async def login(homeserver: str, user: str, password: str) -> MatrixService:
-        client, new_session = await MatrixClient.login(homeserver, user, password)
-        save_session(new_session)
-        return MatrixService(client)
-
     if session is not None:
         service = MatrixService(MatrixClient.from_session(session))
         service.load_local()  # the first screen shows the cached state at once
-        app = ReadmarkApp(service, settings, login=login, homeserver=session.homeserver)
+        app = ReadmarkApp(service, settings, login=_tui_login, homeserver=session.homeserver)
     else:
-        app = ReadmarkApp(None, settings, login=login)
+        app = ReadmarkApp(None, settings, login=_tui_login)
     app.run()
     return app.return_code or 0
 

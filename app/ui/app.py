@@ -119,7 +119,21 @@ class ReadmarkApp(App[None]):
             self.switch_screen(screen)
         else:
             self.push_screen(screen)
+        self._warn_if_insecure(service)
         self.run_sync()
+
+    def _warn_if_insecure(self, service: ReadStateService) -> None:
+        """Plain http to a host that is not this machine: the token travels in clear (the
+        CLI's login prints the same warning)."""
+        if getattr(service, "insecure_transport", False):
+            self.notify(
+                "This homeserver is reached over plain http: the access token travels "
+                "unencrypted. Use https unless this network is trusted.",
+                title="Insecure connection",
+                severity="warning",
+                timeout=15,
+                markup=False,
+            )
 
     @property
     def main_screen(self) -> MainScreen | None:
@@ -176,6 +190,7 @@ class ReadmarkApp(App[None]):
             self.queued = service.queued
             if isinstance(self.screen, LoginScreen):
                 self.pop_screen()
+            self._warn_if_insecure(service)
             self.run_sync()
         else:
             while len(self.screen_stack) > 1:
