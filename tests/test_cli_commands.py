@@ -115,3 +115,26 @@ def test_bad_mark_arguments_send_nothing(seeded, capsys, argv, message, exit_cod
     assert code == exit_code and out == ""
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert me.user_id not in json.dumps(me.room_receipts(room))
+
+
+def test_mark_a_thread_that_lies_beyond_the_sync_window(make_actor, capsys) -> None:
+    me, alice = make_actor("me"), make_actor("alice")
+    room = alice.create_room("Busy", invite=[me.user_id])
+    me.join(room)
+    root = alice.send_text(room, "an old thread")
+    replies = [alice.send_thread_reply(room, root, f"reply {i}") for i in range(2)]
+    for i in range(35):
+        alice.send_text(room, f"chatter {i}")
+    save_session(session_of(me))
+    code, out, err = run(capsys, "mark", room, "--public", "--thread", root)
+    assert (code, err) == (0, ""), err
+    seen = alice.wait_for(lambda: alice.room_receipts(room).get(replies[-1], {}).get("m.read", {}).get(me.user_id))
+    assert seen["thread_id"] == root
+
+
+def test_mark_fully_read_alone_needs_no_private_receipt_support(seeded, capsys) -> None:
+    me, alice, room, root, replies, last, elsewhere = seeded
+    code, out, err = run(capsys, "mark", room, "--fully-read", "--event", replies[-1])
+    assert (code, err) == (0, "")
+    assert "receipt" not in out
+    assert me.wait_for(lambda: me.fully_read(room) == replies[-1])

@@ -294,3 +294,30 @@ async def test_a_main_timeline_beyond_the_sync_window_is_paged_back_to_my_receip
         assert counts.unread == notifications
     finally:
         await stop(service, task)
+
+
+async def test_a_private_receipt_queued_before_the_server_answered_is_not_sent_to_a_server_without_them(
+    make_actor, synapse, xdg_dirs
+) -> None:
+    from app.matrix.queue import ReceiptQueue
+    from app.paths import state_dir
+    from tests.faultproxy import FaultProxy, Rule
+
+    me, alice, room, root, reply, main = shared_room(make_actor)
+    # An earlier run queued it while offline, before /versions was ever asked.
+    ReceiptQueue(state_dir() / "receipt-queue.json", me.user_id).submit(ReceiptRequest(room, PRIV, main, MAIN))
+    old_server = {"versions": ["r0.6.1", "v1.3"]}
+    async with FaultProxy(synapse.base_url) as proxy:
+        proxy.add(Rule(lambda request: request.path == "/_matrix/client/versions", times=10**6, status=200, body=old_server))
+        session = session_of(me)
+        client = MatrixClient.from_session(type(session)(proxy.base_url, me.user_id, me.device_id, me.access_token))
+        service = MatrixService(client, sync_timeout_ms=500)
+        recorder = Recorder()
+        task = asyncio.create_task(service.run(recorder))
+        try:
+            outcome = await eventually(lambda: recorder.outcomes and recorder.outcomes[0])
+            assert not outcome.accepted and "does not support private receipts" in outcome.error
+            assert service.queued == 0
+        finally:
+            await stop(service, task)
+    assert not any("/receipt/" in seen.path_qs for seen in proxy.seen)
