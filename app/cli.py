@@ -12,13 +12,12 @@ import asyncio
 import getpass
 import logging
 import os
-import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from app import __version__, paths
-from app.logs import log_file, redact, setup_logging, teardown_logging
+from app.logs import log_file, printable_line, setup_logging, teardown_logging
 from app.matrix.errors import (
     LoginFailed,
     MatrixError,
@@ -385,14 +384,8 @@ def describe_matrix_error(error: MatrixError) -> str:
     return str(error)
 
 
-# C0 and C1 controls: what terminal escape sequences are made of. An argument, a room
-# name or a server's error text may carry them; printed raw they would drive the terminal.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
 def _say(message: str) -> None:
-    line = _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", " ".join(message.split()))
-    print(f"readmark: {redact(line)}", file=sys.stderr)
+    print(f"readmark: {printable_line(message)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,8 +2,9 @@
 
 The redaction is a filter on the handler, so it sees every record that reaches the file,
 whichever logger (ours, nio's, aiohttp's) produced it, and it covers formatted arguments,
-exception text and stack text alike. ``redact()`` is also what the CLI passes its error
-lines through before printing them.
+exception text and stack text alike. ``printable_line()`` (``redact()`` plus escaped
+control characters) is what the CLI and the TUI's last-resort error pass their one line
+through before printing it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,20 @@ def register_secret(secret: str) -> None:
 def forget_secrets() -> None:
     with _secrets_lock:
         _secrets.clear()
+
+
+# C0 and C1 controls: what terminal escape sequences are made of. An argument, a room
+# name, a server's error text or an exception message may carry them; printed raw they
+# would drive the terminal.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable_line(message: str) -> str:
+    """``message`` as one line safe to print to a terminal: whitespace runs (newlines
+    included) collapsed to one space, other control characters escaped as ``\\xNN``,
+    tokens redacted."""
+    line = _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", " ".join(message.split()))
+    return redact(line)
 
 
 def redact(text: str) -> str:

@@ -22,7 +22,7 @@ from textual.worker import Worker, WorkerState
 from app.matrix.service import ReadStateService, SyncState, SyncStatus
 from app.model.account import AccountState
 from app.model.receipts import ReceiptType
-from app.logs import log_file
+from app.logs import log_file, printable_line
 from app.paths import styles_dir
 from app.ui import keymap
 from app.ui.commands import ReadmarkCommands
@@ -152,9 +152,10 @@ class ReadmarkApp(App[None]):
         self.bell()
         where = log_file()
         detail = f" (details in {where})" if where else ""
-        self._exit_renderables.append(
-            Text(f"readmark: internal error: {type(error).__name__}: {error}{detail}", no_wrap=False)
-        )
+        # The exception's text can carry a token or a terminal escape sequence (a server's
+        # error text, a room name): the line goes out as the CLI's own do.
+        line = printable_line(f"internal error: {type(error).__name__}: {error}{detail}")
+        self._exit_renderables.append(Text(f"readmark: {line}", no_wrap=False))
         self._close_messages_no_wait()
 
     @work(exclusive=True, group="sync", exit_on_error=False, name="sync")
