@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -28,28 +30,69 @@ def test_model_imports_neither_nio_nor_textual_nor_io_layers(module: str) -> Non
     assert not {m for m in loaded if m.startswith(("app.matrix", "app.ui", "app.store", "app.cli"))}
 
 
-def test_matrix_layer_does_not_import_textual() -> None:
-    loaded = modules_after_import("app.matrix.service")
+@pytest.mark.parametrize(
+    "module",
+    [
+        "app.matrix.service",
+        "app.matrix.live",
+        "app.matrix.client",
+        "app.matrix.translate",
+        "app.matrix.queue",
+        "app.store.cache",
+        "app.commands",
+        "app.config",
+        "app.logs",
+    ],
+)
+def test_layers_below_the_ui_import_neither_textual_nor_the_ui(module: str) -> None:
+    loaded = modules_after_import(module)
     assert "textual" not in top_level(loaded)
-    assert not {m for m in loaded if m.startswith(("app.ui", "app.cli"))}
+    assert not {m for m in loaded if m in ("app.ui", "app.cli") or m.startswith(("app.ui.", "app.cli."))}
+
+
+def test_the_cli_loads_textual_and_nio_only_for_the_commands_that_need_them() -> None:
+    loaded = modules_after_import("app.cli")
+    assert not {"textual", "nio", "aiohttp"} & top_level(loaded)
+    assert not {m for m in loaded if m == "app.ui" or m.startswith("app.ui.")}
+
+
+# `import nio`, `from textual.widgets import X`, and the dynamic forms:
+# importlib.import_module("nio"), asyncio.to_thread(importlib.import_module, "nio"),
+# __import__("textual.app").
+_STATIC_IMPORT = re.compile(r"^\s*(?:import|from)\s+([\w.]+)")
+_DYNAMIC_IMPORT = re.compile(r"""(?:import_module|__import__)\b[^"'\n]*["']([\w.]+)["']""")
+_HOME = {"nio": "matrix/", "textual": "ui/"}
+
+
+def _imports_in(text: str) -> list[tuple[str, str]]:
+    """(top-level package, line) for every import the source makes, static or dynamic."""
+    found = []
+    for line in text.splitlines():
+        for pattern in (_STATIC_IMPORT, _DYNAMIC_IMPORT):
+            for match in pattern.finditer(line):
+                found.append((match.group(1).split(".")[0], line.strip()))
+    return found
+
+
+def test_the_scan_sees_dynamic_imports() -> None:
+    source = "\n".join([
+        "import nio",
+        "    from textual.widgets import Static",
+        "x = importlib.import_module('nio')",
+        'await asyncio.to_thread(importlib.import_module, "nio")',
+        '__import__("textual.app")',
+        'print("import nio")',
+    ])
+    assert [package for package, _ in _imports_in(source)] == ["nio", "textual", "nio", "nio", "textual"]
 
 
 def test_source_tree_keeps_nio_and_textual_in_their_packages() -> None:
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[1] / "app"
     offenders = []
     for path in root.rglob("*.py"):
         rel = path.relative_to(root).as_posix()
-        text = path.read_text(encoding="utf-8")
-        for line in text.splitlines():
-            stripped = line.strip()
-            if not stripped.startswith(("import ", "from ")):
-                continue
-            words = stripped.replace(",", " ").split()
-            target = words[1]
-            if target.split(".")[0] == "nio" and not rel.startswith("matrix/"):
-                offenders.append(f"{rel}: {stripped}")
-            if target.split(".")[0] == "textual" and not rel.startswith("ui/"):
-                offenders.append(f"{rel}: {stripped}")
+        for package, line in _imports_in(path.read_text(encoding="utf-8")):
+            home = _HOME.get(package)
+            if home is not None and not rel.startswith(home):
+                offenders.append(f"{rel}: {line}")
     assert offenders == []
