@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ from app.model.receipts import FULLY_READ, ReceiptType
 log = logging.getLogger(__name__)
 
 QUEUE_VERSION = 1
+# Two requests for one key leave at least this far apart: a burst of presses on one
+# thread sends its first receipt at once and the furthest one after this, nothing between.
+MIN_INTERVAL = 1.0
 BACKOFF_START = 0.5
 BACKOFF_CAP = 30.0
 
@@ -111,6 +115,7 @@ class ReceiptQueue:
         on_change: Callable[[int], None] | None = None,
         on_blocked: Callable[[MatrixError], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        min_interval: float = MIN_INTERVAL,
     ) -> None:
         self.path = path
         self.user_id = user_id
@@ -120,6 +125,8 @@ class ReceiptQueue:
         self._on_change = on_change or (lambda pending: None)
         self._on_blocked = on_blocked or (lambda error: None)
         self._sleep = sleep
+        self._min_interval = min_interval
+        self._last_start: dict[tuple[str, str, str], float] = {}
         self._wake = asyncio.Event()
         self._blocked = False
         self._retry_now = asyncio.Event()
@@ -268,6 +275,12 @@ class ReceiptQueue:
         slot = self._slots[key]
         attempt = 0
         while slot.waiting is not None:
+            if attempt == 0:
+                # Pace a key's requests; presses meanwhile coalesce into slot.waiting.
+                since = time.monotonic() - self._last_start.get(key, float("-inf"))
+                if since < self._min_interval:
+                    await asyncio.sleep(self._min_interval - since)
+            self._last_start[key] = time.monotonic()
             request = slot.in_flight = slot.waiting
             slot.waiting = None
             error: MatrixError | None = None

@@ -206,3 +206,25 @@ def test_an_empty_thread_id_in_the_file_is_rejected() -> None:
 
     with _pytest.raises(ValueError):
         request_from_json({"kind": "receipt", "room_id": "!r:t", "event_id": "$e", "receipt_type": "m.read", "thread_id": ""})
+
+
+async def test_fifty_presses_in_under_a_second_send_two_requests_even_on_a_fast_server(tmp_path: Path) -> None:
+    """Issue 6's burst: the server answers at once (no request in flight to coalesce
+    behind), yet only the first and the furthest receipt leave."""
+    queue = ReceiptQueue(tmp_path / "q.json", ME, min_interval=2.0)
+    transport = Transport()
+    task = asyncio.create_task(queue.run(transport))
+    try:
+        queue.submit(receipt("$e0"))
+        await asyncio.sleep(0.01)
+        assert [r.event_id for r in transport.sent] == ["$e0"]  # the first leaves at once
+        for i in range(1, 50):
+            queue.submit(receipt(f"$e{i}"))
+            await asyncio.sleep(0.005)  # 50 presses well inside the interval
+        async with asyncio.timeout(5):
+            while len(queue):
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [r.event_id for r in transport.sent] == ["$e0", "$e49"]
