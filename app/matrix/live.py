@@ -90,6 +90,7 @@ class MatrixService:
         self._queue_loaded = False
         self._stopped = asyncio.Event()
         self._helpers: list[asyncio.Task] = []
+        self._fills_started = False
         self._fill_wanted: asyncio.Queue[tuple[RoomId, ThreadId]] = asyncio.Queue()
         self._fill_seen: set[tuple[RoomId, ThreadId]] = set()
 
@@ -139,8 +140,6 @@ class MatrixService:
         self._listener = listener
         self.load_local()
         listener.account_changed(self._account)
-        # Rooms restored from the cache may hold lower-bound threads from an earlier run.
-        self._want_fills(list(self._account.rooms))
         listener.queue_changed(len(self._queue))
         if self._queue.dropped_for_other_user:
             listener.status_changed(
@@ -346,6 +345,11 @@ class MatrixService:
                 self._queue.retry_now()
             attempt = 0
             self._account, changed = translate.apply_sync_changes(self._account, sync)
+            if not self._fills_started:
+                # After the first sync, not before the first paint: rooms restored from
+                # the cache may hold lower-bound threads from an earlier run too.
+                self._fills_started = True
+                changed = self._account.rooms
             self._want_fills(changed)
             if self._use_cache:
                 try:
