@@ -150,7 +150,7 @@ def _apply_sync_changes(account: AccountState, sync: Mapping[str, Any]) -> tuple
     if not isinstance(sections, dict):
         sections = {}
 
-    for room_id, data in _room_entries(sections.get("leave"), tally):
+    for room_id, _data in _room_entries(sections.get("leave"), tally):
         if rooms.pop(room_id, None) is not None:
             changed.add(room_id)
 

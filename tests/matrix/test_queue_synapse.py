@@ -5,6 +5,7 @@ rate-limit receipts) is waited out and the receipt arrives."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from pathlib import Path
@@ -87,7 +88,7 @@ async def test_a_429_is_waited_out_then_the_receipt_arrives(make_actor, synapse,
             await run_until_settled(queue, sender(client, calls), settled)
     assert settled[0][1] is None
     assert len(calls) == 3
-    gaps = [b[0] - a[0] for a, b in zip(calls, calls[1:])]
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(calls)]
     assert all(gap >= 0.38 for gap in gaps), gaps
     seen = await in_thread(
         lambda: alice.wait_for(lambda: alice.room_receipts(room).get(event, {}).get("m.read", {}).get(me.user_id))

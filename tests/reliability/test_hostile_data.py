@@ -140,7 +140,7 @@ def test_relation_graphs_never_raise_and_follow_the_threading_rule(graph_a, grap
     room_a = [message(ELSEWHERE, "a root in room A", 1), *graph_a]
     room_b = graph_b  # thread replies to $elsewhere here have their root in another room
     receipts = [{"type": "m.receipt", "content": {target: {"m.read": {ME: {"ts": 5, "thread_id": thread}}}}}
-                for target, thread in zip(receipt_targets, [MAIN, ELSEWHERE, "$a", "$unknown"])]
+                for target, thread in zip(receipt_targets, [MAIN, ELSEWHERE, "$a", "$unknown"], strict=False)]
     catcher = _Warnings()
     logger = logging.getLogger("app.matrix.translate")
     logger.addHandler(catcher)
@@ -205,7 +205,6 @@ async def test_hostile_names_and_bodies_show_as_plain_text(make_actor, synapse) 
     app = RecordingApp(service, Settings())
     async with app.run_test(size=(160, 40)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.status.sync_text.endswith("live"))
-        screen = app.screen
         await pilot.press("tab", "tab")  # the timeline: bodies and senders
         await until(pilot, lambda: "hi [i]not italic[/i]" in screen_text(pilot))
         text = screen_text(pilot)

@@ -7,13 +7,13 @@ sees it). 400/403/404 are not retried: reported with errcode and message, rolled
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
 
 from app.config import Settings
 from app.matrix.client import MatrixClient
-from app.matrix.errors import ServerError
 from app.matrix.live import MatrixService
 from app.matrix.queue import BACKOFF_CAP, ReceiptQueue
 from app.matrix.service import SyncState
@@ -98,7 +98,7 @@ async def test_transient_faults_are_retried_and_the_receipt_arrives(make_actor, 
         assert len(tried) == 3, statuses  # two failures, one success, nothing more
     if fault == "429":
         # The server's retry_after_ms was waited out.
-        gaps = [proxy.times[b] - proxy.times[a] for a, b in zip(tried, tried[1:3])]
+        gaps = [proxy.times[b] - proxy.times[a] for a, b in itertools.pairwise(tried[:3])]
         assert all(gap >= RETRY_AFTER_MS / 1000 - 0.02 for gap in gaps), gaps
     # The witness sees the receipt.
     seen = await in_thread(lambda: scene.alice.wait_for(lambda: scene.my_receipt(target)))

@@ -35,7 +35,7 @@ OUTAGE_S = 4.0
 
 async def test_outage_while_the_tui_runs_queues_coalesces_and_delivers(make_actor, synapse) -> None:
     scene = make_scene(make_actor, replies=2, main=3)
-    root, (r0, r1), (m0, m1, m2) = scene.root, scene.replies, scene.main
+    root, (_r0, r1), (m0, m1, m2) = scene.root, scene.replies, scene.main
     async with RecordingProxy(synapse.base_url) as proxy:
         session = Session(proxy.base_url, scene.me.user_id, scene.me.device_id, scene.me.access_token)
         service = MatrixService(MatrixClient.from_session(session, request_timeout=5), sync_timeout_ms=1000)
