@@ -32,9 +32,10 @@ from app.model.receipts import FULLY_READ, ReceiptType
 log = logging.getLogger(__name__)
 
 QUEUE_VERSION = 1
-# Two requests for one key leave at least this far apart: a burst of presses on one
-# thread sends its first receipt at once and the furthest one after this, nothing between.
-MIN_INTERVAL = 1.0
+# Two requests for one key leave at least this far apart (a little over a second, so a
+# one-second burst of presses fits in one window): the first leaves at once, the furthest
+# one after this, nothing between.
+MIN_INTERVAL = 1.5
 BACKOFF_START = 0.5
 BACKOFF_CAP = 30.0
 
