@@ -42,11 +42,6 @@ def register_secret(secret: str) -> None:
             _secrets.add(secret)
 
 
-def forget_secrets() -> None:
-    with _secrets_lock:
-        _secrets.clear()
-
-
 # C0 and C1 controls: what terminal escape sequences are made of. An argument, a room
 # name, a server's error text or an exception message may carry them; printed raw they
 # would drive the terminal.

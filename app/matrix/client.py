@@ -498,13 +498,6 @@ class MatrixClient:
         if self._nio is not None:
             self._nio.access_token = ""
 
-    async def joined_rooms(self) -> list[str]:
-        answer = await self._json("GET", f"{CLIENT_V3}/joined_rooms")
-        rooms = answer.get("joined_rooms")
-        if not isinstance(rooms, list):
-            raise ServerError("joined_rooms answered without a list")
-        return [room for room in rooms if isinstance(room, str)]
-
     async def resolve_alias(self, alias: str) -> str:
         """``#alias:server`` -> room ID. An unknown alias is ``RequestRefused`` (M_NOT_FOUND)."""
         answer = await self._json("GET", f"{CLIENT_V3}/directory/room/{_quote(alias)}")

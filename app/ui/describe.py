@@ -4,7 +4,6 @@ the terms a person reads in one glance. Pure functions, no Textual.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 
@@ -117,14 +116,3 @@ def _scope(room: RoomState, request: ReceiptRequest) -> str:
 
 def describe_refusal(refusal: Refusal) -> str:
     return f"nothing sent: {refusal.reason}"
-
-
-def describe_wire(request: Request) -> str:
-    """The HTTP request the server will get, for the help screen and the log."""
-    if isinstance(request, FullyReadRequest):
-        body: dict[str, str] = {"m.fully_read": request.event_id}
-        if request.receipt_type is not None:
-            body[request.receipt_type.value] = request.event_id
-        return f"POST /rooms/{request.room_id}/read_markers {json.dumps(body)}"
-    body_text = "{}" if request.thread_id is None else json.dumps({"thread_id": request.thread_id})
-    return f"POST /rooms/{request.room_id}/receipt/{request.receipt_type.value}/{request.event_id} {body_text}"

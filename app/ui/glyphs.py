@@ -22,7 +22,6 @@ class Glyphs:
     sent: str
     settled: str
     failed: str
-    edited: str
 
 
 FANCY = Glyphs(
@@ -41,7 +40,6 @@ FANCY = Glyphs(
     sent="→",
     settled="✓",
     failed="✗",
-    edited="(edited)",
 )
 
 PLAIN = Glyphs(
@@ -60,7 +58,6 @@ PLAIN = Glyphs(
     sent="->",
     settled="ok",
     failed="FAILED",
-    edited="(edited)",
 )
 
 

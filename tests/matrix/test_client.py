@@ -392,7 +392,7 @@ async def test_5xx_is_a_server_error(scripted) -> None:  # noqa: ANN001
     client = MatrixClient.from_session(_fake_session(server.url))
     async with client:
         with pytest.raises(ServerError) as caught:
-            await client.joined_rooms()
+            await client.whoami()
     assert caught.value.status == 502 and caught.value.is_retryable
 
 
@@ -532,7 +532,6 @@ async def test_read_markers_private_receipt_only(scene: Scene) -> None:
 async def test_server_reads(scene: Scene, synapse) -> None:  # noqa: ANN001
     client = scene.client
     assert await client.supports_private_receipts()
-    assert scene.room_id in await client.joined_rooms()
 
     localpart = f"al{time.time_ns()}"
     alias_room = scene.witness.create_room("aliased", alias_localpart=localpart, preset="public_chat")
@@ -590,13 +589,14 @@ async def test_no_url_ever_carries_the_token(scene: Scene) -> None:
     await client.send_receipt(scene.room_id, "m.read", event, None)
     await client.set_read_markers(scene.room_id, event)
     await client.sync_raw(None, 0, None)
-    await client.joined_rooms()
     await client.threads(scene.room_id)
     await client.room_event(scene.room_id, event)
     token = client.session().access_token
     # A path built the way nio.Api builds them still goes out without the query token.
     await client._request("GET", f"{CLIENT_V3}/account/whoami?access_token={token}")
-    assert len(scene.proxy.requests) >= 10
+    assert len(scene.proxy.requests) >= 9  # versions, login and the seven above
+    whoami = [r.path for r in scene.proxy.requests if r.path.startswith(f"{CLIENT_V3}/account/whoami")]
+    assert whoami == [f"{CLIENT_V3}/account/whoami"] * 2  # the second one's query token stripped
     for request in scene.proxy.requests:
         assert token not in request.path and "access_token" not in request.path
         if request.path.startswith("/_matrix/client/versions") or request.path.endswith("/login"):
