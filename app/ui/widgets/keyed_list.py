@@ -25,6 +25,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual
+from textual.widget import Widget
 
 from app.ui import keymap
 
@@ -300,7 +301,23 @@ class KeyedList(ScrollView, can_focus=True):
 
     def _resize_virtual(self) -> None:
         width = self.scrollable_content_region.width if self.is_mounted else 0
-        self.virtual_size = Size(width, len(self._order))
+        size = Size(width, len(self._order))
+        if size == self.virtual_size:
+            return
+        if not self.is_mounted or not self.container_size:
+            # Before the first layout: the layout to come sizes everything.
+            self.virtual_size = size
+            return
+        # ``virtual_size`` is a layout reactive: setting it lays out the whole screen
+        # (the bench's "full-screen layout", two per ``j`` in the rooms pane when both
+        # the threads and the timeline change length). A line list's size in the layout
+        # does not depend on its row count; only its scrollbar does. So the size is set
+        # without a layout and the scrollbar updated in place; ``_scroll_update`` sets
+        # ``show_vertical_scrollbar``, itself a layout reactive, so a layout still
+        # happens when the scrollbar appears or goes, and only then.
+        self.set_reactive(Widget.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
 
     def on_resize(self, event: events.Resize) -> None:
         self._resize_virtual()
