@@ -86,8 +86,8 @@ def run(quick: bool = False) -> Report:
             stats = interleaved(
                 {
                     "loads": lambda: json.loads(next(baseline_bodies)),
-                    "sync": lambda: apply_incremental(account, next(subject_bodies)),
-                    "sort": lambda: sorted_rooms(account),
+                    "sync": lambda account=account: apply_incremental(account, next(subject_bodies)),
+                    "sort": lambda account=account: sorted_rooms(account),
                 },
                 repeat=repeat,
                 warmup=3,
