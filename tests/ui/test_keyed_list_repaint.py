@@ -99,3 +99,124 @@ async def test_a_shorter_list_scrolls_back_into_range() -> None:
         await pilot.pause()
         assert keyed_list.scroll_offset.y <= 12 - HEIGHT
         assert drawn(keyed_list)[-1] == "shorter11"
+
+
+class LineCounter:
+    """Counts the lines a list renders (``render_line`` calls) while installed."""
+
+    def __init__(self, monkeypatch) -> None:  # noqa: ANN001
+        self.lines: list[int] = []
+        original = KeyedList.render_line
+
+        def counting(keyed_list, y):  # noqa: ANN001, ANN202
+            self.lines.append(y)
+            return original(keyed_list, y)
+
+        monkeypatch.setattr(KeyedList, "render_line", counting)
+
+    def take(self) -> list[int]:
+        lines, self.lines = sorted(set(self.lines)), []
+        return lines
+
+
+async def assert_screen_is_fresh(app: App, pilot) -> None:  # noqa: ANN001
+    """What is on screen (widgets' cached lines) equals a repaint from scratch: no line
+    was left stale by a partial repaint."""
+    await pilot.pause()
+    on_screen = app.export_screenshot()
+    app.query_one(KeyedList).refresh()
+    await pilot.pause()
+    assert app.export_screenshot() == on_screen
+
+
+async def test_a_cursor_move_repaints_two_lines(monkeypatch) -> None:
+    app = ListApp()
+    async with app.run_test(size=(40, 20)) as pilot:
+        keyed_list = app.query_one(KeyedList)
+        keyed_list.update_rows(*rows(30))
+        keyed_list.focus()
+        await pilot.pause()
+        counter = LineCounter(monkeypatch)
+        await pilot.press("j")
+        await pilot.pause()
+        assert counter.take() == [0, 1]
+        await assert_screen_is_fresh(app, pilot)
+        counter.take()
+        await pilot.press("j", "j", "k")
+        await pilot.pause()
+        assert set(counter.take()) <= {0, 1, 2, 3}
+        assert keyed_list.cursor_key == "row2"
+        await assert_screen_is_fresh(app, pilot)
+
+
+async def test_one_changed_row_repaints_one_line(monkeypatch) -> None:
+    app = ListApp()
+    async with app.run_test(size=(40, 20)) as pilot:
+        keyed_list = app.query_one(KeyedList)
+        order, all_rows = rows(30)
+        keyed_list.update_rows(order, all_rows)
+        await pilot.pause()
+        counter = LineCounter(monkeypatch)
+        # Equal rows (rebuilt, not changed) repaint nothing.
+        keyed_list.update_rows(order, rows(30)[1])
+        await pilot.pause()
+        assert counter.take() == []
+        keyed_list.update_rows(order, {"row4": Row(Content("row4 changed"))})
+        await pilot.pause()
+        assert counter.take() == [4]
+        await assert_screen_is_fresh(app, pilot)
+        counter.take()
+        # Two rows swap places: their two lines.
+        swapped = list(order)
+        swapped[6], swapped[8] = swapped[8], swapped[6]
+        keyed_list.update_rows(swapped)
+        await pilot.pause()
+        assert counter.take() == [6, 8]
+        await assert_screen_is_fresh(app, pilot)
+        # Emptied, then filled again.
+        keyed_list.clear()
+        await pilot.pause()
+        assert drawn(keyed_list)[0] == "nothing here"
+        await assert_screen_is_fresh(app, pilot)
+        keyed_list.update_rows(*rows(5, "new"))
+        await pilot.pause()
+        assert drawn(keyed_list)[:6] == ["new0", "new1", "new2", "new3", "new4", ""]
+        await assert_screen_is_fresh(app, pilot)
+
+
+async def test_focus_repaints_the_cursor_line(monkeypatch) -> None:
+    app = ListApp()
+    async with app.run_test(size=(40, 20)) as pilot:
+        keyed_list = app.query_one(KeyedList)
+        keyed_list.update_rows(*rows(30))
+        keyed_list.move_cursor_to("row3")
+        keyed_list.blur()
+        await pilot.pause()
+        counter = LineCounter(monkeypatch)
+        keyed_list.focus()
+        await pilot.pause()
+        assert 3 in counter.take()
+        await assert_screen_is_fresh(app, pilot)
+        keyed_list.blur()
+        await pilot.pause()
+        assert 3 in counter.take()
+        await assert_screen_is_fresh(app, pilot)
+
+
+async def test_partial_repaints_leave_no_stale_line_while_scrolled() -> None:
+    app = ListApp()
+    async with app.run_test(size=(40, 20)) as pilot:
+        keyed_list = app.query_one(KeyedList)
+        order, _ = rows(60)
+        keyed_list.update_rows(*rows(60))
+        keyed_list.focus()
+        await pilot.pause()
+        await pilot.press("G", "k", "k")
+        await assert_screen_is_fresh(app, pilot)
+        keyed_list.update_rows(order[::-1], {key: Row(Content(key.upper())) for key in order[40:50]})
+        await assert_screen_is_fresh(app, pilot)
+        keyed_list.update_rows(order[:25])
+        await assert_screen_is_fresh(app, pilot)
+        assert keyed_list.cursor_key in order[:25]
+        await pilot.press("g", "pagedown")
+        await assert_screen_is_fresh(app, pilot)

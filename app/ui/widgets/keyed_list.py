@@ -166,7 +166,10 @@ class KeyedList(ScrollView, can_focus=True):
         removed: Iterable[str] = (),
     ) -> None:
         """Show ``order``; ``changed`` holds new or changed rows (every key in ``order``
-        must have a row, given now or earlier); ``removed`` forgets rows for good."""
+        must have a row, given now or earlier); ``removed`` forgets rows for good.
+
+        Only the lines on screen whose row (or cursor) changed are repainted."""
+        drawn = self._drawn()
         for key in removed:
             self._rows.pop(key, None)
         self._rows.update(changed)
@@ -183,12 +186,11 @@ class KeyedList(ScrollView, can_focus=True):
         else:
             index = min(old_cursor if old_cursor is not None else 0, len(self._order) - 1)
             self._cursor = self._nearest_selectable(index)
-        self.refresh()
+        self._repaint_since(drawn)
         self._cursor_moved(scroll=self._cursor != old_cursor)
 
     def clear(self) -> None:
-        self._rows.clear()
-        self.update_rows([])
+        self.update_rows([], removed=list(self._rows))
 
     # ---- cursor ---------------------------------------------------------
 
@@ -206,10 +208,14 @@ class KeyedList(ScrollView, can_focus=True):
         """Put the cursor on ``key``; False when it is not shown."""
         if key is None or key not in self._position:
             return False
-        self._cursor = self._position[key]
-        self.refresh()
-        self._cursor_moved(scroll=True, announce=announce)
+        self._set_cursor(self._position[key], scroll=True, announce=announce)
         return True
+
+    def _set_cursor(self, index: int | None, *, scroll: bool, announce: bool = True) -> None:
+        drawn = self._drawn()
+        self._cursor = index
+        self._repaint_since(drawn)
+        self._cursor_moved(scroll=scroll, announce=announce)
 
     def _cursor_moved(self, *, scroll: bool, announce: bool = True) -> None:
         if scroll and self._cursor is not None and self.is_mounted:
@@ -248,16 +254,16 @@ class KeyedList(ScrollView, can_focus=True):
     def _step(self, delta: int) -> None:
         if not self._order:
             return
-        if self._cursor is None:
-            self._cursor = self._nearest_selectable(0)
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._nearest_selectable(0)
         else:
             step = 1 if delta > 0 else -1
-            target = max(0, min(self._cursor + delta, len(self._order) - 1))
+            target = max(0, min(cursor + delta, len(self._order) - 1))
             found = self._nearest_selectable(target, step)
             if found is not None:
-                self._cursor = found
-        self.refresh()
-        self._cursor_moved(scroll=True)
+                cursor = found
+        self._set_cursor(cursor, scroll=True)
 
     def action_cursor_down(self) -> None:
         self._step(1)
@@ -267,15 +273,11 @@ class KeyedList(ScrollView, can_focus=True):
 
     def action_cursor_first(self) -> None:
         if self._order:
-            self._cursor = self._nearest_selectable(0, 1)
-            self.refresh()
-            self._cursor_moved(scroll=True)
+            self._set_cursor(self._nearest_selectable(0, 1), scroll=True)
 
     def action_cursor_last(self) -> None:
         if self._order:
-            self._cursor = self._nearest_selectable(len(self._order) - 1, -1)
-            self.refresh()
-            self._cursor_moved(scroll=True)
+            self._set_cursor(self._nearest_selectable(len(self._order) - 1, -1), scroll=True)
 
     def action_page_down(self) -> None:
         self._step(max(self.scrollable_content_region.height - 1, 1))
@@ -291,9 +293,7 @@ class KeyedList(ScrollView, can_focus=True):
     async def _on_click(self, event: events.Click) -> None:
         index = event.y + self.scroll_offset.y
         if 0 <= index < len(self._order) and self._selectable(index):
-            self._cursor = index
-            self.refresh()
-            self._cursor_moved(scroll=False)
+            self._set_cursor(index, scroll=False)
             if event.chain > 1:
                 self.action_open()
 
@@ -315,19 +315,65 @@ class KeyedList(ScrollView, can_focus=True):
         # without a layout and the scrollbar updated in place; ``_scroll_update`` sets
         # ``show_vertical_scrollbar``, itself a layout reactive, so a layout still
         # happens when the scrollbar appears or goes, and only then.
+        scrollbar = self.show_vertical_scrollbar
         self.set_reactive(Widget.virtual_size, size)
         self._scroll_update(size)
-        self.refresh()
+        if self.show_vertical_scrollbar != scrollbar:
+            # Every line is drawn narrower or wider.
+            self.refresh()
 
     def on_resize(self, event: events.Resize) -> None:
         self._resize_virtual()
         self._scroll_to_cursor()
 
     def on_focus(self) -> None:
-        self.refresh()
+        self._refresh_cursor_line()
 
     def on_blur(self) -> None:
-        self.refresh()
+        self._refresh_cursor_line()
+
+    def _refresh_cursor_line(self) -> None:
+        # Focus changes only how the cursor's line is drawn.
+        if self._cursor is not None:
+            self._refresh_lines([self._cursor - self.scroll_offset.y])
+
+    def _drawn(self) -> list[tuple[Row, bool] | None]:
+        """What each line on screen shows: its row and whether the cursor is on it
+        (``[None]``: the empty text). Compared before and after a change, it tells
+        which lines to repaint; a line's pixels depend on nothing else (the width and
+        the styles repaint the whole list when they change, the focus the cursor line)."""
+        if not self._order:
+            return [None]
+        top = self.scroll_offset.y
+        bottom = min(top + self.scrollable_content_region.height, len(self._order))
+        order, rows, cursor = self._order, self._rows, self._cursor
+        return [(rows[order[index]], index == cursor) for index in range(top, bottom)]
+
+    def _repaint_since(self, drawn: list[tuple[Row, bool] | None]) -> None:
+        now = self._drawn()
+        lines = [y for y in range(max(len(drawn), len(now))) if y >= len(drawn) or y >= len(now) or drawn[y] != now[y]]
+        self._refresh_lines(lines)
+
+    def _refresh_lines(self, lines: list[int]) -> None:
+        """Repaint these lines of the viewport: a whole-widget refresh re-renders every
+        line on screen (through the styles cache), the bulk of a frame's cost."""
+        height = self.scrollable_content_region.height
+        lines = [y for y in lines if 0 <= y < height]
+        if not lines:
+            return
+        if len(lines) >= height:
+            self.refresh()
+            return
+        width = self.size.width
+        regions: list[Region] = []
+        start = previous = lines[0]
+        for y in lines[1:]:
+            if y != previous + 1:
+                regions.append(Region(0, start, width, previous - start + 1))
+                start = y
+            previous = y
+        regions.append(Region(0, start, width, previous - start + 1))
+        self.refresh(*regions)
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width

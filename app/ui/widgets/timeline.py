@@ -39,9 +39,11 @@ class Timeline(KeyedList):
     Bindings: those of ``KeyedList``.
     """
 
-    account: reactive[AccountState | None] = reactive(None, init=False)
-    selection: reactive[Selection | None] = reactive(None, init=False)
-    view: reactive[View] = reactive(View, init=False)
+    # Bound from the main screen. No repaint on change: the watchers hand the rows that
+    # changed to ``update_rows``, which repaints those lines only.
+    account: reactive[AccountState | None] = reactive(None, init=False, repaint=False)
+    selection: reactive[Selection | None] = reactive(None, init=False, repaint=False)
+    view: reactive[View] = reactive(View, init=False, repaint=False)
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(empty_text="no messages loaded", id=id, classes=classes)
