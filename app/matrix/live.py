@@ -44,6 +44,11 @@ THREAD_FILL_PAGES = 10
 # A main timeline with a gap after my read position is filled from /messages, at most
 # this many pages of 100 events: past that the count stays a labelled lower bound.
 MAIN_FILL_PAGES = 5
+# Threads that left the sync window without unread notifications are invisible to the
+# window; GET /threads lists them. Asked for the most active rooms with missing history.
+THREAD_DISCOVERY_ROOMS = 30
+THREAD_DISCOVERY_LIMIT = 20
+_DISCOVER = "\x00discover threads"
 # Threads whose local count is only a lower bound are loaded whole in the background,
 # a few at a time, most recent first, so counts become exact without a keypress.
 BACKGROUND_FILL_CONCURRENCY = 2
@@ -91,6 +96,7 @@ class MatrixService:
         self._stopped = asyncio.Event()
         self._helpers: list[asyncio.Task] = []
         self._fills_started = False
+        self._discovered: set[RoomId] = set()
         self._fill_wanted: asyncio.Queue[tuple[RoomId, ThreadId]] = asyncio.Queue()
         self._fill_seen: set[tuple[RoomId, ThreadId]] = set()
 
@@ -187,9 +193,13 @@ class MatrixService:
         return result
 
     async def open_thread(self, room_id: RoomId, thread_id: ThreadId) -> None:
-        """Load a thread whole (its root and every reply) so its count is exact."""
+        """Load a thread whole (its root and every reply) so its count is exact; for
+        MAIN, list the room's threads the sync window does not show."""
         room = self._account.rooms.get(room_id)
-        if room is None or thread_id == MAIN or thread_id in room.complete_threads:
+        if room is not None and thread_id == MAIN:
+            await self._discover_threads(room_id)
+            return
+        if room is None or thread_id in room.complete_threads:
             return
         self._fill_seen.add((room_id, thread_id))
         await self._fill(room_id, thread_id)
@@ -201,6 +211,21 @@ class MatrixService:
             room_id, lambda r: backfill(r, events, complete_thread=thread_id if complete else None)
         )
         self._listener.account_changed(self._account)
+
+    async def _discover_threads(self, room_id: RoomId) -> None:
+        """``GET /threads``: roots of threads not in the window get loaded whole."""
+        if room_id in self._discovered:
+            return
+        self._discovered.add(room_id)
+        roots, _ = await self._client.threads(room_id, limit=THREAD_DISCOVERY_LIMIT)
+        room = self._account.rooms.get(room_id)
+        if room is None:
+            return
+        for root in translate.timeline_events(roots):
+            key = (room_id, root.event_id)
+            if root.event_id not in room.thread_positions and key not in self._fill_seen:
+                self._fill_seen.add(key)
+                self._fill_wanted.put_nowait(key)
 
     async def _fill_main(self, room_id: RoomId) -> None:
         """Page back through the latest gap until my read position is loaded."""
@@ -219,6 +244,20 @@ class MatrixService:
                 lambda r: fill_gap(r, before, older, next_token=end, exhausted=end is None or not chunk),
             )
             self._listener.account_changed(self._account)
+
+    def _want_discovery(self) -> None:
+        """Thread lists for the most active rooms whose history is not all loaded."""
+        rooms = [
+            room
+            for room in self._account.rooms.values()
+            if room.membership == "join" and (not room.history_complete or room.gaps_before)
+        ]
+        rooms.sort(key=lambda room: room.latest_ts, reverse=True)
+        for room in rooms[:THREAD_DISCOVERY_ROOMS]:
+            key = (room.room_id, _DISCOVER)
+            if key not in self._fill_seen:
+                self._fill_seen.add(key)
+                self._fill_wanted.put_nowait(key)
 
     def _want_fills(self, changed: Iterable[RoomId]) -> None:
         """Queue the threads of changed rooms whose count is only a lower bound."""
@@ -247,7 +286,9 @@ class MatrixService:
             if room is None or thread_id in room.complete_threads:
                 continue
             try:
-                if thread_id == MAIN:
+                if thread_id == _DISCOVER:
+                    await self._discover_threads(room_id)
+                elif thread_id == MAIN:
                     await self._fill_main(room_id)
                 else:
                     await self._fill(room_id, thread_id)
@@ -350,6 +391,7 @@ class MatrixService:
                 # the cache may hold lower-bound threads from an earlier run too.
                 self._fills_started = True
                 changed = self._account.rooms
+                self._want_discovery()
             self._want_fills(changed)
             if self._use_cache:
                 try:

@@ -321,3 +321,28 @@ async def test_a_private_receipt_queued_before_the_server_answered_is_not_sent_t
         finally:
             await stop(service, task)
     assert not any("/receipt/" in seen.path_qs for seen in proxy.seen)
+
+
+async def test_a_read_thread_outside_the_window_is_found_through_the_threads_list(make_actor) -> None:
+    me, alice = make_actor("me"), make_actor("alice")
+    room = alice.create_room("Archive", invite=[me.user_id])
+    me.join(room)
+    root = alice.send_text(room, "an old, read thread")
+    last = [alice.send_thread_reply(room, root, f"reply {i}") for i in range(3)][-1]
+    me.send_receipt(room, last, "m.read", thread_id=root)  # read: no server count for it
+    for i in range(35):
+        alice.send_text(room, f"chatter {i}")
+    service, recorder, task = await start(me)
+    try:
+        def listed():
+            state = service.account.rooms.get(room)
+            return state is not None and root in state.thread_positions
+
+        await eventually(listed)
+        first = next(a.rooms[room] for a in recorder.accounts if room in a.rooms)
+        assert root not in first.thread_positions and root not in first.server_threads  # invisible at first
+        state = service.account.rooms[room]
+        assert thread_unread(state, root).unread == 0 and not thread_unread(state, root).lower_bound
+        assert len(state.thread_positions[root]) == 3
+    finally:
+        await stop(service, task)
