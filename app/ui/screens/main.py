@@ -20,8 +20,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.events import DescendantFocus
-from textual.reactive import reactive
+from textual.reactive import Reactive, reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Input
 
 from app.matrix.service import ReceiptOutcome, SyncState, SyncStatus
@@ -56,16 +57,24 @@ class MainScreen(Screen[None]):
     BINDINGS = keymap.bindings(keymap.MAIN)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
 
+    # None of these repaints the screen (repaint=False): the screen draws nothing of its
+    # own, the widgets bound to these repaint what changed, and a screen repaint
+    # re-renders every line of the screen (a full update, several milliseconds).
     # Bound from the app: the one read state, and what the service reports.
-    account: reactive[AccountState | None] = reactive(None, init=False)
-    sync_status: reactive[SyncStatus] = reactive(lambda: SyncStatus(SyncState.STARTING), init=False)
-    queued: reactive[int] = reactive(0, init=False)
-    session_mode: reactive[ReceiptType] = reactive(ReceiptType.PRIVATE, init=False)
+    account: reactive[AccountState | None] = reactive(None, init=False, repaint=False)
+    sync_status: reactive[SyncStatus] = reactive(lambda: SyncStatus(SyncState.STARTING), init=False, repaint=False)
+    queued: reactive[int] = reactive(0, init=False, repaint=False)
+    session_mode: reactive[ReceiptType] = reactive(ReceiptType.PRIVATE, init=False, repaint=False)
     # The screen's own view state, bound down to the panes.
-    selection: reactive[Selection | None] = reactive(None, init=False)
-    view: reactive[View] = reactive(View, init=False)
-    mode: reactive[ModeState] = reactive(ModeState, init=False)
-    last_action: reactive[LastAction] = reactive(LastAction, init=False)
+    selection: reactive[Selection | None] = reactive(None, init=False, repaint=False)
+    view: reactive[View] = reactive(View, init=False, repaint=False)
+    mode: reactive[ModeState] = reactive(ModeState, init=False, repaint=False)
+    last_action: reactive[LastAction] = reactive(LastAction, init=False, repaint=False)
+    # Textual's own ``Screen.focused`` repaints the screen on every focus change (tab,
+    # enter, n into the threads pane). What focus changes is drawn by the widgets
+    # themselves: the panes' :focus-within borders (a style change repaints the pane),
+    # the lists' cursor lines (KeyedList.on_focus/on_blur), the Footer (recomposed).
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
     def __init__(self, settings: Settings, *, user_id: str) -> None:
         super().__init__()
@@ -73,6 +82,7 @@ class MainScreen(Screen[None]):
         self.user_id = user_id
         self._last_request: Request | None = None
         self._thread_memory: dict[RoomId, ThreadId] = {}
+        self._titles: dict[str, str] = {}
         self.set_reactive(MainScreen.view, View(glyphs=settings.glyphs))
 
     @property
@@ -191,15 +201,22 @@ class MainScreen(Screen[None]):
             parts.append("unread only")
         if view.name_filter:
             parts.append(f"/{view.name_filter}")
-        self.query_one("#rooms-pane").border_title = Content(" · ".join(parts))
         room = self._room()
         threads_title = "Threads"
         timeline_title = "Timeline"
         if room is not None and self.selection is not None:
             threads_title = f"{room_title(room)} ─ threads"
             timeline_title = thread_title(room, self.selection.thread_id)
-        self.query_one("#threads-pane").border_title = Content(threads_title)
-        self.query_one("#timeline-pane").border_title = Content(timeline_title)
+        self._set_title("#rooms-pane", " · ".join(parts))
+        self._set_title("#threads-pane", threads_title)
+        self._set_title("#timeline-pane", timeline_title)
+
+    def _set_title(self, pane_id: str, title: str) -> None:
+        # Setting a border title repaints the whole pane (its border and the lines
+        # behind its list), so a pane whose title stays is left alone.
+        if self._titles.get(pane_id) != title:
+            self._titles[pane_id] = title
+            self.query_one(pane_id).border_title = Content(title)
 
     def _room(self):  # noqa: ANN202 - RoomState | None
         if self.account is None or self.selection is None:

@@ -1,0 +1,83 @@
+"""Navigation on the main screen repaints what changed, never the whole screen: a full
+update re-renders every line of the screen, and is most of a key's cost with a big
+account (issue 6, benchmark 4). What is on screen still equals a repaint from scratch."""
+
+from __future__ import annotations
+
+from textual._compositor import Compositor
+
+from tests.ui.helpers import main_screen
+from tests.ui.recorded import DESIGN, OPS
+
+SIZE = (160, 50)
+
+
+class FullUpdates:
+    """Counts full-screen updates (``Compositor.render_full_update``) while installed."""
+
+    def __init__(self, monkeypatch) -> None:  # noqa: ANN001
+        self.count = 0
+        original = Compositor.render_full_update
+
+        def counting(compositor, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            self.count += 1
+            return original(compositor, *args, **kwargs)
+
+        monkeypatch.setattr(Compositor, "render_full_update", counting)
+
+
+async def assert_screen_is_fresh(app, pilot) -> None:  # noqa: ANN001
+    await pilot.pause()
+    on_screen = app.export_screenshot()
+    for widget in app.screen.walk_children(with_self=True):
+        widget.refresh()
+    await pilot.pause()
+    assert app.export_screenshot() == on_screen
+
+
+async def test_moving_between_rooms_and_threads_never_repaints_the_screen(make_app, monkeypatch) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_screen(pilot)
+        assert screen.selection.room_id == OPS
+        await pilot.pause()
+        full = FullUpdates(monkeypatch)
+        await pilot.press("j")
+        await pilot.pause()
+        assert screen.selection.room_id == DESIGN
+        # The titles of the threads and timeline panes follow the selection.
+        assert "design-review" in screen.query_one("#threads-pane").border_title
+        await pilot.press("tab", "j", "j", "k", "n", "tab", "j", "shift+tab")
+        await pilot.pause()
+        assert full.count == 0
+        await assert_screen_is_fresh(app, pilot)
+        full.count = 0
+        await pilot.press("shift+tab", "k")
+        await pilot.pause()
+        assert screen.selection.room_id == OPS
+        assert "Ops" in screen.query_one("#threads-pane").border_title
+        assert full.count == 0
+        await assert_screen_is_fresh(app, pilot)
+
+
+async def test_a_title_that_stays_is_not_set_again(make_app, monkeypatch) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_screen(pilot)
+        rooms_pane = screen.query_one("#rooms-pane")
+        refreshed: list[object] = []
+        original = type(rooms_pane).refresh
+
+        def counting(widget, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            if widget is rooms_pane:
+                refreshed.append(args)
+            return original(widget, *args, **kwargs)
+
+        monkeypatch.setattr(type(rooms_pane), "refresh", counting)
+        await pilot.press("j", "j")
+        await pilot.pause()
+        assert refreshed == []
+        assert rooms_pane.border_title == "Rooms · activity"
+        await pilot.press("s")
+        await pilot.pause()
+        assert rooms_pane.border_title == "Rooms · unread"
