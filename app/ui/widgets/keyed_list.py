@@ -33,13 +33,17 @@ from app.ui import keymap
 MIN_LEFT = 18
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Row:
     """One line: ``left`` is cut with an ellipsis to make room for ``right``.
 
     ``right_short`` replaces ``right`` in a narrow pane. A ``rule`` row draws ``left``
     centred in a line of ``rule_char`` (the fully-read line, a gap); rules and headers
     are not ``selectable``: the cursor skips them.
+
+    Two rows are equal when they draw the same: same text *and* styles. (``Content``'s
+    own ``==`` compares the text only, so a row that only lost its bold when read would
+    equal the old one and its old look would be drawn from the cache.)
     """
 
     left: Content
@@ -50,12 +54,36 @@ class Row:
     rule: bool = False
     rule_char: str = "─"
 
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, Row):
+            return NotImplemented
+        return (
+            self.selectable == other.selectable
+            and self.rule == other.rule
+            and self.rule_char == other.rule_char
+            and self.left.is_same(other.left)
+            and self.right.is_same(other.right)
+            and _same(self.right_short, other.right_short)
+        )
+
+    def __hash__(self) -> int:
+        # Content hashes its text only: rows equal as above hash alike.
+        return hash((self.left, self.right, self.right_short, self.selectable, self.rule, self.rule_char))
+
     @property
     def plain(self) -> str:
         if self.rule:
             return self.left.plain
         right = self.right.plain
         return f"{self.left.plain} {right}" if right else self.left.plain
+
+
+def _same(a: Content | None, b: Content | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.is_same(b)
 
 
 class KeyedList(ScrollView, can_focus=True):
