@@ -81,3 +81,36 @@ async def test_a_title_that_stays_is_not_set_again(make_app, monkeypatch) -> Non
         await pilot.press("s")
         await pilot.pause()
         assert rooms_pane.border_title == "Rooms · unread"
+
+
+async def test_a_receipt_and_its_answer_lay_nothing_out(make_app, monkeypatch) -> None:
+    from textual.screen import Screen
+
+    from tests.ui.local_service import LocalService
+    from tests.ui.recorded import recorded_account
+
+    service = LocalService(recorded_account(), auto_settle=False)
+    app = make_app(svc=service)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_screen(pilot)
+        await pilot.press("tab", "j", "j")
+        await pilot.pause()
+        layouts: list[int] = []
+        original = Screen._refresh_layout
+
+        def counting(screen_, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            layouts.append(1)
+            return original(screen_, *args, **kwargs)
+
+        monkeypatch.setattr(Screen, "_refresh_layout", counting)
+        await pilot.press("r")
+        await pilot.pause()
+        last = str(screen.query_one("#status-last").render())
+        assert last.startswith("1 queued  → private receipt")
+        service.settle_all()
+        await pilot.pause()
+        await pilot.pause()
+        assert screen.last_action.outcome == "settled"
+        assert not str(screen.query_one("#status-last").render()).startswith("1 queued")
+        assert layouts == []
+        await assert_screen_is_fresh(app, pilot)

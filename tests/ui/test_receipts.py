@@ -258,7 +258,9 @@ async def test_status_bar_shows_sync_state_and_queue(make_app) -> None:
         assert screen.status.sync_text == "● live"
         await pilot.press("R")
         await pilot.pause()
-        assert str(screen.query_one("#status-queued").render()) == "1 queued"
+        # The queued count leads the last-action label (one 1fr label: no layout per receipt).
+        assert screen.status.queued_text == "1 queued"
+        assert str(screen.query_one("#status-last").render()).startswith("1 queued  ")
         service.set_status(SyncStatus(SyncState.OFFLINE, retry_in=30))
         await pilot.pause()
         assert screen.status.sync_text in ("○ offline, retry in 30 s", "○ offline, retry in 29 s")

@@ -1,10 +1,19 @@
 """The status line: account, sync state, the receipt mode (loud), queued receipts, and
-what the last key did. It never lets the user forget which receipt a key will send."""
+what the last key did. It never lets the user forget which receipt a key will send.
+
+A label is updated only when its text changes, and lays out the screen only when its
+width changes (a layout reflows the whole screen, and each one here set off a second:
+up to seven frames for one ``r``). The last label takes the rest of the line, so its
+text never needs a layout; it also carries the queued count, which comes and goes with
+every receipt (a label of its own appeared and disappeared, a layout each time). The
+account, sync and mode labels are as wide as their text and change rarely.
+"""
 
 from __future__ import annotations
 
 import time
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
@@ -30,30 +39,30 @@ class StatusBar(Horizontal):
     }
     """
 
-    user_id: reactive[str] = reactive("", init=False)
-    sync_status: reactive[SyncStatus] = reactive(lambda: SyncStatus(SyncState.STARTING), init=False)
-    mode: reactive[ModeState] = reactive(ModeState, init=False)
-    queued: reactive[int] = reactive(0, init=False)
-    last_action: reactive[LastAction] = reactive(LastAction, init=False)
-    glyphs: reactive[bool] = reactive(True, init=False)
+    # No repaint of the bar itself on change: the labels repaint what changed.
+    user_id: reactive[str] = reactive("", init=False, repaint=False)
+    sync_status: reactive[SyncStatus] = reactive(lambda: SyncStatus(SyncState.STARTING), init=False, repaint=False)
+    mode: reactive[ModeState] = reactive(ModeState, init=False, repaint=False)
+    queued: reactive[int] = reactive(0, init=False, repaint=False)
+    last_action: reactive[LastAction] = reactive(LastAction, init=False, repaint=False)
+    glyphs: reactive[bool] = reactive(True, init=False, repaint=False)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._retry_deadline: float | None = None
         self._ticker: Timer | None = None
+        self._shown: dict[str, object] = {}
 
     def compose(self) -> ComposeResult:
         yield Label(id="status-account")
         yield Label(id="status-sync")
         yield Label(id="status-mode")
-        yield Label(id="status-queued")
         yield Label(id="status-last")
 
     def on_mount(self) -> None:
         self._show_account()
         self._show_sync()
         self._show_mode()
-        self._show_queued()
         self._show_last()
 
     def watch_user_id(self) -> None:
@@ -75,7 +84,7 @@ class StatusBar(Horizontal):
         self._show_mode()
 
     def watch_queued(self) -> None:
-        self._show_queued()
+        self._show_last()
 
     def watch_last_action(self) -> None:
         self._show_last()
@@ -119,15 +128,28 @@ class StatusBar(Horizontal):
     def _label(self, widget_id: str) -> Label:
         return self.query_one(f"#{widget_id}", Label)
 
+    def _set_text(self, widget_id: str, text: str) -> Label:
+        """Show ``text`` in an auto-width label: a layout only when its width changes."""
+        label = self._label(widget_id)
+        old = self._shown.get(widget_id)
+        if old != text:
+            self._shown[widget_id] = text
+            resized = not isinstance(old, str) or cell_len(old) != cell_len(text)
+            label.update(Content(text), layout=resized)
+        return label
+
+    @property
+    def queued_text(self) -> str:
+        return f"{self.queued} queued" if self.queued else ""
+
     def _show_account(self) -> None:
         if self.is_mounted:
-            self._label("status-account").update(Content(self.user_id))
+            self._set_text("status-account", self.user_id)
 
     def _show_sync(self) -> None:
         if not self.is_mounted:
             return
-        label = self._label("status-sync")
-        label.update(Content(self.sync_text))
+        label = self._set_text("status-sync", self.sync_text)
         state = self.sync_status.state
         label.set_class(state is SyncState.LIVE, "-live")
         label.set_class(state in (SyncState.OFFLINE, SyncState.LOGGED_OUT), "-offline")
@@ -136,19 +158,11 @@ class StatusBar(Horizontal):
     def _show_mode(self) -> None:
         if not self.is_mounted:
             return
-        label = self._label("status-mode")
-        label.update(Content(self.mode_text))
+        label = self._set_text("status-mode", self.mode_text)
         public = self.mode.receipt_type.value == "m.read"
         label.set_class(public, "-public")
         label.set_class(not public, "-private")
         label.set_class(not self.mode.can_send, "-unsupported")
-
-    def _show_queued(self) -> None:
-        if not self.is_mounted:
-            return
-        label = self._label("status-queued")
-        label.update(Content(f"{self.queued} queued" if self.queued else ""))
-        label.display = self.queued > 0
 
     def _show_last(self) -> None:
         if not self.is_mounted:
@@ -161,7 +175,18 @@ class StatusBar(Horizontal):
             "failed": glyphs.failed,
             "refused": "",
         }.get(last.outcome, "")
+        text = f"{prefix} {last.text}".strip()
         label = self._label("status-last")
-        label.update(Content(f"{prefix} {last.text}".strip()))
+        shown = (self.queued_text, text)
+        if self._shown.get("status-last") != shown:
+            self._shown["status-last"] = shown
+            # The queued count, then the last action, as two labels of their own would
+            # show them (each padded by a cell).
+            content = Content(text)
+            if self.queued:
+                queued = Content.styled(self.queued_text, "$warning")
+                content = Content.assemble(queued, "  ", content) if text else queued
+            # 1fr wide: its size never depends on its text.
+            label.update(content, layout=False)
         for outcome in ("sent", "settled", "failed", "refused", "info"):
             label.set_class(last.outcome == outcome, f"-{outcome}")
