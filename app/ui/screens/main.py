@@ -23,7 +23,7 @@ from textual.events import DescendantFocus
 from textual.reactive import Reactive, reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from app.matrix.service import ReceiptOutcome, SyncState, SyncStatus
 from app.model.account import AccountState, RoomSort, next_unread
@@ -35,6 +35,7 @@ from app.ui.describe import describe_refusal, describe_request, mode_word, room_
 from app.ui.messages import ReceiptSubmitted
 from app.ui.settings import Settings, room_mode
 from app.ui.state import LastAction, ModeState, Selection, View
+from app.ui.widgets.footer import SteadyFooter
 from app.ui.widgets.keyed_list import KeyedList
 from app.ui.widgets.room_list import RoomList
 from app.ui.widgets.status_bar import StatusBar
@@ -114,7 +115,7 @@ class MainScreen(Screen[None]):
             user_id=self.user_id,
             glyphs=self.settings.glyphs,
         )
-        yield Footer()
+        yield SteadyFooter()
 
     @property
     def rooms(self) -> RoomList:
