@@ -220,3 +220,44 @@ async def test_partial_repaints_leave_no_stale_line_while_scrolled() -> None:
         assert keyed_list.cursor_key in order[:25]
         await pilot.press("g", "pagedown")
         await assert_screen_is_fresh(app, pilot)
+
+
+async def test_a_style_update_that_changes_nothing_keeps_the_strips(monkeypatch) -> None:
+    app = ListApp()
+    async with app.run_test(size=(40, 20)) as pilot:
+        keyed_list = app.query_one(KeyedList)
+        keyed_list.update_rows(*rows(30))
+        keyed_list.focus()
+        await pilot.pause()
+        built: list[str] = []
+        original = KeyedList._to_strip
+
+        def counting(keyed_list_, content, width, style):  # noqa: ANN001, ANN202
+            built.append(content.plain.strip())
+            return original(keyed_list_, content, width, style)
+
+        monkeypatch.setattr(KeyedList, "_to_strip", counting)
+        # Styles re-applied (as on every focus change in the main screen), nothing changed.
+        app.update_styles(keyed_list)
+        keyed_list.refresh()
+        await pilot.pause()
+        assert built == []
+        # Blurred: only the cursor's line is drawn in another style.
+        keyed_list.blur()
+        await pilot.pause()
+        assert built == ["row0"]
+        await assert_screen_is_fresh(app, pilot)
+
+
+async def test_a_theme_change_draws_every_row_again() -> None:
+    app = ListApp()
+    async with app.run_test(size=(40, 20)) as pilot:
+        keyed_list = app.query_one(KeyedList)
+        keyed_list.update_rows(["a", "b"], {"a": Row(Content.styled("warn", "$warning")), "b": Row(Content("b"))})
+        await pilot.pause()
+        before = app.export_screenshot()
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        await pilot.pause()
+        assert app.export_screenshot() != before
+        await assert_screen_is_fresh(app, pilot)

@@ -32,6 +32,12 @@ from app.ui import keymap
 # The fewest cells a row's left part keeps before its right part is shortened.
 MIN_LEFT = 18
 
+# The component classes a line is drawn with, by its state.
+ROW = ("keyed-list--row",)
+CURSOR = ("keyed-list--row", "keyed-list--cursor")
+CURSOR_BLURRED = ("keyed-list--row", "keyed-list--cursor-blurred")
+RULE = ("keyed-list--row", "keyed-list--rule")
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Row:
@@ -166,7 +172,8 @@ class KeyedList(ScrollView, can_focus=True):
         self._rows: dict[str, Row] = {}
         self._cursor: int | None = None
         self._last_highlighted: str | None = None
-        self._strips: LRUCache[tuple[Row, int, str], Strip] = LRUCache(4096)
+        self._strips: LRUCache[tuple[Row, int, object], Strip] = LRUCache(4096)
+        self._strips_styles: tuple[int, str] | None = None
 
     # ---- data -----------------------------------------------------------
 
@@ -415,16 +422,17 @@ class KeyedList(ScrollView, can_focus=True):
             return Strip.blank(width, self.get_visual_style("keyed-list--row").rich_style)
         row = self._rows[self._order[index]]
         if index == self._cursor:
-            state = "keyed-list--cursor" if self.has_focus else "keyed-list--cursor-blurred"
+            classes = CURSOR if self.has_focus else CURSOR_BLURRED
         elif row.rule:
-            state = "keyed-list--rule"
+            classes = RULE
         else:
-            state = "keyed-list--row"
-        cache_key = (row, width, state)
+            classes = ROW
+        # Keyed by the style itself (Textual caches it per pseudo-class state), not by
+        # the state's name: a style update that changes nothing keeps the strips.
+        style = self.get_visual_style(*classes)
+        cache_key = (row, width, style)
         strip = self._strips.get(cache_key)
         if strip is None:
-            classes = ("keyed-list--row",) if state == "keyed-list--row" else ("keyed-list--row", state)
-            style = self.get_visual_style(*classes)
             strip = self._to_strip(self._layout(row, width), width, style)
             self._strips[cache_key] = strip
         return strip
@@ -456,4 +464,12 @@ class KeyedList(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._strips.clear()
+        # Textual re-applies the styles of a pane's whole subtree on every focus change
+        # (the :focus-within border, the screen's classes): clearing the strips then
+        # re-rendered every row on screen from its Content. The row styles are part of
+        # the cache key; what else a strip depends on is the list's own rules (text
+        # wrapping, alignment) and the theme's variables (a row's $accent, $warning).
+        styles_key = (self.styles._cache_key, self.app.theme)
+        if styles_key != self._strips_styles:
+            self._strips_styles = styles_key
+            self._strips.clear()
