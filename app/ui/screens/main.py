@@ -254,11 +254,17 @@ class MainScreen(Screen[None]):
         self._say("r: read up to this event · f: fully read up to here")
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
-        self.set_class(event.widget is self.timeline, "-timeline-focus")
+        self._mark_timeline_focus(event.widget is self.timeline)
 
     def _focus_pane(self, pane: KeyedList) -> None:
-        self.set_class(pane is self.timeline, "-timeline-focus")
+        self._mark_timeline_focus(pane is self.timeline)
         pane.focus()
+
+    def _mark_timeline_focus(self, timeline: bool) -> None:
+        # The class (it picks the two panes a narrow screen shows) sits on the panes'
+        # container, not on the screen: a class change restyles the whole subtree of
+        # its node, and the screen's includes the status line and every Footer key.
+        self.query_one("#panes").set_class(timeline, "-timeline-focus")
 
     def _pane_index(self) -> int:
         focused = self.focused
