@@ -114,3 +114,22 @@ async def test_a_receipt_and_its_answer_lay_nothing_out(make_app, monkeypatch) -
         assert not str(screen.query_one("#status-last").render()).startswith("1 queued")
         assert layouts == []
         await assert_screen_is_fresh(app, pilot)
+
+
+async def test_a_new_pane_title_repaints_its_border_line_only(make_app) -> None:
+    from textual.geometry import Region
+
+    from app.ui.widgets.pane import Pane
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_screen(pilot)
+        await pilot.pause()
+        pane = screen.query_one("#threads-pane", Pane)
+        pane.show_title("another room ─ threads")
+        assert pane._repaint_regions == {Region(0, 0, pane.outer_size.width, 1)}
+        await pilot.pause()
+        assert pane.border_title == "another room ─ threads"
+        top = app.screen._compositor.render_strips()[pane.region.y].text
+        assert "another room ─ threads" in top
+        await assert_screen_is_fresh(app, pilot)

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.content import Content
+from textual.containers import Horizontal
 from textual.events import DescendantFocus
 from textual.reactive import Reactive, reactive
 from textual.screen import Screen
@@ -37,6 +36,7 @@ from app.ui.settings import Settings, room_mode
 from app.ui.state import LastAction, ModeState, Selection, View
 from app.ui.widgets.footer import SteadyFooter
 from app.ui.widgets.keyed_list import KeyedList
+from app.ui.widgets.pane import Pane
 from app.ui.widgets.room_list import RoomList
 from app.ui.widgets.status_bar import StatusBar
 from app.ui.widgets.thread_list import ThreadList
@@ -100,12 +100,12 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
-            with Vertical(id="rooms-pane", classes="pane"):
+            with Pane(id="rooms-pane", classes="pane"):
                 yield Input(placeholder="filter rooms by name", id="room-filter")
                 yield RoomList(id="rooms").data_bind(MainScreen.account, MainScreen.selection, MainScreen.view)
-            with Vertical(id="threads-pane", classes="pane"):
+            with Pane(id="threads-pane", classes="pane"):
                 yield ThreadList(id="threads").data_bind(MainScreen.account, MainScreen.selection, MainScreen.view)
-            with Vertical(id="timeline-pane", classes="pane"):
+            with Pane(id="timeline-pane", classes="pane"):
                 yield Timeline(id="timeline").data_bind(MainScreen.account, MainScreen.selection, MainScreen.view)
         yield StatusBar(id="status").data_bind(
             MainScreen.sync_status,
@@ -213,11 +213,10 @@ class MainScreen(Screen[None]):
         self._set_title("#timeline-pane", timeline_title)
 
     def _set_title(self, pane_id: str, title: str) -> None:
-        # Setting a border title repaints the whole pane (its border and the lines
-        # behind its list), so a pane whose title stays is left alone.
+        # Only a title that changed is set, and it repaints its border line only.
         if self._titles.get(pane_id) != title:
             self._titles[pane_id] = title
-            self.query_one(pane_id).border_title = Content(title)
+            self.query_one(pane_id, Pane).show_title(title)
 
     def _room(self):  # noqa: ANN202 - RoomState | None
         if self.account is None or self.selection is None:
