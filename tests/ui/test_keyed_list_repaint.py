@@ -14,7 +14,7 @@ HEIGHT = 10
 
 
 class ListApp(App[None]):
-    CSS = "KeyedList { height: %d; }" % HEIGHT
+    CSS = f"KeyedList {{ height: {HEIGHT}; }}"
 
     def compose(self) -> ComposeResult:
         yield KeyedList(id="list")

@@ -79,7 +79,7 @@ def test_an_unchanged_room_keeps_its_key(monkeypatch) -> None:
     pane.set_reactive(RoomList.account, account)
     pane._refresh_rows()
     computed: list[str] = []
-    import app.ui.widgets.room_list as room_list
+    from app.ui.widgets import room_list
 
     def counting(r: RoomState, sort: RoomSort) -> tuple:
         computed.append(r.room_id)

@@ -8,10 +8,11 @@ the room). ``show_title`` repaints the top border line only, the one the title i
 
 from __future__ import annotations
 
+from typing import Self
+
 from textual.containers import Vertical
 from textual.content import Content
 from textual.geometry import Region
-from typing_extensions import Self
 
 
 class Pane(Vertical):
