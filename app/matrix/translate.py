@@ -24,21 +24,26 @@ dict lookups and one ``TimelineEvent``; previews take a fast path for printable 
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import math
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
+from app.gcpause import collector_paused
 from app.model.account import AccountState
 from app.model.events import TimelineEvent
 from app.model.ids import MAIN, RoomId, UserId
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
-from app.model.room import RoomState, ServerCounts, add_timeline, merged_receipts, set_fully_read
+from app.model.room import (
+    RoomState,
+    ServerCounts,
+    add_timeline,
+    merged_receipts,
+    set_fully_read,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,27 +81,6 @@ class SyncFormatError(ValueError):
     """The body of a /sync response is not a JSON object."""
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a sync is decoded and applied.
-
-    Decoding and translating allocate hundreds of thousands of containers, none of them
-    in a reference cycle; with the collector on, they trigger collections that walk the
-    growing heap again and again (full ones included). Off for the call, the 1,000-room
-    synthetic initial sync takes about 450 ms instead of 535 ms, the young collections
-    it leaves behind included (bench/initial_sync.py). Nested use is fine; a collector
-    that was already off stays off.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def parse_sync(body: bytes | bytearray | str | Mapping[str, Any]) -> dict[str, Any]:
     """Decode a /sync body. Raises ``SyncFormatError`` (one line) if it is not a JSON object."""
     if isinstance(body, dict):
@@ -104,7 +88,7 @@ def parse_sync(body: bytes | bytearray | str | Mapping[str, Any]) -> dict[str, A
     if isinstance(body, Mapping):
         return dict(body)
     try:
-        with _collector_paused():
+        with collector_paused():
             decoded = json.loads(body)
     except (ValueError, RecursionError, TypeError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -136,7 +120,7 @@ def apply_sync_changes(account: AccountState, sync: Mapping[str, Any]) -> tuple[
     cache and for redrawing only what moved)."""
     if not isinstance(sync, Mapping):
         raise SyncFormatError(f"sync response is a {type(sync).__name__}, not an object")
-    with _collector_paused():
+    with collector_paused():
         return _apply_sync_changes(account, sync)
 
 

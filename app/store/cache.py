@@ -33,12 +33,13 @@ import gc
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import closing, contextmanager
+from collections.abc import Iterable, Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Final
 
 from app import paths
+from app.gcpause import collector_paused
 from app.model.account import AccountState
 from app.model.events import TimelineEvent
 from app.model.names import NameInputs
@@ -77,7 +78,7 @@ def load_account(user_id: str, path: Path | None = None) -> AccountState | None:
     if not path.exists():
         return None
     try:
-        with closing(_connect(path)) as db, _collector_paused():
+        with closing(_connect(path)) as db, collector_paused():
             account = _load(db, user_id)
             if account is not None:
                 # Frozen before the collector is back on: otherwise its first act would
@@ -133,21 +134,6 @@ def delete_cache(path: Path | None = None) -> None:
 
 
 # ---- the garbage collector ---------------------------------------------------------
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic GC off while rooms are decoded: hundreds of thousands of objects and
-    no cycles; with it on, their allocation sets off collections that walk them again
-    and again. A collector that was off stays off."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _keep_out_of_full_collections() -> None:
