@@ -55,6 +55,20 @@ def receipt_of(receipts: dict, event_id: str, receipt_type: str, user_id: str) -
     return receipts.get(event_id, {}).get(receipt_type, {}).get(user_id)
 
 
+async def exact_count(service: MatrixService, recorder: Recorder, room: str, thread: str):
+    """Wait until a thread's count is exact (no longer a lower bound); return it and the
+    room as it was first published, to show where the count started."""
+
+    def exact():
+        state = service.account.rooms.get(room)
+        counts = state and thread_unread(state, thread)
+        return counts if counts and not counts.lower_bound else None
+
+    counts = await eventually(exact)
+    first = next(a.rooms[room] for a in recorder.accounts if room in a.rooms)
+    return counts, first
+
+
 async def settled(recorder: Recorder, request) -> None:
     outcome = await eventually(lambda: next((o for o in recorder.outcomes if o.request == request), None))
     assert outcome.accepted, outcome.error
@@ -217,15 +231,9 @@ async def test_threads_beyond_the_sync_window_are_loaded_whole_and_counted_exact
         alice.send_text(room, f"chatter {i}")
     service, recorder, task = await start(me)
     try:
-        def exact_thread():
-            state = service.account.rooms.get(room)
-            counts = state and thread_unread(state, root)
-            return counts if counts and not counts.lower_bound else None
-
-        counts = await eventually(exact_thread)
+        counts, first = await exact_count(service, recorder, room, root)
         assert counts.unread == 12
         # It really started as a lower bound: the window held neither the thread nor the receipt.
-        first = next(a.rooms[room] for a in recorder.accounts if room in a.rooms)
         assert thread_unread(first, root).lower_bound and first.event(root) is None
         _, _, server = await in_thread(lambda: me.unread_counts(room))
         assert counts.unread == server[root][0]
@@ -281,14 +289,8 @@ async def test_a_main_timeline_beyond_the_sync_window_is_paged_back_to_my_receip
         alice.send_text(room, f"build {i} passed")
     service, recorder, task = await start(me)
     try:
-        def exact_main():
-            state = service.account.rooms.get(room)
-            counts = state and thread_unread(state, MAIN)
-            return counts if counts and not counts.lower_bound else None
-
-        counts = await eventually(exact_main)
+        counts, first = await exact_count(service, recorder, room, MAIN)
         assert counts.unread == 158
-        first = next(a.rooms[room] for a in recorder.accounts if room in a.rooms)
         assert thread_unread(first, MAIN).lower_bound  # the sync window alone could not tell
         notifications, _, _ = await in_thread(lambda: me.unread_counts(room))
         assert counts.unread == notifications
