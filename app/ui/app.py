@@ -242,6 +242,7 @@ class ReadmarkApp(App[None]):
             self.notify(status.detail, title="readmark", severity="information", timeout=10, markup=False)
 
     def _logged_out(self, reason: str) -> None:
+        reason = reason.rstrip(". ")
         queued = self.service.queued if self.service is not None else 0
         kept = f" {queued} receipt(s) stay queued and go out after you log in again." if queued else ""
         if self._login is None:

@@ -56,8 +56,11 @@ async def test_log_in_again_after_a_revoked_token_and_the_queue_goes_out(make_ac
         assert request.event_id == latest
         await until(pilot, lambda: first.queued == 1, 10)
 
-        app.screen.query_one("#login-password", Input).value = password
-        await pilot.click("#login-submit")
+        # Typed and submitted from the keyboard (a click could land on the "Logged out" toast).
+        field = app.screen.query_one("#login-password", Input)
+        field.focus()
+        field.value = password
+        await pilot.press("enter")
         await until(pilot, lambda: app.screen is main and app.service is not first, 20)
         await until(pilot, lambda: main.status.sync_text.endswith("live"), 20)
         await until(pilot, lambda: app.service.queued == 0, 20)
