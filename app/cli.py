@@ -340,8 +340,9 @@ def _tui() -> int:
     from app.ui.app import ReadmarkApp
 
     if session is not None:
+        # The first screen paints the cache's room summaries (service.preview); the
+        # rooms are decoded after that first frame.
         service = MatrixService(MatrixClient.from_session(session))
-        service.load_local()  # the first screen shows the cached state at once
         app = ReadmarkApp(service, settings, login=_tui_login, homeserver=session.homeserver)
     else:
         app = ReadmarkApp(None, settings, login=_tui_login)

@@ -69,6 +69,12 @@ def profile(rooms: int) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
             env[f"XDG_{name}_HOME"] = os.path.join(home, name.lower())
         env.update(TERM="xterm-256color", COLORTERM="truecolor", COLUMNS=str(COLUMNS), LINES=str(LINES))
         env.pop("TEXTUAL", None)
+        # As installed: pip compiles a package's modules to bytecode, so Textual's are
+        # (site-packages) and readmark's must be too, or each start would compile
+        # readmark's source again (PYTHONDONTWRITEBYTECODE is set on these machines).
+        # The untimed first start of each writes them, outside the checkout.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = os.path.join(home, "pycache")
         account, _ = apply_sync_changes(AccountState(ME), initial_sync(Shape(rooms)))
         expected = {
             room_id: room_unread(room).label() for room_id, room in account.rooms.items() if room.membership == "join"

@@ -125,7 +125,7 @@ def main() -> None:
 
         def wanted(app) -> bool:  # noqa: ANN001
             screen = getattr(app, "main_screen", None)
-            return screen is not None and app.screen is screen and len(screen.rooms.shown_rooms) == rooms_expected
+            return screen is not None and app.screen is screen and len(screen.rooms.shown_room_ids) == rooms_expected
 
     def probe(self, screen, renderable) -> None:  # noqa: ANN001
         original(self, screen, renderable)

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from app.model.plan import FullyReadRequest, ReceiptAction, Refusal, Request, ap
 from app.model.receipts import ReceiptType
 from app.model.events import TimelineEvent
 from app.model.room import RoomState, backfill, fill_gap, gap_before_latest
+from app.model.summary import RoomSummary, summarize
 from app.model.unread import thread_unread, threads_unread
 from app.store import cache
 
@@ -93,6 +94,7 @@ class MatrixService:
             on_blocked=self._token_failed,
         )
         self._queue_loaded = False
+        self._queue_requests: list[Request] | None = None
         self._stopped = asyncio.Event()
         self._helpers: list[asyncio.Task] = []
         self._fills_started = False
@@ -126,20 +128,47 @@ class MatrixService:
     def insecure_transport(self) -> bool:
         return self._client.insecure_transport
 
+    def preview(self) -> Sequence[RoomSummary]:
+        """The summaries the cache keeps of its rooms (a few milliseconds for 1,000
+        rooms, against a hundred or more to decode them: issue 6, cold start), for the
+        rooms pane to paint before ``load_local``. A room with receipts still queued
+        from an earlier run is decoded and summarised with them applied, so each count
+        is the one the loaded account will show. Empty once the account is loaded."""
+        if self._queue_loaded or not self._use_cache:
+            return ()
+        summaries = cache.load_summaries(self.user_id)
+        if not summaries:
+            return ()
+        queued = self._queued_requests()
+        if queued:
+            rooms = cache.load_rooms(self.user_id, (request.room_id for request in queued))
+            for request in queued:
+                room = rooms.get(request.room_id)
+                if room is not None:
+                    rooms[request.room_id] = apply_optimistic(room, request)
+            summaries = [summarize(rooms[s.room_id]) if s.room_id in rooms else s for s in summaries]
+        return summaries
+
+    def _queued_requests(self) -> list[Request]:
+        """What the queue file held at start (read once)."""
+        if self._queue_requests is None:
+            self._queue_requests = self._queue.load()
+        return self._queue_requests
+
     def load_local(self) -> AccountState:
         """The cached state plus what the queue still holds, applied optimistically.
-        Cheap and synchronous: what a first paint shows before any network answer.
-        Called again (``run`` does), it changes nothing."""
+        Synchronous, and no network: what the screen shows before any answer. Called
+        again (``run`` and ``submit`` do), it changes nothing."""
         if self._queue_loaded:
             return self._account
         if self._use_cache:
             cached = cache.load_account(self.user_id)
             if cached is not None:
                 self._account = cached
-        if not self._queue_loaded:
-            self._queue_loaded = True
-            for request in self._queue.load():
-                self._apply_to_room(request.room_id, lambda room, r=request: apply_optimistic(room, r))
+        self._queue_loaded = True
+        for request in self._queued_requests():
+            self._apply_to_room(request.room_id, lambda room, r=request: apply_optimistic(room, r))
+        self._queue_requests = []
         return self._account
 
     async def run(self, listener: ServiceListener) -> None:
@@ -171,6 +200,8 @@ class MatrixService:
             await asyncio.gather(*helpers, return_exceptions=True)
 
     def submit(self, room_id: RoomId, action: ReceiptAction) -> Request | Refusal:
+        # A key pressed while the screen still shows the preview: plan on the real state.
+        self.load_local()
         wants_private = action.receipt_type is ReceiptType.PRIVATE and (
             action.kind.value != "fully_read" or action.with_receipt
         )

@@ -14,6 +14,7 @@ types below and ``MatrixError`` subclasses.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -21,6 +22,7 @@ from typing import Protocol
 from app.model.account import AccountState
 from app.model.ids import RoomId, ThreadId
 from app.model.plan import ReceiptAction, Refusal, Request
+from app.model.summary import RoomSummary
 
 
 class SyncState(str, Enum):
@@ -70,6 +72,11 @@ class ReadStateService(Protocol):
 
     @property
     def queued(self) -> int: ...
+
+    def preview(self) -> Sequence[RoomSummary]:
+        """What the rooms pane can paint before ``run`` loads the cache: the summary of
+        each cached room as ``account`` will hold it (queued receipts applied). Empty
+        when there is nothing cached or the account is already loaded."""
 
     async def run(self, listener: ServiceListener) -> None:
         """Load the cache, send what was queued, then sync until cancelled."""

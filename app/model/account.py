@@ -8,22 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from itertools import chain
 
 from app.model.ids import MAIN, RoomId, ThreadId, UserId
 from app.model.room import RoomState
+from app.model.summary import RoomSort, summarize, summary_sort_key
 from app.model.unread import room_unread, threads_unread
-
-
-class RoomSort(str, Enum):
-    ACTIVITY = "activity"
-    UNREAD = "unread"
-    NAME = "name"
-
-    def next(self) -> RoomSort:
-        members = list(RoomSort)
-        return members[(members.index(self) + 1) % len(members)]
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,15 +39,8 @@ class AccountState:
 
 
 def room_sort_key(room: RoomState, sort: RoomSort) -> tuple:
-    """Highlights first, then unread, then latest activity (the default ACTIVITY sort);
-    UNREAD puts the unread count first; NAME is alphabetical."""
-    name = (room.name or room.name_inputs.display_name(room.room_id, room.member_names)).casefold()
-    if sort is RoomSort.NAME:
-        return (name, room.room_id)
-    counts = room_unread(room)
-    if sort is RoomSort.UNREAD:
-        return (-counts.unread, -counts.highlights, -room.latest_ts, name)
-    return (-counts.highlights, -int(counts.has_unread), -room.latest_ts, name)
+    """The rooms pane's order: see ``summary_sort_key``."""
+    return summary_sort_key(summarize(room), sort)
 
 
 def sorted_rooms(account: AccountState, sort: RoomSort = RoomSort.ACTIVITY) -> list[RoomState]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from rich.text import Text
 from textual import work
@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 from app.matrix.service import ReadStateService, SyncState, SyncStatus
 from app.model.account import AccountState
 from app.model.receipts import ReceiptType
+from app.model.summary import RoomSummary
 from app.logs import log_file, printable_line
 from app.paths import styles_dir
 from app.ui import keymap
@@ -65,6 +66,7 @@ class ReadmarkApp(App[None]):
     # The app draws nothing itself: the screens bound to these repaint what changed, so
     # a change here must not repaint the whole screen (bench keys: r 17.6 -> 10.5 ms).
     account: reactive[AccountState | None] = reactive(None, init=False, repaint=False)
+    preview: reactive[Sequence[RoomSummary]] = reactive((), init=False, repaint=False)
     sync_status: reactive[SyncStatus] = reactive(
         lambda: SyncStatus(SyncState.STARTING), init=False, repaint=False
     )
@@ -111,10 +113,16 @@ class ReadmarkApp(App[None]):
 
     def _start(self, service: ReadStateService) -> None:
         self.service = service
-        self.account = service.account
+        # A cached account is painted from its room summaries first; the rooms are
+        # decoded after that first frame (service.run loads them and publishes the
+        # account), so a start costs what the screen shows, not what the cache holds.
+        preview = tuple(service.preview())
+        self.preview = preview
+        self.account = None if preview else service.account
         self.queued = service.queued
         screen = MainScreen(self.settings, user_id=service.user_id).data_bind(
             ReadmarkApp.account,
+            ReadmarkApp.preview,
             ReadmarkApp.sync_status,
             ReadmarkApp.queued,
             ReadmarkApp.session_mode,
@@ -124,7 +132,10 @@ class ReadmarkApp(App[None]):
         else:
             self.push_screen(screen)
         self._warn_if_insecure(service)
-        self.run_sync()
+        if preview:
+            self.call_after_refresh(self.run_sync)
+        else:
+            self.run_sync()
 
     def _warn_if_insecure(self, service: ReadStateService) -> None:
         """Plain http to a host that is not this machine: the token travels in clear (the

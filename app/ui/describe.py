@@ -11,6 +11,7 @@ from app.model.ids import MAIN, ThreadId, UserId
 from app.model.plan import FullyReadRequest, ReceiptRequest, Refusal, Request
 from app.model.receipts import ReceiptType
 from app.model.room import RoomState
+from app.model.summary import room_title
 
 TITLE_WIDTH = 40
 
@@ -46,12 +47,6 @@ def one_line(text: str, width: int = TITLE_WIDTH) -> str:
     if len(line) > width:
         return line[: max(width - 1, 0)] + "…"
     return line
-
-
-def room_title(room: RoomState) -> str:
-    if room.name:
-        return room.name
-    return room.name_inputs.display_name(room.room_id, room.member_names)
 
 
 def thread_title(room: RoomState, thread_id: ThreadId | None) -> str:

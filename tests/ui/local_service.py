@@ -8,7 +8,7 @@ settles each as accepted, or as refused for the event IDs listed in ``refuse``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from app.matrix.service import ReceiptOutcome, ServiceListener, SyncState, SyncStatus
@@ -16,6 +16,7 @@ from app.model.account import AccountState
 from app.model.ids import RoomId, ThreadId
 from app.model.plan import ReceiptAction, Refusal, Request, apply_optimistic, plan, settle
 from app.model.room import RoomState
+from app.model.summary import RoomSummary
 
 
 class LocalService:
@@ -61,6 +62,10 @@ class LocalService:
     @property
     def queued(self) -> int:
         return len(self._pending)
+
+    def preview(self) -> Sequence[RoomSummary]:
+        # Its account is in memory from the start: nothing to preview.
+        return ()
 
     async def run(self, listener: ServiceListener) -> None:
         self._listener = listener

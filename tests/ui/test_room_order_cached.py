@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from app.model.account import AccountState, RoomSort, room_sort_key
 from app.model.room import RoomState, add_timeline
+from app.model.summary import RoomSummary, summary_sort_key
 from app.ui.state import View
 from app.ui.widgets.room_list import RoomList
 from tests.ui.recorded import ALICE, ME, message
@@ -81,11 +82,11 @@ def test_an_unchanged_room_keeps_its_key(monkeypatch) -> None:
     computed: list[str] = []
     from app.ui.widgets import room_list
 
-    def counting(r: RoomState, sort: RoomSort) -> tuple:
-        computed.append(r.room_id)
-        return room_sort_key(r, sort)
+    def counting(summary: RoomSummary, sort: RoomSort) -> tuple:
+        computed.append(summary.room_id)
+        return summary_sort_key(summary, sort)
 
-    monkeypatch.setattr(room_list, "room_sort_key", counting)
+    monkeypatch.setattr(room_list, "summary_sort_key", counting)
     changed = room(3, 1, 2, "join")
     pane.set_reactive(RoomList.account, account.with_room(changed))
     pane._refresh_rows()

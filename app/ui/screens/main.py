@@ -13,6 +13,7 @@ rooms, ``s`` sort.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -29,6 +30,7 @@ from app.model.account import AccountState, RoomSort, next_unread
 from app.model.ids import MAIN, RoomId, ThreadId
 from app.model.plan import ActionKind, ReceiptAction, Refusal, Request
 from app.model.receipts import ReceiptType
+from app.model.summary import RoomSummary
 from app.ui import keymap
 from app.ui.describe import describe_refusal, describe_request, mode_word, room_title, thread_title
 from app.ui.messages import ReceiptSubmitted
@@ -63,6 +65,8 @@ class MainScreen(Screen[None]):
     # re-renders every line of the screen (a full update, several milliseconds).
     # Bound from the app: the one read state, and what the service reports.
     account: reactive[AccountState | None] = reactive(None, init=False, repaint=False)
+    # What the rooms pane shows until ``account`` is loaded (the cache's summaries).
+    preview: reactive[Sequence[RoomSummary]] = reactive((), init=False, repaint=False)
     sync_status: reactive[SyncStatus] = reactive(lambda: SyncStatus(SyncState.STARTING), init=False, repaint=False)
     queued: reactive[int] = reactive(0, init=False, repaint=False)
     session_mode: reactive[ReceiptType] = reactive(ReceiptType.PRIVATE, init=False, repaint=False)
@@ -102,7 +106,9 @@ class MainScreen(Screen[None]):
         with Horizontal(id="panes"):
             with Pane(id="rooms-pane", classes="pane"):
                 yield Input(placeholder="filter rooms by name", id="room-filter")
-                yield RoomList(id="rooms").data_bind(MainScreen.account, MainScreen.selection, MainScreen.view)
+                yield RoomList(id="rooms").data_bind(
+                    MainScreen.account, MainScreen.preview, MainScreen.selection, MainScreen.view
+                )
             with Pane(id="threads-pane", classes="pane"):
                 yield ThreadList(id="threads").data_bind(MainScreen.account, MainScreen.selection, MainScreen.view)
             with Pane(id="timeline-pane", classes="pane"):
@@ -153,12 +159,17 @@ class MainScreen(Screen[None]):
             self.call_later(self._select_first_room)
         self._update_titles()
 
+    def watch_preview(self) -> None:
+        if self.account is None and self.selection is None:
+            self.call_later(self._select_first_room)
+
     def _select_first_room(self) -> None:
-        if self.selection is not None and self.account is not None and self.selection.room_id in self.account.rooms:
+        selection, account = self.selection, self.account
+        if selection is not None and (account is None or selection.room_id in account.rooms):
             return
-        shown = self.rooms.shown_rooms
+        shown = self.rooms.shown_room_ids
         if shown:
-            self.select(shown[0].room_id)
+            self.select(shown[0])
 
     def watch_selection(self, old: Selection | None, new: Selection | None) -> None:
         self._update_mode()
@@ -228,7 +239,8 @@ class MainScreen(Screen[None]):
     @on(KeyedList.Highlighted, "#rooms")
     def _room_highlighted(self) -> None:
         key = self.rooms.cursor_key
-        if key is None or self.account is None or key not in self.account.rooms:
+        # While only the preview is shown (no account yet), its rooms can be selected.
+        if key is None or (self.account is not None and key not in self.account.rooms):
             return
         if self.selection is None or self.selection.room_id != key:
             self.select(key)

@@ -12,7 +12,7 @@ Bindings (ids in ``app.ui.keymap``): ``j``/``down`` and ``k``/``up`` move,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -169,7 +169,8 @@ class KeyedList(ScrollView, can_focus=True):
         self.empty_text = empty_text
         self._order: list[str] = []
         self._position: dict[str, int] = {}
-        self._rows: dict[str, Row] = {}
+        # A row, or the function that makes it (called when the row is first needed).
+        self._rows: dict[str, Row | Callable[[], Row]] = {}
         self._cursor: int | None = None
         self._last_highlighted: str | None = None
         self._strips: LRUCache[tuple[Row, int, object], Strip] = LRUCache(4096)
@@ -183,7 +184,14 @@ class KeyedList(ScrollView, can_focus=True):
         return self._order
 
     def row(self, key: str) -> Row | None:
-        return self._rows.get(key) if key in self._position else None
+        return self._row(key) if key in self._position else None
+
+    def _row(self, key: str) -> Row:
+        row = self._rows[key]
+        if type(row) is Row:
+            return row
+        made = self._rows[key] = row()  # type: ignore[operator]
+        return made
 
     def row_text(self, key: str) -> str:
         """What a row says, as plain text (for tests and screen readers)."""
@@ -192,16 +200,20 @@ class KeyedList(ScrollView, can_focus=True):
 
     @property
     def lines(self) -> list[str]:
-        return [self._rows[key].plain for key in self._order]
+        return [self._row(key).plain for key in self._order]
 
     def update_rows(
         self,
         order: Sequence[str],
-        changed: Mapping[str, Row] = {},
+        changed: Mapping[str, Row | Callable[[], Row]] = {},
         removed: Iterable[str] = (),
     ) -> None:
         """Show ``order``; ``changed`` holds new or changed rows (every key in ``order``
         must have a row, given now or earlier); ``removed`` forgets rows for good.
+
+        A row may be given as the function that makes it: it is called when the row is
+        first drawn or stepped on, so a pane of a thousand rows builds the fifty on
+        screen (issue 6: cold start).
 
         Only the lines on screen whose row (or cursor) changed are repainted."""
         drawn = self._drawn()
@@ -272,7 +284,7 @@ class KeyedList(ScrollView, can_focus=True):
         )
 
     def _selectable(self, index: int) -> bool:
-        return self._rows[self._order[index]].selectable
+        return self._row(self._order[index]).selectable
 
     def _nearest_selectable(self, index: int, step: int = 1) -> int | None:
         count = len(self._order)
@@ -381,8 +393,8 @@ class KeyedList(ScrollView, can_focus=True):
             return [None]
         top = self.scroll_offset.y
         bottom = min(top + self.scrollable_content_region.height, len(self._order))
-        order, rows, cursor = self._order, self._rows, self._cursor
-        return [(rows[order[index]], index == cursor) for index in range(top, bottom)]
+        order, row, cursor = self._order, self._row, self._cursor
+        return [(row(order[index]), index == cursor) for index in range(top, bottom)]
 
     def _repaint_since(self, drawn: list[tuple[Row, bool] | None]) -> None:
         now = self._drawn()
@@ -420,7 +432,7 @@ class KeyedList(ScrollView, can_focus=True):
             return Strip.blank(width, self.get_visual_style("keyed-list--row").rich_style)
         if index >= len(self._order):
             return Strip.blank(width, self.get_visual_style("keyed-list--row").rich_style)
-        row = self._rows[self._order[index]]
+        row = self._row(self._order[index])
         if index == self._cursor:
             classes = CURSOR if self.has_focus else CURSOR_BLURRED
         elif row.rule:

@@ -1,25 +1,28 @@
 """The rooms pane: one row per joined room with its unread count, highlights and
 unread threads; invites listed apart below.
 
-A row is rebuilt only when its room's state object changed (the model is frozen, so
-identity says it all); sorting and filtering reorder keys and reuse the rows. A room's
-sort key is kept with its row and computed again only when the room (or the sort)
-changed: an account change (one ``r``, a sync touching five rooms) re-sorts cached keys
-instead of computing a thousand.
+Rows are drawn from room summaries (``app.model.summary``): the summaries of the
+account's rooms, or, before the account is loaded, the ``preview`` the cache keeps of
+them, so a start paints the pane before it decodes a thousand rooms (issue 6). A row is
+rebuilt only when its summary changed (the same object for an unchanged room state;
+equal values when the loaded account replaces the preview); sorting and filtering
+reorder keys and reuse the rows. A room's sort key is kept with its row and computed
+again only when the summary (or the sort) changed: an account change (one ``r``, a sync
+touching five rooms) re-sorts cached keys instead of computing a thousand.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from textual.content import Content
 from textual.reactive import reactive
 
-from app.model.account import AccountState, RoomSort, room_sort_key
+from app.model.account import AccountState
 from app.model.ids import RoomId
 from app.model.room import RoomState
-from app.model.unread import room_unread
-from app.ui.describe import room_title
+from app.model.summary import RoomSort, RoomSummary, summarize, summary_sort_key
 from app.ui.glyphs import glyphs_for
 from app.ui.state import Selection, View
 from app.ui.widgets.keyed_list import KeyedList, Row
@@ -41,24 +44,37 @@ class RoomList(KeyedList):
     """
 
     # Bound from the main screen. No repaint on change: the watchers hand the rows that
-    # changed to ``update_rows``, which repaints those lines only.
+    # changed to ``update_rows``, which repaints those lines only. ``preview`` is drawn
+    # while ``account`` is None (the cache's summaries, before its rooms are decoded).
     account: reactive[AccountState | None] = reactive(None, init=False, repaint=False)
+    preview: reactive[Sequence[RoomSummary]] = reactive((), init=False, repaint=False)
     selection: reactive[Selection | None] = reactive(None, init=False, repaint=False)
     view: reactive[View] = reactive(View, init=False, repaint=False)
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(empty_text="no rooms yet", id=id, classes=classes)
-        self._built: dict[RoomId, tuple[RoomState, bool]] = {}
-        self._sort_keys: dict[RoomId, tuple[RoomState, RoomSort, tuple]] = {}
+        self._built: dict[RoomId, tuple[RoomSummary, bool]] = {}
+        self._sort_keys: dict[RoomId, tuple[RoomSummary, RoomSort, tuple]] = {}
+        self._shown_ids: list[RoomId] = []
         self._shown_rooms: list[RoomState] = []
 
     @property
     def shown_rooms(self) -> Sequence[RoomState]:
-        """The joined rooms in the order shown: the order ``n``/``N`` walk."""
+        """The joined rooms in the order shown: the order ``n``/``N`` walk (none while
+        only the preview is shown)."""
         return self._shown_rooms
+
+    @property
+    def shown_room_ids(self) -> Sequence[RoomId]:
+        """The joined rooms' IDs in the order shown, preview included."""
+        return self._shown_ids
 
     def watch_account(self) -> None:
         self._refresh_rows()
+
+    def watch_preview(self) -> None:
+        if self.account is None:
+            self._refresh_rows()
 
     def watch_view(self, old: View, new: View) -> None:
         if old.glyphs != new.glyphs:
@@ -73,69 +89,78 @@ class RoomList(KeyedList):
             self._refresh_rows()
         self.move_cursor_to(selection.room_id, announce=False)
 
-    def _refresh_rows(self) -> None:
+    def _summaries(self) -> list[RoomSummary] | None:
         account = self.account
-        if account is None:
+        if account is not None:
+            return [summarize(room) for room in account.rooms.values()]
+        return list(self.preview) if self.preview else None
+
+    def _refresh_rows(self) -> None:
+        summaries = self._summaries()
+        if summaries is None:
             return
         view = self.view
         glyphs = view.glyphs
+        built = self._built
         changed: dict[str, Row] = {}
-        for room_id, room in account.rooms.items():
-            built = self._built.get(room_id)
-            if built is None or built[0] is not room:
-                changed[room_id] = self._room_row(room, glyphs)
-                self._built[room_id] = (room, glyphs)
-        removed = [room_id for room_id in self._built if room_id not in account.rooms]
+        for summary in summaries:
+            old = built.get(summary.room_id)
+            if old is None or (old[0] is not summary and old[0] != summary) or old[1] != glyphs:
+                # Made when first drawn: the first paint builds the rows on screen.
+                changed[summary.room_id] = partial(self._room_row, summary, glyphs)
+            built[summary.room_id] = (summary, glyphs)
+        present = {summary.room_id for summary in summaries} if len(built) != len(summaries) else None
+        removed = [room_id for room_id in built if room_id not in present] if present is not None else []
         for room_id in removed:
-            del self._built[room_id]
+            del built[room_id]
             self._sort_keys.pop(room_id, None)
 
         selected = self.selection.room_id if self.selection else None
         needle = view.name_filter.casefold().strip()
-        joined: list[RoomState] = []
-        invites: list[RoomState] = []
-        for room in account.rooms.values():
-            if needle and needle not in room_title(room).casefold():
+        joined: list[RoomSummary] = []
+        invites: list[RoomSummary] = []
+        for summary in summaries:
+            if needle and needle not in summary.title.casefold():
                 continue
-            if room.membership == "invite":
-                invites.append(room)
-            elif room.membership == "join":
-                if view.unread_only and room.room_id != selected and not room_unread(room).has_unread:
+            if summary.membership == "invite":
+                invites.append(summary)
+            elif summary.membership == "join":
+                if view.unread_only and summary.room_id != selected and not summary.unread.has_unread:
                     continue
-                joined.append(room)
+                joined.append(summary)
         sort = view.sort
         sort_keys = self._sort_keys
         keys: list[tuple] = []
-        for room in joined:
-            cached = sort_keys.get(room.room_id)
-            if cached is None or cached[0] is not room or cached[1] is not sort:
-                cached = (room, sort, room_sort_key(room, sort))
-                sort_keys[room.room_id] = cached
+        for summary in joined:
+            cached = sort_keys.get(summary.room_id)
+            if cached is None or cached[0] is not summary or cached[1] is not sort:
+                cached = (summary, sort, summary_sort_key(summary, sort))
+                sort_keys[summary.room_id] = cached
             keys.append(cached[2])
         # Sorting the positions by key keeps sorted()'s stability (ties stay in the
-        # account's order), as sorting the rooms by room_sort_key did.
+        # account's order), as sorting the rooms by their keys did.
         positions = sorted(range(len(joined)), key=keys.__getitem__)
-        joined = [joined[i] for i in positions]
-        self._shown_rooms = joined
-        order = [room.room_id for room in joined]
+        order = [joined[i].room_id for i in positions]
+        self._shown_ids = order
+        account = self.account
+        self._shown_rooms = [account.rooms[room_id] for room_id in order] if account is not None else []
         if invites:
-            invites.sort(key=lambda room: room_title(room).casefold())
+            invites.sort(key=lambda summary: summary.title.casefold())
             header = Content.styled(f"Invites ({len(invites)})", "$text-muted bold")
             changed[INVITES_HEADER] = Row(header, selectable=False)
-            order.append(INVITES_HEADER)
-            order.extend(room.room_id for room in invites)
+            order = [*order, INVITES_HEADER, *(summary.room_id for summary in invites)]
         self.update_rows(order, changed, removed)
 
     @staticmethod
-    def _room_row(room: RoomState, glyphs_on: bool) -> Row:
+    def _room_row(summary: RoomSummary, glyphs_on: bool) -> Row:
         glyphs = glyphs_for(glyphs_on)
-        name = Content(room_title(room))
-        if room.membership == "invite":
+        name = Content(summary.title)
+        if summary.membership == "invite":
             return Row(
                 Content.assemble("  ", name.stylize("$text-muted")),
                 Content.styled("invite", "$text-muted italic"),
             )
-        counts = room_unread(room)
+        counts = summary.unread
         if counts.marked_unread:
             marker = Content.styled(glyphs.marked_unread, "$accent bold")
         elif counts.has_unread:

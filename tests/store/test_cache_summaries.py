@@ -1,0 +1,151 @@
+"""The room summaries the cache keeps beside each room (schema 3): what the rooms pane
+paints before the rooms are decoded. A stored summary must be exactly the summary of
+the room ``load_account`` gives back, whatever the room held that is not stored."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.model.account import AccountState, room_sort_key
+from app.model.receipts import Receipt, ReceiptKey, ReceiptType
+from app.model.room import add_pending, add_timeline
+from app.model.summary import RoomSort, summarize, summary_sort_key
+from app.model.unread import room_unread
+from app.store import cache
+from app.store.cache import (
+    MAX_EVENTS_PER_ROOM,
+    SCHEMA_VERSION,
+    cache_path,
+    load_account,
+    load_rooms,
+    load_summaries,
+    save_account,
+)
+from tests.store.test_cache import (
+    ME,
+    OTHER,
+    message,
+    rooms,
+    sample_account,
+    sample_room,
+)
+
+
+def _by_id(summaries):  # noqa: ANN001, ANN202
+    return {summary.room_id: summary for summary in summaries}
+
+
+def test_summaries_are_those_of_the_loaded_rooms() -> None:
+    account = sample_account(4)
+    save_account(account)
+    loaded = load_account(ME)
+    assert loaded is not None
+    summaries = load_summaries(ME)
+    assert summaries is not None
+    assert _by_id(summaries) == {room_id: summarize(room) for room_id, room in loaded.rooms.items()}
+    # Not a vacuous comparison: the sample rooms have unread messages and a title.
+    some = summaries[0]
+    assert some.unread.unread > 0 and some.title == "A room" and some.latest_ts > 0
+
+
+def test_a_pending_receipt_does_not_count_in_the_stored_summary() -> None:
+    room = sample_room(count=5)
+    read = add_pending(room, ReceiptKey(ME, ReceiptType.PRIVATE, None), Receipt(room.events[-1].event_id))
+    assert room_unread(read).unread == 0 < room_unread(room).unread
+    save_account(AccountState(ME, {room.room_id: read}))
+    (summary,) = load_summaries(ME) or []
+    # The cache does not keep pending receipts (the queue does): the stored summary is
+    # that of the room without them, as load_account gives it back.
+    assert summary == summarize(room)
+    assert summary.unread.unread == room_unread(room).unread
+
+
+def test_a_room_cut_to_the_event_cap_is_summarised_as_cut() -> None:
+    room = add_timeline(
+        sample_room(count=1),
+        [message(f"$m{i}", ts=10 + i) for i in range(MAX_EVENTS_PER_ROOM + 20)],
+        limited=False,
+    )
+    save_account(AccountState(ME, {room.room_id: room}))
+    (summary,) = load_summaries(ME) or []
+    loaded = load_account(ME)
+    assert loaded is not None
+    assert summary == summarize(loaded.rooms[room.room_id])
+    # Cut: the count is a lower bound now, and not the in-memory room's count.
+    assert summary.unread.lower_bound
+    assert summary.unread.unread == MAX_EVENTS_PER_ROOM
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(generated=st.lists(rooms(), max_size=4), pending=st.booleans())
+def test_any_room_stores_the_summary_it_loads_with(tmp_path: Path, generated, pending: bool) -> None:  # noqa: ANN001
+    path = tmp_path / "fuzz.sqlite3"
+    if pending:
+        generated = [
+            add_pending(room, ReceiptKey(ME, ReceiptType.PUBLIC, None), Receipt(room.events[-1].event_id))
+            if room.events
+            else room
+            for room in generated
+        ]
+    account = AccountState(ME, {room.room_id: room for room in generated})
+    save_account(account, path=path)
+    loaded = load_account(ME, path=path)
+    assert loaded is not None
+    summaries = load_summaries(ME, path=path)
+    assert summaries is not None
+    assert _by_id(summaries) == {room_id: summarize(room) for room_id, room in loaded.rooms.items()}
+    cache.delete_cache(path)
+
+
+def test_an_incremental_save_updates_the_changed_rooms_summary() -> None:
+    account = sample_account(3)
+    save_account(account)
+    room = account.rooms["!r1:test"]
+    read = replace(
+        room, receipts={**room.receipts, ReceiptKey(ME, ReceiptType.PRIVATE, None): Receipt(room.events[-1].event_id, 9)}
+    )
+    assert room_unread(read).unread == 0 < room_unread(room).unread
+    save_account(account.with_room(read), changed_room_ids=[read.room_id])
+    summaries = _by_id(load_summaries(ME) or [])
+    assert summaries[read.room_id].unread.unread == 0
+    assert summaries["!r0:test"].unread.unread == room_unread(account.rooms["!r0:test"]).unread
+
+
+def test_no_cache_another_user_or_another_schema_gives_no_summaries_and_keeps_the_file() -> None:
+    assert load_summaries(ME) is None
+    save_account(sample_account())
+    assert load_summaries("@intruder:test") is None
+    with sqlite3.connect(cache_path()) as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION - 1),))
+    assert load_summaries(ME) is None
+    # Deciding what to do with a bad file is load_account's: the preview only reads.
+    assert cache_path().exists()
+
+
+def test_a_damaged_summary_gives_no_summaries() -> None:
+    save_account(sample_account())
+    with sqlite3.connect(cache_path()) as db:
+        db.execute("UPDATE rooms SET summary = ? WHERE room_id = '!r1:test'", (b'["x","join",1,[1,false]]',))
+    assert load_summaries(ME) is None
+
+
+def test_load_rooms_decodes_only_the_rooms_asked_for() -> None:
+    account = sample_account(3)
+    save_account(account)
+    rooms_loaded = load_rooms(ME, ["!r2:test", "!missing:test"])
+    assert set(rooms_loaded) == {"!r2:test"}
+    assert cache.room_fields(rooms_loaded["!r2:test"]) == cache.room_fields(account.rooms["!r2:test"])
+    assert load_rooms("@intruder:test", ["!r2:test"]) == {}
+
+
+def test_the_rooms_pane_order_is_the_summary_order() -> None:
+    room = sample_room()
+    other = replace(sample_room("!b:test", name="B"), member_names={OTHER: "Bob"})
+    for sort in RoomSort:
+        for r in (room, other):
+            assert room_sort_key(r, sort) == summary_sort_key(summarize(r), sort)

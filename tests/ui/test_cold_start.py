@@ -1,0 +1,131 @@
+"""A start from the cache paints the rooms pane from the cache's room summaries, then
+decodes the rooms (issue 6: cold start). The real ``MatrixService`` and cache, a
+homeserver that accepts connections and never answers (everything shown comes from
+the local state), Pilot at 160x50.
+
+What must hold: the rooms pane already lists every cached room with the count the
+loaded account gives it by the time the rooms are decoded; a receipt still queued from
+an earlier run counts in that first paint; a key pressed before the rooms are decoded
+acts on the real state; the loaded account replaces the preview without moving a row.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from app.matrix.client import MatrixClient
+from app.matrix.live import MatrixService
+from app.matrix.session import Session
+from app.model.account import AccountState
+from app.model.ids import MAIN
+from app.model.plan import ActionKind, ReceiptAction, ReceiptRequest
+from app.model.receipts import ReceiptType
+from app.model.summary import summarize
+from app.model.unread import room_unread
+from app.store import cache
+from tests.ui.helpers import RecordingApp, main_screen, shown
+from tests.ui.recorded import ME, recorded_account
+
+
+@pytest.fixture
+def silent_homeserver() -> Iterator[str]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+
+
+def _service(homeserver: str) -> MatrixService:
+    session = Session(homeserver, ME, "DEVICE", "syt_never_used")
+    return MatrixService(MatrixClient.from_session(session, request_timeout=60))
+
+
+def _cached(account: AccountState) -> None:
+    cache.save_account(account)
+
+
+def test_the_preview_is_the_summary_of_each_cached_room(silent_homeserver: str) -> None:
+    account = recorded_account()
+    _cached(account)
+    service = _service(silent_homeserver)
+    preview = {summary.room_id: summary for summary in service.preview()}
+    loaded = service.load_local()
+    assert preview == {room_id: summarize(room) for room_id, room in loaded.rooms.items()}
+    assert any(summary.unread.unread for summary in preview.values())
+    # Once the rooms are loaded there is nothing left to preview.
+    assert service.preview() == ()
+
+
+def test_a_receipt_queued_by_an_earlier_run_counts_in_the_preview(silent_homeserver: str) -> None:
+    account = recorded_account()
+    _cached(account)
+    room_id, room = next((r_id, r) for r_id, r in account.rooms.items() if room_unread(r).unread)
+    earlier = _service(silent_homeserver)
+    earlier.load_local()
+    # Queued (durably), never sent: the earlier run ended before the server answered.
+    request = earlier.submit(room_id, ReceiptAction(ActionKind.UNTHREADED, ReceiptType.PRIVATE))
+    assert isinstance(request, ReceiptRequest)
+    expected = room_unread(earlier.account.rooms[room_id])
+    assert expected.unread < room_unread(room).unread
+
+    service = _service(silent_homeserver)
+    preview = {summary.room_id: summary for summary in service.preview()}
+    assert preview[room_id].unread == expected
+    assert room_unread(service.load_local().rooms[room_id]) == expected
+
+
+def test_a_receipt_before_the_rooms_are_decoded_plans_on_the_real_state(silent_homeserver: str) -> None:
+    account = recorded_account()
+    _cached(account)
+    room_id = next(r_id for r_id, r in account.rooms.items() if room_unread(r).unread)
+    service = _service(silent_homeserver)
+    assert service.preview()
+    result = service.submit(room_id, ReceiptAction(ActionKind.THREADED, ReceiptType.PRIVATE, MAIN))
+    assert isinstance(result, ReceiptRequest), result
+    assert service.queued == 1
+
+
+async def test_the_rooms_pane_is_painted_before_the_rooms_are_decoded(
+    silent_homeserver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = recorded_account()
+    _cached(account)
+    service = _service(silent_homeserver)
+    app = RecordingApp(service)
+    at_decode: dict[str, object] = {}
+    original = MatrixService.load_local
+
+    def watching(self: MatrixService) -> AccountState:
+        screen = app.screen
+        if not at_decode and hasattr(screen, "rooms"):
+            # What the screen holds when the rooms start being decoded.
+            at_decode["account"] = screen.account
+            at_decode["keys"] = list(screen.rooms.keys)
+            at_decode["lines"] = {key: shown(screen.rooms, key) for key in screen.rooms.keys}
+        return original(self)
+
+    monkeypatch.setattr(MatrixService, "load_local", watching)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await main_screen(pilot)
+        assert at_decode, "the rooms were never decoded"
+        assert at_decode["account"] is None  # the preview was on screen, not the account
+        joined = {room_id for room_id, room in account.rooms.items() if room.membership == "join"}
+        assert joined <= set(at_decode["keys"])  # type: ignore[arg-type]
+        # The loaded account keeps every row where the preview put it, drawn the same.
+        assert screen.account is not None and len(screen.account.rooms) == len(account.rooms)
+        assert list(screen.rooms.keys) == at_decode["keys"]
+        for key in screen.rooms.keys:
+            if key in account.rooms:
+                assert shown(screen.rooms, key) == at_decode["lines"][key]  # type: ignore[index]
+        # And those lines carry the counts.
+        counted = [room_id for room_id in joined if room_unread(account.rooms[room_id]).unread]
+        assert counted
+        for room_id in counted:
+            label = room_unread(account.rooms[room_id]).label()
+            assert f" {label} " in at_decode["lines"][room_id]  # type: ignore[index]
