@@ -177,6 +177,50 @@ def import_costs(repeat: int) -> list[tuple[str, float]]:
     return costs
 
 
+LABELS = {
+    "minimal": "minimal Textual app (one Static)",
+    "readmark": "readmark, rooms pane painted",
+    "empty": "readmark, no cache (empty rooms pane)",
+}
+
+
+def _child_kind(kind: str) -> str:
+    return "minimal" if kind == "minimal" else "readmark"
+
+
+PHASE_RUNS = 3
+
+
+def phase_table(rooms: int, repeat: int) -> Table:
+    """Where each start goes: the child times a few of Textual's and readmark's steps
+    (READMARK_BENCH_PHASES; the wrappers cost a little, so these runs are not the ones
+    above)."""
+    names: list[str] = []
+    found: dict[str, dict[str, list[float]]] = {"minimal": {}, "readmark": {}}
+    with profile(rooms) as (env, _):
+        env = dict(env, READMARK_BENCH_PHASES="1")
+        for kind in found:
+            start_once(kind, env)
+        for _ in range(repeat):
+            for kind, phases in found.items():
+                result = start_once(kind, env)
+                timed = dict(result.get("phases", {}), total=ms(result, "painted_ns"))
+                for name, value in timed.items():
+                    if name not in names:
+                        names.append(name)
+                    phases.setdefault(name, []).append(value)
+    table = Table(
+        f"Where a start goes, ms (median of {repeat}; 'to ...' are times since the process began, the rest "
+        "cumulative time inside those steps; compose includes the steps it runs)",
+        ["step", "minimal app", "readmark", "difference"],
+    )
+    for name in names:
+        a = statistics.median(found["minimal"].get(name, [0.0]))
+        b = statistics.median(found["readmark"].get(name, [0.0]))
+        table.add(name, a, b, b - a)
+    return table
+
+
 def ms(report: dict, key: str) -> float:
     return (report[key] - report["start_ns"]) / 1e6
 
@@ -184,14 +228,18 @@ def ms(report: dict, key: str) -> float:
 def run(quick: bool = False) -> Report:
     report = Report(NAME, TITLE)
     rooms, repeat = QUICK if quick else FULL
-    runs: dict[str, list[dict]] = {"minimal": [], "readmark": []}
+    runs: dict[str, list[dict]] = {"minimal": [], "readmark": [], "empty": []}
     with profile(rooms) as (env, expected):
+        # The same start with no cache: the main screen with an empty rooms pane. What
+        # a start costs whatever the account holds (its screen, its modules).
+        empty_env = dict(env, XDG_CACHE_HOME=os.path.join(env["XDG_CACHE_HOME"], "none"), READMARK_BENCH_ROOMS="0")
+        envs = {"minimal": env, "readmark": env, "empty": empty_env}
         # One untimed start of each fills the OS file cache and Python's bytecode cache.
         for kind in runs:
-            start_once(kind, env)
+            start_once(_child_kind(kind), envs[kind])
         for _ in range(repeat):
             for kind in runs:
-                runs[kind].append(start_once(kind, env))
+                runs[kind].append(start_once(_child_kind(kind), envs[kind]))
 
     table = Table(
         f"Process start to frame on the terminal, ms (median of {repeat}, min-max); {rooms:,} cached rooms",
@@ -202,7 +250,7 @@ def run(quick: bool = False) -> Report:
         painted = [ms(r, "painted_ns") for r in reports]
         medians[kind] = statistics.median(painted)
         table.add(
-            "minimal Textual app (one Static)" if kind == "minimal" else "readmark, rooms pane painted",
+            LABELS[kind],
             statistics.median(ms(r, "child_start_ns") for r in reports),
             statistics.median(ms(r, "first_frame_ns") for r in reports),
             f"{medians[kind]:.0f} ({min(painted):.0f}-{max(painted):.0f})",
@@ -227,7 +275,15 @@ def run(quick: bool = False) -> Report:
         f"rows checked on the first painted frame: {checked['rows_checked']}, wrong counts: {checked['rows_wrong']}; "
         f"nio imported before the first paint: {'yes' if checked['nio_loaded'] else 'no'}"
     )
+    report.figures["empty_ms"] = medians["empty"]
+    report.notes.append(
+        f"with no cache the same start takes {medians['empty']:.0f} ms: {medians['empty'] / medians['minimal']:.2f}x the "
+        f"minimal app; the 1,000 cached rooms add {medians['readmark'] - medians['empty']:.0f} ms"
+        if rooms == FULL[0]
+        else f"with no cache: {medians['empty']:.0f} ms"
+    )
     if not quick:
+        report.tables.append(phase_table(rooms, PHASE_RUNS))
         imports = Table("Import cost in a fresh interpreter (-X importtime, cumulative, median of 3)", ["module", "ms"])
         for module, cost in import_costs(3):
             imports.add(module, cost)

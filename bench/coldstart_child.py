@@ -43,6 +43,8 @@ def _finish(app, report: dict) -> None:  # noqa: ANN001 - a textual App
     if writer is not None:
         writer.stop()  # every queued write is on the terminal when this returns
     report["painted_ns"] = time.monotonic_ns()
+    if _PHASES:
+        report["phases"] = dict(_PHASES)
     report["child_start_ns"] = CHILD_START_NS
     report["nio_loaded"] = "nio" in sys.modules
     report["aiohttp_loaded"] = "aiohttp" in sys.modules
@@ -107,9 +109,73 @@ def _head_cells(text: str, cells: int) -> str:
     return text
 
 
+# READMARK_BENCH_PHASES=1: time spent in a few of Textual's and readmark's steps
+# (wrapped, cumulative, outer calls only), reported as "phases" in milliseconds.
+_PHASES: dict[str, float] = {}
+
+
+def _time_phases() -> None:
+    import functools
+
+    from textual._compositor import Compositor
+    from textual.app import App
+    from textual.css.stylesheet import Stylesheet
+    from textual.widget import Widget
+
+    targets = [
+        ("css parse", Stylesheet, "parse"),
+        ("css apply", Stylesheet, "apply"),
+        ("compose", Widget, "_compose"),
+        ("render", Compositor, "render_update"),
+        ("layout", Compositor, "reflow"),
+    ]
+    if sys.argv[1] != "minimal":
+        from app.matrix.live import MatrixService
+
+        targets += [("preview", MatrixService, "preview"), ("load_local", MatrixService, "load_local")]
+    run = App.run
+
+    def stamped_run(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        _PHASES["to App.run"] = (time.monotonic_ns() - CHILD_START_NS) / 1e6
+        return run(self, *args, **kwargs)
+
+    App.run = stamped_run  # type: ignore[method-assign]
+    depth: dict[str, int] = {}
+    for label, owner, name in targets:
+        original = getattr(owner, name)
+
+        def wrapped(*args, __original=original, __label=label, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            if depth.get(__label):
+                return __original(*args, **kwargs)
+            depth[__label] = 1
+            began = time.perf_counter()
+            try:
+                return __original(*args, **kwargs)
+            finally:
+                _PHASES[__label] = _PHASES.get(__label, 0.0) + (time.perf_counter() - began) * 1000
+                depth[__label] = 0
+
+        if name == "_compose":
+            # A coroutine function: timed around its await.
+            async def wrapped_async(*args, __original=original, __label=label, **kwargs):  # noqa: ANN002, ANN003, ANN202
+                began = time.perf_counter()
+                try:
+                    return await __original(*args, **kwargs)
+                finally:
+                    _PHASES[__label] = _PHASES.get(__label, 0.0) + (time.perf_counter() - began) * 1000
+
+            setattr(owner, name, functools.wraps(original)(wrapped_async))
+        else:
+            setattr(owner, name, functools.wraps(original)(wrapped))
+
+
 def main() -> None:
     kind = sys.argv[1]
     from textual.app import App
+
+    if os.environ.get("READMARK_BENCH_PHASES"):
+        _PHASES["to textual imported"] = (time.monotonic_ns() - CHILD_START_NS) / 1e6
+        _time_phases()
 
     original = App._display
     report: dict = {"kind": kind, "frames": 0}
@@ -125,7 +191,12 @@ def main() -> None:
 
         def wanted(app) -> bool:  # noqa: ANN001
             screen = getattr(app, "main_screen", None)
-            return screen is not None and app.screen is screen and len(screen.rooms.shown_room_ids) == rooms_expected
+            return (
+                screen is not None
+                and app.screen is screen
+                and len(screen.rooms.shown_room_ids) == rooms_expected
+                and (rooms_expected or screen.account is not None)
+            )
 
     def probe(self, screen, renderable) -> None:  # noqa: ANN001
         original(self, screen, renderable)
@@ -148,8 +219,11 @@ def main() -> None:
 
         Minimal().run()
     else:
+        began = time.perf_counter()
         from app.cli import main as cli_main
 
+        if _PHASES:
+            _PHASES["import app.cli"] = (time.perf_counter() - began) * 1000
         cli_main([])
     # Only reached when the wanted frame never came.
     report["failed"] = True

@@ -6,12 +6,15 @@ receipts and a pending fully-read marker, which are the receipt queue's to persi
 Layout (``SCHEMA_VERSION``):
 
 - ``meta(key, value)``: ``schema_version``, ``user_id``, ``next_batch``;
-- ``rooms(room_id, data, summary)``: one row per room, ``data`` a compact JSON array
-  (UTF-8, lone surrogates kept) of the room's fields, events as positional arrays;
-  ``summary`` the room's ``RoomSummary`` (what its row in the rooms pane shows), as the
-  room will be when decoded, so a start paints the rooms pane from the summaries
-  (``load_summaries``, a few milliseconds) before it decodes the rooms
-  (``load_account``, a hundred for 1,000 rooms).
+- ``rooms(room_id, data)``: one row per room, ``data`` a compact JSON array (UTF-8,
+  lone surrogates kept) of the room's fields, events as positional arrays;
+- ``summaries(room_id, title, membership, latest_ts, unread, lower_bound,
+  notifications, highlights, unread_threads, marked_unread)``: each room's
+  ``RoomSummary`` (what its row in the rooms pane shows) as the room will be when
+  decoded, in a table of its own (a few pages, not interleaved with the rooms' big
+  rows) and in plain columns, so a start paints the rooms pane from the summaries
+  (``load_summaries``: about 4 ms for 1,000 rooms) before it decodes the rooms
+  (``load_account``: over 100 ms).
 
 Writes touch only the rooms that changed, in one transaction with ``next_batch``, so an
 incremental save costs what the sync carried and a crash never pairs new rooms with an
@@ -116,10 +119,7 @@ def load_summaries(user_id: str, path: Path | None = None) -> list[RoomSummary] 
     try:
         with closing(_connect(path)) as db:
             _check_meta(db, user_id)
-            return [
-                decode_summary(room_id, summary)
-                for room_id, summary in db.execute("SELECT room_id, summary FROM rooms")
-            ]
+            return [decode_summary(row) for row in db.execute(f"SELECT {_SUMMARY_COLUMNS} FROM summaries")]
     except (_Discard, CacheCorrupt, sqlite3.Error, OSError, ValueError, TypeError, KeyError, IndexError, RecursionError):
         return None
 
@@ -214,8 +214,12 @@ def _looks_corrupt(error: sqlite3.Error) -> bool:
 def _create_schema(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID")
     # A rowid table: rows are kilobytes, which WITHOUT ROWID tables handle badly.
+    db.execute("CREATE TABLE IF NOT EXISTS rooms (room_id TEXT PRIMARY KEY, data BLOB NOT NULL)")
     db.execute(
-        "CREATE TABLE IF NOT EXISTS rooms (room_id TEXT PRIMARY KEY, data BLOB NOT NULL, summary BLOB NOT NULL)"
+        "CREATE TABLE IF NOT EXISTS summaries (room_id TEXT PRIMARY KEY, title TEXT NOT NULL, membership TEXT NOT NULL,"
+        " latest_ts INTEGER NOT NULL, unread INTEGER NOT NULL, lower_bound INTEGER NOT NULL,"
+        " notifications INTEGER NOT NULL, highlights INTEGER NOT NULL, unread_threads INTEGER NOT NULL,"
+        " marked_unread INTEGER NOT NULL) WITHOUT ROWID"
     )
 
 
@@ -265,11 +269,13 @@ def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Itera
         if full:
             db.execute("DROP TABLE IF EXISTS meta")
             db.execute("DROP TABLE IF EXISTS rooms")
+            db.execute("DROP TABLE IF EXISTS summaries")
             _create_schema(db)
             wanted: Iterable[str] = rooms.keys()
         else:
             wanted = changed_room_ids  # type: ignore[assignment]
         upserts = []
+        summaries = []
         deletes = []
         for room_id in dict.fromkeys(wanted):
             room = rooms.get(room_id)
@@ -277,7 +283,8 @@ def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Itera
                 deletes.append((room_id,))
             else:
                 data = encode_room(room)
-                upserts.append((room_id, data, encode_summary(stored_summary(room, data))))
+                upserts.append((room_id, data))
+                summaries.append(encode_summary(stored_summary(room, data)))
         if full:
             count = len(upserts)
         else:
@@ -285,7 +292,7 @@ def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Itera
             # a save costs what changed, not what is stored.
             stored = meta.get("room_count", "")  # type: ignore[union-attr]
             count = int(stored) if isinstance(stored, str) and stored.isascii() and stored.isdigit() else -1
-            for room_id, _, _ in upserts:
+            for room_id, _ in upserts:
                 if db.execute("SELECT 1 FROM rooms WHERE room_id = ?", (room_id,)).fetchone() is None:
                     count += 1
             for (room_id,) in deletes:
@@ -293,13 +300,18 @@ def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Itera
                     count -= 1
         if deletes:
             db.executemany("DELETE FROM rooms WHERE room_id = ?", deletes)
+            db.executemany("DELETE FROM summaries WHERE room_id = ?", deletes)
         if upserts:
-            db.executemany("INSERT OR REPLACE INTO rooms (room_id, data, summary) VALUES (?, ?, ?)", upserts)
+            db.executemany("INSERT OR REPLACE INTO rooms (room_id, data) VALUES (?, ?)", upserts)
+            db.executemany(
+                f"INSERT OR REPLACE INTO summaries ({_SUMMARY_COLUMNS}) VALUES ({', '.join('?' * 10)})", summaries
+            )
         if count != len(rooms):
             # A caller that forgot a removed room (left, forgotten) must not bring it back
             # on the next start; this listing happens only on such a mismatch.
             stale = [(r,) for (r,) in db.execute("SELECT room_id FROM rooms") if r not in rooms]
             db.executemany("DELETE FROM rooms WHERE room_id = ?", stale)
+            db.executemany("DELETE FROM summaries WHERE room_id = ?", stale)
             (count,) = db.execute("SELECT COUNT(*) FROM rooms").fetchone()
         db.executemany(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -465,29 +477,46 @@ def stored_summary(room: RoomState, data: bytes) -> RoomSummary:
     return summarize(room)
 
 
-# A summary is [title, membership, latest_ts, [unread, lower_bound, notifications,
-# highlights, unread_threads, marked_unread]].
+_SUMMARY_COLUMNS: Final = (
+    "room_id, title, membership, latest_ts, unread, lower_bound, notifications, highlights, unread_threads, marked_unread"
+)
 
 
-def encode_summary(summary: RoomSummary) -> bytes:
+def encode_summary(summary: RoomSummary) -> tuple:
+    """A ``summaries`` row (``_SUMMARY_COLUMNS``)."""
     u = summary.unread
-    data = [
+    return (
+        summary.room_id,
         summary.title,
         summary.membership,
         summary.latest_ts,
-        [u.unread, u.lower_bound, u.notifications, u.highlights, u.unread_threads, u.marked_unread],
-    ]
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
-
-
-def decode_summary(room_id: Any, data: Any) -> RoomSummary:
-    if type(room_id) is not str or type(data) is not bytes:
-        raise CacheCorrupt("a summary row has the wrong types")
-    title, membership, latest_ts, (unread, lower, notifications, highlights, threads, marked) = json.loads(
-        data.decode("utf-8", "surrogatepass")
+        u.unread,
+        int(u.lower_bound),
+        u.notifications,
+        u.highlights,
+        u.unread_threads,
+        int(u.marked_unread),
     )
-    counts = RoomUnread(_int(unread), _bool(lower), _int(notifications), _int(highlights), _int(threads), _bool(marked))
-    return RoomSummary(room_id, _str(title), _str(membership), _int(latest_ts), counts)
+
+
+def decode_summary(row: tuple) -> RoomSummary:
+    """The inverse of ``encode_summary``; raises CacheCorrupt on a wrong type."""
+    room_id, title, membership, latest_ts, unread, lower, notifications, highlights, threads, marked = row
+    if not (
+        type(room_id) is str
+        and type(title) is str
+        and type(membership) is str
+        and type(latest_ts) is int
+        and type(unread) is int
+        and lower in (0, 1)
+        and type(notifications) is int
+        and type(highlights) is int
+        and type(threads) is int
+        and marked in (0, 1)
+    ):
+        raise CacheCorrupt("a summary row has the wrong types")
+    counts = RoomUnread(unread, lower == 1, notifications, highlights, threads, marked == 1)
+    return RoomSummary(room_id, title, membership, latest_ts, counts)
 
 
 def _checked_event(raw: Any) -> list[Any]:
