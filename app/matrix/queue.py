@@ -4,8 +4,14 @@ Every receipt the user sends is written to disk *before* it is sent, so quitting
 crashing loses nothing: the next start sends what is left. Requests are coalesced per
 ``(room, receipt type, thread)`` (and per room for ``m.fully_read``): planning only lets
 receipts move forwards, so the newest request for a key is the furthest and replaces an
-older one that has not left yet. One request per key is in flight at a time, so a burst
-of presses on one thread becomes at most two requests.
+older one that has not left yet. One request per key is in flight at a time, and a key's
+requests are paced: the first of a burst leaves at once, the newest once the presses
+pause (see ``_pace``), so a burst of presses on one thread becomes at most two requests
+however long the app takes to handle them.
+
+The first request of a key leaves from within ``submit``: once it is on disk, the
+sending starts at once, up to the sender's first wait (``_start_eagerly``), rather than
+after whatever the caller does next (the UI's repaint of the counts, ~15 ms).
 
 Retry policy lives here, not in nio: network errors and 5xx are retried with capped
 exponential backoff and jitter; ``429`` waits ``retry_after_ms``; any other refusal is
@@ -16,14 +22,17 @@ sending and keeps everything queued for the next session of the same user.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable
+from asyncio.tasks import _enter_task, _leave_task
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.matrix.errors import MatrixError, RateLimited, TokenInvalid
 from app.model.plan import FullyReadRequest, ReceiptRequest, Request
@@ -32,10 +41,16 @@ from app.model.receipts import FULLY_READ, ReceiptType
 log = logging.getLogger(__name__)
 
 QUEUE_VERSION = 1
-# Two requests for one key leave at least this far apart (a little over a second, so a
-# one-second burst of presses fits in one window): the first leaves at once, the furthest
-# one after this, nothing between.
+# Pacing of one key (``_pace``): the first request of a burst leaves at once; the next
+# one (the newest, the furthest) leaves once there has been no new request for QUIET
+# seconds and MIN_INTERVAL has passed since the previous one left, but never later than
+# MAX_WAIT after it, so presses that never pause still go out every MAX_WAIT seconds.
+# Waiting for the pause, not for a fixed window, keeps a burst at two requests even when
+# the app handles the presses later than they were made (a one-second burst of j+r takes
+# the UI 1.1-1.4 s, longer on a loaded machine).
 MIN_INTERVAL = 1.5
+QUIET = 0.5
+MAX_WAIT = 3.0
 BACKOFF_START = 0.5
 BACKOFF_CAP = 30.0
 
@@ -104,6 +119,8 @@ class _Slot:
 
     waiting: Request | None = None
     in_flight: Request | None = None
+    # time.monotonic() of the latest submit for this key (a loaded request has none)
+    submitted: float = float("-inf")
 
 
 class ReceiptQueue:
@@ -117,6 +134,8 @@ class ReceiptQueue:
         on_blocked: Callable[[MatrixError], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         min_interval: float = MIN_INTERVAL,
+        quiet: float = QUIET,
+        max_wait: float = MAX_WAIT,
     ) -> None:
         self.path = path
         self.user_id = user_id
@@ -127,7 +146,12 @@ class ReceiptQueue:
         self._on_blocked = on_blocked or (lambda error: None)
         self._sleep = sleep
         self._min_interval = min_interval
+        self._quiet = quiet
+        self._max_wait = max(max_wait, min_interval)
         self._last_start: dict[tuple[str, str, str], float] = {}
+        # While run() is sending: its sender, and each key's worker.
+        self._send: Sender | None = None
+        self._workers: dict[tuple[str, str, str], asyncio.Task] = {}
         self._wake = asyncio.Event()
         self._blocked = False
         self._retry_now = asyncio.Event()
@@ -209,7 +233,11 @@ class ReceiptQueue:
         caller settles that one as superseded: its optimistic effect is covered).
 
         Raises ``QueueWriteError`` when the file cannot be written; the queue is then as
-        it was, and the request will not be sent."""
+        it was, and the request will not be sent.
+
+        Once the request is on disk, and ``run`` is sending, a key with nothing in flight
+        starts sending it before this returns (up to the sender's first wait); the
+        answer is always settled later, on another turn of the loop."""
         replaced = self._put(request)
         try:
             self._persist()
@@ -222,7 +250,10 @@ class ReceiptQueue:
             raise QueueWriteError(
                 f"cannot write the receipt queue {self.path}: {error.strerror or error}; nothing was sent"
             ) from None
+        key = queue_key(request)
+        self._slots[key].submitted = time.monotonic()
         self._on_change(len(self))
+        self._start_worker(key)
         self._wake.set()
         return replaced
 
@@ -257,36 +288,65 @@ class ReceiptQueue:
 
     async def run(self, send: Sender) -> None:
         """Send until cancelled. Keys are independent; within a key, in order."""
-        workers: dict[tuple[str, str, str], asyncio.Task] = {}
+        self._send = send
         try:
             while True:
-                for key in list(self._order) if not self._blocked else ():
-                    slot = self._slots[key]
-                    task = workers.get(key)
-                    if slot.waiting is not None and (task is None or task.done()):
-                        workers[key] = asyncio.create_task(self._send_slot(key, send), name=f"receipt {key}")
+                for key in list(self._order):
+                    self._start_worker(key)
                 self._wake.clear()
                 await self._wake.wait()
         finally:
-            for task in workers.values():
+            self._send = None
+            workers, self._workers = list(self._workers.values()), {}
+            for task in workers:
                 task.cancel()
-            await asyncio.gather(*workers.values(), return_exceptions=True)
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    def _start_worker(self, key: tuple[str, str, str]) -> None:
+        """A worker for a key with something waiting and none working on it yet."""
+        if self._send is None or self._blocked:
+            return
+        slot = self._slots.get(key)
+        task = self._workers.get(key)
+        if slot is None or slot.waiting is None or (task is not None and not task.done()):
+            return
+        self._workers[key] = _start_eagerly(self._send_slot(key, self._send), name=f"receipt {key}")
+
+    async def _pace(self, key: tuple[str, str, str], slot: _Slot, behind: bool) -> None:
+        """The first request of a burst leaves at once: nothing was in flight for the key
+        just before (``behind``) and nothing left for it in the last MIN_INTERVAL. A
+        next one waits until MIN_INTERVAL after the previous one left and QUIET after
+        the latest submit (each new press coalesces into ``slot.waiting`` and moves that
+        on), but no longer than MAX_WAIT after the previous one left."""
+        last = self._last_start.get(key)
+        if last is None or (not behind and time.monotonic() - last >= self._min_interval):
+            return
+        while True:
+            due = min(max(last + self._min_interval, slot.submitted + self._quiet), last + self._max_wait)
+            delay = due - time.monotonic()
+            if delay <= 0:
+                return
+            await asyncio.sleep(delay)
 
     async def _send_slot(self, key: tuple[str, str, str], send: Sender) -> None:
         slot = self._slots[key]
         attempt = 0
+        behind = False  # whether an answered request of this key came just before
         while slot.waiting is not None:
             if attempt == 0:
-                # Pace a key's requests; presses meanwhile coalesce into slot.waiting.
-                since = time.monotonic() - self._last_start.get(key, float("-inf"))
-                if since < self._min_interval:
-                    await asyncio.sleep(self._min_interval - since)
+                await self._pace(key, slot, behind)
             self._last_start[key] = time.monotonic()
             request = slot.in_flight = slot.waiting
             slot.waiting = None
             error: MatrixError | None = None
             try:
-                await send(request)
+                try:
+                    await send(request)
+                finally:
+                    # The first request starts from within submit(): its answer (even one
+                    # that came without waiting, or a failure before any) is never
+                    # handled there, before the caller has applied the request.
+                    await asyncio.sleep(0)
             except TokenInvalid as failure:
                 # Keep everything for the next login of this user; stop trying.
                 self._restore(slot, request)
@@ -306,6 +366,7 @@ class ReceiptQueue:
                 log.exception("sending %s failed", request)
                 error = MatrixError(f"internal error: {type(failure).__name__}: {failure}")
             attempt = 0
+            behind = True
             slot.in_flight = None
             if slot.waiting is None:
                 self._drop_key(key)
@@ -338,3 +399,87 @@ class ReceiptQueue:
             return max(failure.retry_after_ms / 1000.0, 0.05)
         base = min(BACKOFF_CAP, BACKOFF_START * (2**attempt))
         return base * (0.5 + random.random() / 2)
+
+
+class _Started(Coroutine[Any, Any, Any]):
+    """A coroutine already run up to its first wait, for a Task to carry on: the Task's
+    first step gets what the coroutine's first step yielded (or its result, or its
+    error); every later step, and a cancellation, goes to the coroutine itself."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._coro = coro
+        self._first: tuple[str, Any] | None = None
+        self.__qualname__ = getattr(coro, "__qualname__", type(coro).__qualname__)
+
+    def step(self) -> None:
+        try:
+            self._first = ("yield", self._coro.send(None))
+        except StopIteration as done:
+            self._first = ("return", done.value)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:  # noqa: BLE001 - the Task raises it, as its own
+            self._first = ("raise", error)
+
+    def send(self, value: Any) -> Any:
+        if self._first is None:
+            return self._coro.send(value)
+        (kind, payload), self._first = self._first, None
+        if kind == "yield":
+            return payload
+        if kind == "return":
+            raise StopIteration(payload)
+        raise payload
+
+    def throw(self, typ, value=None, traceback=None) -> Any:  # noqa: ANN001
+        # Cancelled before its first step as a Task: the coroutine waits where its
+        # eager step left it, and gets the error there (one that had already finished
+        # raises it back).
+        self._first = None
+        if value is None and traceback is None:
+            return self._coro.throw(typ)
+        return self._coro.throw(typ, value, traceback)
+
+    def close(self) -> None:
+        self._first = None
+        self._coro.close()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        raise TypeError("a started coroutine is carried on by its Task only")
+
+    # What asyncio reads of a task's coroutine for repr() and get_stack().
+    @property
+    def cr_code(self) -> Any:
+        return getattr(self._coro, "cr_code", None)
+
+    @property
+    def cr_frame(self) -> Any:
+        return getattr(self._coro, "cr_frame", None)
+
+    @property
+    def cr_running(self) -> bool:
+        return getattr(self._coro, "cr_running", False)
+
+
+def _start_eagerly(coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task:
+    """Run ``coro`` now, up to its first wait, as the Task that then carries it on: what
+    Python 3.12's eager tasks are (``asyncio.Task(..., eager_start=True)``), also on
+    3.11. During that first step the Task is the current task, as in any later step
+    (a timeout started there, aiohttp's say, cancels the Task, not the caller), and its
+    context is the Task's own."""
+    loop = asyncio.get_running_loop()
+    started = _Started(coro)
+    context = contextvars.copy_context()
+    # Task(), not loop.create_task(): a task factory must not step it before we do.
+    task = asyncio.Task(started, loop=loop, name=name, context=context)
+    outer = asyncio.current_task(loop)
+    if outer is not None:
+        _leave_task(loop, outer)
+    _enter_task(loop, task)
+    try:
+        context.run(started.step)
+    finally:
+        _leave_task(loop, task)
+        if outer is not None:
+            _enter_task(loop, outer)
+    return task
