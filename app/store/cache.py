@@ -118,8 +118,13 @@ def load_summaries(user_id: str, path: Path | None = None) -> list[RoomSummary] 
         return None
     try:
         with closing(_connect(path)) as db:
-            _check_meta(db, user_id)
-            return [decode_summary(row) for row in db.execute(f"SELECT {_SUMMARY_COLUMNS} FROM summaries")]
+            meta = _check_meta(db, user_id)
+            summaries = [decode_summary(row) for row in db.execute(f"SELECT {_SUMMARY_COLUMNS} FROM summaries")]
+            # Every room has its summary, or there is no preview: a partial one would
+            # paint a rooms pane that then grows.
+            if str(len(summaries)) != meta.get("room_count"):
+                return None
+            return summaries
     except (_Discard, CacheCorrupt, sqlite3.Error, OSError, ValueError, TypeError, KeyError, IndexError, RecursionError):
         return None
 
@@ -276,6 +281,7 @@ def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Itera
             wanted = changed_room_ids  # type: ignore[assignment]
         upserts = []
         summaries = []
+        unsummarised = []
         deletes = []
         for room_id in dict.fromkeys(wanted):
             room = rooms.get(room_id)
@@ -284,7 +290,13 @@ def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Itera
             else:
                 data = encode_room(room)
                 upserts.append((room_id, data))
-                summaries.append(encode_summary(stored_summary(room, data)))
+                summary = encode_summary(stored_summary(room, data))
+                if all(_INT64_MIN <= value <= _INT64_MAX for value in summary if type(value) is int):
+                    summaries.append(summary)
+                else:
+                    # A count or time past SQLite's integers (a hostile server): no
+                    # summary, so no preview either (load_summaries sees one missing).
+                    unsummarised.append((room_id,))
         if full:
             count = len(upserts)
         else:
@@ -303,6 +315,7 @@ def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Itera
             db.executemany("DELETE FROM summaries WHERE room_id = ?", deletes)
         if upserts:
             db.executemany("INSERT OR REPLACE INTO rooms (room_id, data) VALUES (?, ?)", upserts)
+            db.executemany("DELETE FROM summaries WHERE room_id = ?", unsummarised)
             db.executemany(
                 f"INSERT OR REPLACE INTO summaries ({_SUMMARY_COLUMNS}) VALUES ({', '.join('?' * 10)})", summaries
             )
@@ -477,6 +490,8 @@ def stored_summary(room: RoomState, data: bytes) -> RoomSummary:
     return summarize(room)
 
 
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
 _SUMMARY_COLUMNS: Final = (
     "room_id, title, membership, latest_ts, unread, lower_bound, notifications, highlights, unread_threads, marked_unread"
 )
