@@ -96,6 +96,9 @@ class KeyedList(ScrollView, can_focus=True):
     """A keyed, cursor-driven list of one-line rows."""
 
     BINDINGS = keymap.bindings(keymap.LIST)
+    # Rows are picked with the keys or a click, not selected as text (``_to_strip``
+    # leaves out the offsets text selection needs).
+    ALLOW_SELECT = False
 
     COMPONENT_CLASSES = {
         "keyed-list--row",
@@ -470,8 +473,29 @@ class KeyedList(ScrollView, can_focus=True):
         return left
 
     def _to_strip(self, content: Content, width: int, style) -> Strip:  # noqa: ANN001 - a visual Style
-        strips = Visual.to_strips(self, content, width, 1, style)
-        strip = strips[0] if strips else Strip([Segment("")])
+        plain = content.plain
+        if (
+            "\n" in plain
+            or "\t" in plain
+            or content.cell_length > width
+            or self.text_selection is not None
+            or self.styles.content_align != ("left", "top")
+        ):
+            strips = Visual.to_strips(self, content, width, 1, style)
+            strip = strips[0] if strips else Strip([Segment("")])
+            return strip.crop_extend(0, width, style.rich_style)
+        # A row laid out to fit one line (``_layout``): what Visual.to_strips makes of
+        # it, without its wrapping machinery and without the per-cell offsets that only
+        # text selection reads (ALLOW_SELECT is off): half the cost, and rows were a third
+        # of a frame's work on j in the rooms pane and of the first paint (issue 6).
+        # tests/ui/test_keyed_list_strips.py checks it against Visual.to_strips.
+        segments = [
+            Segment(text, (style + text_style).rich_style)
+            for text, text_style in content.render(style, end="", parse_style=self._get_style)
+        ]
+        strip = Strip(segments, content.cell_length)
+        if self.auto_links and not self.screen._selecting:
+            strip = strip._apply_link_style(self.link_style)
         return strip.crop_extend(0, width, style.rich_style)
 
     def notify_style_update(self) -> None:
