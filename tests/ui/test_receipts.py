@@ -4,6 +4,8 @@ that never sends ``m.read``."""
 
 from __future__ import annotations
 
+import inspect
+
 from app.config import Settings
 from app.model.ids import MAIN
 from app.model.plan import FullyReadRequest, ReceiptRequest
@@ -178,7 +180,9 @@ async def test_private_mode_never_sends_m_read_through_any_key_or_palette_entry(
         for command in commands:
             if command.binding_id in ("mode.toggle", "app.quit"):
                 continue  # switching to PUBLIC is the user's explicit choice; quitting ends the test
-            command.run()
+            result = command.run()
+            if inspect.isawaitable(result):  # an async action (the name filter mounts its Input)
+                await result
             await pilot.pause()
         await pilot.press("escape")  # the last entry opened the help screen
         assert app.screen is screen

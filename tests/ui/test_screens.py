@@ -86,6 +86,29 @@ async def test_slash_filters_rooms_by_name_and_escape_clears(make_app, service) 
         assert screen.rooms.cursor_key == RANDOM
 
 
+async def test_the_palette_opens_the_name_filter_too(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_screen(pilot)
+        assert not screen.query("#room-filter")  # mounted on first use only
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*["space" if c == " " else c for c in "Filter rooms by name"])
+        for _ in range(30):
+            if app.screen.query_one("CommandList").options:
+                break
+            await pilot.pause(0.1)
+        await pilot.press("enter")
+        for _ in range(30):
+            if screen.query("#room-filter") and screen.focused is screen.query_one("#room-filter"):
+                break
+            await pilot.pause(0.1)
+        assert app.screen is screen
+        assert screen.focused is screen.query_one("#room-filter")
+        await pilot.press(*type_keys("qu"))
+        assert list(screen.rooms.keys) == [QUIET]
+
+
 async def test_help_lists_every_binding_and_what_it_sends(make_app) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

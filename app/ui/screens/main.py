@@ -105,7 +105,6 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
             with Pane(id="rooms-pane", classes="pane"):
-                yield Input(placeholder="filter rooms by name", id="room-filter")
                 yield RoomList(id="rooms").data_bind(
                     MainScreen.account, MainScreen.preview, MainScreen.selection, MainScreen.view
                 )
@@ -144,7 +143,6 @@ class MainScreen(Screen[None]):
         return [self.rooms, self.threads, self.timeline]
 
     def on_mount(self) -> None:
-        self.query_one("#room-filter", Input).display = False
         self._update_mode()
         self._update_titles()
         self.rooms.focus()
@@ -292,8 +290,8 @@ class MainScreen(Screen[None]):
 
     def action_back(self) -> None:
         focused = self.focused
-        name_filter = self.query_one("#room-filter", Input)
-        if focused is name_filter or (focused is self.rooms and self.view.name_filter):
+        name_filter = self._name_filter()
+        if name_filter is not None and (focused is name_filter or (focused is self.rooms and self.view.name_filter)):
             name_filter.value = ""
             name_filter.display = False
             self.view = self.view.with_(name_filter="")
@@ -310,8 +308,17 @@ class MainScreen(Screen[None]):
         self.view = self.view.with_(unread_only=unread_only)
         self._say("showing only rooms and threads with unread" if unread_only else "showing every room and thread")
 
-    def action_filter_rooms(self) -> None:
-        name_filter = self.query_one("#room-filter", Input)
+    def _name_filter(self) -> Input | None:
+        found = self.query("#room-filter")
+        return found.first(Input) if found else None
+
+    async def action_filter_rooms(self) -> None:
+        name_filter = self._name_filter()
+        if name_filter is None:
+            # Mounted on the first /, not at start: an Input costs the first paint about
+            # 20 ms (styles, compose) for a line that is hidden until then (issue 6).
+            name_filter = Input(placeholder="filter rooms by name", id="room-filter")
+            await self.query_one("#rooms-pane").mount(name_filter, before=self.rooms)
         name_filter.display = True
         name_filter.focus()
 
