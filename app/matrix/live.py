@@ -336,7 +336,10 @@ class MatrixService:
         for task in self._helpers:
             task.cancel()
         await asyncio.gather(*self._helpers, return_exceptions=True)
-        if self._use_cache:
+        # Only an account that was loaded is saved: quitting while the screen still
+        # showed the preview (the cache not decoded yet) would otherwise write an empty
+        # account over the cache.
+        if self._use_cache and self._queue_loaded:
             try:
                 cache.save_account(self._account)
             except Exception:  # the cache is a convenience; never fail a quit on it

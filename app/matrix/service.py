@@ -78,6 +78,11 @@ class ReadStateService(Protocol):
         each cached room as ``account`` will hold it (queued receipts applied). Empty
         when there is nothing cached or the account is already loaded."""
 
+    def load_local(self) -> AccountState:
+        """Load what is kept on this machine (the cache, queued receipts) if that has
+        not been done yet, and return the account. ``run`` does it first thing; a key
+        that needs the rooms while only the preview is shown does it sooner."""
+
     async def run(self, listener: ServiceListener) -> None:
         """Load the cache, send what was queued, then sync until cancelled."""
 

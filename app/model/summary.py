@@ -17,6 +17,12 @@ from app.model.room import RoomState
 from app.model.unread import RoomUnread, room_unread
 
 
+# Stored with the summaries (the cache's meta table): bump it when what a summary holds
+# or how its counts are computed (app/model/unread.py) changes, so a cache written by an
+# older readmark paints no stale counts; its preview is then skipped once.
+SUMMARY_VERSION = 1
+
+
 class RoomSort(str, Enum):
     ACTIVITY = "activity"
     UNREAD = "unread"
@@ -62,6 +68,8 @@ def summary_sort_key(summary: RoomSummary, sort: RoomSort) -> tuple:
     if sort is RoomSort.NAME:
         return (name, summary.room_id)
     counts = summary.unread
+    # The room ID breaks the last ties: the order must not depend on the order the rooms
+    # came in (the cache's summaries and its rooms are read back in different orders).
     if sort is RoomSort.UNREAD:
-        return (-counts.unread, -counts.highlights, -summary.latest_ts, name)
-    return (-counts.highlights, -int(counts.has_unread), -summary.latest_ts, name)
+        return (-counts.unread, -counts.highlights, -summary.latest_ts, name, summary.room_id)
+    return (-counts.highlights, -int(counts.has_unread), -summary.latest_ts, name, summary.room_id)

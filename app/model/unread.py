@@ -3,6 +3,9 @@ read positions, with the server's notification counts kept beside them.
 
 A count is a *lower bound* when history is missing between my read position and the
 latest event (a gap), unless the thread was loaded whole.
+
+The cache stores each room's counts in its summary: a change to how they are counted
+bumps ``app.model.summary.SUMMARY_VERSION``.
 """
 
 from __future__ import annotations

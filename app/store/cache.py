@@ -52,7 +52,7 @@ from app.model.events import TimelineEvent
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import RoomState, ServerCounts
-from app.model.summary import RoomSummary, summarize
+from app.model.summary import SUMMARY_VERSION, RoomSummary, summarize
 from app.model.unread import RoomUnread
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,8 @@ def load_summaries(user_id: str, path: Path | None = None) -> list[RoomSummary] 
     try:
         with closing(_connect(path)) as db:
             meta = _check_meta(db, user_id)
+            if meta.get("summary_version") != str(SUMMARY_VERSION):
+                return None  # written under other rules: load_account rewrites them
             summaries = [decode_summary(row) for row in db.execute(f"SELECT {_SUMMARY_COLUMNS} FROM summaries")]
             # Every room has its summary, or there is no preview: a partial one would
             # paint a rooms pane that then grows.
@@ -267,6 +269,8 @@ def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Itera
         or meta is None
         or meta.get("schema_version") != str(SCHEMA_VERSION)
         or meta.get("user_id") != account.user_id
+        # Summaries written under other rules: all of them are written again, once.
+        or meta.get("summary_version") != str(SUMMARY_VERSION)
     )
     rooms = account.rooms
     db.execute("BEGIN IMMEDIATE")
@@ -333,6 +337,7 @@ def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Itera
                 ("user_id", account.user_id),
                 ("next_batch", account.next_batch or ""),
                 ("room_count", str(count)),
+                ("summary_version", str(SUMMARY_VERSION)),
             ],
         )
         db.execute("COMMIT")

@@ -167,3 +167,28 @@ def test_a_count_past_sqlite_integers_stores_the_room_but_no_preview() -> None:
     # Back in range: the preview is back.
     save_account(account, changed_room_ids=["!r1:test"])
     assert len(load_summaries(ME) or []) == 2
+
+
+def test_summaries_written_under_other_rules_are_not_shown_and_are_rewritten() -> None:
+    account = sample_account(3)
+    save_account(account)
+    with sqlite3.connect(cache_path()) as db:
+        db.execute("UPDATE meta SET value = '0' WHERE key = 'summary_version'")
+        # What an older readmark might have counted.
+        db.execute("UPDATE summaries SET unread = 99")
+    assert load_summaries(ME) is None
+    assert load_account(ME) is not None  # the rooms themselves are still good
+    # The next save, even an incremental one of one room, rewrites every summary.
+    save_account(account, changed_room_ids=["!r0:test"])
+    summaries = _by_id(load_summaries(ME) or [])
+    assert set(summaries) == set(account.rooms)
+    assert all(s.unread.unread != 99 for s in summaries.values())
+
+
+def test_ties_sort_by_room_id_whatever_order_the_rooms_come_in() -> None:
+    rooms = [replace(sample_room(f"!{c}:test", count=1), name="General") for c in "zma"]
+    keys = [summary_sort_key(summarize(room), RoomSort.ACTIVITY) for room in rooms]
+    # Same name, activity and counts: only the room ID tells them apart, so no two keys
+    # are equal and the order is the same whatever order the rooms came in.
+    assert len(set(keys)) == 3
+    assert [key[-1] for key in sorted(keys)] == ["!a:test", "!m:test", "!z:test"]

@@ -63,6 +63,9 @@ class LocalService:
     def queued(self) -> int:
         return len(self._pending)
 
+    def load_local(self) -> AccountState:
+        return self.account
+
     def preview(self) -> Sequence[RoomSummary]:
         # Its account is in memory from the start: nothing to preview.
         return ()

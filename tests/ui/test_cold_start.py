@@ -11,6 +11,7 @@ acts on the real state; the loaded account replaces the preview without moving a
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 
@@ -24,7 +25,7 @@ from app.model.ids import MAIN
 from app.model.plan import ActionKind, ReceiptAction, ReceiptRequest
 from app.model.receipts import ReceiptType
 from app.model.summary import summarize
-from app.model.unread import room_unread
+from app.model.unread import room_unread, thread_unread
 from app.store import cache
 from tests.ui.helpers import RecordingApp, main_screen, shown
 from tests.ui.recorded import ME, recorded_account
@@ -129,3 +130,42 @@ async def test_the_rooms_pane_is_painted_before_the_rooms_are_decoded(
         for room_id in counted:
             label = room_unread(account.rooms[room_id]).label()
             assert f" {label} " in at_decode["lines"][room_id]  # type: ignore[index]
+
+
+async def test_quitting_before_the_rooms_are_decoded_keeps_the_cache(silent_homeserver: str) -> None:
+    account = recorded_account()
+    _cached(account)
+    service = _service(silent_homeserver)
+    assert service.preview()
+    await service.close()  # q pressed while the screen showed the preview
+    kept = cache.load_account(ME)
+    assert kept is not None and set(kept.rooms) == set(account.rooms)
+    assert len(cache.load_summaries(ME) or []) == len(account.rooms)
+
+
+async def test_keys_that_need_the_rooms_load_them_while_the_preview_is_shown(
+    silent_homeserver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = recorded_account()
+    _cached(account)
+    service = _service(silent_homeserver)
+
+    async def held(self: MatrixService, listener) -> None:  # noqa: ANN001
+        await asyncio.Event().wait()  # the decode after the first frame never comes
+
+    monkeypatch.setattr(MatrixService, "run", held)
+    app = RecordingApp(service)
+    async with app.run_test(size=(160, 50)) as pilot:
+        for _ in range(50):
+            await pilot.pause()
+            screen = app.screen
+            if hasattr(screen, "rooms") and screen.rooms.keys and screen.selection is not None:
+                break
+        assert screen.account is None and screen.rooms.shown_room_ids
+        await pilot.press("n")
+        await pilot.pause()
+        # n walked the real threads: it moved to an unread one, and did not say "all read".
+        assert screen.account is not None
+        room = screen.account.rooms[screen.selection.room_id]
+        assert thread_unread(room, screen.selection.thread_id).unread > 0
+        assert not [n for n in app.notified if n[0] == "All read"]

@@ -345,7 +345,16 @@ class MainScreen(Screen[None]):
     def action_previous_unread(self) -> None:
         self.jump_to_unread(backwards=True)
 
+    def _loaded(self) -> None:
+        """The rooms themselves, for a key pressed while only the preview is shown (the
+        summaries say which rooms are unread, not which threads): decoded now rather
+        than after the first frame."""
+        service = self.readmark.service
+        if self.account is None and service is not None:
+            self.readmark.account = service.load_local()
+
     def _next_unread_target(self, *, backwards: bool) -> tuple[RoomId, ThreadId] | None:
+        self._loaded()
         current = (self.selection.room_id, self.selection.thread_id) if self.selection else None
         return next_unread(self.rooms.shown_rooms, current, backwards=backwards)
 
