@@ -10,7 +10,7 @@ pause (see ``_pace``), so a burst of presses on one thread becomes at most two r
 however long the app takes to handle them.
 
 The first request of a key leaves from within ``submit``: once it is on disk, the
-sending starts at once, up to the sender's first wait (``_start_eagerly``), rather than
+sending starts at once, up to the sender's first wait (``_eager_task``), rather than
 after whatever the caller does next (the UI's repaint of the counts, ~15 ms).
 
 Retry policy lives here, not in nio: network errors and 5xx are retried with capped
@@ -310,7 +310,11 @@ class ReceiptQueue:
         task = self._workers.get(key)
         if slot is None or slot.waiting is None or (task is not None and not task.done()):
             return
-        self._workers[key] = _start_eagerly(self._send_slot(key, self._send), name=f"receipt {key}")
+        # Registered before its first step runs: a submit for the same key made from
+        # within that step must find this worker, not start a second one.
+        task, first_step = _eager_task(self._send_slot(key, self._send), name=f"receipt {key}")
+        self._workers[key] = task
+        first_step()
 
     async def _pace(self, key: tuple[str, str, str], slot: _Slot, behind: bool) -> None:
         """The first request of a burst leaves at once: nothing was in flight for the key
@@ -461,25 +465,28 @@ class _Started(Coroutine[Any, Any, Any]):
         return getattr(self._coro, "cr_running", False)
 
 
-def _start_eagerly(coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task:
-    """Run ``coro`` now, up to its first wait, as the Task that then carries it on: what
-    Python 3.12's eager tasks are (``asyncio.Task(..., eager_start=True)``), also on
-    3.11. During that first step the Task is the current task, as in any later step
-    (a timeout started there, aiohttp's say, cancels the Task, not the caller), and its
-    context is the Task's own."""
+def _eager_task(coro: Coroutine[Any, Any, Any], *, name: str) -> tuple[asyncio.Task, Callable[[], None]]:
+    """A Task for ``coro`` and the function that runs its first step now, up to its
+    first wait (the Task carries it on from there): what Python 3.12's eager tasks are
+    (``asyncio.Task(..., eager_start=True)``), also on 3.11. During that first step the
+    Task is the current task, as in any later step (a timeout started there, aiohttp's
+    say, cancels the Task, not the caller), and its context is the Task's own."""
     loop = asyncio.get_running_loop()
     started = _Started(coro)
     context = contextvars.copy_context()
     # Task(), not loop.create_task(): a task factory must not step it before we do.
     task = asyncio.Task(started, loop=loop, name=name, context=context)
-    outer = asyncio.current_task(loop)
-    if outer is not None:
-        _leave_task(loop, outer)
-    _enter_task(loop, task)
-    try:
-        context.run(started.step)
-    finally:
-        _leave_task(loop, task)
+
+    def first_step() -> None:
+        outer = asyncio.current_task(loop)
         if outer is not None:
-            _enter_task(loop, outer)
-    return task
+            _leave_task(loop, outer)
+        _enter_task(loop, task)
+        try:
+            context.run(started.step)
+        finally:
+            _leave_task(loop, task)
+            if outer is not None:
+                _enter_task(loop, outer)
+
+    return task, first_step

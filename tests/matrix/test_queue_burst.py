@@ -157,7 +157,9 @@ async def test_a_burst_longer_than_the_interval_still_sends_two_requests(tmp_pat
     async def send(request: ReceiptRequest) -> None:
         sent.append(request.event_id)
 
-    queue = ReceiptQueue(tmp_path / "q.json", ME, min_interval=0.1, quiet=0.25, max_wait=10.0)
+    # quiet is 100 times the gap between presses: only a stall of a second would look
+    # like a pause.
+    queue = ReceiptQueue(tmp_path / "q.json", ME, min_interval=0.1, quiet=1.0, max_wait=10.0)
     task = await started(queue, send)
     try:
         for i in range(30):
@@ -180,7 +182,7 @@ async def test_a_slow_answer_does_not_release_the_next_request_while_presses_go_
         if len(sent) == 1:
             await answer.wait()
 
-    queue = ReceiptQueue(tmp_path / "q.json", ME, min_interval=0.05, quiet=0.25, max_wait=10.0)
+    queue = ReceiptQueue(tmp_path / "q.json", ME, min_interval=0.05, quiet=1.0, max_wait=10.0)
     task = await started(queue, send)
     try:
         for i in range(30):
@@ -232,8 +234,43 @@ async def test_a_timeout_started_within_submit_cancels_the_worker_not_the_caller
     task = await started(queue, send)
     try:
         queue.submit(receipt("$a"))
-        await asyncio.sleep(0.3)  # well past the timeout: this task is not cancelled
+        async with asyncio.timeout(10):  # this task, the caller, is not the one cancelled
+            while not settled:
+                await asyncio.sleep(0.01)
         ((request, error),) = settled
         assert request == receipt("$a") and "TimeoutError" in str(error)
+    finally:
+        await stop(task)
+
+
+async def test_a_submit_from_within_the_first_step_finds_the_worker_already_there(tmp_path: Path) -> None:
+    """Re-entrancy: a sender that submits again for the same key during the step
+    submit() runs eagerly must not get a second worker (two requests in flight at once
+    for one key, one of them lost to the queue's bookkeeping)."""
+    queue: ReceiptQueue
+    in_flight: list[str] = []
+    most_at_once = [0]
+    answer = asyncio.Event()
+
+    async def send(request: ReceiptRequest) -> None:
+        in_flight.append(request.event_id)
+        most_at_once[0] = max(most_at_once[0], len(in_flight))
+        if request.event_id == "$a":
+            queue.submit(receipt("$b"))  # from within the eager first step
+        await answer.wait()
+        in_flight.remove(request.event_id)
+
+    queue = ReceiptQueue(tmp_path / "q.json", ME, on_settled=lambda r, e: None, min_interval=0.05, quiet=0.01)
+    task = await started(queue, send)
+    try:
+        queue.submit(receipt("$a"))
+        assert in_flight == ["$a"]
+        # Past the pacing window with $a still unanswered: a second worker would send $b now.
+        await asyncio.sleep(0.3)
+        assert in_flight == ["$a"]
+        answer.set()
+        await until_empty(queue)
+        assert most_at_once[0] == 1
+        assert len(queue) == 0
     finally:
         await stop(task)
