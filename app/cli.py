@@ -327,9 +327,32 @@ async def _tui_login(homeserver: str, user: str, password: str) -> MatrixService
     from app.matrix.client import MatrixClient
     from app.matrix.live import MatrixService
 
-    client, new_session = await MatrixClient.login(homeserver, user, password)
+    client, new_session = await MatrixClient.login(
+        homeserver, user, password, device_id=_device_to_reuse(homeserver, user)
+    )
     await _store_or_log_out(client, new_session)
     return MatrixService(client)
+
+
+def _device_to_reuse(homeserver: str, user: str) -> str | None:
+    """The stored session's device, when the login screen logs the same user in on the
+    same homeserver again (the server ended the session): the same device comes back
+    instead of a new one each time."""
+    from app.matrix.client import normalize_homeserver
+
+    try:
+        previous = load_session()
+    except SessionError:
+        return None
+    if previous is None:
+        return None
+    try:
+        same_server = normalize_homeserver(homeserver) == normalize_homeserver(previous.homeserver)
+    except MatrixError:  # NotAMatrixServer: the login itself will say so
+        return None
+    localpart = previous.user_id[1:].split(":", 1)[0]
+    same_user = user in (previous.user_id, localpart)
+    return previous.device_id if same_server and same_user else None
 
 
 def _tui() -> int:

@@ -66,3 +66,44 @@ def test_a_stored_session_gives_a_service(make_actor) -> None:  # noqa: ANN001
     assert service.user_id == actor.user_id and not service.insecure_transport
     stored = load_session()
     assert stored is not None and stored.user_id == actor.user_id and _token_is_alive(stored)
+
+
+def _devices(session: Session) -> set[str]:
+    actor = MatrixActor(session.homeserver, session.user_id, session.access_token, session.device_id)
+    return {device["device_id"] for device in actor.request("GET", f"{CLIENT_V3}/devices")["devices"]}
+
+
+def test_logging_in_again_after_the_server_ended_the_session_reuses_the_device(make_actor) -> None:  # noqa: ANN001
+    actor = make_actor("me")
+    localpart = actor.user_id[1:].split(":", 1)[0]
+    password = f"pw-{localpart}"
+
+    async def login(user: str) -> Session:
+        service = await cli._tui_login(actor.base_url, user, password)
+        await service.close()
+        stored = load_session()
+        assert stored is not None
+        return stored
+
+    first = asyncio.run(login(actor.user_id))
+    # The server ends the session (as when the token is revoked elsewhere).
+    MatrixActor(first.homeserver, first.user_id, first.access_token, first.device_id).request(
+        "POST", f"{CLIENT_V3}/logout", {}
+    )
+    assert not _token_is_alive(first)
+    again = asyncio.run(login(localpart))  # typed as a localpart this time
+    assert again.device_id == first.device_id and again.access_token != first.access_token
+    assert _token_is_alive(again)
+    assert first.device_id in _devices(again)
+    # Another user on the login screen gets a device of their own.
+    other = make_actor("other")
+    other_password = f"pw-{other.user_id[1:].split(':', 1)[0]}"
+
+    async def other_login() -> Session:
+        service = await cli._tui_login(other.base_url, other.user_id, other_password)
+        await service.close()
+        stored = load_session()
+        assert stored is not None
+        return stored
+
+    assert asyncio.run(other_login()).device_id != first.device_id

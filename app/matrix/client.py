@@ -338,9 +338,12 @@ class MatrixClient:
         password: str,
         device_name: str = "readmark",
         *,
+        device_id: str | None = None,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     ) -> tuple[MatrixClient, Session]:
-        """Password login. ``user`` is ``@me:server`` or a localpart.
+        """Password login. ``user`` is ``@me:server`` or a localpart. ``device_id``
+        logs in as that device again (the spec's way back after the server ended a
+        session, soft logout included): no new device in the account's list.
 
         Asks ``/versions`` first, so a URL that is not a homeserver fails with
         ``NotAMatrixServer`` before any password is sent. Plain http to a non-loopback
@@ -358,6 +361,8 @@ class MatrixClient:
                 "password": password,
                 "initial_device_display_name": device_name,
             }
+            if device_id:
+                body["device_id"] = device_id
             answer = await client._json("POST", f"{CLIENT_V3}/login", body=body, authenticated=False, login=True)
             user_id, access_token, device_id = (answer.get(key) for key in ("user_id", "access_token", "device_id"))
             if not all(isinstance(value, str) and value for value in (user_id, access_token, device_id)):
