@@ -181,11 +181,12 @@ LABELS = {
     "minimal": "minimal Textual app (one Static)",
     "readmark": "readmark, rooms pane painted",
     "empty": "readmark, no cache (empty rooms pane)",
+    "shaped": "plain Textual in readmark's shape (3 panes, status, footer)",
 }
 
 
 def _child_kind(kind: str) -> str:
-    return "minimal" if kind == "minimal" else "readmark"
+    return "readmark" if kind == "empty" else kind
 
 
 PHASE_RUNS = 3
@@ -228,12 +229,12 @@ def ms(report: dict, key: str) -> float:
 def run(quick: bool = False) -> Report:
     report = Report(NAME, TITLE)
     rooms, repeat = QUICK if quick else FULL
-    runs: dict[str, list[dict]] = {"minimal": [], "readmark": [], "empty": []}
+    runs: dict[str, list[dict]] = {"minimal": [], "readmark": [], "empty": [], "shaped": []}
     with profile(rooms) as (env, expected):
         # The same start with no cache: the main screen with an empty rooms pane. What
         # a start costs whatever the account holds (its screen, its modules).
         empty_env = dict(env, XDG_CACHE_HOME=os.path.join(env["XDG_CACHE_HOME"], "none"), READMARK_BENCH_ROOMS="0")
-        envs = {"minimal": env, "readmark": env, "empty": empty_env}
+        envs = {"minimal": env, "readmark": env, "empty": empty_env, "shaped": env}
         # One untimed start of each fills the OS file cache and Python's bytecode cache.
         for kind in runs:
             start_once(_child_kind(kind), envs[kind])
@@ -276,6 +277,11 @@ def run(quick: bool = False) -> Report:
         f"nio imported before the first paint: {'yes' if checked['nio_loaded'] else 'no'}"
     )
     report.figures["empty_ms"] = medians["empty"]
+    report.figures["shaped_ms"] = medians["shaped"]
+    report.notes.append(
+        f"plain Textual in the same shape (three bordered panes, a status line, a footer): "
+        f"{medians['shaped']:.0f} ms, {medians['shaped'] / medians['minimal']:.2f}x the minimal app"
+    )
     report.notes.append(
         f"with no cache the same start takes {medians['empty']:.0f} ms: {medians['empty'] / medians['minimal']:.2f}x the "
         f"minimal app; the 1,000 cached rooms add {medians['readmark'] - medians['empty']:.0f} ms"
