@@ -47,13 +47,15 @@ def _service(homeserver: str) -> MatrixService:
     return MatrixService(MatrixClient.from_session(session, request_timeout=60))
 
 
-def _cached(account: AccountState) -> None:
-    cache.save_account(account)
-
-
-def test_the_preview_is_the_summary_of_each_cached_room(silent_homeserver: str) -> None:
+@pytest.fixture
+def cached() -> AccountState:
+    """The recorded account, saved in the cache as a previous run left it."""
     account = recorded_account()
-    _cached(account)
+    cache.save_account(account)
+    return account
+
+
+def test_the_preview_is_the_summary_of_each_cached_room(cached: AccountState, silent_homeserver: str) -> None:
     service = _service(silent_homeserver)
     preview = {summary.room_id: summary for summary in service.preview()}
     loaded = service.load_local()
@@ -63,9 +65,8 @@ def test_the_preview_is_the_summary_of_each_cached_room(silent_homeserver: str) 
     assert service.preview() == ()
 
 
-def test_a_receipt_queued_by_an_earlier_run_counts_in_the_preview(silent_homeserver: str) -> None:
-    account = recorded_account()
-    _cached(account)
+def test_a_receipt_queued_by_an_earlier_run_counts_in_the_preview(cached: AccountState, silent_homeserver: str) -> None:
+    account = cached
     room_id, room = next((r_id, r) for r_id, r in account.rooms.items() if room_unread(r).unread)
     earlier = _service(silent_homeserver)
     earlier.load_local()
@@ -81,9 +82,8 @@ def test_a_receipt_queued_by_an_earlier_run_counts_in_the_preview(silent_homeser
     assert room_unread(service.load_local().rooms[room_id]) == expected
 
 
-def test_a_receipt_before_the_rooms_are_decoded_plans_on_the_real_state(silent_homeserver: str) -> None:
-    account = recorded_account()
-    _cached(account)
+def test_a_receipt_before_the_rooms_are_decoded_plans_on_the_real_state(cached: AccountState, silent_homeserver: str) -> None:
+    account = cached
     room_id = next(r_id for r_id, r in account.rooms.items() if room_unread(r).unread)
     service = _service(silent_homeserver)
     assert service.preview()
@@ -93,10 +93,9 @@ def test_a_receipt_before_the_rooms_are_decoded_plans_on_the_real_state(silent_h
 
 
 async def test_the_rooms_pane_is_painted_before_the_rooms_are_decoded(
-    silent_homeserver: str, monkeypatch: pytest.MonkeyPatch
+    cached: AccountState, silent_homeserver: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    account = recorded_account()
-    _cached(account)
+    account = cached
     service = _service(silent_homeserver)
     app = RecordingApp(service)
     at_decode: dict[str, object] = {}
@@ -132,9 +131,8 @@ async def test_the_rooms_pane_is_painted_before_the_rooms_are_decoded(
             assert f" {label} " in at_decode["lines"][room_id]  # type: ignore[index]
 
 
-async def test_quitting_before_the_rooms_are_decoded_keeps_the_cache(silent_homeserver: str) -> None:
-    account = recorded_account()
-    _cached(account)
+async def test_quitting_before_the_rooms_are_decoded_keeps_the_cache(cached: AccountState, silent_homeserver: str) -> None:
+    account = cached
     service = _service(silent_homeserver)
     assert service.preview()
     await service.close()  # q pressed while the screen showed the preview
@@ -144,10 +142,8 @@ async def test_quitting_before_the_rooms_are_decoded_keeps_the_cache(silent_home
 
 
 async def test_keys_that_need_the_rooms_load_them_while_the_preview_is_shown(
-    silent_homeserver: str, monkeypatch: pytest.MonkeyPatch
+    cached: AccountState, silent_homeserver: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    account = recorded_account()
-    _cached(account)
     service = _service(silent_homeserver)
 
     async def held(self: MatrixService, listener) -> None:  # noqa: ANN001

@@ -345,7 +345,7 @@ class MainScreen(Screen[None]):
     def action_previous_unread(self) -> None:
         self.jump_to_unread(backwards=True)
 
-    def _loaded(self) -> None:
+    def _load_rooms_now(self) -> None:
         """The rooms themselves, for a key pressed while only the preview is shown (the
         summaries say which rooms are unread, not which threads): decoded now rather
         than after the first frame."""
@@ -354,7 +354,7 @@ class MainScreen(Screen[None]):
             self.readmark.account = service.load_local()
 
     def _next_unread_target(self, *, backwards: bool) -> tuple[RoomId, ThreadId] | None:
-        self._loaded()
+        self._load_rooms_now()
         current = (self.selection.room_id, self.selection.thread_id) if self.selection else None
         return next_unread(self.rooms.shown_rooms, current, backwards=backwards)
 

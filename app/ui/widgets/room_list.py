@@ -89,11 +89,11 @@ class RoomList(KeyedList):
             self._refresh_rows()
         self.move_cursor_to(selection.room_id, announce=False)
 
-    def _summaries(self) -> list[RoomSummary] | None:
+    def _summaries(self) -> Sequence[RoomSummary] | None:
         account = self.account
         if account is not None:
             return [summarize(room) for room in account.rooms.values()]
-        return list(self.preview) if self.preview else None
+        return self.preview or None
 
     def _refresh_rows(self) -> None:
         summaries = self._summaries()
@@ -137,8 +137,8 @@ class RoomList(KeyedList):
                 cached = (summary, sort, summary_sort_key(summary, sort))
                 sort_keys[summary.room_id] = cached
             keys.append(cached[2])
-        # Sorting the positions by key keeps sorted()'s stability (ties stay in the
-        # account's order), as sorting the rooms by their keys did.
+        # No two keys are equal (the room ID is in each), so the order does not depend on
+        # the order the summaries came in: the preview's and the account's agree.
         positions = sorted(range(len(joined)), key=keys.__getitem__)
         order = [joined[i].room_id for i in positions]
         self._shown_ids = order
