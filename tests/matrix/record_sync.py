@@ -72,12 +72,21 @@ def _set_account_data(actor: MatrixActor, event_type: str, content: dict[str, An
     actor.request("PUT", f"{CLIENT_V3}/user/{_quote(actor.user_id)}/account_data/{_quote(event_type)}", content)
 
 
-def _counts_are(actor: MatrixActor, room_id: str, main: int, threads: dict[str, int]) -> Callable[[], bool]:
+def _wait_for_counts(actor: MatrixActor, room_id: str, main: int, threads: dict[str, int]) -> None:
+    """Until the server's notification counts for ``room_id`` are these. Synapse counts
+    asynchronously, and slowly on a loaded machine: up to a minute, and a timeout says
+    what the counts were (once 20 s were not enough during a full test run)."""
+    seen: list[tuple[int, dict[str, int]]] = []
+
     def check() -> bool:
         notifications, _, per_thread = actor.unread_counts(room_id)
-        return notifications == main and {root: n for root, (n, _) in per_thread.items()} == threads
+        seen.append((notifications, {root: n for root, (n, _) in per_thread.items()}))
+        return seen[-1] == (main, threads)
 
-    return check
+    try:
+        MatrixActor.wait_for(check, timeout=60)
+    except TimeoutError:
+        raise TimeoutError(f"counts in {room_id}: wanted {(main, threads)}, last seen {seen[-1] if seen else None}") from None
 
 
 def record_threads(base_url: str, out_dir: Path) -> list[Path]:
@@ -173,7 +182,7 @@ def record_threads(base_url: str, out_dir: Path) -> list[Path]:
 
     # Step 1, initial: main has m2 (mention), m4 after my fully-read/receipts; thread one
     # has t1b after my threaded receipt on t1a; thread two has t2a, t2b.
-    MatrixActor.wait_for(_counts_are(me, lab, 4, {events["r1"]: 1, events["r2"]: 2}), timeout=20)
+    _wait_for_counts(me, lab, 4, {events["r1"]: 1, events["r2"]: 2})
     filter_json = sync_filter()
     since = rec.write("initial", me.sync(filter=filter_json))
 
@@ -183,7 +192,7 @@ def record_threads(base_url: str, out_dir: Path) -> list[Path]:
     events["t1c"] = bob.send_thread_reply(lab, events["r1"], "more in thread one")
     me.send_receipt(lab, events["t2b"], "m.read.private", thread_id=events["r2"])
     _set_room_account_data(me, lab, "m.marked_unread", {"unread": True})
-    MatrixActor.wait_for(_counts_are(me, lab, 5, {events["r1"]: 2}), timeout=20)
+    _wait_for_counts(me, lab, 5, {events["r1"]: 2})
     since = rec.write("thread-two-read", me.sync(since=since, filter=filter_json))
 
     # Step 3: an unthreaded receipt on the latest event reads everything; fully-read moves;
@@ -192,7 +201,7 @@ def record_threads(base_url: str, out_dir: Path) -> list[Path]:
     me.set_read_markers(lab, fully_read=events["t1c"])
     _set_room_account_data(me, lab, "m.marked_unread", {"unread": False})
     me.request("POST", f"{CLIENT_V3}/rooms/{_quote(leaving)}/leave", {})
-    MatrixActor.wait_for(_counts_are(me, lab, 0, {}), timeout=20)
+    _wait_for_counts(me, lab, 0, {})
     rec.write("all-read", me.sync(since=since, filter=filter_json))
     rec.finish()
     return rec.written
@@ -212,7 +221,7 @@ def record_gap(base_url: str, out_dir: Path) -> list[Path]:
     events["first"] = [alice.send_text(busy, f"early {i}") for i in range(8)]
     me.send_receipt(busy, events["first"][1], "m.read")
     filter_json = sync_filter(timeline_limit=5)
-    MatrixActor.wait_for(_counts_are(me, busy, 6, {}), timeout=20)
+    _wait_for_counts(me, busy, 6, {})
     since = rec.write("initial-limited", me.sync(filter=filter_json))
 
     # The first thread's replies fall into the gap; the second thread's root and replies
@@ -221,7 +230,7 @@ def record_gap(base_url: str, out_dir: Path) -> list[Path]:
     events["second"] = [alice.send_text(busy, f"late {i}") for i in range(6)]
     events["root2"] = alice.send_text(busy, "a thread after the gap")
     events["replies2"] = [alice.send_thread_reply(busy, events["root2"], f"reply {i}") for i in range(2)]
-    MatrixActor.wait_for(_counts_are(me, busy, 13, {events["root"]: 3, events["root2"]: 2}), timeout=20)
+    _wait_for_counts(me, busy, 13, {events["root"]: 3, events["root2"]: 2})
     rec.write("incremental-limited", me.sync(since=since, filter=filter_json))
     rec.finish()
     return rec.written
