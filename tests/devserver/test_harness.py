@@ -61,9 +61,11 @@ def process_group_gone(pgid: int) -> bool:
 
 @pytest.fixture
 def two_users(make_actor: MakeActor) -> tuple[MatrixActor, MatrixActor, str]:
-    """Alice creates a private room and Bob joins it: a room of exactly two members."""
+    """Alice creates a room and Bob joins it: a room of exactly two members. Public, not
+    by invite: Synapse counts an invite's notification once its 30 s rotation runs, in a
+    room with no receipt of Bob's (see tests/matrix/record_sync.py)."""
     alice, bob = make_actor("alice"), make_actor("bob")
-    room = alice.create_room("harness", invite=[bob.user_id])
+    room = alice.create_room("harness", preset="public_chat")
     bob.join(room)
     return alice, bob, room
 
