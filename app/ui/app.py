@@ -17,6 +17,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from app.matrix.service import ReadStateService, SyncState, SyncStatus
@@ -105,13 +106,26 @@ class ReadmarkApp(App[None]):
                     markup=False,
                 )
         if self.service is not None:
-            self._start(self.service)
+            self._started(self.service)
         elif self._login is not None:
             self.push_screen(LoginScreen(self._homeserver))
         else:
             self.exit(return_code=2, message="readmark: no Matrix session; run `readmark login` first")
 
-    def _start(self, service: ReadStateService) -> None:
+    def get_default_screen(self) -> Screen:
+        """With a session the main screen is the first screen: pushed over Textual's
+        blank default one, it cost a second screen's styling and resume (~25 ms of a
+        start). Without one, the blank screen, under the login screen."""
+        if self.service is None:
+            return super().get_default_screen()
+        screen = self._main_screen(self.service)
+        # What push_screen gives a screen: switch_screen pops it when another user's
+        # main screen replaces this one (logging in as someone else), and Textual leaves
+        # the first screen without one (tests/ui/test_relogin.py fails if this changes).
+        screen._push_result_callback(self, None)
+        return screen
+
+    def _main_screen(self, service: ReadStateService) -> MainScreen:
         self.service = service
         # A cached account is painted from its room summaries first; the rooms are
         # decoded after that first frame (service.run loads them and publishes the
@@ -120,19 +134,23 @@ class ReadmarkApp(App[None]):
         self.preview = preview
         self.account = None if preview else service.account
         self.queued = service.queued
-        screen = MainScreen(self.settings, user_id=service.user_id).data_bind(
+        return MainScreen(self.settings, user_id=service.user_id, width=self.size.width).data_bind(
             ReadmarkApp.account,
             ReadmarkApp.preview,
             ReadmarkApp.sync_status,
             ReadmarkApp.queued,
             ReadmarkApp.session_mode,
         )
-        if isinstance(self.screen, LoginScreen):
-            self.switch_screen(screen)
-        else:
-            self.push_screen(screen)
+
+    def _start(self, service: ReadStateService) -> None:
+        """A main screen for a service logged in from the TUI: it replaces the screen
+        on top (the login screen, or the main screen of another user)."""
+        self.switch_screen(self._main_screen(service))
+        self._started(service)
+
+    def _started(self, service: ReadStateService) -> None:
         self._warn_if_insecure(service)
-        if preview:
+        if self.preview:
             self.call_after_refresh(self.run_sync)
         else:
             self.run_sync()

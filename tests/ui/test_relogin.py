@@ -70,3 +70,42 @@ async def test_log_in_again_after_a_revoked_token_and_the_queue_goes_out(make_ac
         lambda: alice.wait_for(lambda: alice.room_receipts(room).get(latest, {}).get("m.read", {}).get(me.user_id))
     )
     assert seen["thread_id"] == MAIN
+
+
+async def test_logging_in_as_someone_else_replaces_the_main_screen(make_actor) -> None:
+    """The main screen is the app's first screen; another user's main screen replaces it,
+    it does not stack over it."""
+    alice, me, other = make_actor("alice"), make_actor("me"), make_actor("other")
+    room = alice.create_room("Ops", invite=[me.user_id, other.user_id])
+    me.join(room)
+    other.join(room)
+
+    def password(actor) -> str:  # noqa: ANN001
+        return f"pw-{actor.user_id[1:].split(':')[0]}"
+
+    async def login(homeserver: str, user: str, secret: str) -> MatrixService:
+        client, _ = await MatrixClient.login(homeserver, user, secret)
+        return MatrixService(client, sync_timeout_ms=500)
+
+    first = await login(me.base_url, me.user_id, password(me))
+    app = RecordingApp(first, Settings(), login=login, homeserver=me.base_url)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.status.sync_text.endswith("live"))
+        old_main = app.screen
+        assert app.screen_stack == [old_main]
+        await asyncio.to_thread(me.request, "POST", "/_matrix/client/v3/logout/all", {})
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen), 15)
+        app.screen.query_one("#login-user", Input).value = other.user_id
+        field = app.screen.query_one("#login-password", Input)
+        field.focus()
+        field.value = password(other)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen is not old_main, 20)
+        new_main = app.screen
+        assert app.screen_stack == [new_main] and app.main_screen is new_main
+        assert new_main.user_id == other.user_id
+        await until(pilot, lambda: new_main.status.sync_text.endswith("live"), 20)
+        assert room in new_main.rooms.shown_room_ids
+        assert other.user_id in new_main.status.query_one("#status-account").render().plain
+        await pilot.press("q")
+        await pilot.pause()

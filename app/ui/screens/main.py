@@ -54,6 +54,11 @@ log = logging.getLogger(__name__)
 WIDE_FROM = 110
 
 
+def breakpoint_class(width: int) -> str:
+    """The class ``HORIZONTAL_BREAKPOINTS`` gives a screen this wide."""
+    return "-wide" if width >= WIDE_FROM else "-narrow"
+
+
 class MainScreen(Screen[None]):
     """Rooms, threads and timeline; see the module docstring for the keys."""
 
@@ -81,8 +86,10 @@ class MainScreen(Screen[None]):
     # the lists' cursor lines (KeyedList.on_focus/on_blur), the Footer (recomposed).
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
-    def __init__(self, settings: Settings, *, user_id: str) -> None:
-        super().__init__()
+    def __init__(self, settings: Settings, *, user_id: str, width: int = 0) -> None:
+        # The breakpoint class for the width the screen opens at, so Textual's first
+        # Resize finds it set: adding it then restyles the whole screen (~10 ms).
+        super().__init__(classes=breakpoint_class(width))
         self.settings = settings
         self.user_id = user_id
         self._last_request: Request | None = None

@@ -38,6 +38,10 @@ class SteadyFooter(Footer):
         yield from super().compose()
 
     def bindings_changed(self, screen: Screen) -> None:
+        if not self.app.screen_stack:
+            # Shutting down: the last screen has left the stack (the main screen is the
+            # first screen), and the bindings can no longer be asked for.
+            return
         if (
             self._composed is not None
             and self.is_attached

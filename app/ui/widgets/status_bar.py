@@ -54,10 +54,12 @@ class StatusBar(Horizontal):
         self._shown: dict[str, object] = {}
 
     def compose(self) -> ComposeResult:
+        # Each label starts with the classes it shows the current values with: a class
+        # added after mounting restyles the label (a few ms each, on the start path).
         yield Label(id="status-account")
-        yield Label(id="status-sync")
-        yield Label(id="status-mode")
-        yield Label(id="status-last")
+        yield Label(id="status-sync", classes=_on(self._sync_classes()))
+        yield Label(id="status-mode", classes=_on(self._mode_classes()))
+        yield Label(id="status-last", classes=_on(self._last_classes()))
 
     def on_mount(self) -> None:
         self._show_account()
@@ -149,20 +151,24 @@ class StatusBar(Horizontal):
     def _show_sync(self) -> None:
         if not self.is_mounted:
             return
-        label = self._set_text("status-sync", self.sync_text)
+        self._set_text("status-sync", self.sync_text).update_classes(self._sync_classes())
+
+    def _sync_classes(self) -> dict[str, bool]:
         state = self.sync_status.state
-        label.set_class(state is SyncState.LIVE, "-live")
-        label.set_class(state in (SyncState.OFFLINE, SyncState.LOGGED_OUT), "-offline")
-        label.set_class(state in (SyncState.CATCHING_UP, SyncState.STARTING), "-catching-up")
+        return {
+            "-live": state is SyncState.LIVE,
+            "-offline": state in (SyncState.OFFLINE, SyncState.LOGGED_OUT),
+            "-catching-up": state in (SyncState.CATCHING_UP, SyncState.STARTING),
+        }
 
     def _show_mode(self) -> None:
         if not self.is_mounted:
             return
-        label = self._set_text("status-mode", self.mode_text)
+        self._set_text("status-mode", self.mode_text).update_classes(self._mode_classes())
+
+    def _mode_classes(self) -> dict[str, bool]:
         public = self.mode.receipt_type.value == "m.read"
-        label.set_class(public, "-public")
-        label.set_class(not public, "-private")
-        label.set_class(not self.mode.can_send, "-unsupported")
+        return {"-public": public, "-private": not public, "-unsupported": not self.mode.can_send}
 
     def _show_last(self) -> None:
         if not self.is_mounted:
@@ -188,5 +194,13 @@ class StatusBar(Horizontal):
                 content = Content.assemble(queued, "  ", content) if text else queued
             # 1fr wide: its size never depends on its text.
             label.update(content, layout=False)
-        for outcome in ("sent", "settled", "failed", "refused", "info"):
-            label.set_class(last.outcome == outcome, f"-{outcome}")
+        label.update_classes(self._last_classes())
+
+    def _last_classes(self) -> dict[str, bool]:
+        outcome = self.last_action.outcome
+        return {f"-{name}": outcome == name for name in ("sent", "settled", "failed", "refused", "info")}
+
+
+def _on(classes: dict[str, bool]) -> str:
+    """The names of the classes that are on, for a widget's ``classes=``."""
+    return " ".join(name for name, on in classes.items() if on)
