@@ -46,7 +46,7 @@ async def test_moving_between_rooms_and_threads_never_repaints_the_screen(make_a
         await pilot.pause()
         assert screen.selection.room_id == DESIGN
         # The titles of the threads and timeline panes follow the selection.
-        assert "design-review" in screen.query_one("#threads-pane").border_title
+        assert "design-review" in screen.query_one("#threads").border_title
         await pilot.press("tab", "j", "j", "k", "n", "tab", "j", "shift+tab")
         await pilot.pause()
         assert full.count == 0
@@ -55,7 +55,7 @@ async def test_moving_between_rooms_and_threads_never_repaints_the_screen(make_a
         await pilot.press("shift+tab", "k")
         await pilot.pause()
         assert screen.selection.room_id == OPS
-        assert "Ops" in screen.query_one("#threads-pane").border_title
+        assert "Ops" in screen.query_one("#threads").border_title
         assert full.count == 0
         await assert_screen_is_fresh(app, pilot)
 
@@ -64,19 +64,19 @@ async def test_a_title_that_stays_is_not_set_again(make_app, monkeypatch) -> Non
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         screen = await main_screen(pilot)
-        rooms_pane = screen.query_one("#rooms-pane")
-        refreshed: list[object] = []
-        original = type(rooms_pane).refresh
+        rooms_pane = screen.query_one("#rooms")
+        titled: list[object] = []
+        original = type(rooms_pane).show_title
 
         def counting(widget, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
             if widget is rooms_pane:
-                refreshed.append(args)
+                titled.append(args)
             return original(widget, *args, **kwargs)
 
-        monkeypatch.setattr(type(rooms_pane), "refresh", counting)
+        monkeypatch.setattr(type(rooms_pane), "show_title", counting)
         await pilot.press("j", "j")
         await pilot.pause()
-        assert refreshed == []
+        assert titled == []
         assert rooms_pane.border_title == "Rooms · activity"
         await pilot.press("s")
         await pilot.pause()
@@ -119,13 +119,13 @@ async def test_a_receipt_and_its_answer_lay_nothing_out(make_app, monkeypatch) -
 async def test_a_new_pane_title_repaints_its_border_line_only(make_app) -> None:
     from textual.geometry import Region
 
-    from app.ui.widgets.pane import Pane
+    from app.ui.widgets.keyed_list import KeyedList
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         screen = await main_screen(pilot)
         await pilot.pause()
-        pane = screen.query_one("#threads-pane", Pane)
+        pane = screen.query_one("#threads", KeyedList)
         pane.show_title("another room ─ threads")
         assert pane._repaint_regions == {Region(0, 0, pane.outer_size.width, 1)}
         await pilot.pause()

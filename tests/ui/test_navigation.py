@@ -41,7 +41,7 @@ async def test_first_paint_shows_rooms_counts_and_invites_apart(make_app) -> Non
         assert quiet.split() == ["Quiet"]  # a read room is calm: no counts at all
         assert "Invites (1)" in shown(rooms, "invites:header")
         assert screen.selection is not None and screen.selection.room_id == OPS
-        assert screen.query_one("#rooms-pane").border_title == "Rooms · activity"
+        assert screen.query_one("#rooms").border_title == "Rooms · activity"
 
 
 async def test_threads_pane_lists_main_first_with_local_and_server_counts(make_app) -> None:
@@ -86,7 +86,7 @@ async def test_thread_timeline_folds_edits_and_reactions(make_app) -> None:
         thanks = shown(timeline, "$ops05-thanks")
         assert "(edited)" in thanks and "👍1" in thanks
         assert "$ops05e-edit" not in timeline.keys and "$ops05r-thumbs" not in timeline.keys
-        assert screen.query_one("#timeline-pane").border_title == "Deploy plan for Friday"
+        assert screen.query_one("#timeline").border_title == "Deploy plan for Friday"
 
 
 async def test_jk_tab_enter_escape(make_app, service) -> None:
@@ -166,7 +166,7 @@ async def test_sort_cycles_activity_unread_name(make_app) -> None:
         assert screen.rooms.keys[0] == DESIGN  # 20+ beats 9
         await pilot.press("s")
         assert screen.view.sort is RoomSort.NAME
-        assert "Rooms · name" == screen.query_one("#rooms-pane").border_title
+        assert "Rooms · name" == screen.query_one("#rooms").border_title
         await pilot.press("s")
         assert screen.view.sort is RoomSort.ACTIVITY
         assert screen.rooms.cursor_key == OPS  # the cursor stayed on its room throughout

@@ -46,7 +46,7 @@ async def test_u_shows_only_unread_rooms_and_threads(make_app, service) -> None:
         await pilot.press("u")
         assert QUIET not in screen.rooms.keys and DM not in screen.rooms.keys
         assert LATER in screen.rooms.keys  # marked unread counts as needing attention
-        assert screen.query_one("#rooms-pane").border_title == "Rooms · activity · unread only"
+        assert screen.query_one("#rooms").border_title == "Rooms · activity · unread only"
         await pilot.press("tab", "j", "r")  # read the Incident thread
         await pilot.pause()
         assert INCIDENT in screen.threads.keys  # the selected thread stays while selected
@@ -79,7 +79,7 @@ async def test_slash_filters_rooms_by_name_and_escape_clears(make_app, service) 
         await pilot.press("enter")
         assert screen.focused is screen.rooms
         assert screen.selection.room_id == RANDOM
-        assert screen.query_one("#rooms-pane").border_title == "Rooms · activity · /RAND"
+        assert screen.query_one("#rooms").border_title == "Rooms · activity · /RAND"
         await pilot.press("escape")
         assert screen.view.name_filter == "" and OPS in screen.rooms.keys
         assert not screen.query_one("#room-filter").display
@@ -159,7 +159,7 @@ async def test_markup_looking_names_and_bodies_render_literally(make_app) -> Non
         assert MARKUP_NAME in shown(screen.rooms, MARKUP)
         screen.select(MARKUP)
         await pilot.pause()
-        assert screen.query_one("#threads-pane").border_title == f"{MARKUP_NAME} ─ threads".replace("[", "\\[")
+        assert screen.query_one("#threads").border_title == f"{MARKUP_NAME} ─ threads".replace("[", "\\[")
         assert "[link=https://evil.example]click[/link] and [b]bold?[/b]" in screen.timeline.row_text("$mk01-link")
         assert "[link=https://evil.example]click[/link]" in shown(screen.timeline, "$mk01-link")
         # and the status line after a receipt in that room
@@ -187,7 +187,7 @@ async def test_eighty_columns_collapse_to_two_panes_without_overlap(make_app) ->
 
         def visible_panes() -> list[Region]:
             regions = []
-            for pane_id in ("#rooms-pane", "#threads-pane", "#timeline-pane"):
+            for pane_id in ("#rooms", "#threads", "#timeline"):
                 pane = screen.query_one(pane_id)
                 if pane.display:
                     regions.append(pane.region)
@@ -201,11 +201,11 @@ async def test_eighty_columns_collapse_to_two_panes_without_overlap(make_app) ->
                 assert region.width >= 30 and region.right <= 80 and region.bottom <= 24
 
         assert_tidy(visible_panes())
-        assert not screen.query_one("#timeline-pane").display
+        assert not screen.query_one("#timeline").display
         await pilot.press("tab", "tab")
         await pilot.pause()
         assert screen.focused is screen.timeline
-        assert not screen.query_one("#rooms-pane").display
+        assert not screen.query_one("#rooms").display
         assert_tidy(visible_panes())
         await pilot.press("escape", "escape")
         await pilot.pause()

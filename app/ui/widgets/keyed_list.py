@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
+from typing import Self
 
 from rich.segment import Segment
 from textual import events
@@ -177,7 +178,8 @@ class KeyedList(ScrollView, can_focus=True):
         self._cursor: int | None = None
         self._last_highlighted: str | None = None
         self._strips: LRUCache[tuple[Row, int, object], Strip] = LRUCache(4096)
-        self._strips_styles: tuple[int, str] | None = None
+        self._strips_styles: tuple[object, ...] | None = None
+        self._title_only = False
 
     # ---- data -----------------------------------------------------------
 
@@ -500,12 +502,48 @@ class KeyedList(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        # Textual re-applies the styles of a pane's whole subtree on every focus change
-        # (the :focus-within border, the screen's classes): clearing the strips then
-        # re-rendered every row on screen from its Content. The row styles are part of
-        # the cache key; what else a strip depends on is the list's own rules (text
-        # wrapping, alignment) and the theme's variables (a row's $accent, $warning).
-        styles_key = (self.styles._cache_key, self.app.theme)
+        # Textual re-applies a pane's styles on every focus change (its :focus border,
+        # the screen's classes): clearing the strips then re-rendered every row on
+        # screen from its Content. The row styles are part of the cache key; what else a
+        # strip depends on is the list's own text rules (wrapping, overflow, alignment)
+        # and the theme's variables (a row's $accent, $warning), not its border.
+        styles = self.styles
+        styles_key = (
+            styles.text_wrap,
+            styles.text_overflow,
+            styles.text_align,
+            styles.content_align_horizontal,
+            styles.content_align_vertical,
+            self.app.theme,
+        )
         if styles_key != self._strips_styles:
             self._strips_styles = styles_key
             self._strips.clear()
+
+    # ---- the pane's title -------------------------------------------------
+
+    def show_title(self, title: str) -> None:
+        """Set the border title and repaint the line it is drawn on.
+
+        Setting Textual's ``border_title`` repaints the whole widget: every line of its
+        border and every row, on every ``j`` in the rooms pane (the threads pane's title
+        names the room). This repaints the top border line only, the one the title is on.
+        """
+        self._title_only = True
+        try:
+            self.border_title = Content(title)
+        finally:
+            self._title_only = False
+        if not self.is_mounted or not self.size:
+            super().refresh()
+            return
+        # refresh() takes regions relative to the content area; the top border line
+        # sits above it, at minus the content offset.
+        offset = self.content_offset
+        super().refresh(Region(-offset.x, -offset.y, self.outer_size.width, 1))
+
+    def refresh(self, *regions: Region, **kwargs: bool) -> Self:
+        if self._title_only:
+            # The refresh border_title asks for: show_title repaints the line itself.
+            return self
+        return super().refresh(*regions, **kwargs)
