@@ -25,16 +25,10 @@ from app.model.room import RoomState
 from app.model.summary import RoomSort, RoomSummary, summarize, summary_sort_key
 from app.ui.glyphs import glyphs_for
 from app.ui.state import Selection, View
-from app.ui.widgets.keyed_list import KeyedList, Row
+from app.ui.widgets.keyed_list import KeyedList, Row, columns
 
 INVITES_HEADER = "invites:header"
 COUNT_WIDTH = 4
-
-
-def column(text: str, width: int, style: str = "") -> Content:
-    """``text`` right-aligned in ``width`` cells."""
-    content = Content.styled(text, style) if style and text else Content(text)
-    return content.right(width) if content.cell_length < width else content
 
 
 class RoomList(KeyedList):
@@ -171,11 +165,11 @@ class RoomList(KeyedList):
             name = name.stylize("bold")
         highlights = f"{glyphs.highlight}{counts.highlights}" if counts.highlights else ""
         threads = f"{glyphs.threads}{counts.unread_threads}" if counts.unread_threads else ""
-        right = Content.assemble(
-            column(counts.label(), COUNT_WIDTH, "bold"),
+        right = columns(
+            (counts.label(), COUNT_WIDTH, "bold"),
             " ",
-            column(highlights, COUNT_WIDTH, "$warning bold"),
+            (highlights, COUNT_WIDTH, "$warning bold"),
             " ",
-            column(threads, COUNT_WIDTH, "$secondary"),
+            (threads, COUNT_WIDTH, "$secondary"),
         )
         return Row(Content.assemble(marker, " ", name), right)

@@ -15,8 +15,7 @@ from app.model.room import RoomState
 from app.model.unread import ThreadUnread, threads_unread, thread_unread
 from app.ui.describe import display_name, thread_title, when
 from app.ui.state import Selection, View
-from app.ui.widgets.keyed_list import KeyedList, Row
-from app.ui.widgets.room_list import column
+from app.ui.widgets.keyed_list import KeyedList, Row, columns
 
 HEADER = "threads:header"
 SENDER_WIDTH = 8
@@ -93,11 +92,11 @@ class ThreadList(KeyedList):
     @staticmethod
     def _header() -> Row:
         muted = "$text-muted"
-        counts = (column("last", 7, muted), column("new", 5, muted), column("srv", 5, muted))
+        counts = (("last", 7, muted), ("new", 5, muted), ("srv", 5, muted))
         return Row(
             Content.styled("thread", muted),
-            Content.assemble(column("by", SENDER_WIDTH, muted), column("re", 4, muted), *counts),
-            right_short=Content.assemble(*counts),
+            columns(("by", SENDER_WIDTH, muted), ("re", 4, muted), *counts),
+            right_short=columns(*counts),
             selectable=False,
         )
 
@@ -125,13 +124,9 @@ class ThreadList(KeyedList):
         if server.highlights:
             server_text = f"{server_text}@{server.highlights}"
         counts = (
-            column(last, 7, "$text-muted"),
-            column(unread.label(), 5, "bold"),
-            column(server_text, 5, "$warning" if server.highlights else "$text-muted"),
+            (last, 7, "$text-muted"),
+            (unread.label(), 5, "bold"),
+            (server_text, 5, "$warning" if server.highlights else "$text-muted"),
         )
-        right = Content.assemble(
-            column(sender[: SENDER_WIDTH - 1], SENDER_WIDTH, "$text-muted"),
-            column(replies, 4),
-            *counts,
-        )
-        return Row(title, right, right_short=Content.assemble(*counts))
+        right = columns((sender[: SENDER_WIDTH - 1], SENDER_WIDTH, "$text-muted"), (replies, 4, ""), *counts)
+        return Row(title, right, right_short=columns(*counts))
