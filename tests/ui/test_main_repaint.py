@@ -105,13 +105,12 @@ async def test_a_receipt_and_its_answer_lay_nothing_out(make_app, monkeypatch) -
         monkeypatch.setattr(Screen, "_refresh_layout", counting)
         await pilot.press("r")
         await pilot.pause()
-        last = str(screen.query_one("#status-last").render())
-        assert last.startswith("1 queued  → private receipt")
+        assert screen.status.last_text.startswith("1 queued  → private receipt")
         service.settle_all()
         await pilot.pause()
         await pilot.pause()
         assert screen.last_action.outcome == "settled"
-        assert not str(screen.query_one("#status-last").render()).startswith("1 queued")
+        assert not screen.status.last_text.startswith("1 queued")
         assert layouts == []
         await assert_screen_is_fresh(app, pilot)
 

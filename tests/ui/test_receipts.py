@@ -70,12 +70,11 @@ async def test_p_toggles_the_mode_and_the_status_bar_says_so(make_app, service) 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         screen = await main_screen(pilot)
-        status = screen.query_one("#status-mode")
-        assert screen.status.mode_text == "PRIVATE" and status.has_class("-private")
+        status = screen.status
+        assert status.mode_text == "PRIVATE" and status.part_style("mode") == "bold $text on $success"
         await pilot.press("p")
-        assert screen.status.mode_text == "PUBLIC" and status.has_class("-public")
-        assert not status.has_class("-private")
-        assert str(status.render()) == "PUBLIC"
+        assert status.mode_text == "PUBLIC" and status.part_style("mode") == "bold $text on $warning"
+        assert "  PUBLIC  " in str(status.render())
         await pilot.press("tab", "j", "r")  # Incident thread, public now
         assert service.requests == [ReceiptRequest(OPS, PUBLIC, "$ops09-review", INCIDENT)]
         await pilot.press("p")
@@ -262,9 +261,10 @@ async def test_status_bar_shows_sync_state_and_queue(make_app) -> None:
         assert screen.status.sync_text == "● live"
         await pilot.press("R")
         await pilot.pause()
-        # The queued count leads the last-action label (one 1fr label: no layout per receipt).
+        # The queued count leads the last action (the rest of the line: no layout per receipt).
         assert screen.status.queued_text == "1 queued"
-        assert str(screen.query_one("#status-last").render()).startswith("1 queued  ")
+        assert screen.status.last_text.startswith("1 queued  ")
+        assert "  1 queued  " in str(screen.status.render())
         service.set_status(SyncStatus(SyncState.OFFLINE, retry_in=30))
         await pilot.pause()
         assert screen.status.sync_text in ("○ offline, retry in 30 s", "○ offline, retry in 29 s")

@@ -164,7 +164,7 @@ async def test_markup_looking_names_and_bodies_render_literally(make_app) -> Non
         assert "[link=https://evil.example]click[/link]" in shown(screen.timeline, "$mk01-link")
         # and the status line after a receipt in that room
         await pilot.press("R")
-        assert f'whole room "{MARKUP_NAME}"' in str(screen.query_one("#status-last").render())
+        assert f'whole room "{MARKUP_NAME}"' in str(screen.status.render())
 
 
 async def test_notifications_show_names_literally(make_app) -> None:

@@ -1,45 +1,58 @@
 """The status line: account, sync state, the receipt mode (loud), queued receipts, and
 what the last key did. It never lets the user forget which receipt a key will send.
 
-A label is updated only when its text changes, and lays out the screen only when its
-width changes (a layout reflows the whole screen, and each one here set off a second:
-up to seven frames for one ``r``). The last label takes the rest of the line, so its
-text never needs a layout; it also carries the queued count, which comes and goes with
-every receipt (a label of its own appeared and disappeared, a layout each time). The
-account, sync and mode labels are as wide as their text and change rarely.
+One widget with no children draws the whole line from four parts: the account, the sync
+state and the mode, each as wide as its text, then the last action (led by the queued
+count), which takes the rest of the line and is cut short rather than wrapped. Each part
+is padded by a cell either side and styled with theme variables (``$success``, ...).
+
+It used to be a row of four labels: composing, styling and rendering them cost 20-28 ms
+of a cold start, each label's class change restyled it, and a label whose width changed
+laid out the whole screen (each layout set off a second: up to seven frames for one
+``r``). Now a change of state only repaints this one line, and only when the text or a
+style it shows changed; its size never depends on its text, so it never lays out.
 """
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Mapping
+from typing import Literal
 
-from rich.cells import cell_len
-from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.content import Content
+from textual.content import Content, Span
 from textual.reactive import reactive
 from textual.timer import Timer
-from textual.widgets import Label
+from textual.widget import Widget
 
 from app.matrix.service import SyncState, SyncStatus
+from app.model.receipts import ReceiptType
 from app.ui.describe import mode_word
 from app.ui.glyphs import glyphs_for
 from app.ui.state import LastAction, ModeState
 
+PartName = Literal["account", "sync", "mode", "last"]
 
-class StatusBar(Horizontal):
+_VARIABLE = re.compile(r"\$([A-Za-z0-9_-]+)")
+
+# A part as shown: the style of the whole part (its padding too), then its pieces of text
+# with their own styles over it. Plain tuples, so "did anything change" is one ``==``.
+_Part = tuple[str, tuple[tuple[str, str], ...]]
+
+
+class StatusBar(Widget):
     """One line under the panes. Reactive inputs are bound by the main screen."""
 
     DEFAULT_CSS = """
     StatusBar {
         height: 1;
         width: 1fr;
-        & > Label { width: auto; padding: 0 1; }
-        & > #status-last { width: 1fr; }
+        text-wrap: nowrap;
+        text-overflow: clip;
     }
     """
 
-    # No repaint of the bar itself on change: the labels repaint what changed.
+    # No repaint on every change: ``_show`` repaints when what the line shows changed.
     user_id: reactive[str] = reactive("", init=False, repaint=False)
     sync_status: reactive[SyncStatus] = reactive(lambda: SyncStatus(SyncState.STARTING), init=False, repaint=False)
     mode: reactive[ModeState] = reactive(ModeState, init=False, repaint=False)
@@ -51,49 +64,34 @@ class StatusBar(Horizontal):
         super().__init__(id=id)
         self._retry_deadline: float | None = None
         self._ticker: Timer | None = None
-        self._shown: dict[str, object] = {}
-
-    def compose(self) -> ComposeResult:
-        # Each label starts with the classes it shows the current values with: a class
-        # added after mounting restyles the label (a few ms each, on the start path).
-        yield Label(id="status-account")
-        yield Label(id="status-sync", classes=_on(self._sync_classes()))
-        yield Label(id="status-mode", classes=_on(self._mode_classes()))
-        yield Label(id="status-last", classes=_on(self._last_classes()))
-
-    def on_mount(self) -> None:
-        self._show_account()
-        self._show_sync()
-        self._show_mode()
-        self._show_last()
+        self._shown: dict[PartName, _Part] = self._parts()
 
     def watch_user_id(self) -> None:
-        self._show_account()
+        self._show()
 
     def watch_sync_status(self, status: SyncStatus) -> None:
         if status.state is SyncState.OFFLINE and status.retry_in is not None:
             self._retry_deadline = time.monotonic() + status.retry_in
             if self._ticker is None:
-                self._ticker = self.set_interval(1.0, self._show_sync)
+                self._ticker = self.set_interval(1.0, self._show)
         else:
             self._retry_deadline = None
             if self._ticker is not None:
                 self._ticker.stop()
                 self._ticker = None
-        self._show_sync()
+        self._show()
 
     def watch_mode(self) -> None:
-        self._show_mode()
+        self._show()
 
     def watch_queued(self) -> None:
-        self._show_last()
+        self._show()
 
     def watch_last_action(self) -> None:
-        self._show_last()
+        self._show()
 
     def watch_glyphs(self) -> None:
-        self._show_sync()
-        self._show_last()
+        self._show()
 
     # ---- texts ----------------------------------------------------------
 
@@ -127,52 +125,53 @@ class StatusBar(Horizontal):
             text += " (unsupported by server)"
         return text
 
-    def _label(self, widget_id: str) -> Label:
-        return self.query_one(f"#{widget_id}", Label)
-
-    def _set_text(self, widget_id: str, text: str) -> Label:
-        """Show ``text`` in an auto-width label: a layout only when its width changes."""
-        label = self._label(widget_id)
-        old = self._shown.get(widget_id)
-        if old != text:
-            self._shown[widget_id] = text
-            resized = not isinstance(old, str) or cell_len(old) != cell_len(text)
-            label.update(Content(text), layout=resized)
-        return label
-
     @property
     def queued_text(self) -> str:
         return f"{self.queued} queued" if self.queued else ""
 
-    def _show_account(self) -> None:
-        if self.is_mounted:
-            self._set_text("status-account", self.user_id)
+    @property
+    def account_text(self) -> str:
+        return self.part_text("account")
 
-    def _show_sync(self) -> None:
-        if not self.is_mounted:
-            return
-        self._set_text("status-sync", self.sync_text).update_classes(self._sync_classes())
+    @property
+    def last_text(self) -> str:
+        """The queued count and the last action, as the last part shows them (uncut)."""
+        return self.part_text("last")
 
-    def _sync_classes(self) -> dict[str, bool]:
-        state = self.sync_status.state
+    def part_text(self, name: PartName) -> str:
+        """The text one part shows, without its padding (the last part before it is cut)."""
+        return "".join(text for text, _ in self._shown[name][1])
+
+    def part_style(self, name: PartName) -> str:
+        """The style of one whole part, theme variables unresolved: ``bold $text on $success``."""
+        return self._shown[name][0]
+
+    # ---- parts ----------------------------------------------------------
+
+    def _parts(self) -> dict[PartName, _Part]:
         return {
-            "-live": state is SyncState.LIVE,
-            "-offline": state in (SyncState.OFFLINE, SyncState.LOGGED_OUT),
-            "-catching-up": state in (SyncState.CATCHING_UP, SyncState.STARTING),
+            "account": ("$text-muted", ((self.user_id, ""),)),
+            "sync": (self._sync_style(), ((self.sync_text, ""),)),
+            "mode": (self._mode_style(), ((self.mode_text, ""),)),
+            "last": self._last_part(),
         }
 
-    def _show_mode(self) -> None:
-        if not self.is_mounted:
-            return
-        self._set_text("status-mode", self.mode_text).update_classes(self._mode_classes())
+    def _sync_style(self) -> str:
+        state = self.sync_status.state
+        if state is SyncState.LIVE:
+            return "$success"
+        if state in (SyncState.OFFLINE, SyncState.LOGGED_OUT):
+            return "bold $error"
+        return "$warning"  # catching up, starting
 
-    def _mode_classes(self) -> dict[str, bool]:
-        public = self.mode.receipt_type.value == "m.read"
-        return {"-public": public, "-private": not public, "-unsupported": not self.mode.can_send}
+    def _mode_style(self) -> str:
+        if not self.mode.can_send:
+            return "bold $text on $error"
+        if self.mode.receipt_type is ReceiptType.PUBLIC:
+            return "bold $text on $warning"
+        return "bold $text on $success"
 
-    def _show_last(self) -> None:
-        if not self.is_mounted:
-            return
+    def _last_part(self) -> _Part:
         glyphs = glyphs_for(self.glyphs)
         last = self.last_action
         prefix = {
@@ -182,25 +181,57 @@ class StatusBar(Horizontal):
             "refused": "",
         }.get(last.outcome, "")
         text = f"{prefix} {last.text}".strip()
-        label = self._label("status-last")
-        shown = (self.queued_text, text)
-        if self._shown.get("status-last") != shown:
-            self._shown["status-last"] = shown
-            # The queued count, then the last action, as two labels of their own would
-            # show them (each padded by a cell).
-            content = Content(text)
-            if self.queued:
-                queued = Content.styled(self.queued_text, "$warning")
-                content = Content.assemble(queued, "  ", content) if text else queued
-            # 1fr wide: its size never depends on its text.
-            label.update(content, layout=False)
-        label.update_classes(self._last_classes())
+        style = {"failed": "$error", "refused": "$error", "settled": "$success"}.get(last.outcome, "")
+        pieces: list[tuple[str, str]] = []
+        if self.queued:
+            # The queued count leads, as a label of its own would show it (padded).
+            pieces.append((self.queued_text, "$warning"))
+            if text:
+                pieces.append(("  ", ""))
+        if text or not pieces:
+            pieces.append((text, ""))
+        return style, tuple(pieces)
 
-    def _last_classes(self) -> dict[str, bool]:
-        outcome = self.last_action.outcome
-        return {f"-{name}": outcome == name for name in ("sent", "settled", "failed", "refused", "info")}
+    def _show(self) -> None:
+        """Repaint the line if what it shows changed (never a layout: its size is fixed)."""
+        parts = self._parts()
+        if parts != self._shown:
+            self._shown = parts
+            if self.is_mounted:
+                self.refresh()
+
+    def render(self) -> Content:
+        self._shown = parts = self._parts()
+        width = self.size.width
+        variables = self.app.theme_variables
+        fixed = [_padded(parts[name], variables) for name in ("account", "sync", "mode")]
+        used = sum(part.cell_length for part in fixed)
+        # The last part takes the rest of the line (its padding too), cut short if need be.
+        last = _padded(parts["last"], variables, max(0, width - used - 2))
+        line = Content.assemble(*fixed, last)
+        return line.truncate(width) if width else line
 
 
-def _on(classes: dict[str, bool]) -> str:
-    """The names of the classes that are on, for a widget's ``classes=``."""
-    return " ".join(name for name, on in classes.items() if on)
+def _padded(part: _Part, variables: Mapping[str, str], width: int | None = None) -> Content:
+    """A part with a cell of padding either side, ``width`` cells wide inside if given."""
+    style, pieces = part
+    content = Content.assemble(*((text, _resolve(piece_style, variables)) for text, piece_style in pieces))
+    if width is not None:
+        content = content.truncate(width, ellipsis=True, pad=True)
+    content = content.pad(1, 1)
+    if style:
+        # Under the pieces' own styles, over the padding too (as a label's style was).
+        span = Span(0, len(content.plain), _resolve(style, variables))
+        content = Content(content.plain, [span, *content.spans], content.cell_length)
+    return content
+
+
+def _resolve(style: str, variables: Mapping[str, str]) -> str:
+    """``style`` with the theme's values for its ``$variables``.
+
+    Content resolves them itself, but drops a value's alpha: ``$text`` (``auto 87%``)
+    became ``auto``, pure black or white instead of the text colour CSS gives a label.
+    """
+    if "$" not in style:
+        return style
+    return _VARIABLE.sub(lambda match: variables.get(match[1], match[0]), style)
