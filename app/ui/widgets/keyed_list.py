@@ -12,7 +12,7 @@ Bindings (ids in ``app.ui.keymap``): ``j``/``down`` and ``k``/``up`` move,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Self
@@ -207,7 +207,7 @@ class KeyedList(ScrollView, can_focus=True):
         self._order: list[str] = []
         self._position: dict[str, int] = {}
         # A row, or the function that makes it (called when the row is first needed).
-        self._rows: dict[str, Row | Callable[[], Row]] = {}
+        self._rows: dict[str, Row | object] = {}
         self._cursor: int | None = None
         self._last_highlighted: str | None = None
         self._strips: LRUCache[tuple[Row, int, object], Strip] = LRUCache(4096)
@@ -229,8 +229,14 @@ class KeyedList(ScrollView, can_focus=True):
         row = self._rows[key]
         if type(row) is Row:
             return row
-        made = self._rows[key] = row()  # type: ignore[operator]
+        made = self._rows[key] = self._make_row(key, row)
         return made
+
+    def _make_row(self, key: str, source: object) -> Row:
+        """The row for ``key`` from what ``update_rows`` was given instead of a row: by
+        default a function that makes it. A subclass may hand over its own data (a room's
+        summary) and make the row from it here: no function object per row."""
+        return source()  # type: ignore[operator]
 
     def row_text(self, key: str) -> str:
         """What a row says, as plain text (for tests and screen readers)."""
@@ -244,15 +250,15 @@ class KeyedList(ScrollView, can_focus=True):
     def update_rows(
         self,
         order: Sequence[str],
-        changed: Mapping[str, Row | Callable[[], Row]] = {},
+        changed: Mapping[str, Row | object] = {},
         removed: Iterable[str] = (),
     ) -> None:
         """Show ``order``; ``changed`` holds new or changed rows (every key in ``order``
         must have a row, given now or earlier); ``removed`` forgets rows for good.
 
-        A row may be given as the function that makes it: it is called when the row is
-        first drawn or stepped on, so a pane of a thousand rows builds the fifty on
-        screen (issue 6: cold start).
+        A row may be given as the function that makes it (or what ``_make_row`` makes it
+        from): it is made when first drawn or stepped on, so a pane of a thousand rows
+        builds the fifty on screen (issue 6: cold start).
 
         Only the lines on screen whose row (or cursor) changed are repainted."""
         drawn = self._drawn()

@@ -14,7 +14,6 @@ touching five rooms) re-sorts cached keys instead of computing a thousand.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
 from textual.content import Content
 from textual.reactive import reactive
@@ -47,7 +46,9 @@ class RoomList(KeyedList):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(empty_text="no rooms yet", id=id, classes=classes)
-        self._built: dict[RoomId, tuple[RoomSummary, bool]] = {}
+        # The summary each room's row was last given from, drawn with ``_built_glyphs``.
+        self._built: dict[RoomId, RoomSummary] = {}
+        self._built_glyphs: bool | None = None
         self._sort_keys: dict[RoomId, tuple[RoomSummary, RoomSort, tuple]] = {}
         self._shown_ids: list[RoomId] = []
         self._shown_rooms: list[RoomState] = []
@@ -66,14 +67,15 @@ class RoomList(KeyedList):
     def watch_account(self) -> None:
         self._refresh_rows()
 
-    def watch_preview(self) -> None:
-        if self.account is None:
+    def watch_preview(self, old: Sequence[RoomSummary], new: Sequence[RoomSummary]) -> None:
+        # (Binding a reactive calls its watcher with the value it already had: a start
+        # went through the thousand rooms once more for nothing.)
+        if self.account is None and new is not old:
             self._refresh_rows()
 
     def watch_view(self, old: View, new: View) -> None:
-        if old.glyphs != new.glyphs:
-            self._built.clear()
-        self._refresh_rows()
+        if new != old:
+            self._refresh_rows()
 
     def watch_selection(self, selection: Selection | None) -> None:
         if selection is None:
@@ -94,15 +96,18 @@ class RoomList(KeyedList):
         if summaries is None:
             return
         view = self.view
-        glyphs = view.glyphs
         built = self._built
-        changed: dict[str, Row] = {}
+        if view.glyphs != self._built_glyphs:
+            built.clear()
+            self._built_glyphs = view.glyphs
+        changed: dict[str, Row | RoomSummary] = {}
         for summary in summaries:
             old = built.get(summary.room_id)
-            if old is None or (old[0] is not summary and old[0] != summary) or old[1] != glyphs:
-                # Made when first drawn: the first paint builds the rows on screen.
-                changed[summary.room_id] = partial(self._room_row, summary, glyphs)
-            built[summary.room_id] = (summary, glyphs)
+            if old is not summary and (old is None or old != summary):
+                # The summary stands for its row: made when first drawn (_make_row), so
+                # the first paint builds the rows on screen.
+                changed[summary.room_id] = summary
+            built[summary.room_id] = summary
         present = {summary.room_id for summary in summaries} if len(built) != len(summaries) else None
         removed = [room_id for room_id in built if room_id not in present] if present is not None else []
         for room_id in removed:
@@ -144,6 +149,10 @@ class RoomList(KeyedList):
             changed[INVITES_HEADER] = Row(header, selectable=False)
             order = [*order, INVITES_HEADER, *(summary.room_id for summary in invites)]
         self.update_rows(order, changed, removed)
+
+    def _make_row(self, key: str, source: object) -> Row:
+        assert isinstance(source, RoomSummary)
+        return self._room_row(source, bool(self._built_glyphs))
 
     @staticmethod
     def _room_row(summary: RoomSummary, glyphs_on: bool) -> Row:
