@@ -7,9 +7,7 @@ with tokens redacted). ``nio`` is imported only by the commands that talk to a s
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import getpass
 import logging
 import os
 import sys
@@ -29,6 +27,8 @@ from app.matrix.errors import (
 from app.matrix.session import Session, SessionError, delete_session, load_session, save_session
 
 if TYPE_CHECKING:  # imported where used: `readmark login` and the one-shot commands stay light
+    import argparse
+
     from app.matrix.client import MatrixClient
     from app.matrix.live import MatrixService
 
@@ -48,16 +48,17 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line like every other error."""
-
-    def error(self, message: str) -> NoReturn:
-        command = self.prog.partition(" ")[2]
-        raise CliError(f"{command + ': ' if command else ''}{message} (see --help)", EXIT_USAGE)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    import argparse  # not for the TUI, which has no arguments to parse (see run)
+
+    class Parser(argparse.ArgumentParser):
+        """argparse, but a usage error is one line like every other error."""
+
+        def error(self, message: str) -> NoReturn:
+            command = self.prog.partition(" ")[2]
+            raise CliError(f"{command + ': ' if command else ''}{message} (see --help)", EXIT_USAGE)
+
+    parser = Parser(
         prog="readmark",
         description="Keyboard-driven terminal read-state manager for Matrix.",
     )
@@ -129,6 +130,8 @@ def _read_password(args: argparse.Namespace) -> str:
         if not password:
             raise CliError("--password-stdin: no password on stdin", EXIT_USAGE)
         return password
+    import getpass  # only `readmark login` prompts
+
     try:
         password = getpass.getpass(f"Password for {args.user}: ")
     except EOFError:
@@ -253,6 +256,12 @@ def _logout(args: argparse.Namespace) -> int:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if not argv:
+        # The TUI, the usual start, has nothing to parse: importing argparse and building
+        # the parser would add ~7 ms to its cold start.
+        return _tui()
     args = build_parser().parse_args(argv)
     if args.command == "login":
         return _login(args)

@@ -127,6 +127,8 @@ async def status(session: Session, *, as_json: bool, unread_only: bool, offline:
 
 @dataclass(frozen=True)
 class MarkArgs:
+    """What ``readmark mark`` was asked for, before ``validate_mark`` checks it."""
+
     room: str
     thread: str | None = None  # "main" or a root; None with unthreaded=False means main
     unthreaded: bool = False

@@ -35,6 +35,8 @@ class SyncState(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class SyncStatus:
+    """Where the sync loop is: live, catching up, offline (and when it tries again)."""
+
     state: SyncState
     # Seconds until the next attempt, while OFFLINE.
     retry_in: float | None = None
@@ -43,6 +45,8 @@ class SyncStatus:
 
 @dataclass(frozen=True, slots=True)
 class ReceiptOutcome:
+    """The server's answer to one queued request: accepted, or refused and why."""
+
     request: Request
     accepted: bool
     # The server's errcode and message when refused, for example

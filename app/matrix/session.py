@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,8 @@ class SessionError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Session:
+    """One login: homeserver, user, device, and the access token (never in the repr)."""
+
     homeserver: str
     user_id: str
     device_id: str
@@ -64,6 +65,8 @@ def _tighten_dir(directory: Path) -> None:
 
 def save_session(session: Session, path: Path | None = None) -> Path:
     """Write the session atomically with mode 0600 in a 0700 directory; return the path."""
+    import secrets  # with hmac and hashlib, ~3 ms that a start from a stored session never needs
+
     target = path if path is not None else paths.session_file()
     _tighten_dir(target.parent)
     remove_stale_temp_files(target)

@@ -18,6 +18,8 @@ from app.model.unread import room_unread, threads_unread
 
 @dataclass(frozen=True, eq=False)
 class AccountState:
+    """Every room of one account, and the sync token they are up to date with."""
+
     user_id: UserId
     rooms: Mapping[RoomId, RoomState] = field(default_factory=dict)
     next_batch: str | None = None

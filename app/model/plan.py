@@ -84,6 +84,8 @@ Request = ReceiptRequest | FullyReadRequest
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
+    """Why nothing is sent: a stable ``code``, and a ``reason`` to show the user."""
+
     code: str
     reason: str
 

@@ -39,5 +39,7 @@ class ReceiptKey:
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
+    """The event a receipt points at, and when it was sent (ms; 0 when unknown)."""
+
     event_id: EventId
     ts: int = 0

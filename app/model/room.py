@@ -50,6 +50,8 @@ class ReadPosition:
 
 @dataclass(frozen=True, eq=False)
 class RoomState:
+    """One room's read state; the functions below return changed copies of it."""
+
     room_id: RoomId
     me: UserId
     name: str = ""

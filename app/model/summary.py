@@ -35,6 +35,8 @@ class RoomSort(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class RoomSummary:
+    """What the rooms pane shows of one room, and sorts it by."""
+
     room_id: RoomId
     # The room's name, else the one computed from its members (spec: calculating the
     # display name of a room).

@@ -20,6 +20,8 @@ from app.model.room import RoomState, ServerCounts
 
 @dataclass(frozen=True, slots=True)
 class ThreadUnread:
+    """One thread's unread messages as counted locally, the server's counts beside them."""
+
     thread_id: ThreadId
     unread: int
     lower_bound: bool
@@ -40,6 +42,8 @@ class ThreadUnread:
 
 @dataclass(frozen=True, slots=True)
 class RoomUnread:
+    """A room's counts over all its threads: what its row in the rooms pane shows."""
+
     unread: int
     lower_bound: bool
     notifications: int

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Glyphs:
+    """One set of the symbols the panes and the status line draw."""
+
     unread: str
     marked_unread: str
     threads: str

@@ -23,6 +23,8 @@ LIST: Final = "list"
 
 @dataclass(frozen=True, slots=True)
 class KeySpec:
+    """One binding: its id, default key(s), action, and the words that describe it."""
+
     id: str
     key: str
     action: str

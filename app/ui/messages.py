@@ -27,6 +27,8 @@ class AccountChanged(Message):
 
 @dataclass
 class SyncStatusChanged(Message):
+    """The sync loop's state changed: live, catching up, offline, logged out."""
+
     status: SyncStatus
 
 
