@@ -132,7 +132,15 @@ def _time_phases() -> None:
     if sys.argv[1] != "minimal":
         from app.matrix.live import MatrixService
 
-        targets += [("preview", MatrixService, "preview"), ("load_local", MatrixService, "load_local")]
+        from app.ui.widgets.keyed_list import KeyedList
+        from app.ui.widgets.room_list import RoomList
+
+        targets += [
+            ("preview", MatrixService, "preview"),
+            ("load_local", MatrixService, "load_local"),
+            ("rooms pane: rows given", RoomList, "_refresh_rows"),
+            ("lists: lines drawn", KeyedList, "render_lines"),
+        ]
     run = App.run
 
     def stamped_run(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202

@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
+from operator import itemgetter
 from typing import Self
 
 from rich.cells import cell_len
 from rich.segment import Segment
+from rich.style import Style as RichStyle
 from textual import events
 from textual.cache import LRUCache
 from textual.content import Content, Span
@@ -26,6 +28,7 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.style import Style as VisualStyle
 from textual.visual import Visual
 from textual.widget import Widget
 
@@ -39,6 +42,7 @@ ROW = ("keyed-list--row",)
 CURSOR = ("keyed-list--row", "keyed-list--cursor")
 CURSOR_BLURRED = ("keyed-list--row", "keyed-list--cursor-blurred")
 RULE = ("keyed-list--row", "keyed-list--rule")
+EMPTY = ("keyed-list--empty",)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -212,8 +216,13 @@ class KeyedList(ScrollView, can_focus=True):
         self._last_highlighted: str | None = None
         self._strips: LRUCache[tuple[Row, int, object], Strip] = LRUCache(4096)
         self._strips_styles: tuple[object, ...] | None = None
+        # Bounded by the styles a list's rows use (a few dozen combinations).
+        self._rich_styles: dict[tuple[VisualStyle, ...], RichStyle] = {}
+        self._parsed_styles: dict[str, VisualStyle] = {}
         self._title_only = False
         self._line_width: int | None = None
+        self._line_top: int | None = None
+        self._line_styles: dict[tuple[str, ...], VisualStyle] | None = None
 
     # ---- data -----------------------------------------------------------
 
@@ -468,25 +477,39 @@ class KeyedList(ScrollView, can_focus=True):
         self.refresh(*regions)
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        # The width every line of this pass is drawn at, worked out once, not per line.
+        # What every line of this pass shares, worked out once, not per line: the width,
+        # the scroll offset, the row styles (Textual's get_visual_style walks the
+        # ancestors for its cache key on each call: a tenth of a first paint's rows).
         self._line_width = self.scrollable_content_region.width
+        self._line_top = self.scroll_offset.y
+        self._line_styles = {}
         try:
             return super().render_lines(crop)
         finally:
-            self._line_width = None
+            self._line_width = self._line_top = self._line_styles = None
+
+    def _style_of(self, classes: tuple[str, ...]) -> VisualStyle:
+        styles = self._line_styles
+        if styles is None:
+            return self.get_visual_style(*classes)
+        style = styles.get(classes)
+        if style is None:
+            style = styles[classes] = self.get_visual_style(*classes)
+        return style
 
     def render_line(self, y: int) -> Strip:
         width = self._line_width
         if width is None:
             width = self.scrollable_content_region.width
-        index = self.scroll_offset.y + y
+        top = self._line_top
+        index = (self.scroll_offset.y if top is None else top) + y
         if not self._order:
             if y == 0 and width:
-                style = self.get_visual_style("keyed-list--empty")
+                style = self._style_of(EMPTY)
                 return self._to_strip(Content(self.empty_text), width, style)
-            return Strip.blank(width, self.get_visual_style("keyed-list--row").rich_style)
+            return Strip.blank(width, self._style_of(ROW).rich_style)
         if index >= len(self._order):
-            return Strip.blank(width, self.get_visual_style("keyed-list--row").rich_style)
+            return Strip.blank(width, self._style_of(ROW).rich_style)
         row = self._row(self._order[index])
         if index == self._cursor:
             classes = CURSOR if self.has_focus else CURSOR_BLURRED
@@ -496,7 +519,7 @@ class KeyedList(ScrollView, can_focus=True):
             classes = ROW
         # Keyed by the style itself (Textual caches it per pseudo-class state), not by
         # the state's name: a style update that changes nothing keeps the strips.
-        style = self.get_visual_style(*classes)
+        style = self._style_of(classes)
         cache_key = (row, width, style)
         strip = self._strips.get(cache_key)
         if strip is None:
@@ -530,7 +553,7 @@ class KeyedList(ScrollView, can_focus=True):
             "\n" in plain
             or "\t" in plain
             or content.cell_length > width
-            or self.text_selection is not None
+            or (self.ALLOW_SELECT and self.text_selection is not None)
             or self.styles.content_align != ("left", "top")
         ):
             strips = Visual.to_strips(self, content, width, 1, style)
@@ -541,14 +564,62 @@ class KeyedList(ScrollView, can_focus=True):
         # text selection reads (ALLOW_SELECT is off): half the cost, and rows were a third
         # of a frame's work on j in the rooms pane and of the first paint (issue 6).
         # tests/ui/test_keyed_list_strips.py checks it against Visual.to_strips.
-        segments = [
-            Segment(text, (style + text_style).rich_style)
-            for text, text_style in content.render(style, end="", parse_style=self._get_style)
-        ]
+        segments = self._segments(content, style)
         # No link styling: rows are built from plain text (a room name, a message body),
         # never from markup, so they hold no links (it was a tenth of a row's cost).
         strip = Strip(segments, content.cell_length)
         return strip.crop_extend(0, width, style.rich_style)
+
+    def _segments(self, content: Content, style: VisualStyle) -> list[Segment]:
+        """What ``Content.render`` yields, as Segments: the text cut where spans start and
+        end, each piece in the spans over it combined (in span order) over ``style``.
+
+        The same walk, with what it works out kept across rows: the style each span's
+        text names (``$accent``: parsed per row by ``render``) and the Rich style of each
+        combination (a row's few styles recur on every row). Both are dropped with the
+        strips when the list's styles or the theme change (``notify_style_update``)."""
+        text = content.plain
+        spans = content.spans
+        rich_styles = self._rich_styles
+        if len(rich_styles) > 4096:  # a bound, should rows ever bring styles of their own
+            rich_styles.clear()
+        if not spans:
+            key: tuple[VisualStyle, ...] = (style,)
+            rich = rich_styles.get(key)
+            if rich is None:
+                rich = rich_styles[key] = (style + style).rich_style
+            return [Segment(text, rich)]
+        parsed = self._parsed_styles
+        styles = [style]
+        for span in spans:
+            span_style = span.style
+            if isinstance(span_style, str):
+                named = parsed.get(span_style)
+                if named is None:
+                    named = parsed[span_style] = self._get_style(span_style)
+                span_style = named
+            styles.append(span_style)
+        marks = [
+            (0, False, 0),
+            *((span.start, False, index) for index, span in enumerate(spans, 1)),
+            *((span.end, True, index) for index, span in enumerate(spans, 1)),
+            (len(text), True, 0),
+        ]
+        marks.sort(key=itemgetter(0, 1))
+        stack: list[int] = []
+        segments: list[Segment] = []
+        for (offset, leaving, index), (next_offset, _, _) in zip(marks, marks[1:]):
+            if leaving:
+                stack.remove(index)
+            else:
+                stack.append(index)
+            if next_offset > offset:
+                key = tuple(styles[i] for i in sorted(stack))
+                rich = rich_styles.get(key)
+                if rich is None:
+                    rich = rich_styles[key] = (style + VisualStyle.combine(key)).rich_style
+                segments.append(Segment(text[offset:next_offset], rich))
+        return segments
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -569,6 +640,8 @@ class KeyedList(ScrollView, can_focus=True):
         if styles_key != self._strips_styles:
             self._strips_styles = styles_key
             self._strips.clear()
+            self._rich_styles.clear()
+            self._parsed_styles.clear()
 
     # ---- the pane's title -------------------------------------------------
 
