@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 
 Login = Callable[[str, str, str], Awaitable[ReadStateService]]
 
-STYLESHEETS = ("app.tcss", "main.tcss", "help.tcss", "login.tcss")
+# help.tcss and login.tcss are their screens' CSS_PATH: read when first shown.
+STYLESHEETS = ("app.tcss", "main.tcss")
 CLOSE_TIMEOUT_S = 5.0
 # Wait this long on a highlighted thread before fetching its history, so moving the
 # cursor through a list does not fire a request per row.

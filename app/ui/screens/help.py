@@ -6,21 +6,67 @@ Bindings: ``escape``, ``q`` or ``?`` close it.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.geometry import Size
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Static
 
 from app.model.receipts import ReceiptType
+from app.paths import styles_dir
 from app.ui import keymap
 from app.ui.describe import mode_word
 
 
 
+# The key column: as wide as the longest key as shown ("shift+tab, ←" and the like).
+KEY_WIDTH = 14
+
+
+class KeyTable(Widget):
+    """A group's title, then its keys in a column and what each does beside it, wrapped
+    under itself (a hanging indent), at whatever width the dialog has."""
+
+    DEFAULT_CSS = """
+    KeyTable {
+        height: auto;
+    }
+    """
+
+    def __init__(self, title: Content, entries: list[tuple[str, Content]], *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self._title = title
+        self._entries = entries
+
+    def _lines(self, width: int) -> list[Content]:
+        lines = [self._title]
+        text_width = max(width - KEY_WIDTH, 10)
+        indent = " " * KEY_WIDTH
+        for key, text in self._entries:
+            head = Content.assemble((key, "bold $accent"), " " * max(KEY_WIDTH - cell_len(key), 1))
+            for part in text.split("\n"):
+                for line in part.wrap(text_width):
+                    lines.append(Content.assemble(head, line))
+                    head = Content(indent)
+        return lines
+
+    def render(self) -> Content:
+        return Content("\n").join(self._lines(self.size.width))
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._lines(width))
+
+
 class HelpScreen(ModalScreen[None]):
     """What each key does and sends."""
+
+    # Read when the screen first opens, not at every start (~5 ms of parsing and
+    # matching there; the first ``?`` pays it, and a restyle, instead).
+    CSS_PATH = styles_dir() / "help.tcss"
 
     BINDINGS = [
         Binding("escape,q,question_mark", "dismiss", "close", id="help.close"),
@@ -43,14 +89,15 @@ class HelpScreen(ModalScreen[None]):
                 ),
                 id="help-title",
             )
+            # One widget per group of keys, not two per key in a row of their own: about
+            # a hundred widgets made opening the help take ~400 ms.
             with VerticalScroll(id="help-body"):
                 for group in keymap.GROUPS:
-                    yield Static(Content.styled(group, "bold $primary"), classes="help-group")
-                    for spec in keymap.KEYS:
-                        if spec.group == group:
-                            with Horizontal(classes="help-entry", id=f"help-{spec.id.replace('.', '-')}"):
-                                yield Static(Content(self.keys.get(spec.id, spec.key)), classes="help-key")
-                                yield Static(self._text(spec), classes="help-text")
+                    entries = [(self._key(spec), self._text(spec)) for spec in keymap.KEYS if spec.group == group]
+                    yield KeyTable(Content.styled(group, "bold $primary"), entries, classes="help-group")
+
+    def _key(self, spec: keymap.KeySpec) -> str:
+        return self.keys.get(spec.id, spec.key)
 
     def _text(self, spec: keymap.KeySpec) -> Content:
         parts: list[Content | str | tuple[str, str]] = [Content(spec.help), (f"  [{spec.id}]", "$text-muted")]
@@ -62,9 +109,13 @@ class HelpScreen(ModalScreen[None]):
 
     def entry_text(self, binding_id: str) -> str:
         """What the help says for one binding, as plain text: key, then description."""
-        entry = self.query_one(f"#help-{binding_id.replace('.', '-')}")
-        key, text = (str(widget.render()) for widget in entry.query(Static))
-        return f"{key} {text}"
+        spec = keymap.BY_ID[binding_id]
+        return f"{self._key(spec)} {self._text(spec).plain}"
+
+    @property
+    def shown_text(self) -> str:
+        """The help's body as it is on screen, as plain text."""
+        return "\n".join(str(table.render()) for table in self.query(KeyTable))
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -14,9 +14,14 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
+from app.paths import styles_dir
+
 
 class LoginScreen(Screen[None]):
     """Asks for homeserver, user and password; ``ReadmarkApp.log_in`` does the rest."""
+
+    # Read when the screen first opens: a start with a session never needs it.
+    CSS_PATH = styles_dir() / "login.tcss"
 
     def __init__(self, homeserver: str = "", user: str = "", reason: str = "") -> None:
         super().__init__()
