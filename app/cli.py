@@ -8,6 +8,7 @@ with tokens redacted). ``nio`` is imported only by the commands that talk to a s
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -371,6 +372,11 @@ def _tui() -> int:
     from app.matrix.live import MatrixService
     from app.ui.app import ReadmarkApp
 
+    # What the imports made (modules, classes, functions: Textual's and ours) lives as
+    # long as the process. Frozen, it is out of the collector's reach: the start's one
+    # full collection walked all of it (~20 ms of the first paint; see
+    # store/cache.py for the same reasoning about the loaded account).
+    gc.freeze()
     if session is not None:
         # The first screen paints the cache's room summaries (service.preview); the
         # rooms are decoded after that first frame.

@@ -177,6 +177,26 @@ def _time_phases() -> None:
             setattr(owner, name, functools.wraps(original)(wrapped))
 
 
+def _time_collections() -> None:
+    """Garbage collections after Textual's import: the oldest generation's count and
+    time ("gc full"), and the younger ones' time ("gc young")."""
+    import gc
+
+    began: list[float] = []
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            began.append(time.perf_counter())
+            return
+        elapsed = (time.perf_counter() - began.pop()) * 1000
+        label = "gc full" if info["generation"] == 2 else "gc young"
+        _PHASES[label] = _PHASES.get(label, 0.0) + elapsed
+        if label == "gc full":
+            _PHASES["gc full (count)"] = _PHASES.get("gc full (count)", 0) + 1
+
+    gc.callbacks.append(callback)
+
+
 def _shaped_app():  # noqa: ANN202 - a textual App
     """Plain Textual in the shape of readmark's screen: three bordered panes of 48 lines
     of styled text, a status line and a footer of eleven keys. What the screen's shape
@@ -215,6 +235,7 @@ def main() -> None:
     if os.environ.get("READMARK_BENCH_PHASES"):
         _PHASES["to textual imported"] = (time.monotonic_ns() - CHILD_START_NS) / 1e6
         _time_phases()
+        _time_collections()
 
     original = App._display
     report: dict = {"kind": kind, "frames": 0}
