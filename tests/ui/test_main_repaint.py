@@ -132,3 +132,33 @@ async def test_a_new_pane_title_repaints_its_border_line_only(make_app) -> None:
         top = app.screen._compositor.render_strips()[pane.region.y].text
         assert "another room ─ threads" in top
         await assert_screen_is_fresh(app, pilot)
+
+
+async def test_a_key_in_the_rooms_pane_is_one_frame_with_the_rooms_threads(make_app) -> None:
+    """j in the rooms pane moves the cursor and shows the new room's threads and timeline
+    in the same frame: no frame shows the cursor on one room and the threads of another
+    (the highlight used to travel as a message, and Textual painted in between)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_screen(pilot)
+        screen.rooms.focus()
+        await pilot.pause()
+        frames: list[tuple[str | None, str | None]] = []
+        original = app._display
+
+        def display(target, renderable) -> None:  # noqa: ANN001
+            original(target, renderable)
+            if renderable is not None:
+                selection = screen.selection
+                frames.append((screen.rooms.cursor_key, selection.room_id if selection else None))
+
+        app._display = display  # type: ignore[method-assign]
+        for _ in range(3):
+            before = len(frames)
+            await pilot.press("j")
+            await pilot.pause()
+            after = frames[before:]
+            assert after, "the key drew no frame"
+            assert len(after) == 1, after
+            assert all(cursor == selected for cursor, selected in after), after
+        assert screen.selection is not None and screen.selection.room_id == screen.rooms.cursor_key

@@ -152,6 +152,8 @@ class MainScreen(Screen[None]):
         return [self.rooms, self.threads, self.timeline]
 
     def on_mount(self) -> None:
+        self.rooms.on_highlight = self._room_highlighted
+        self.threads.on_highlight = self._thread_highlighted
         self._update_mode()
         self._update_titles()
         self.rooms.focus()
@@ -244,7 +246,7 @@ class MainScreen(Screen[None]):
     # ---- panes ----------------------------------------------------------
 
     @on(KeyedList.Highlighted, "#rooms")
-    def _room_highlighted(self) -> None:
+    def _room_highlighted(self) -> None:  # also the rooms pane's on_highlight
         key = self.rooms.cursor_key
         # While only the preview is shown (no account yet), its rooms can be selected.
         if key is None or (self.account is not None and key not in self.account.rooms):
@@ -253,7 +255,7 @@ class MainScreen(Screen[None]):
             self.select(key)
 
     @on(KeyedList.Highlighted, "#threads")
-    def _thread_highlighted(self) -> None:
+    def _thread_highlighted(self) -> None:  # also the threads pane's on_highlight
         key = self.threads.cursor_key
         if key is None or self.selection is None or key == self.selection.thread_id:
             return

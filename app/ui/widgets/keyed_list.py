@@ -12,7 +12,7 @@ Bindings (ids in ``app.ui.keymap``): ``j``/``down`` and ``k``/``up`` move,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
@@ -104,24 +104,28 @@ def columns(*parts: tuple[str, int, str] | str) -> Content:
     row on screen is built this way, on each start and each ``j``)."""
     texts: list[str] = []
     spans: list[Span] = []
-    at = 0
+    at = cells = 0
     for part in parts:
         if isinstance(part, str):
             text = part.translate(_CONTROL_CODES)
             texts.append(text)
             at += len(text)
+            cells += cell_len(text)
             continue
         text, width, style = part
         text = text.translate(_CONTROL_CODES)
-        pad = width - cell_len(text)
+        text_cells = cell_len(text)
+        pad = width - text_cells
         if pad > 0:
             texts.append(" " * pad)
             at += pad
+            cells += pad
         if style and text:
             spans.append(Span(at, at + len(text), style))
         texts.append(text)
         at += len(text)
-    return Content("".join(texts), spans, strip_control_codes=False)
+        cells += text_cells
+    return Content("".join(texts), spans, cells, strip_control_codes=False)
 
 
 def _same(a: Content | None, b: Content | None) -> bool:
@@ -221,6 +225,12 @@ class KeyedList(ScrollView, can_focus=True):
         self._parsed_styles: dict[str, VisualStyle] = {}
         self._title_only = False
         self._line_width: int | None = None
+        # Called at once when a key or a click moves the cursor, instead of posting
+        # ``Highlighted``: what the move changes elsewhere (the rooms pane's cursor picks
+        # the threads and the timeline) then lands in the same frame. The message took a
+        # trip through the message queues, and Textual painted the cursor's move alone
+        # in between: two frames for one j.
+        self.on_highlight: Callable[[], None] | None = None
         self._line_top: int | None = None
         self._line_styles: dict[tuple[str, ...], VisualStyle] | None = None
 
@@ -316,16 +326,22 @@ class KeyedList(ScrollView, can_focus=True):
         drawn = self._drawn()
         self._cursor = index
         self._repaint_since(drawn)
-        self._cursor_moved(scroll=scroll, announce=announce)
+        self._cursor_moved(scroll=scroll, announce=announce, now=True)
 
-    def _cursor_moved(self, *, scroll: bool, announce: bool = True) -> None:
+    def _cursor_moved(self, *, scroll: bool, announce: bool = True, now: bool = False) -> None:
+        """``now``: the cursor was moved to (a key, a click), not carried by new rows:
+        ``on_highlight`` hears of it at once. A move that comes with new rows is posted
+        (``Highlighted``): it is heard once the update that brought the rows is done."""
         if scroll and self._cursor is not None and self.is_mounted:
             self.call_after_refresh(self._scroll_to_cursor)
         key = self.cursor_key
         if key != self._last_highlighted:
             self._last_highlighted = key
             if announce:
-                self.post_message(self.Highlighted(self, key))
+                if now and self.on_highlight is not None:
+                    self.on_highlight()
+                else:
+                    self.post_message(self.Highlighted(self, key))
 
     def _scroll_to_cursor(self) -> None:
         if self._cursor is None:

@@ -5,6 +5,8 @@ count and the server's notification count side by side so a mismatch shows.
 
 from __future__ import annotations
 
+from functools import cache
+
 from textual.content import Content
 from textual.reactive import reactive
 
@@ -90,6 +92,7 @@ class ThreadList(KeyedList):
         self.update_rows(order, rows, removed=[key for key in self._rows if key not in rows])
 
     @staticmethod
+    @cache
     def _header() -> Row:
         muted = "$text-muted"
         counts = (("last", 7, muted), ("new", 5, muted), ("srv", 5, muted))
