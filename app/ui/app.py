@@ -253,7 +253,9 @@ class ReadmarkApp(App[None]):
             self._warn_if_insecure(service)
             self.run_sync()
         else:
-            while len(self.screen_stack) > 1:
+            # Down to the old main screen, which the new one replaces (under it may be
+            # Textual's blank first screen, when the TUI started at the login screen).
+            while self.screen is not main:
                 self.pop_screen()
             self._start(service)
 

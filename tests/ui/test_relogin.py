@@ -110,3 +110,47 @@ async def test_logging_in_as_someone_else_replaces_the_main_screen(make_actor) -
         assert f" {other.user_id} " in str(new_main.status.render())
         await pilot.press("q")
         await pilot.pause()
+
+
+async def test_started_at_the_login_screen_then_someone_else_after_a_logout(make_actor) -> None:
+    """No session at start: the login screen over Textual's blank first screen. Logged in
+    as one user, logged out by the server, logged in as another: the other's main screen
+    replaces the first's (the stack once ended up empty here)."""
+    alice, me, other = make_actor("alice"), make_actor("me"), make_actor("other")
+    room = alice.create_room("Ops", invite=[me.user_id, other.user_id])
+    me.join(room)
+    other.join(room)
+
+    def password(actor) -> str:  # noqa: ANN001
+        return f"pw-{actor.user_id[1:].split(':')[0]}"
+
+    async def login(homeserver: str, user: str, secret: str) -> MatrixService:
+        client, _ = await MatrixClient.login(homeserver, user, secret)
+        return MatrixService(client, sync_timeout_ms=500)
+
+    async def log_in_as(pilot, actor) -> None:  # noqa: ANN001
+        screen = app.screen
+        assert isinstance(screen, LoginScreen)
+        screen.query_one("#login-homeserver", Input).value = actor.base_url
+        screen.query_one("#login-user", Input).value = actor.user_id
+        field = screen.query_one("#login-password", Input)
+        field.focus()
+        field.value = password(actor)
+        await pilot.press("enter")
+
+    app = RecordingApp(None, Settings(), login=login, homeserver=me.base_url)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen))
+        await log_in_as(pilot, me)
+        await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.status.sync_text.endswith("live"))
+        first_main = app.screen
+        await asyncio.to_thread(me.request, "POST", "/_matrix/client/v3/logout/all", {})
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen), 15)
+        await log_in_as(pilot, other)
+        await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen is not first_main, 20)
+        assert app._exception is None
+        assert app.main_screen is app.screen and app.screen.user_id == other.user_id
+        assert [s for s in app.screen_stack if isinstance(s, MainScreen)] == [app.screen]
+        await until(pilot, lambda: app.screen.status.sync_text.endswith("live"), 20)
+        await pilot.press("q")
+        await pilot.pause()

@@ -44,14 +44,16 @@ class KeyTable(Widget):
 
     def _lines(self, width: int) -> list[Content]:
         lines = [self._title]
-        text_width = max(width - KEY_WIDTH, 10)
-        indent = " " * KEY_WIDTH
         for key, text in self._entries:
-            head = Content.assemble((key, "bold $accent"), " " * max(KEY_WIDTH - cell_len(key), 1))
+            # A key wider than the column (several keys remapped onto one binding) widens
+            # its own entry's column; the text never wraps past the line.
+            column = max(KEY_WIDTH, cell_len(key) + 1)
+            text_width = max(width - column, 1)
+            head = Content.assemble((key, "bold $accent"), " " * (column - cell_len(key)))
             for part in text.split("\n"):
                 for line in part.wrap(text_width):
                     lines.append(Content.assemble(head, line))
-                    head = Content(indent)
+                    head = Content(" " * column)
         return lines
 
     def render(self) -> Content:

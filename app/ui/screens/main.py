@@ -81,7 +81,7 @@ class MainScreen(Screen[None]):
     last_action: reactive[LastAction] = reactive(LastAction, init=False, repaint=False)
     # Textual's own ``Screen.focused`` repaints the screen on every focus change (tab,
     # enter, n into the threads pane). What focus changes is drawn by the widgets
-    # themselves: the panes' :focus-within borders (a style change repaints the pane),
+    # themselves: the panes' :focus borders (a style change repaints the pane),
     # the lists' cursor lines (KeyedList.on_focus/on_blur), the Footer (recomposed).
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
