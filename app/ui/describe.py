@@ -25,6 +25,11 @@ def clock(ts_ms: int) -> str:
     return local_time(ts_ms).strftime("%H:%M")
 
 
+def day(ts_ms: int) -> str:
+    """``Tue 24 Nov 2026`` in local time: the timeline's day headers."""
+    return local_time(ts_ms).strftime("%a %d %b %Y")
+
+
 def now() -> float:
     """The wall clock, in one place so tests can pin it."""
     return time.time()

@@ -7,6 +7,7 @@ from dataclasses import replace
 from app.model.account import RoomSort
 from app.model.ids import MAIN
 from app.model.room import add_timeline
+from app.ui.widgets.timeline import DAY_PREFIX
 from tests.ui.helpers import main_screen, shown
 from tests.ui.recorded import (
     BOB,
@@ -82,7 +83,7 @@ async def test_thread_timeline_folds_edits_and_reactions(make_app) -> None:
         assert screen.selection is not None and screen.selection.thread_id == DEPLOY
         await pilot.pause()
         timeline = screen.timeline
-        assert timeline.keys[0] == DEPLOY  # the root first
+        assert timeline.keys[:2] == [DAY_PREFIX + DEPLOY, DEPLOY]  # the root first, under its day
         thanks = shown(timeline, "$ops05-thanks")
         assert "(edited)" in thanks and "👍1" in thanks
         assert "$ops05e-edit" not in timeline.keys and "$ops05r-thumbs" not in timeline.keys

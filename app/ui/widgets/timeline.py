@@ -3,7 +3,8 @@ with the read markers drawn where they are: the fully-read line across the pane,
 public receipt, my private receipt, and other members' receipts as initials.
 
 Edits and reactions are folded into the event they touch; a gap in loaded history is
-drawn as a line so a count's ``+`` has a visible reason.
+drawn as a line so a count's ``+`` has a visible reason. Each day's first event has the
+date over it (times are ``14:02``; a thread can span days).
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from app.model.ids import MAIN, EventId, ThreadId, UserId
 from app.model.receipts import ReceiptType
 from app.model.room import RoomState
 from app.model.unread import thread_unread
-from app.ui.describe import clock, display_name, initials, one_line
+from app.ui.describe import clock, day, display_name, initials, local_time, one_line
 from app.ui.glyphs import Glyphs, glyphs_for
 from app.ui.state import Selection, View
 from app.ui.widgets.keyed_list import KeyedList, Row
 
 FULLY_READ_ROW = "marker:fully-read"
 GAP_PREFIX = "marker:gap:"
+DAY_PREFIX = "marker:day:"  # + the id of the day's first event (a date may come back)
 SENDER_WIDTH = 10
 MAX_READERS = 4
 
@@ -124,12 +126,18 @@ def build_rows(room: RoomState, thread_id: ThreadId, glyphs: Glyphs) -> tuple[li
     order: list[str] = []
     rows: dict[str, Row] = {}
     fully_read_placed = False
+    shown_date = None
     for i, position in enumerate(positions):
         event = room.events[position]
         if not thread_complete and (event.event_id in gaps or event.event_id == first_loaded):
             key = GAP_PREFIX + event.event_id
             order.append(key)
             rows[key] = Row(Content("history not loaded"), selectable=False, rule=True, rule_char=glyphs.gap)
+        if event.ts > 0 and (date := local_time(event.ts).date()) != shown_date:
+            shown_date = date
+            key = DAY_PREFIX + event.event_id
+            order.append(key)
+            rows[key] = Row(Content(day(event.ts)), selectable=False, rule=True, rule_char=" ")
         order.append(event.event_id)
         rows[event.event_id] = _event_row(
             room,
