@@ -88,7 +88,10 @@ class LocalService:
 
     def submit(self, room_id: RoomId, action: ReceiptAction) -> Request | Refusal:
         self.actions.append((room_id, action))
-        room = self._account.room(room_id)
+        # As MatrixService: a room the account does not hold is refused, not invented.
+        room = self._account.rooms.get(room_id)
+        if room is None:
+            return Refusal("unknown-room", f"room {room_id} is not joined")
         result = plan(room, action)
         if isinstance(result, Refusal):
             return result
