@@ -366,3 +366,25 @@ async def test_the_account_and_server_support_can_arrive_after_the_first_paint()
         assert "unsupported" in screen.status.mode_text
         await pilot.press("r")
         assert service.requests == []
+
+
+async def test_turning_narrow_with_the_timeline_focused_shows_it(make_app) -> None:
+    """A wide screen shows all three panes (no timeline-focus class is needed there);
+    narrowed while the timeline has focus, it shows threads and timeline, and back."""
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await main_screen(pilot)
+        await pilot.press("tab", "tab")
+        assert screen.focused is screen.timeline
+        assert not screen.query_one("#panes").has_class("-timeline-focus")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert screen.has_class("-narrow")
+        assert screen.timeline.display and not screen.rooms.display
+        await pilot.press("tab")  # to the rooms pane
+        await pilot.pause()
+        assert screen.focused is screen.rooms
+        assert screen.rooms.display and not screen.timeline.display
+        await pilot.resize_terminal(160, 40)
+        await pilot.pause()
+        assert screen.rooms.display and screen.threads.display and screen.timeline.display

@@ -284,7 +284,15 @@ class MainScreen(Screen[None]):
         # The class (it picks the two panes a narrow screen shows) sits on the panes'
         # container, not on the screen: a class change restyles the whole subtree of
         # its node, and the screen's includes the status line and every Footer key.
+        # A wide screen shows all three panes and needs no class: two tabs in three
+        # restyled the three panes for nothing (~8 ms each). on_resize sets it when
+        # the screen turns narrow.
+        timeline = timeline and self.has_class("-narrow")
         self.query_one("#panes").set_class(timeline, "-timeline-focus")
+
+    def on_resize(self) -> None:
+        # After Textual's own handler has set the breakpoint class for the new width.
+        self._mark_timeline_focus(self.focused is self.timeline)
 
     def _pane_index(self) -> int:
         focused = self.focused
