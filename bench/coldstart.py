@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import pty
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from app.matrix.translate import apply_sync_changes
 from app.model.account import AccountState
 from app.model.unread import room_unread
 from app.store import cache
+from bench.fixtures import silent_port
 from bench.harness import Report, Table, Target
 from bench.synthetic import ME, Shape, initial_sync
 
@@ -63,7 +63,7 @@ IMPORTS = (
 def profile(rooms: int) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
     """An isolated XDG profile holding a session and the cache of a synthetic account;
     yields the child environment and the expected count label of every joined room."""
-    with tempfile.TemporaryDirectory(prefix="readmark-bench-") as home, _silent_server() as port:
+    with tempfile.TemporaryDirectory(prefix="readmark-bench-") as home, silent_port() as port:
         env = dict(os.environ)
         for name in ("CONFIG", "DATA", "STATE", "CACHE"):
             env[f"XDG_{name}_HOME"] = os.path.join(home, name.lower())
@@ -89,18 +89,6 @@ def profile(rooms: int) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
         env["READMARK_BENCH_ROOMS"] = str(len(expected))
         env["READMARK_BENCH_REPORT"] = os.path.join(home, "report.json")
         yield env, expected
-
-
-@contextlib.contextmanager
-def _silent_server() -> Iterator[int]:
-    """A TCP port that completes connections (the kernel's backlog) and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    try:
-        yield server.getsockname()[1]
-    finally:
-        server.close()
 
 
 def start_once(kind: str, env: dict[str, str]) -> dict:

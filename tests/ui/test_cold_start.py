@@ -12,7 +12,6 @@ acts on the real state; the loaded account replaces the preview without moving a
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -27,19 +26,15 @@ from app.model.receipts import ReceiptType
 from app.model.summary import summarize
 from app.model.unread import room_unread, thread_unread
 from app.store import cache
+from bench.fixtures import silent_port
 from tests.ui.helpers import RecordingApp, main_screen, shown
 from tests.ui.recorded import ME, recorded_account
 
 
 @pytest.fixture
 def silent_homeserver() -> Iterator[str]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        server.close()
+    with silent_port() as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def _service(homeserver: str) -> MatrixService:

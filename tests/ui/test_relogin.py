@@ -27,18 +27,47 @@ async def until(pilot, check, seconds: float = 20.0) -> None:  # noqa: ANN001
     raise AssertionError("timed out waiting for the UI")
 
 
+def password_of(actor) -> str:  # noqa: ANN001 - a MatrixActor
+    """The password ``make_actor`` registered the actor with."""
+    return f"pw-{actor.user_id[1:].split(':')[0]}"
+
+
+async def login(homeserver: str, user: str, secret: str) -> MatrixService:
+    """The app's ``login``: a real login, a service with short long-polls."""
+    client, _ = await MatrixClient.login(homeserver, user, secret)
+    return MatrixService(client, sync_timeout_ms=500)
+
+
+def room_of_three(make_actor):  # noqa: ANN001, ANN201
+    """Alice's room, which I and another user have joined."""
+    alice, me, other = make_actor("alice"), make_actor("me"), make_actor("other")
+    room = alice.create_room("Ops", invite=[me.user_id, other.user_id])
+    me.join(room)
+    other.join(room)
+    return me, other, room
+
+
+async def log_in_as(app: RecordingApp, pilot, actor, *, homeserver: bool = False) -> None:  # noqa: ANN001
+    """Fill the login screen for ``actor`` (the homeserver field too, if asked) and submit
+    from the keyboard (a click could land on the "Logged out" toast)."""
+    screen = app.screen
+    assert isinstance(screen, LoginScreen)
+    if homeserver:
+        screen.query_one("#login-homeserver", Input).value = actor.base_url
+    screen.query_one("#login-user", Input).value = actor.user_id
+    field = screen.query_one("#login-password", Input)
+    field.focus()
+    field.value = password_of(actor)
+    await pilot.press("enter")
+
+
 async def test_log_in_again_after_a_revoked_token_and_the_queue_goes_out(make_actor) -> None:
     alice, me = make_actor("alice"), make_actor("me")
     room = alice.create_room("Ops", invite=[me.user_id])
     me.join(room)
     latest = alice.send_text(room, "who has the pager?")
-    password = f"pw-{me.user_id[1:].split(':')[0]}"
 
-    async def login(homeserver: str, user: str, secret: str) -> MatrixService:
-        client, _ = await MatrixClient.login(homeserver, user, secret)
-        return MatrixService(client, sync_timeout_ms=500)
-
-    first = await login(me.base_url, me.user_id, password)
+    first = await login(me.base_url, me.user_id, password_of(me))
     app = RecordingApp(first, Settings(receipt_mode=ReceiptType.PUBLIC), login=login, homeserver=me.base_url)
     async with app.run_test(size=(160, 40)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.status.sync_text.endswith("live"))
@@ -56,11 +85,7 @@ async def test_log_in_again_after_a_revoked_token_and_the_queue_goes_out(make_ac
         assert request.event_id == latest
         await until(pilot, lambda: first.queued == 1, 10)
 
-        # Typed and submitted from the keyboard (a click could land on the "Logged out" toast).
-        field = app.screen.query_one("#login-password", Input)
-        field.focus()
-        field.value = password
-        await pilot.press("enter")
+        await log_in_as(app, pilot, me)
         await until(pilot, lambda: app.screen is main and app.service is not first, 20)
         await until(pilot, lambda: main.status.sync_text.endswith("live"), 20)
         await until(pilot, lambda: app.service.queued == 0, 20)
@@ -75,19 +100,8 @@ async def test_log_in_again_after_a_revoked_token_and_the_queue_goes_out(make_ac
 async def test_logging_in_as_someone_else_replaces_the_main_screen(make_actor) -> None:
     """The main screen is the app's first screen; another user's main screen replaces it,
     it does not stack over it."""
-    alice, me, other = make_actor("alice"), make_actor("me"), make_actor("other")
-    room = alice.create_room("Ops", invite=[me.user_id, other.user_id])
-    me.join(room)
-    other.join(room)
-
-    def password(actor) -> str:  # noqa: ANN001
-        return f"pw-{actor.user_id[1:].split(':')[0]}"
-
-    async def login(homeserver: str, user: str, secret: str) -> MatrixService:
-        client, _ = await MatrixClient.login(homeserver, user, secret)
-        return MatrixService(client, sync_timeout_ms=500)
-
-    first = await login(me.base_url, me.user_id, password(me))
+    me, other, room = room_of_three(make_actor)
+    first = await login(me.base_url, me.user_id, password_of(me))
     app = RecordingApp(first, Settings(), login=login, homeserver=me.base_url)
     async with app.run_test(size=(160, 40)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.status.sync_text.endswith("live"))
@@ -95,11 +109,7 @@ async def test_logging_in_as_someone_else_replaces_the_main_screen(make_actor) -
         assert app.screen_stack == [old_main]
         await asyncio.to_thread(me.request, "POST", "/_matrix/client/v3/logout/all", {})
         await until(pilot, lambda: isinstance(app.screen, LoginScreen), 15)
-        app.screen.query_one("#login-user", Input).value = other.user_id
-        field = app.screen.query_one("#login-password", Input)
-        field.focus()
-        field.value = password(other)
-        await pilot.press("enter")
+        await log_in_as(app, pilot, other)
         await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen is not old_main, 20)
         new_main = app.screen
         assert app.screen_stack == [new_main] and app.main_screen is new_main
@@ -116,41 +126,21 @@ async def test_started_at_the_login_screen_then_someone_else_after_a_logout(make
     """No session at start: the login screen over Textual's blank first screen. Logged in
     as one user, logged out by the server, logged in as another: the other's main screen
     replaces the first's (the stack once ended up empty here)."""
-    alice, me, other = make_actor("alice"), make_actor("me"), make_actor("other")
-    room = alice.create_room("Ops", invite=[me.user_id, other.user_id])
-    me.join(room)
-    other.join(room)
-
-    def password(actor) -> str:  # noqa: ANN001
-        return f"pw-{actor.user_id[1:].split(':')[0]}"
-
-    async def login(homeserver: str, user: str, secret: str) -> MatrixService:
-        client, _ = await MatrixClient.login(homeserver, user, secret)
-        return MatrixService(client, sync_timeout_ms=500)
-
-    async def log_in_as(pilot, actor) -> None:  # noqa: ANN001
-        screen = app.screen
-        assert isinstance(screen, LoginScreen)
-        screen.query_one("#login-homeserver", Input).value = actor.base_url
-        screen.query_one("#login-user", Input).value = actor.user_id
-        field = screen.query_one("#login-password", Input)
-        field.focus()
-        field.value = password(actor)
-        await pilot.press("enter")
-
+    me, other, room = room_of_three(make_actor)
     app = RecordingApp(None, Settings(), login=login, homeserver=me.base_url)
     async with app.run_test(size=(160, 40)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, LoginScreen))
-        await log_in_as(pilot, me)
+        await log_in_as(app, pilot, me, homeserver=True)
         await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.status.sync_text.endswith("live"))
         first_main = app.screen
         await asyncio.to_thread(me.request, "POST", "/_matrix/client/v3/logout/all", {})
         await until(pilot, lambda: isinstance(app.screen, LoginScreen), 15)
-        await log_in_as(pilot, other)
+        await log_in_as(app, pilot, other, homeserver=True)
         await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen is not first_main, 20)
         assert app._exception is None
         assert app.main_screen is app.screen and app.screen.user_id == other.user_id
         assert [s for s in app.screen_stack if isinstance(s, MainScreen)] == [app.screen]
         await until(pilot, lambda: app.screen.status.sync_text.endswith("live"), 20)
+        assert room in app.screen.rooms.shown_room_ids
         await pilot.press("q")
         await pilot.pause()
