@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.model.account import AccountState, room_sort_key
+from app.model.account import AccountState
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import add_pending, add_timeline
 from app.model.summary import RoomSort, summarize, summary_sort_key
@@ -28,7 +28,6 @@ from app.store.cache import (
 )
 from tests.store.test_cache import (
     ME,
-    OTHER,
     message,
     rooms,
     sample_account,
@@ -146,14 +145,6 @@ def test_load_rooms_decodes_only_the_rooms_asked_for() -> None:
     assert set(rooms_loaded) == {"!r2:test"}
     assert cache.room_fields(rooms_loaded["!r2:test"]) == cache.room_fields(account.rooms["!r2:test"])
     assert load_rooms("@intruder:test", ["!r2:test"]) == {}
-
-
-def test_the_rooms_pane_order_is_the_summary_order() -> None:
-    room = sample_room()
-    other = replace(sample_room("!b:test", name="B"), member_names={OTHER: "Bob"})
-    for sort in RoomSort:
-        for r in (room, other):
-            assert room_sort_key(r, sort) == summary_sort_key(summarize(r), sort)
 
 
 def test_a_count_past_sqlite_integers_stores_the_room_but_no_preview() -> None:

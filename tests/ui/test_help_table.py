@@ -10,8 +10,8 @@ from app.ui.screens.help import KEY_WIDTH, KeyTable
 
 def test_lines_fit_and_hang_under_the_text() -> None:
     entries = [
-        ("r", Content("read receipt " * 12 + " [receipt.thread]\nsends: POST /rooms/{room}/receipt")),
-        ("j, ↓, ctrl+n, ctrl+down, shift+j", Content("down  [cursor.down]\nsends: nothing")),
+        ("receipt.thread", "r", Content("read receipt " * 12 + " [receipt.thread]\nsends: POST /rooms/{room}/receipt")),
+        ("cursor.down", "j, ↓, ctrl+n, ctrl+down, shift+j", Content("down  [cursor.down]\nsends: nothing")),
     ]
     table = KeyTable(Content("Group"), entries)
     for width in (100, 60, 40):

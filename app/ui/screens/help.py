@@ -37,24 +37,42 @@ class KeyTable(Widget):
     }
     """
 
-    def __init__(self, title: Content, entries: list[tuple[str, Content]], *, classes: str | None = None) -> None:
+    def __init__(self, title: Content, entries: list[tuple[str, str, Content]], *, classes: str | None = None) -> None:
+        """``entries``: (binding id, key as shown, what it does and sends)."""
         super().__init__(classes=classes)
         self._title = title
         self._entries = entries
+        # The last width drawn at, each binding's lines at it, and all the lines: the
+        # layout asks for the height and the paint for the lines, at the same width.
+        self._drawn: tuple[int, dict[str, list[Content]], list[Content]] | None = None
 
     def _lines(self, width: int) -> list[Content]:
+        return self._draw(width)[2]
+
+    def entry_lines(self, binding_id: str) -> list[Content] | None:
+        """The lines one binding takes, as drawn at the widget's width; None if not here."""
+        return self._draw(self.size.width)[1].get(binding_id)
+
+    def _draw(self, width: int) -> tuple[int, dict[str, list[Content]], list[Content]]:
+        if self._drawn is not None and self._drawn[0] == width:
+            return self._drawn
         lines = [self._title]
-        for key, text in self._entries:
+        by_binding: dict[str, list[Content]] = {}
+        for binding_id, key, text in self._entries:
             # A key wider than the column (several keys remapped onto one binding) widens
             # its own entry's column; the text never wraps past the line.
             column = max(KEY_WIDTH, cell_len(key) + 1)
             text_width = max(width - column, 1)
             head = Content.assemble((key, "bold $accent"), " " * (column - cell_len(key)))
+            entry: list[Content] = []
             for part in text.split("\n"):
                 for line in part.wrap(text_width):
-                    lines.append(Content.assemble(head, line))
+                    entry.append(Content.assemble(head, line))
                     head = Content(" " * column)
-        return lines
+            by_binding[binding_id] = entry
+            lines += entry
+        self._drawn = (width, by_binding, lines)
+        return self._drawn
 
     def render(self) -> Content:
         return Content("\n").join(self._lines(self.size.width))
@@ -95,7 +113,9 @@ class HelpScreen(ModalScreen[None]):
             # a hundred widgets made opening the help take ~400 ms.
             with VerticalScroll(id="help-body"):
                 for group in keymap.GROUPS:
-                    entries = [(self._key(spec), self._text(spec)) for spec in keymap.KEYS if spec.group == group]
+                    entries = [
+                        (spec.id, self._key(spec), self._text(spec)) for spec in keymap.KEYS if spec.group == group
+                    ]
                     yield KeyTable(Content.styled(group, "bold $primary"), entries, classes="help-group")
 
     def _key(self, spec: keymap.KeySpec) -> str:
@@ -110,14 +130,13 @@ class HelpScreen(ModalScreen[None]):
         return Content.assemble(*parts)
 
     def entry_text(self, binding_id: str) -> str:
-        """What the help says for one binding, as plain text: key, then description."""
-        spec = keymap.BY_ID[binding_id]
-        return f"{self._key(spec)} {self._text(spec).plain}"
-
-    @property
-    def shown_text(self) -> str:
-        """The help's body as it is on screen, as plain text."""
-        return "\n".join(str(table.render()) for table in self.query(KeyTable))
+        """What the help shows for one binding, as drawn (key, then what it does and
+        sends), whitespace collapsed: a wrapped line reads on."""
+        for table in self.query(KeyTable):
+            lines = table.entry_lines(binding_id)
+            if lines is not None:
+                return " ".join(" ".join(line.plain.split()) for line in lines)
+        raise KeyError(binding_id)
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -53,16 +53,20 @@ log = logging.getLogger(__name__)
 WIDE_FROM = 110
 
 
+BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
+
+
 def breakpoint_class(width: int) -> str:
-    """The class ``HORIZONTAL_BREAKPOINTS`` gives a screen this wide."""
-    return "-wide" if width >= WIDE_FROM else "-narrow"
+    """The class ``BREAKPOINTS`` gives a screen this wide (Textual's rule: the last
+    breakpoint at or under the width)."""
+    return [name for start, name in BREAKPOINTS if width >= start][-1]
 
 
 class MainScreen(Screen[None]):
     """Rooms, threads and timeline; see the module docstring for the keys."""
 
     BINDINGS = keymap.bindings(keymap.MAIN)
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
+    HORIZONTAL_BREAKPOINTS = BREAKPOINTS
 
     # None of these repaints the screen (repaint=False): the screen draws nothing of its
     # own, the widgets bound to these repaint what changed, and a screen repaint
@@ -483,6 +487,8 @@ class MainScreen(Screen[None]):
         service = self.readmark.service
         if service is None:
             return self._refuse("not connected")
+        # During the preview: the screen shows what the service will plan on.
+        self._load_rooms_now()
         try:
             result = service.submit(room_id, action)
         except Exception as error:  # the service's own failure must not take the UI down

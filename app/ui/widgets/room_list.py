@@ -51,13 +51,16 @@ class RoomList(KeyedList):
         self._built_glyphs: bool | None = None
         self._sort_keys: dict[RoomId, tuple[RoomSummary, RoomSort, tuple]] = {}
         self._shown_ids: list[RoomId] = []
-        self._shown_rooms: list[RoomState] = []
 
     @property
     def shown_rooms(self) -> Sequence[RoomState]:
         """The joined rooms in the order shown: the order ``n``/``N`` walk (none while
-        only the preview is shown)."""
-        return self._shown_rooms
+        only the preview is shown). Looked up when asked: ``n``/``N`` ask, a sync does not."""
+        account = self.account
+        if account is None:
+            return []
+        rooms = account.rooms
+        return [rooms[room_id] for room_id in self._shown_ids if room_id in rooms]
 
     @property
     def shown_room_ids(self) -> Sequence[RoomId]:
@@ -141,8 +144,6 @@ class RoomList(KeyedList):
         positions = sorted(range(len(joined)), key=keys.__getitem__)
         order = [joined[i].room_id for i in positions]
         self._shown_ids = order
-        account = self.account
-        self._shown_rooms = [account.rooms[room_id] for room_id in order] if account is not None else []
         if invites:
             invites.sort(key=lambda summary: summary.title.casefold())
             header = Content.styled(f"Invites ({len(invites)})", "$text-muted bold")

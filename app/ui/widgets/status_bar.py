@@ -201,7 +201,7 @@ class StatusBar(Widget):
                 self.refresh()
 
     def render(self) -> Content:
-        self._shown = parts = self._parts()
+        parts = self._shown  # kept current by _show, on every change of what it shows
         width = self.size.width
         variables = self.app.theme_variables
         fixed = [_padded(parts[name], variables) for name in ("account", "sync", "mode")]
