@@ -34,7 +34,7 @@ from typing import Any
 from app.devserver.actor import CLIENT_V3, MatrixActor, MatrixHttpError
 
 # Bump when the seeded content changes: a demo data dir seeded by another version is re-seeded.
-SEED_VERSION = 1
+SEED_VERSION = 2
 
 DEMO_KEY = "demo"
 DEMO_DISPLAY_NAME = "Demo"
@@ -237,6 +237,8 @@ class _Room:
         self.threads: dict[str, list[str]] = {}  # root -> replies
         self.thread_titles: dict[str, str] = {}
         self.latest_in_thread: dict[str, str] = {}
+        self.latest_in_main: str | None = None
+        self.latest_message: str | None = None
 
     # - membership -
     def create(self, creator: str, *, name: str | None, display: str, joiners: Sequence[str] = (),
@@ -281,6 +283,7 @@ class _Room:
     def say(self, sender: str, text: str, *, mention: Sequence[str] = ()) -> str:
         event_id = self._send(sender, "m.room.message", self.seeder.text_content(text, mention))
         self.messages += 1
+        self.latest_in_main = self.latest_message = event_id
         self._note_mentions(event_id, MAIN, mention)
         return event_id
 
@@ -304,6 +307,7 @@ class _Room:
         self.messages += 1
         self.threads[root].append(event_id)
         self.latest_in_thread[root] = event_id
+        self.latest_message = event_id
         self._note_mentions(event_id, root, mention)
         return event_id
 
@@ -336,9 +340,31 @@ class _Room:
     # - read state -
     def receipt(self, reader: str, event_id: str, receipt_type: str = "m.read", *,
                 thread_id: str | None, note: str) -> None:
+        if reader == DEMO_KEY:
+            self._check_receipt_is_prompt(event_id, thread_id, note)
         self.seeder.actor(reader).send_receipt(self.room_id, event_id, receipt_type, thread_id=thread_id)
         self.seeder.receipts.append(
             SeededReceipt(self.key, self.seeder.user_id(reader), receipt_type, thread_id, event_id, note))
+
+    def _check_receipt_is_prompt(self, event_id: str, thread_id: str | None, note: str) -> None:
+        """The demo user's receipts go out while their event is the latest message of what they
+        cover (the thread, the main timeline, or the room for an unthreaded one).
+
+        Synapse 1.163 sums notifications every 30 s into a per-thread summary. A user's first
+        receipt in a thread that points behind messages already summed is not applied to that
+        summary until the next run, and the counts /sync reports are cached until the room
+        changes again: the server column then shows the messages before the receipt as
+        unread, for good (measured: 3 instead of 1 after 80 s and two runs). Whether a run
+        falls in between is timing, so a seed that read "up to here" late would show wrong
+        server counts now and then. A receipt sent while its event is the latest one is
+        always counted right.
+        """
+        latest = (self.latest_message if thread_id is None
+                  else self.latest_in_main if thread_id == MAIN
+                  else self.latest_in_thread.get(thread_id))
+        if event_id != latest:
+            raise ValueError(f"seed script: the demo user's receipt ({note}) must be sent right after "
+                             f"its event, before later messages in {thread_id or 'the room'}")
 
     def fully_read(self, reader: str, event_id: str, *, note: str) -> None:
         self.seeder.actor(reader).set_read_markers(self.room_id, fully_read=event_id)
@@ -397,6 +423,7 @@ def _ops(r: _Room) -> Iterator[None]:
              topic="Production, on-call and deploys")
     r.say("alice", "Morning all. Reminder: the change freeze starts Thursday 18:00.")
     ack = r.say("bob", "Ack. I still have two PRs to land before that.")
+    r.receipt("demo", ack, thread_id=MAIN, note="public main receipt early in Ops")
     disk = r.thread("dan", "Disk alert on db-2: 81% and climbing")
     r.reply(disk, "carol", "Logrotate was stuck again, fixed. Back to 64%.")
     deploy = r.thread("alice", "Deploy plan for Friday")
@@ -404,6 +431,8 @@ def _ops(r: _Room) -> Iterator[None]:
     r.reply(deploy, "carol", "Frontend is ready, feature flag off by default")
     r.reply(deploy, "demo", "I'll write the rollback steps")
     read_here = r.reply(deploy, "alice", "Great, thanks. Doc is linked in the channel topic")
+    r.receipt("demo", read_here, thread_id=deploy,
+              note="public threaded receipt in 'Deploy plan for Friday', after the demo user's own reply")
     r.react("alice", db, "👍")
     postmortem = r.thread("carol", "Incident 4521 postmortem draft is up, comments welcome")
     r.replies(postmortem, [
@@ -419,9 +448,6 @@ def _ops(r: _Room) -> Iterator[None]:
         ("bob", "There's a runbook: ops/runbooks/certs.md"),
         ("dan", "Done, new expiry is in 90 days"),
     ])
-    r.receipt("demo", ack, thread_id=MAIN, note="public main receipt early in Ops")
-    r.receipt("demo", read_here, thread_id=deploy,
-              note="public threaded receipt in 'Deploy plan for Friday', after the demo user's own reply")
     r.reply(deploy, "dan", "Infra side: I need a 30 min maintenance window, 07:00 ok?")
     r.reply(deploy, "alice", "Demo, can you confirm the rollback steps cover the queue workers?", mention=["demo"])
     r.reply(deploy, "demo", "Yes, added a section for the workers")
@@ -475,6 +501,7 @@ def _design(r: _Room) -> Iterator[None]:
              topic="Weekly review, Thursdays 14:00")
     r.say("carol", "Agenda for Thursday's review is pinned")
     public_here = r.say("alice", "Can we add the onboarding flow to the agenda?")
+    r.receipt("demo", public_here, thread_id=MAIN, note="public main receipt in Design review, behind the private one")
     sidebar = r.thread("carol", "Sidebar mockups v3")
     sidebar_replies = r.replies(sidebar, _SIDEBAR[:7])
     tokens = r.thread("bob", "Colour tokens: proposal to drop the three grey variants")
@@ -493,14 +520,13 @@ def _design(r: _Room) -> Iterator[None]:
         ("alice", "Taking both, thanks"),
     ])
     private_here = r.thread("carol", "Icon set licence question")
+    r.receipt("demo", private_here, "m.read.private", thread_id=MAIN,
+              note="private main receipt in Design review, ahead of the public one")
     r.reply(private_here, "bob", "It's MIT, we're fine")
     r.react("alice", sidebar, "🎉")
     dark = r.thread("bob", "Dark mode contrast audit results")
     dark_replies = r.replies(dark, _DARK_MODE)
     r.react("carol", dark_replies[-1], "👀")
-    r.receipt("demo", public_here, thread_id=MAIN, note="public main receipt in Design review, behind the private one")
-    r.receipt("demo", private_here, "m.read.private", thread_id=MAIN,
-              note="private main receipt in Design review, ahead of the public one")
     r.receipt("demo", sidebar_replies[-1], "m.read.private", thread_id=sidebar,
               note="private threaded receipt in 'Sidebar mockups v3', after the demo user's own reply")
     r.replies(sidebar, _SIDEBAR[7:])
@@ -590,12 +616,12 @@ def _random(r: _Room) -> Iterator[None]:
     lunch = r.thread("alice", "Lunch: tacos or the new ramen place?")
     r.replies(lunch, [("dan", "Ramen"), ("bob", "Ramen, they have a lunch set")])
     main_here = r.say("dan", "Photo from the offsite is on the shared drive")
+    r.receipt("demo", main_here, thread_id=MAIN, note="public main receipt in Random")
     oops = r.say("bob", "deploy approved, go ahead")
     r.redact("bob", oops)
     r.say("bob", "oops, wrong channel")
     book = r.thread("carol", "Book club: next pick?")
     r.reply(book, "alice", "Demo, you suggested the one about queues?", mention=["demo"])
-    r.receipt("demo", main_here, thread_id=MAIN, note="public main receipt in Random")
     plants = r.thread("dan", "Who waters the office plants while I'm away?")
     r.replies(plants, [("carol", "Me"), ("alice", "Me too, Tuesdays"), ("dan", "Thank you both 🌱")])
     cake = r.say("alice", "There is cake in the kitchen")

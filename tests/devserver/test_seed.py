@@ -335,6 +335,21 @@ def test_account_record_round_trips_through_json() -> None:
     assert "pw" not in repr(again)
 
 
+def test_a_late_demo_receipt_is_a_seed_error() -> None:
+    """The demo user's receipts must go out while their event is the latest of what they cover
+    (see _Room._check_receipt_is_prompt: Synapse may otherwise miscount for good)."""
+    from app.devserver.seed import MAIN, _Room
+
+    room = _Room(None, "ops")  # type: ignore[arg-type]  # the check runs before any send
+    room.latest_in_main, room.latest_message, room.latest_in_thread = "$root", "$reply", {"$root": "$reply"}
+    room._check_receipt_is_prompt("$root", MAIN, "main, at its latest")
+    room._check_receipt_is_prompt("$reply", "$root", "thread, at its latest")
+    room._check_receipt_is_prompt("$reply", None, "room, at its latest")
+    for event_id, thread_id in (("$older", MAIN), ("$root", None), ("$older", "$root")):
+        with pytest.raises(ValueError, match="right after its event"):
+            room.receipt("demo", event_id, thread_id=thread_id, note="late")
+
+
 @pytest.mark.synapse
 def test_registering_an_existing_user_logs_in_instead(account: DemoAccount) -> None:
     """What makes seeding a server twice work: the demo user is reused, not re-registered."""
