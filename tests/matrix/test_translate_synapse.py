@@ -12,7 +12,7 @@ the three: expectation, server, core.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,28 +41,43 @@ class Seeded:
     events: dict[str, str]
 
 
-@pytest.fixture
-def seeded(make_actor: Callable[..., MatrixActor]) -> Seeded:
+# Alice's messages in stream order: (label, thread root label or None, text).
+SCRIPT: tuple[tuple[str, str | None, str], ...] = (
+    ("m0", None, "main 0"), ("m1", None, "main 1"), ("r1", None, "root one"), ("t1_0", "r1", "one 0"),
+    ("m2", None, "main 2"), ("t1_1", "r1", "one 1"), ("r2", None, "root two"), ("t2_0", "r2", "two 0"),
+    ("t1_2", "r1", "one 2"), ("m3", None, "main 3"), ("t2_1", "r2", "two 1"),
+)
+Receipts = Sequence[tuple[str, str, str | None]]  # (event label, receipt type, MAIN, a root label or None)
+
+
+def seed_room(make_actor: Callable[..., MatrixActor], receipts: Receipts = ()) -> Seeded:
     """Alice's messages, interleaved in stream order:
-    m0 m1 r1 t1_0 m2 t1_1 r2 t2_0 t1_2 m3 t2_1 (r1, r2 thread roots; tN_i replies)."""
+    m0 m1 r1 t1_0 m2 t1_1 r2 t2_0 t1_2 m3 t2_1 (r1, r2 thread roots; tN_i replies).
+
+    Each of my receipts goes out right after its event, while that event is the latest of
+    what the receipt covers: Synapse 1.163 does not apply a first receipt that points behind
+    messages its 30 s rotation has already summed, until its next rotation and the room's
+    next change (see app/devserver/seed.py, _Room._check_receipt_is_prompt). Sent after the
+    whole script, a receipt on an early event gave wrong server counts now and then."""
     me, alice = make_actor("me"), make_actor("alice")
     # Joined without an invite: Synapse counts an invite's notification once its 30 s
     # rotation runs, in a room with no receipt of mine (see tests/matrix/record_sync.py).
     room_id = alice.create_room("Counts", preset="public_chat")
     me.join(room_id)
     e: dict[str, str] = {}
-    e["m0"] = alice.send_text(room_id, "main 0")
-    e["m1"] = alice.send_text(room_id, "main 1")
-    e["r1"] = alice.send_text(room_id, "root one")
-    e["t1_0"] = alice.send_thread_reply(room_id, e["r1"], "one 0")
-    e["m2"] = alice.send_text(room_id, "main 2")
-    e["t1_1"] = alice.send_thread_reply(room_id, e["r1"], "one 1")
-    e["r2"] = alice.send_text(room_id, "root two")
-    e["t2_0"] = alice.send_thread_reply(room_id, e["r2"], "two 0")
-    e["t1_2"] = alice.send_thread_reply(room_id, e["r1"], "one 2")
-    e["m3"] = alice.send_text(room_id, "main 3")
-    e["t2_1"] = alice.send_thread_reply(room_id, e["r2"], "two 1")
+    for label, root, text in SCRIPT:
+        e[label] = (alice.send_text(room_id, text) if root is None
+                    else alice.send_thread_reply(room_id, e[root], text))
+        for event, receipt_type, thread in receipts:
+            if event == label:
+                thread_id = None if thread is None else (MAIN if thread == MAIN else e[thread])
+                me.send_receipt(room_id, e[event], receipt_type, thread_id=thread_id)
     return Seeded(me, alice, room_id, e)
+
+
+@pytest.fixture
+def seeded(make_actor: Callable[..., MatrixActor]) -> Seeded:
+    return seed_room(make_actor)
 
 
 def _server_counts(body: dict[str, Any], room_id: str) -> tuple[int, dict[str, int]]:
@@ -87,7 +102,7 @@ def _wait_for_server(seed: Seeded, main: int, threads: dict[str, int]) -> None:
 
 
 # Each case: the receipts I send, then the expected (main, {thread label: count}).
-CASES: dict[str, tuple[list[tuple[str, str, str | None]], int, dict[str, int]]] = {
+CASES: dict[str, tuple[Receipts, int, dict[str, int]]] = {
     "nothing read": ([], 6, {"r1": 3, "r2": 2}),
     "threaded receipt in thread one": ([("t1_0", "m.read", "r1")], 6, {"r1": 2, "r2": 2}),
     "unthreaded receipt": ([("t1_1", "m.read", None)], 2, {"r1": 1, "r2": 2}),
@@ -99,12 +114,10 @@ CASES: dict[str, tuple[list[tuple[str, str, str | None]], int, dict[str, int]]] 
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_core_counts_equal_synapse_per_thread_counts(seeded: Seeded, case: str) -> None:
+def test_core_counts_equal_synapse_per_thread_counts(make_actor: Callable[..., MatrixActor], case: str) -> None:
     receipts, main, threads = CASES[case]
+    seeded = seed_room(make_actor, receipts)
     e = seeded.events
-    for event, receipt_type, thread in receipts:
-        thread_id = None if thread is None else (MAIN if thread == MAIN else e[thread])
-        seeded.me.send_receipt(seeded.room_id, e[event], receipt_type, thread_id=thread_id)
     expected_threads = {e[label]: n for label, n in threads.items()}
     _wait_for_server(seeded, main, expected_threads)
 
