@@ -119,8 +119,11 @@ def record_threads(base_url: str, out_dir: Path) -> list[Path]:
     events["like_m1"] = bob.react(lab, events["m1"])
     events["like_t1a"] = alice.react(lab, events["t1a"], "🎉")
     events["edit_m1"] = alice.edit(lab, events["m1"], "hello, lab")
-    events["m3"] = alice.send_text(lab, "oops, wrong room")
-    events["redact_m3"] = alice.redact(lab, events["m3"])
+    # Mine, so it never notifies me. Synapse 1.163 (read in its source) deletes a redacted
+    # message's push action but does not lower a count its 30 s rotation has already summed:
+    # one of alice's, redacted just after a rotation, would stay counted.
+    events["m3"] = me.send_text(lab, "oops, wrong room")
+    events["redact_m3"] = me.redact(lab, events["m3"])
     events["mine"] = me.send_text(lab, "my own message")
     events["m4"] = bob.send_text(lab, "latest in main")
 

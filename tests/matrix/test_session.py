@@ -102,7 +102,7 @@ def test_a_corrupt_file_is_one_line_session_error(content: bytes, says: str) -> 
     assert caught.value.__suppress_context__ or caught.value.__cause__ is None
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)))
 def test_any_bytes_load_as_a_session_or_a_session_error(content: bytes, tmp_path: Path) -> None:
     target = tmp_path / "fuzz" / "session.json"

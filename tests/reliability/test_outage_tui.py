@@ -98,6 +98,8 @@ async def test_outage_while_the_tui_runs_queues_coalesces_and_delivers(make_acto
             finally:
                 synapse.start()
             restarted_at = time.monotonic()
+            # The sync's own backoff still to wait out (the loop was blocked during the start).
+            backoff_left = service.status.retry_in or 0
 
             await until(pilot, lambda: service.queued == 0 and screen.status.sync_text.endswith("live"), 60, "delivery")
             delivered_after = time.monotonic() - restarted_at
@@ -140,6 +142,7 @@ async def test_outage_while_the_tui_runs_queues_coalesces_and_delivers(make_acto
     seen = await in_thread(lambda: scene.alice.wait_for(witnessed))
     assert seen[r1]["m.read"]["thread_id"] == root
     assert scene.me.fully_read(scene.room) == m2
-    # Delivery did not wait out a long backoff after the server came back.
-    print(f"delivered {delivered_after:.1f} s after the restart")
-    assert delivered_after < 15, delivered_after
+    # Delivery waited for nothing but the sync's own countdown after the server came back
+    # (a fixed 15 s bound would fail when the outage runs long and the countdown is 8-16 s).
+    print(f"delivered {delivered_after:.1f} s after the restart, {backoff_left} s of backoff left then")
+    assert delivered_after < backoff_left + 5, (delivered_after, backoff_left)
