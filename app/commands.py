@@ -36,7 +36,7 @@ class CommandError(Exception):
 
 async def synced_account(client: MatrixClient, *, offline: bool = False) -> AccountState:
     """The cached state brought up to date with one sync (``offline``: the cache only)."""
-    account = cache.load_account(client.user_id)
+    account = cache.load_account(client.user_id, device_id=client.device_id)
     if offline:
         if account is None:
             raise CommandError("no cached state yet: run `readmark status` online once first")
@@ -52,7 +52,7 @@ async def synced_account(client: MatrixClient, *, offline: bool = False) -> Acco
         body = await client.sync_raw(None, 0, filter_id)
     account, changed = translate.apply_sync_changes(account, translate.parse_sync(body))
     try:
-        cache.save_account(account, changed_room_ids=changed)
+        cache.save_account(account, changed_room_ids=changed, device_id=client.device_id)
     except OSError:
         pass  # the cache is a convenience
     return account

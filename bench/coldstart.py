@@ -27,12 +27,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from app.matrix.session import Session, save_session
 from app.matrix.translate import apply_sync_changes
 from app.model.account import AccountState
 from app.model.unread import room_unread
-from app.store import cache
-from bench.fixtures import silent_port
+from bench.fixtures import silent_port, write_profile
 from bench.harness import Report, Table, Target
 from bench.synthetic import ME, Shape, initial_sync
 
@@ -65,8 +63,6 @@ def profile(rooms: int) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
     yields the child environment and the expected count label of every joined room."""
     with tempfile.TemporaryDirectory(prefix="readmark-bench-") as home, silent_port() as port:
         env = dict(os.environ)
-        for name in ("CONFIG", "DATA", "STATE", "CACHE"):
-            env[f"XDG_{name}_HOME"] = os.path.join(home, name.lower())
         env.update(TERM="xterm-256color", COLORTERM="truecolor", COLUMNS=str(COLUMNS), LINES=str(LINES))
         env.pop("TEXTUAL", None)
         # As installed: pip compiles a package's modules to bytecode, so Textual's are
@@ -79,9 +75,7 @@ def profile(rooms: int) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
         expected = {
             room_id: room_unread(room).label() for room_id, room in account.rooms.items() if room.membership == "join"
         }
-        data = Path(env["XDG_DATA_HOME"]) / "readmark"
-        save_session(Session(f"http://127.0.0.1:{port}", ME, "BENCHDEVICE", "syt_bench_token_never_used"), data / "session.json")
-        cache.save_account(account, path=Path(env["XDG_CACHE_HOME"]) / "readmark" / cache.FILE_NAME)
+        env.update(write_profile(home, account, f"http://127.0.0.1:{port}"))
         expect_path = os.path.join(home, "expected.json")
         with open(expect_path, "w", encoding="utf-8") as out:
             json.dump(expected, out)

@@ -26,16 +26,18 @@ from app.store import cache
 from bench.synthetic import ME
 
 XDG_NAMES = ("CONFIG", "DATA", "STATE", "CACHE")
+DEVICE = "BENCHDEVICE"
 
 
 def write_profile(home: str | Path, account: AccountState, homeserver: str = "http://127.0.0.1:9") -> dict[str, str]:
     """XDG variables for a profile under ``home`` with a session and ``account`` cached."""
     env = {f"XDG_{name}_HOME": os.path.join(home, name.lower()) for name in XDG_NAMES}
     save_session(
-        Session(homeserver, account.user_id, "BENCHDEVICE", "syt_bench_token_never_used"),
+        Session(homeserver, account.user_id, DEVICE, "syt_bench_token_never_used"),
         Path(env["XDG_DATA_HOME"]) / "readmark" / "session.json",
     )
-    cache.save_account(account, path=Path(env["XDG_CACHE_HOME"]) / "readmark" / cache.FILE_NAME)
+    # Written by the session's login: the app discards a cache of another login.
+    cache.save_account(account, path=Path(env["XDG_CACHE_HOME"]) / "readmark" / cache.FILE_NAME, device_id=DEVICE)
     return env
 
 
@@ -74,6 +76,7 @@ class SilentClient:
 
     def __init__(self, user_id: str = ME, *, rtt_s: float = 0.05) -> None:
         self.user_id = user_id
+        self.device_id = DEVICE  # the login write_profile's cache belongs to
         self.rtt_s = rtt_s
         self.syncs: asyncio.Queue[bytes] | None = None
         # (time.perf_counter_ns() when asked, request arguments)

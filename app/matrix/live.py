@@ -136,12 +136,13 @@ class MatrixService:
         is the one the loaded account will show. Empty once the account is loaded."""
         if self._queue_loaded or not self._use_cache:
             return ()
-        summaries = cache.load_summaries(self.user_id)
+        summaries = cache.load_summaries(self.user_id, device_id=self._client.device_id)
         if not summaries:
             return ()
         queued = self._queued_requests()
         if queued:
-            rooms = cache.load_rooms(self.user_id, (request.room_id for request in queued))
+            wanted = (request.room_id for request in queued)
+            rooms = cache.load_rooms(self.user_id, wanted, device_id=self._client.device_id)
             for request in queued:
                 room = rooms.get(request.room_id)
                 if room is not None:
@@ -162,7 +163,7 @@ class MatrixService:
         if self._queue_loaded:
             return self._account
         if self._use_cache:
-            cached = cache.load_account(self.user_id)
+            cached = cache.load_account(self.user_id, device_id=self._client.device_id)
             if cached is not None:
                 self._account = cached
         self._queue_loaded = True
@@ -341,7 +342,7 @@ class MatrixService:
         # account over the cache.
         if self._use_cache and self._queue_loaded:
             try:
-                cache.save_account(self._account)
+                cache.save_account(self._account, device_id=self._client.device_id)
             except Exception:  # the cache is a convenience; never fail a quit on it
                 log.exception("could not save the cache on close")
         await self._client.close()
@@ -429,7 +430,7 @@ class MatrixService:
             self._want_fills(changed)
             if self._use_cache:
                 try:
-                    cache.save_account(self._account, changed_room_ids=changed)
+                    cache.save_account(self._account, changed_room_ids=changed, device_id=self._client.device_id)
                 except Exception:
                     log.exception("could not write the cache")
             self._listener.account_changed(self._account)

@@ -5,7 +5,7 @@ receipts and a pending fully-read marker, which are the receipt queue's to persi
 
 Layout (``SCHEMA_VERSION``):
 
-- ``meta(key, value)``: ``schema_version``, ``user_id``, ``next_batch``;
+- ``meta(key, value)``: ``schema_version``, ``user_id``, ``device_id``, ``next_batch``;
 - ``rooms(room_id, data)``: one row per room, ``data`` a compact JSON array (UTF-8,
   lone surrogates kept) of the room's fields, events as positional arrays;
 - ``summaries(room_id, title, membership, latest_ts, unread, lower_bound,
@@ -22,7 +22,12 @@ old token (or the reverse). Journal mode is WAL.
 
 Anything unreadable (not a database, truncated, malformed rows, another user's cache, an
 older or newer schema) is deleted with a logged notice and ``load_account`` returns
-None: the next sync is then an initial one. Loading never raises. Saving raises
+None: the next sync is then an initial one. So is the cache of another login (device) of
+the same user when the caller names its device, as the app and the commands do: a new
+login starts from a fresh sync. Its sync token and rooms may come from a homeserver that
+is gone (a local server wiped and set up again under the same user ID answered the old
+token, from its future, with an incremental sync: every old room stayed listed for good
+and the new ones showed unnamed). Loading never raises. Saving raises
 ``CacheError`` (an ``OSError``) when the disk refuses.
 
 Loading runs with the cyclic garbage collector paused, and then freezes what is alive
@@ -81,14 +86,15 @@ def cache_path() -> Path:
 # ---- public API -------------------------------------------------------------
 
 
-def load_account(user_id: str, path: Path | None = None) -> AccountState | None:
-    """The cached state of ``user_id``, or None (no cache, or one that was discarded)."""
+def load_account(user_id: str, path: Path | None = None, *, device_id: str | None = None) -> AccountState | None:
+    """The cached state of ``user_id``, or None (no cache, or one that was discarded).
+    With ``device_id``, only a cache written by that login counts (see the module's notes)."""
     path = path or cache_path()
     if not path.exists():
         return None
     try:
         with closing(_connect(path)) as db, collector_paused():
-            account = _load(db, user_id)
+            account = _load(db, user_id, device_id)
             if account is not None:
                 # Frozen before the collector is back on: otherwise its first act would
                 # be a collection walking everything just loaded (30 ms for 1,000 rooms).
@@ -109,7 +115,7 @@ def load_account(user_id: str, path: Path | None = None) -> AccountState | None:
     return None
 
 
-def load_summaries(user_id: str, path: Path | None = None) -> list[RoomSummary] | None:
+def load_summaries(user_id: str, path: Path | None = None, *, device_id: str | None = None) -> list[RoomSummary] | None:
     """The stored summary of every cached room of ``user_id`` (cheap: no room is
     decoded), or None when there is no cache this readmark can read. Never raises and
     never discards: ``load_account`` decides what to do with a bad file."""
@@ -118,7 +124,7 @@ def load_summaries(user_id: str, path: Path | None = None) -> list[RoomSummary] 
         return None
     try:
         with closing(_connect(path)) as db:
-            meta = _check_meta(db, user_id)
+            meta = _check_meta(db, user_id, device_id)
             if meta.get("summary_version") != str(SUMMARY_VERSION):
                 return None  # written under other rules: load_account rewrites them
             summaries = [decode_summary(row) for row in db.execute(f"SELECT {_SUMMARY_COLUMNS} FROM summaries")]
@@ -131,7 +137,9 @@ def load_summaries(user_id: str, path: Path | None = None) -> list[RoomSummary] 
         return None
 
 
-def load_rooms(user_id: str, room_ids: Iterable[str], path: Path | None = None) -> dict[str, RoomState]:
+def load_rooms(
+    user_id: str, room_ids: Iterable[str], path: Path | None = None, *, device_id: str | None = None
+) -> dict[str, RoomState]:
     """The cached state of the given rooms only (those of them that are cached); empty
     when the cache cannot be read. Never raises."""
     path = path or cache_path()
@@ -140,7 +148,7 @@ def load_rooms(user_id: str, room_ids: Iterable[str], path: Path | None = None) 
         return {}
     try:
         with closing(_connect(path)) as db:
-            _check_meta(db, user_id)
+            _check_meta(db, user_id, device_id)
             rooms = {}
             for room_id in wanted:
                 row = db.execute("SELECT data FROM rooms WHERE room_id = ?", (room_id,)).fetchone()
@@ -155,11 +163,14 @@ def save_account(
     account: AccountState,
     changed_room_ids: Iterable[str] | None = None,
     path: Path | None = None,
+    *,
+    device_id: str | None = None,
 ) -> None:
     """Write ``account``: only ``changed_room_ids`` (all rooms when None) and the sync token.
 
     A changed room that is no longer in the account is deleted. If the file holds no
-    cache for this user and schema, everything is written. Raises ``CacheError``.
+    cache for this user, login (``device_id``) and schema, everything is written. Raises
+    ``CacheError``.
     """
     path = path or cache_path()
     try:
@@ -167,14 +178,14 @@ def save_account(
         try:
             db = _connect(path)
             with closing(db):
-                _save(db, account, changed_room_ids)
+                _save(db, account, changed_room_ids, device_id or "")
         except sqlite3.DatabaseError as error:
             if isinstance(error, sqlite3.OperationalError) and not _looks_corrupt(error):
                 raise
             # Not a database (or a damaged one): start the file over.
             _discard(path, f"unwritable ({error})")
             with closing(_connect(path)) as db:
-                _save(db, account, None)
+                _save(db, account, None, device_id or "")
     except (sqlite3.Error, OSError) as error:
         raise CacheError(f"could not write the cache {path}: {error}") from None
 
@@ -242,8 +253,9 @@ def _meta(db: sqlite3.Connection) -> dict[str, str] | None:
     return {str(key): value for key, value in db.execute("SELECT key, value FROM meta")}
 
 
-def _check_meta(db: sqlite3.Connection, user_id: str) -> dict[str, str]:
-    """The meta table of a cache of ``user_id`` in this schema; raises _Discard otherwise."""
+def _check_meta(db: sqlite3.Connection, user_id: str, device_id: str | None) -> dict[str, str]:
+    """The meta table of a cache of ``user_id`` (written by login ``device_id``, unless that
+    is None) in this schema; raises _Discard otherwise."""
     meta = _meta(db)
     if meta is None:
         raise _Discard("it holds no readmark cache")
@@ -252,11 +264,13 @@ def _check_meta(db: sqlite3.Connection, user_id: str) -> dict[str, str]:
         raise _Discard(f"schema version {version}, this readmark uses {SCHEMA_VERSION}")
     if meta.get("user_id") != user_id:
         raise _Discard("it belongs to another user")
+    if device_id is not None and meta.get("device_id") != device_id:
+        raise _Discard("it was written by another login of this user; a new login starts from a fresh sync")
     return meta
 
 
-def _load(db: sqlite3.Connection, user_id: str) -> AccountState | None:
-    meta = _check_meta(db, user_id)
+def _load(db: sqlite3.Connection, user_id: str, device_id: str | None) -> AccountState | None:
+    meta = _check_meta(db, user_id, device_id)
     rooms: dict[str, RoomState] = {}
     for room_id, data in db.execute("SELECT room_id, data FROM rooms"):
         if not isinstance(room_id, str) or not isinstance(data, bytes):
@@ -267,13 +281,14 @@ def _load(db: sqlite3.Connection, user_id: str) -> AccountState | None:
     return AccountState(user_id, rooms, next_batch if isinstance(next_batch, str) and next_batch else None)
 
 
-def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Iterable[str] | None) -> None:
+def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Iterable[str] | None, device_id: str) -> None:
     meta = _meta(db)
     full = (
         changed_room_ids is None
         or meta is None
         or meta.get("schema_version") != str(SCHEMA_VERSION)
         or meta.get("user_id") != account.user_id
+        or meta.get("device_id", "") != device_id
         # Summaries written under other rules: all of them are written again, once.
         or meta.get("summary_version") != str(SUMMARY_VERSION)
     )
@@ -340,6 +355,7 @@ def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Itera
             [
                 ("schema_version", str(SCHEMA_VERSION)),
                 ("user_id", account.user_id),
+                ("device_id", device_id),
                 ("next_batch", account.next_batch or ""),
                 ("room_count", str(count)),
                 ("summary_version", str(SUMMARY_VERSION)),

@@ -104,7 +104,7 @@ def test_sigkill_while_writing_the_cache(xdg_dirs) -> None:
                 account = accounts[i % 5]
                 changed = None if i % 2 else list(account.rooms)[: 1 + i % 40]
                 print("begin", account.next_batch, flush=True)
-                cache.save_account(account, changed_room_ids=changed)
+                cache.save_account(account, changed_room_ids=changed, device_id="DEV")  # the session's login
                 print("saved", account.next_batch, flush=True)
                 i += 1
             """

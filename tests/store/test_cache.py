@@ -30,6 +30,8 @@ from app.store.cache import (
     delete_cache,
     encode_room,
     load_account,
+    load_rooms,
+    load_summaries,
     room_fields,
     save_account,
 )
@@ -364,6 +366,36 @@ def test_another_users_cache_is_discarded() -> None:
     assert load_account("@intruder:test") is None
     assert not cache_path().exists()
     assert load_account(ME) is None
+
+
+def test_the_cache_of_another_login_of_the_same_user_is_discarded(caplog: pytest.LogCaptureFixture) -> None:
+    """A new login starts from a fresh sync: the old one's token and rooms may belong to a
+    homeserver that is gone (wiped and set up again under the same user ID)."""
+    account = sample_account(2)
+    save_account(account, device_id="OLD")
+    assert_same(load_account(ME, device_id="OLD"), account)
+    assert load_summaries(ME, device_id="NEW") is None  # never discards: load_account decides
+    assert load_rooms(ME, ["!r0:test"], device_id="NEW") == {}
+    assert cache_path().exists()
+    with caplog.at_level(logging.WARNING, logger="app.store.cache"):
+        assert load_account(ME, device_id="NEW") is None
+    assert "another login" in caplog.text
+    assert not cache_path().exists()
+
+
+def test_a_cache_without_its_login_is_discarded_by_a_caller_that_names_one() -> None:
+    """Caches written before the login was recorded: discarded once, at the first start."""
+    save_account(sample_account(2))
+    assert load_account(ME, device_id="DEV") is None
+    assert not cache_path().exists()
+
+
+def test_an_incremental_save_by_another_login_writes_everything() -> None:
+    save_account(sample_account(3), device_id="OLD")
+    rooms = {f"!r{i}:test": sample_room(f"!r{i}:test", count=1, name="Seen by the new login") for i in range(3)}
+    account = AccountState(ME, rooms, next_batch="s_new")
+    save_account(account, changed_room_ids=["!r0:test"], device_id="NEW")
+    assert_same(load_account(ME, device_id="NEW"), account)  # no room left as the old login saw it
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -31,6 +31,9 @@ from tests.ui.helpers import RecordingApp, main_screen, shown
 from tests.ui.recorded import ME, recorded_account
 
 
+DEVICE = "DEVICE"
+
+
 @pytest.fixture
 def silent_homeserver() -> Iterator[str]:
     with silent_port() as port:
@@ -38,7 +41,7 @@ def silent_homeserver() -> Iterator[str]:
 
 
 def _service(homeserver: str) -> MatrixService:
-    session = Session(homeserver, ME, "DEVICE", "syt_never_used")
+    session = Session(homeserver, ME, DEVICE, "syt_never_used")
     return MatrixService(MatrixClient.from_session(session, request_timeout=60))
 
 
@@ -46,7 +49,7 @@ def _service(homeserver: str) -> MatrixService:
 def cached() -> AccountState:
     """The recorded account, saved in the cache as a previous run left it."""
     account = recorded_account()
-    cache.save_account(account)
+    cache.save_account(account, device_id=DEVICE)
     return account
 
 
@@ -58,6 +61,17 @@ def test_the_preview_is_the_summary_of_each_cached_room(cached: AccountState, si
     assert any(summary.unread.unread for summary in preview.values())
     # Once the rooms are loaded there is nothing left to preview.
     assert service.preview() == ()
+
+
+def test_a_cache_left_by_another_login_is_neither_shown_nor_kept(silent_homeserver: str) -> None:
+    """After a new login (`readmark login` again, or the demo on a homeserver set up anew)
+    the rooms come from a fresh sync, not from the cache the old login wrote: its rooms
+    may not exist on this server."""
+    cache.save_account(recorded_account(), device_id="AN_EARLIER_LOGIN")
+    service = _service(silent_homeserver)
+    assert service.preview() == ()
+    assert service.load_local().rooms == {}
+    assert not cache.cache_path().exists()
 
 
 def test_a_receipt_queued_by_an_earlier_run_counts_in_the_preview(cached: AccountState, silent_homeserver: str) -> None:
