@@ -6,7 +6,8 @@ Layout under ``data_root`` (default ``app.paths.cache_dir()/demo``)::
     homeserver.pid      the running demo homeserver's pid (to clean up after a killed demo)
     synapse/            the homeserver's data dir, reused between runs (``reset=True`` wipes it)
     synapse/readmark-demo.json   written once seeding finished: the DemoAccount
-    profile/            XDG config/data/state/cache dirs the TUI runs with
+    profile/            XDG config/data/state/cache dirs the TUI runs with (removed with the
+                        homeserver's data: its cache and receipt queue name that server's rooms)
 
 Two demos at once: each start picks a free port, so demos with different data roots never
 collide. Two demos on the *same* data root cannot share it (one SQLite database, and a
@@ -318,6 +319,12 @@ def run_demo(
                 shutil.rmtree(synapse_dir)
             first_run = not (synapse_dir / "generated.yaml").exists()
             out.line(f"readmark demo: data in {root}")
+            profile_dir = root / PROFILE_DIR_NAME
+            if first_run and profile_dir.exists():
+                # Its read-state cache and receipt queue name rooms of the homeserver
+                # that was just removed.
+                shutil.rmtree(profile_dir)
+                out.line(f"new homeserver: removed the old demo profile {profile_dir}")
 
             label = "starting homeserver (first run: generating its keys)" if first_run else "starting homeserver"
             try:
@@ -353,7 +360,7 @@ def run_demo(
                 password=account.password,
                 access_token=demo.access_token,
                 device_id=demo.device_id,
-                profile_dir=root / PROFILE_DIR_NAME,
+                profile_dir=profile_dir,
             )
             out.line(f"ready in {time.monotonic() - began:.1f} s: {account.user_id} "
                      f"(password {account.password}) on {server.base_url}")

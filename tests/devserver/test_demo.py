@@ -111,6 +111,12 @@ def test_run_demo_twice_reusing_the_data_dir(xdg_dirs: Any, capsys: pytest.Captu
     threads_before = set(threading.enumerate())
     runs: list[tuple[float, TuiVisit, str]] = []
 
+    # Read state left by a demo on a homeserver that is gone: the first run starts anew.
+    leftover = root / "profile" / "state" / "readmark" / "receipt-queue.json"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_text("{}")
+    kept = root / "profile" / "cache" / "readmark" / "kept"
+
     for attempt in range(2):
         record = TuiVisit()
         output = io.StringIO()
@@ -144,6 +150,12 @@ def test_run_demo_twice_reusing_the_data_dir(xdg_dirs: Any, capsys: pytest.Captu
         assert not paths.config_file().exists()
         stray = [p for p in xdg_dirs.home.parent.rglob("session.json") if not p.is_relative_to(profile)]
         assert stray == []
+        assert not leftover.exists()
+        if attempt == 0:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_text("written during the first run")
+        else:
+            assert kept.exists()  # the same homeserver: its profile stays
 
     # Ctrl-C inside the TUI: it propagates, and everything is stopped all the same.
     record = TuiVisit()
@@ -164,6 +176,7 @@ def test_run_demo_twice_reusing_the_data_dir(xdg_dirs: Any, capsys: pytest.Captu
     assert f"a demo is already running (pid {os.getpid()})" in first.second_demo_output
     assert "seeding the demo account" in first_output and "generating its keys" in first_output
     assert "seeding" not in second_output and "generating" not in second_output
+    assert "removed the old demo profile" in first_output and "removed the old" not in second_output
     assert "ready in" in second_output and "demo homeserver stopped" in second_output
     with capsys.disabled():
         print(f"\nrun_demo start-to-ready: first run {first.seconds_to_ready:.1f} s "
