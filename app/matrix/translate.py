@@ -124,6 +124,18 @@ def apply_sync_changes(account: AccountState, sync: Mapping[str, Any]) -> tuple[
         return _apply_sync_changes(account, sync)
 
 
+def listed_rooms(sync: Mapping[str, Any]) -> frozenset[RoomId]:
+    """The rooms a sync lists as joined or invited. After an initial sync (no ``since``)
+    these are all of mine: with ``include_leave`` off, a room missing from it is not."""
+    sections = sync.get("rooms") if isinstance(sync, Mapping) else None
+    if not isinstance(sections, dict):
+        return frozenset()
+    tally = _Tally()
+    return frozenset(
+        room_id for name in ("join", "invite") for room_id, _data in _room_entries(sections.get(name), tally)
+    )
+
+
 def _apply_sync_changes(account: AccountState, sync: Mapping[str, Any]) -> tuple[AccountState, frozenset[RoomId]]:
     tally = _Tally()
     me = account.user_id

@@ -348,3 +348,31 @@ async def test_a_read_thread_outside_the_window_is_found_through_the_threads_lis
         assert len(state.thread_positions[root]) == 3
     finally:
         await stop(service, task)
+
+
+async def test_a_refused_sync_token_starts_over_and_drops_the_rooms_the_server_no_longer_lists(make_actor) -> None:
+    """The cache's token is refused (400 "Invalid stream token"): the service syncs from
+    scratch, and a cached room that initial sync does not list (left, or of a server that
+    was set up anew) goes from the account and from the cache, for good."""
+    from dataclasses import replace
+
+    from app.matrix.sync_filter import sync_filter
+    from app.matrix.translate import apply_sync, parse_sync
+    from app.model.account import AccountState
+    from app.store import cache
+
+    me, alice, room, root, reply, main = shared_room(make_actor)
+    account = apply_sync(AccountState(me.user_id), parse_sync(me.sync(filter=sync_filter())))
+    ghost = "!gone:localhost"
+    rooms = {**account.rooms, ghost: replace(account.rooms[room], room_id=ghost)}
+    cache.save_account(replace(account, rooms=rooms, next_batch="not_a_token"), device_id=me.device_id)
+    service, recorder, task = await start(me)
+    try:
+        assert set(service.load_local().rooms) == {room, ghost}  # what the cache held
+        await eventually(lambda: service.status.state is SyncState.LIVE and ghost not in service.account.rooms)
+        assert room in service.account.rooms and service.account.rooms[room].event(main) is not None
+        assert ghost not in recorder.accounts[-1].rooms  # the screen was told
+    finally:
+        await stop(service, task)
+    stored = cache.load_account(me.user_id, device_id=me.device_id)
+    assert stored is not None and set(stored.rooms) == {room} and stored.next_batch != "not_a_token"
