@@ -33,7 +33,7 @@ from typing import Any, Final
 
 from app.gcpause import collector_paused
 from app.model.account import AccountState
-from app.model.events import TimelineEvent
+from app.model.events import TimelineEvent, reaction_body
 from app.model.ids import MAIN, RoomId, UserId
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
@@ -657,7 +657,7 @@ def _preview(etype: str, content: dict[str, Any], sender: UserId, state_key: str
     if etype == "m.reaction":
         relation = content.get("m.relates_to")
         key = clean_text(relation.get("key"), 40) if type(relation) is dict else ""
-        return ("[reaction] " + key) if key else "[reaction]"
+        return reaction_body(key)
     if etype == "m.room.redaction":
         return ""
     return clean_text(content.get("body"))

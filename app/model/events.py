@@ -53,6 +53,20 @@ class TimelineEvent:
         return self.rel_type == REL_REPLACE
 
 
+REACTION_LABEL: Final = "[reaction]"
+
+
+def reaction_body(key: str) -> str:
+    """A reaction's one-line form (its ``body``): the label, then the key it adds."""
+    return f"{REACTION_LABEL} {key}" if key else REACTION_LABEL
+
+
+def reaction_key(event: TimelineEvent) -> str:
+    """The key a reaction adds (an emoji, mostly), read back from its one-line form;
+    "+" when it has none."""
+    return event.body.removeprefix(REACTION_LABEL).removeprefix(" ") or "+"
+
+
 def is_message(event: TimelineEvent) -> bool:
     """True for events a person calls a message: not state, edits, reactions or redacted ones."""
     return (

@@ -30,7 +30,7 @@ from app.matrix.translate import (
     timeline_events,
 )
 from app.model.account import AccountState, sorted_rooms
-from app.model.events import TimelineEvent
+from app.model.events import TimelineEvent, reaction_key
 from app.model.ids import MAIN
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import ServerCounts, add_pending
@@ -244,6 +244,13 @@ def test_redacted_because_and_the_bundled_thread_count_are_read() -> None:
 )
 def test_previews_are_one_safe_line(event: dict[str, Any], preview: str) -> None:
     assert one_room(event).events[0].body == preview
+
+
+@pytest.mark.parametrize("key", ["👍", "+1", "[reaction]", ""])
+def test_a_reactions_key_is_read_back_from_its_line(key: str) -> None:
+    event = {"type": "m.reaction", "event_id": "$a", "sender": ALICE, "origin_server_ts": 1,
+             "content": {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$b", "key": key}}}
+    assert reaction_key(one_room(event).events[0]) == (key or "+")
 
 
 def test_emotes_use_the_senders_display_name() -> None:

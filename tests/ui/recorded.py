@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from app.model.account import AccountState
-from app.model.events import REL_ANNOTATION, REL_REPLACE, REL_THREAD, TimelineEvent
+from app.model.events import REL_ANNOTATION, REL_REPLACE, REL_THREAD, TimelineEvent, reaction_body
 from app.model.ids import MAIN
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
@@ -78,7 +78,7 @@ def ops() -> RoomState:
                 relates_to="$ops05-thanks",
             ),
             TimelineEvent(
-                "$ops05r-thumbs", BOB, at(7), "m.reaction", "👍", rel_type=REL_ANNOTATION, relates_to="$ops05-thanks"
+                "$ops05r-thumbs", BOB, at(7), "m.reaction", reaction_body("👍"), rel_type=REL_ANNOTATION, relates_to="$ops05-thanks"
             ),
             in_thread("$ops06-done", DEPLOY, BOB, 9, "done with DB"),
             message(INCIDENT, BOB, 10, "Incident 4521 postmortem draft is up", thread_reply_count=2),

@@ -17,7 +17,7 @@ from textual.content import Content
 from textual.reactive import reactive
 
 from app.model.account import AccountState
-from app.model.events import REL_ANNOTATION, REL_REPLACE, TimelineEvent, is_message
+from app.model.events import REL_ANNOTATION, REL_REPLACE, TimelineEvent, is_message, reaction_key
 from app.model.ids import MAIN, EventId, ThreadId, UserId
 from app.model.receipts import ReceiptType
 from app.model.room import RoomState
@@ -170,7 +170,7 @@ def _annotations(room: RoomState) -> tuple[set[EventId], dict[EventId, Counter[s
         if event.rel_type == REL_REPLACE:
             edits.add(event.relates_to)
         elif event.rel_type == REL_ANNOTATION:
-            reactions.setdefault(event.relates_to, Counter())[event.body or "+"] += 1
+            reactions.setdefault(event.relates_to, Counter())[reaction_key(event)] += 1
     return edits, reactions
 
 
