@@ -33,7 +33,7 @@ from typing import Any, Final
 
 from app.gcpause import collector_paused
 from app.model.account import AccountState
-from app.model.events import TimelineEvent, reaction_body
+from app.model.events import REL_REPLACE, TimelineEvent, reaction_body
 from app.model.ids import MAIN, RoomId, UserId
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
@@ -634,6 +634,9 @@ def _preview(etype: str, content: dict[str, Any], sender: UserId, state_key: str
     if state_key is not None:
         return _state_preview(etype, content, state_key, names)
     if etype == "m.room.message":
+        relation, new = content.get("m.relates_to"), content.get("m.new_content")
+        if type(new) is dict and type(relation) is dict and relation.get("rel_type") == REL_REPLACE:
+            content = new  # an edit: its line is the new text, not the "* ..." fallback
         body = content.get("body")
         msgtype = content.get("msgtype")
         if msgtype == "m.text" or msgtype == "m.notice":

@@ -143,7 +143,7 @@ def build_rows(room: RoomState, thread_id: ThreadId, glyphs: Glyphs) -> tuple[li
             room,
             event,
             unread=position > read_upto and thread_id == room.thread_of.get(event.event_id, MAIN),
-            edited=event.event_id in edits,
+            edited=edits.get(event.event_id),
             reactions=reactions.get(event.event_id),
             markers=markers.get(position, ()),
         )
@@ -161,14 +161,18 @@ def build_rows(room: RoomState, thread_id: ThreadId, glyphs: Glyphs) -> tuple[li
     return order, rows
 
 
-def _annotations(room: RoomState) -> tuple[set[EventId], dict[EventId, Counter[str]]]:
-    edits: set[EventId] = set()
+def _annotations(room: RoomState) -> tuple[dict[EventId, TimelineEvent], dict[EventId, Counter[str]]]:
+    """The latest edit of each edited event (by its own sender: the spec ignores edits by
+    anyone else), and the reaction keys on each event with their counts."""
+    edits: dict[EventId, TimelineEvent] = {}
     reactions: dict[EventId, Counter[str]] = {}
     for event in room.events:
         if event.relates_to is None or event.redacted:
             continue
         if event.rel_type == REL_REPLACE:
-            edits.add(event.relates_to)
+            original = room.event(event.relates_to)
+            if original is None or original.sender == event.sender:
+                edits[event.relates_to] = event
         elif event.rel_type == REL_ANNOTATION:
             reactions.setdefault(event.relates_to, Counter())[reaction_key(event)] += 1
     return edits, reactions
@@ -238,7 +242,7 @@ def _event_row(
     event: TimelineEvent,
     *,
     unread: bool,
-    edited: bool,
+    edited: TimelineEvent | None,
     reactions: Counter[str] | None,
     markers: Iterable[Content],
 ) -> Row:
@@ -253,11 +257,11 @@ def _event_row(
     elif not is_message(event):
         body = Content.styled(event.body or event.type, "$text-muted")
     else:
-        body = Content(one_line(event.body, 500))
+        body = Content(one_line(edited.body if edited is not None and edited.body else event.body, 500))
         if unread:
             body = body.stylize("bold")
     parts: list[Content | str] = [sender_content, " ", Content.styled(clock(event.ts), "$text-muted"), " ", body]
-    if edited:
+    if edited is not None:
         parts += [" ", Content.styled("(edited)", "$text-muted")]
     if event.thread_reply_count:
         parts += [" ", Content.styled(f"[{event.thread_reply_count} replies]", "$secondary")]
