@@ -49,6 +49,9 @@ EVENT_FIELDS: Final = (
     "content.algorithm",
     # Relations (threads, edits, reactions) and redactions (room version 11 puts it here).
     "content.m\\.relates_to",
+    # An edit's new text (its own body is a "* ..." fallback).
+    "content.m\\.new_content.body",
+    "content.m\\.new_content.msgtype",
     "content.redacts",
     # State that names a room.
     "content.name",

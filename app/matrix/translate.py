@@ -635,8 +635,13 @@ def _preview(etype: str, content: dict[str, Any], sender: UserId, state_key: str
         return _state_preview(etype, content, state_key, names)
     if etype == "m.room.message":
         relation, new = content.get("m.relates_to"), content.get("m.new_content")
-        if type(new) is dict and type(relation) is dict and relation.get("rel_type") == REL_REPLACE:
-            content = new  # an edit: its line is the new text, not the "* ..." fallback
+        if type(relation) is dict and relation.get("rel_type") == REL_REPLACE:
+            # An edit: its line is the new text, not the "* ..." fallback (nor, without
+            # m.new_content, the fallback's "* ").
+            if type(new) is dict and type(new.get("body")) is str:
+                content = new
+            elif type(content.get("body")) is str:
+                content = {**content, "body": content["body"].removeprefix("* ")}
         body = content.get("body")
         msgtype = content.get("msgtype")
         if msgtype == "m.text" or msgtype == "m.notice":

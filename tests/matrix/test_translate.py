@@ -241,7 +241,7 @@ def test_redacted_because_and_the_bundled_thread_count_are_read() -> None:
         (ev("$a", body="* fixed", **{"m.new_content": {"msgtype": "m.text", "body": "fixed"},
                                      "m.relates_to": {"rel_type": "m.replace", "event_id": "$b"}}), "fixed"),
         (ev("$a", body="* no new content", **{"m.relates_to": {"rel_type": "m.replace", "event_id": "$b"}}),
-         "* no new content"),
+         "no new content"),
         ({"type": "m.reaction", "event_id": "$a", "sender": ALICE, "origin_server_ts": 1,
           "content": {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$b", "key": "👍"}}}, "[reaction] 👍"),
     ],
@@ -749,6 +749,7 @@ def check_threads_scenario(directory: Path) -> None:
     assert [lab.thread_of[e[k]] for k in ("t2a", "t2b")] == [e["r2"]] * 2
     assert [lab.thread_of[e[k]] for k in ("r1", "r2", "m1", "like_m1", "edit_m1", "m4")] == [MAIN] * 6
     assert lab.event(e["edit_m1"]).is_edit  # type: ignore[union-attr]
+    assert lab.event(e["edit_m1"]).body == "hello, lab"  # type: ignore[union-attr]  # the new text
     assert lab.event(e["m3"]).redacted and lab.event(e["redact_m3"]).redacts == e["m3"]  # type: ignore[union-attr]
     # Receipts by exact key; alice's private receipt is invisible to me.
     assert dict(lab.receipts) == {
@@ -761,7 +762,7 @@ def check_threads_scenario(directory: Path) -> None:
     assert lab.fully_read == e["m2"]
     assert lab.fully_read_event() == e["m2"]
     # Server counts: main counts m2 (a mention: the highlight), r1, r2, m4; the redacted
-    # m3 was taken out by the server; reactions and the edit never notified.
+    # m3 was redacted (and counts for nothing); reactions and the edit never notified.
     assert lab.server_main == ServerCounts(4, 1)
     assert dict(lab.server_threads) == {e["r1"]: ServerCounts(1, 0), e["r2"]: ServerCounts(2, 0)}
     counts = threads_unread(lab)

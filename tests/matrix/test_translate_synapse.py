@@ -12,6 +12,7 @@ the three: expectation, server, core.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,8 @@ SCRIPT: tuple[tuple[str, str | None, str], ...] = (
     ("m2", None, "main 2"), ("t1_1", "r1", "one 1"), ("r2", None, "root two"), ("t2_0", "r2", "two 0"),
     ("t1_2", "r1", "one 2"), ("m3", None, "main 3"), ("t2_1", "r2", "two 1"),
 )
-Receipts = Sequence[tuple[str, str, str | None]]  # (event label, receipt type, MAIN, a root label or None)
+# (event label, receipt type, thread: MAIN, a root label, or None for unthreaded)
+Receipts = Sequence[tuple[str, str, str | None]]
 
 
 def seed_room(make_actor: Callable[..., MatrixActor], receipts: Receipts = ()) -> Seeded:
@@ -150,5 +152,11 @@ def test_a_thread_read_in_an_incremental_sync_goes_to_zero_on_both_sides(seeded:
 def test_fresh_recordings_translate_like_the_committed_ones(synapse, tmp_path: Path) -> None:  # noqa: ANN001
     written = record(synapse.base_url, tmp_path)
     assert {p.name.split(".")[0] for p in written} == {"threads", "gap"}
+    # The filter lets an edit's new text through (the committed recordings predate that).
+    labels = json.loads((tmp_path / "threads.labels.json").read_text(encoding="utf-8"))
+    initial = json.loads((tmp_path / "threads.01-initial.json").read_text(encoding="utf-8"))
+    lab = initial["rooms"]["join"][labels["rooms"]["lab"]]["timeline"]["events"]
+    (edit,) = [event for event in lab if event["event_id"] == labels["events"]["edit_m1"]]
+    assert edit["content"]["m.new_content"]["body"] == "hello, lab"
     check_threads_scenario(tmp_path)
     check_gap_scenario(tmp_path)
