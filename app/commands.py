@@ -50,7 +50,12 @@ async def synced_account(client: MatrixClient, *, offline: bool = False) -> Acco
             raise
         account = AccountState(client.user_id)
         body = await client.sync_raw(None, 0, filter_id)
-    account, changed = translate.apply_sync_changes(account, translate.parse_sync(body))
+    initial = account.next_batch is None  # the sync just made had no since token
+    sync = translate.parse_sync(body)
+    account, changed = translate.apply_sync_changes(account, sync)
+    if initial:
+        account, gone = translate.forget_unlisted(account, sync)
+        changed |= gone
     try:
         cache.save_account(account, changed_room_ids=changed, device_id=client.device_id)
     except OSError:

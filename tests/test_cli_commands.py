@@ -140,3 +140,26 @@ def test_mark_fully_read_alone_needs_no_private_receipt_support(seeded, capsys) 
     assert (code, err) == (0, "")
     assert "receipt" not in out
     assert me.wait_for(lambda: me.fully_read(room) == replies[-1])
+
+
+def test_status_from_a_cache_without_a_token_lists_only_the_rooms_the_server_lists(seeded, capsys) -> None:
+    """A cache with rooms but no sync token (the app's sync was refused, then it quit):
+    the initial sync the command makes drops the rooms it does not list, for good."""
+    from dataclasses import replace
+
+    from app.matrix.sync_filter import sync_filter
+    from app.matrix.translate import apply_sync, parse_sync
+    from app.model.account import AccountState
+    from app.store import cache
+
+    me, alice, room, root, replies, last, elsewhere = seeded
+    account = apply_sync(AccountState(me.user_id), parse_sync(me.sync(filter=sync_filter())))
+    ghost = "!gone:localhost"
+    rooms = {**account.rooms, ghost: replace(account.rooms[room], room_id=ghost)}
+    cache.save_account(replace(account, rooms=rooms, next_batch=None), device_id=me.device_id)
+    code, out, err = run(capsys, "status", "--json")
+    assert code == 0, err
+    listed = {r["room_id"] for r in json.loads(out)["rooms"]}
+    assert room in listed and ghost not in listed
+    stored = cache.load_account(me.user_id, device_id=me.device_id)
+    assert stored is not None and ghost not in stored.rooms and stored.next_batch

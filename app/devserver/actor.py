@@ -121,12 +121,17 @@ class MatrixActor:
         return cls(base_url, answer["user_id"], answer["access_token"], answer["device_id"])
 
     @classmethod
-    def login(cls, base_url: str, user_id_or_localpart: str, password: str) -> MatrixActor:
-        answer = http_call(base_url, "POST", f"{CLIENT_V3}/login", {
+    def login(cls, base_url: str, user_id_or_localpart: str, password: str,
+              device_id: str | None = None) -> MatrixActor:
+        """``device_id``: log in as that device (the server makes it if it is new)."""
+        body: dict[str, Any] = {
             "type": "m.login.password",
             "identifier": {"type": "m.id.user", "user": user_id_or_localpart},
             "password": password,
-        })
+        }
+        if device_id is not None:
+            body["device_id"] = device_id
+        answer = http_call(base_url, "POST", f"{CLIENT_V3}/login", body)
         return cls(base_url, answer["user_id"], answer["access_token"], answer["device_id"])
 
     def logout(self) -> None:

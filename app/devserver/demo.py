@@ -52,6 +52,7 @@ LOCK_NAME = "demo.lock"
 HOMESERVER_PID_NAME = "homeserver.pid"
 SYNAPSE_DIR_NAME = "synapse"
 PROFILE_DIR_NAME = "profile"
+DEMO_DEVICE_ID = "READMARK_DEMO"
 MARKER_NAME = "readmark-demo.json"
 
 DEMO_CONFIG = """\
@@ -323,7 +324,11 @@ def run_demo(
             if first_run and profile_dir.exists():
                 # Its read-state cache and receipt queue name rooms of the homeserver
                 # that was just removed.
-                shutil.rmtree(profile_dir)
+                try:
+                    shutil.rmtree(profile_dir)
+                except OSError as error:
+                    out.line(f"readmark demo: could not remove the old demo profile: {error}")
+                    return 1
                 out.line(f"new homeserver: removed the old demo profile {profile_dir}")
 
             label = "starting homeserver (first run: generating its keys)" if first_run else "starting homeserver"
@@ -346,7 +351,10 @@ def run_demo(
                 else:
                     account = account.with_base_url(server.base_url)
                 with out.step(f"logging in as {account.user_id}"):
-                    demo = MatrixActor.login(server.base_url, account.user_id, account.password)
+                    # The same device every run: readmark keeps a login's cache only for
+                    # that login, so the next run paints from what this one cached.
+                    demo = MatrixActor.login(server.base_url, account.user_id, account.password,
+                                             device_id=DEMO_DEVICE_ID)
             except (MatrixHttpError, OSError) as error:
                 out.line(f"readmark demo: could not prepare the demo account: {error} "
                          f"(log: {synapse_dir / 'homeserver.log'}; `readmark demo --reset` starts clean)")

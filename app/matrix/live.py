@@ -422,12 +422,13 @@ class MatrixService:
             attempt = 0
             self._account, changed = translate.apply_sync_changes(self._account, sync)
             if since is None:
-                changed |= self._forget_unlisted(translate.listed_rooms(sync))
+                self._account, gone = translate.forget_unlisted(self._account, sync)
+                changed |= gone
             if not self._fills_started:
                 # After the first sync, not before the first paint: rooms restored from
                 # the cache may hold lower-bound threads from an earlier run too.
                 self._fills_started = True
-                changed = self._account.rooms
+                changed = frozenset(self._account.rooms) | changed  # with the rooms just dropped
                 self._want_discovery()
             self._want_fills(changed)
             if self._use_cache:
@@ -437,16 +438,6 @@ class MatrixService:
                     log.exception("could not write the cache")
             self._listener.account_changed(self._account)
             self._set_status(SyncStatus(SyncState.LIVE))
-
-    def _forget_unlisted(self, listed: frozenset[RoomId]) -> frozenset[RoomId]:
-        """After an initial sync: drop the rooms it did not list (cached under a sync
-        token the server refused: rooms left or gone meanwhile), and return their IDs."""
-        gone = frozenset(self._account.rooms) - listed
-        if gone:
-            log.info("the initial sync no longer lists %d cached room(s); dropping them", len(gone))
-            kept = {room_id: room for room_id, room in self._account.rooms.items() if room_id in listed}
-            self._account = replace(self._account, rooms=kept)
-        return gone
 
     async def _countdown(self, delay: float, detail: str) -> None:
         """OFFLINE with a retry countdown, updated each second."""

@@ -124,16 +124,22 @@ def apply_sync_changes(account: AccountState, sync: Mapping[str, Any]) -> tuple[
         return _apply_sync_changes(account, sync)
 
 
-def listed_rooms(sync: Mapping[str, Any]) -> frozenset[RoomId]:
-    """The rooms a sync lists as joined or invited. After an initial sync (no ``since``)
-    these are all of mine: with ``include_leave`` off, a room missing from it is not."""
+def forget_unlisted(account: AccountState, sync: Mapping[str, Any]) -> tuple[AccountState, frozenset[RoomId]]:
+    """After an initial sync (no ``since``), applied: the account without the rooms that
+    sync did not list as joined or invited (with ``include_leave`` off it lists all of
+    mine), and their IDs. Those are rooms cached under an earlier sync token: left, or
+    gone, meanwhile; an initial sync on top of them would otherwise keep them for good."""
     sections = sync.get("rooms") if isinstance(sync, Mapping) else None
     if not isinstance(sections, dict):
-        return frozenset()
+        sections = {}
     tally = _Tally()
-    return frozenset(
-        room_id for name in ("join", "invite") for room_id, _data in _room_entries(sections.get(name), tally)
-    )
+    listed = {room_id for name in ("join", "invite") for room_id, _data in _room_entries(sections.get(name), tally)}
+    gone = frozenset(room_id for room_id in account.rooms if room_id not in listed)
+    if not gone:
+        return account, gone
+    log.info("the initial sync no longer lists %d cached room(s); dropping them", len(gone))
+    kept = {room_id: room for room_id, room in account.rooms.items() if room_id in listed}
+    return replace(account, rooms=kept), gone
 
 
 def _apply_sync_changes(account: AccountState, sync: Mapping[str, Any]) -> tuple[AccountState, frozenset[RoomId]]:

@@ -63,8 +63,8 @@ def reaction_body(key: str) -> str:
 
 def reaction_key(event: TimelineEvent) -> str:
     """The key a reaction adds (an emoji, mostly), read back from its one-line form;
-    "+" when it has none."""
-    return event.body.removeprefix(REACTION_LABEL).removeprefix(" ") or "+"
+    empty when it has none."""
+    return event.body.removeprefix(REACTION_LABEL).removeprefix(" ")
 
 
 def is_message(event: TimelineEvent) -> bool:

@@ -24,6 +24,7 @@ from app.devserver.activity import THREAD_NAME, LiveActivity
 from app.devserver.actor import MatrixActor
 from app.devserver.demo import (
     DEMO_CONFIG,
+    DEMO_DEVICE_ID,
     HOMESERVER_PID_NAME,
     DemoSession,
     demo_environment,
@@ -128,6 +129,7 @@ def test_run_demo_twice_reusing_the_data_dir(xdg_dirs: Any, capsys: pytest.Captu
         assert code == 0, output.getvalue()
         session = record.session
         assert session is not None and session.user_id == "@demo:localhost"
+        assert session.device_id == DEMO_DEVICE_ID  # every run: the cache is that login's
         assert session.profile_dir == root / "profile"
         profile = session.profile_dir.resolve()
         assert record.environment == {

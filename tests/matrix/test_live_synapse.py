@@ -372,6 +372,8 @@ async def test_a_refused_sync_token_starts_over_and_drops_the_rooms_the_server_n
         await eventually(lambda: service.status.state is SyncState.LIVE and ghost not in service.account.rooms)
         assert room in service.account.rooms and service.account.rooms[room].event(main) is not None
         assert ghost not in recorder.accounts[-1].rooms  # the screen was told
+        # ... and the cache, by the sync's own save (not only the full save on close).
+        await eventually(lambda: set(cache.load_account(me.user_id, device_id=me.device_id).rooms) == {room})
     finally:
         await stop(service, task)
     stored = cache.load_account(me.user_id, device_id=me.device_id)

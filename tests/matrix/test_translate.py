@@ -26,6 +26,7 @@ from app.matrix.translate import (
     apply_sync,
     apply_sync_changes,
     clean_text,
+    forget_unlisted,
     parse_sync,
     timeline_events,
 )
@@ -254,7 +255,7 @@ def test_previews_are_one_safe_line(event: dict[str, Any], preview: str) -> None
 def test_a_reactions_key_is_read_back_from_its_line(key: str) -> None:
     event = {"type": "m.reaction", "event_id": "$a", "sender": ALICE, "origin_server_ts": 1,
              "content": {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$b", "key": key}}}
-    assert reaction_key(one_room(event).events[0]) == (key or "+")
+    assert reaction_key(one_room(event).events[0]) == key
 
 
 def test_emotes_use_the_senders_display_name() -> None:
@@ -501,6 +502,17 @@ def test_an_incremental_sync_touches_only_the_rooms_it_names() -> None:
     assert changed == {"!r7:test"}
     assert [r for r in after.rooms if after.rooms[r] is not before.rooms[r]] == ["!r7:test"]
     assert after.next_batch == "s9"
+
+
+def test_an_initial_sync_forgets_the_rooms_it_does_not_list() -> None:
+    cached = apply_sync(fresh(), sync({ROOM: joined([ev("$a")]), "!left:example.org": joined([ev("$b")])}))
+    initial = {"next_batch": "s9", "rooms": {"join": {ROOM: joined([ev("$c")])},
+                                            "invite": {"!new:example.org": {"invite_state": {"events": []}}}}}
+    account, changed = apply_sync_changes(cached, initial)
+    account, gone = forget_unlisted(account, initial)
+    assert gone == {"!left:example.org"}
+    assert set(account.rooms) == {ROOM, "!new:example.org"} and account.next_batch == "s9"
+    assert forget_unlisted(account, initial) == (account, frozenset())  # nothing more to drop
 
 
 def test_an_empty_sync_changes_nothing_but_the_token() -> None:

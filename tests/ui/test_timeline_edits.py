@@ -66,5 +66,6 @@ def test_reactions_show_their_keys_and_counts() -> None:
         _reaction("$r1", BOB, 2_000, "$cake", "🎂"),
         _reaction("$r2", ME, 3_000, "$cake", "🎂"),
         _reaction("$r3", BOB, 4_000, "$cake", "😋"),
+        _reaction("$r4", BOB, 5_000, "$cake", ""),  # no key: nothing to show
     )
     assert lines["$cake"].endswith("There is cake in the kitchen 🎂2 😋1")

@@ -173,8 +173,8 @@ def _annotations(room: RoomState) -> tuple[dict[EventId, TimelineEvent], dict[Ev
             original = room.event(event.relates_to)
             if original is None or original.sender == event.sender:
                 edits[event.relates_to] = event
-        elif event.rel_type == REL_ANNOTATION:
-            reactions.setdefault(event.relates_to, Counter())[reaction_key(event)] += 1
+        elif event.rel_type == REL_ANNOTATION and (key := reaction_key(event)):  # a keyless one adds nothing
+            reactions.setdefault(event.relates_to, Counter())[key] += 1
     return edits, reactions
 
 
