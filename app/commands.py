@@ -17,6 +17,7 @@ from app.matrix.errors import RequestRefused
 from app.matrix.session import Session
 from app.matrix.sync_filter import sync_filter
 from app.model.account import AccountState, sorted_rooms, sorted_threads
+from app.model.edits import latest_edits, latest_text
 from app.model.ids import MAIN, looks_like_alias, looks_like_event_id, looks_like_room_id
 from app.model.plan import ActionKind, FullyReadRequest, ReceiptAction, Refusal, plan
 from app.model.receipts import ReceiptType
@@ -70,6 +71,7 @@ def status_document(account: AccountState, *, unread_only: bool = False) -> dict
         if unread_only and not counts.has_unread:
             continue
         per_thread = threads_unread(room)
+        edits = latest_edits(room)
         threads = []
         for thread_id in sorted_threads(room):
             unread = per_thread.get(thread_id)
@@ -82,7 +84,7 @@ def status_document(account: AccountState, *, unread_only: bool = False) -> dict
             threads.append(
                 {
                     "thread_id": thread_id,
-                    "root_preview": root.body if root is not None else None,
+                    "root_preview": latest_text(room, root, edits) if root is not None else None,
                     "unread": unread.unread,
                     "unread_is_lower_bound": unread.lower_bound,
                     "notifications": unread.server.notifications,

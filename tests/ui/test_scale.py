@@ -45,9 +45,9 @@ async def test_one_changed_room_rebuilds_one_row(monkeypatch) -> None:
     thread_rows: list[str] = []
     original_thread_row = ThreadList._thread_row
 
-    def counting_thread(room, thread_id, unread):  # noqa: ANN001, ANN202
+    def counting_thread(room, *args):  # noqa: ANN001, ANN002, ANN202
         thread_rows.append(room.room_id)
-        return original_thread_row(room, thread_id, unread)
+        return original_thread_row(room, *args)
 
     monkeypatch.setattr(ThreadList, "_thread_row", staticmethod(counting_thread))
 

@@ -10,6 +10,7 @@ from typing import Any
 from app.matrix.translate import apply_sync
 from app.model.account import AccountState
 from app.model.ids import MAIN
+from app.ui.describe import thread_title
 from app.ui.glyphs import FANCY
 from app.ui.widgets.timeline import build_rows
 from tests.ui.recorded import ALICE, BOB, ME
@@ -69,3 +70,14 @@ def test_reactions_show_their_keys_and_counts() -> None:
         _reaction("$r4", BOB, 5_000, "$cake", ""),  # no key: nothing to show
     )
     assert lines["$cake"].endswith("There is cake in the kitchen 🎂2 😋1")
+
+
+def test_an_edited_thread_root_titles_its_thread_with_the_new_text() -> None:
+    reply = {"type": "m.room.message", "event_id": "$reply", "sender": BOB, "origin_server_ts": 3_000,
+             "content": {"msgtype": "m.text", "body": "on it",
+                         "m.relates_to": {"rel_type": "m.thread", "event_id": "$root"}}}
+    events = [_message("$root", ALICE, 1_000, "Deploy plan for Firday"), reply,
+              _edit("$fix", ALICE, 4_000, "$root", "Deploy plan for Friday")]
+    sync = {"next_batch": "s1", "rooms": {"join": {ROOM: {"timeline": {"events": events, "limited": False}}}}}
+    room = apply_sync(AccountState(ME), sync).rooms[ROOM]
+    assert thread_title(room, "$root") == "Deploy plan for Friday"

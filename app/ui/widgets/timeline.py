@@ -17,6 +17,7 @@ from textual.content import Content
 from textual.reactive import reactive
 
 from app.model.account import AccountState
+from app.model.edits import latest_edits
 from app.model.events import REL_ANNOTATION, REL_REPLACE, TimelineEvent, is_message, reaction_key
 from app.model.ids import MAIN, EventId, ThreadId, UserId
 from app.model.receipts import ReceiptType
@@ -162,20 +163,15 @@ def build_rows(room: RoomState, thread_id: ThreadId, glyphs: Glyphs) -> tuple[li
 
 
 def _annotations(room: RoomState) -> tuple[dict[EventId, TimelineEvent], dict[EventId, Counter[str]]]:
-    """The latest edit of each edited event (by its own sender: the spec ignores edits by
-    anyone else), and the reaction keys on each event with their counts."""
-    edits: dict[EventId, TimelineEvent] = {}
+    """The newest edit of each edited event (``app.model.edits``), and the reaction keys
+    on each event with their counts."""
     reactions: dict[EventId, Counter[str]] = {}
     for event in room.events:
-        if event.relates_to is None or event.redacted:
+        if event.rel_type != REL_ANNOTATION or event.relates_to is None or event.redacted:
             continue
-        if event.rel_type == REL_REPLACE:
-            original = room.event(event.relates_to)
-            if original is None or original.sender == event.sender:
-                edits[event.relates_to] = event
-        elif event.rel_type == REL_ANNOTATION and (key := reaction_key(event)):  # a keyless one adds nothing
+        if key := reaction_key(event):  # a keyless one adds nothing
             reactions.setdefault(event.relates_to, Counter())[key] += 1
-    return edits, reactions
+    return latest_edits(room), reactions
 
 
 def _markers(
