@@ -24,6 +24,7 @@ from rich.style import Style as RichStyle
 from textual import events
 from textual.cache import LRUCache
 from textual.content import Content, Span
+from textual.filter import ANSIToTruecolor, LineFilter
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -686,3 +687,11 @@ class KeyedList(ScrollView, can_focus=True):
             # The refresh border_title asks for: show_title repaints the line itself.
             return self
         return super().refresh(*regions, **kwargs)
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """The app's line filters but its ANSI-to-truecolor one. Every colour in these lines
+        (rows, border, title) is a theme colour already resolved to RGB, with no dim, so
+        that filter would only copy each segment of each line: about a fifth of a j in the
+        rooms pane (issue 6). With an ANSI theme it is off anyway; NO_COLOR's filter stays.
+        tests/ui/test_line_filters.py checks the lines come out the same with it."""
+        return [line_filter for line_filter in super().get_line_filters() if not isinstance(line_filter, ANSIToTruecolor)]
