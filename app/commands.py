@@ -17,7 +17,7 @@ from app.matrix.errors import RequestRefused
 from app.matrix.session import Session
 from app.matrix.sync_filter import sync_filter
 from app.model.account import AccountState, sorted_rooms, sorted_threads
-from app.model.edits import latest_edits, latest_text
+from app.model.edits import latest_text
 from app.model.ids import MAIN, looks_like_alias, looks_like_event_id, looks_like_room_id
 from app.model.plan import ActionKind, FullyReadRequest, ReceiptAction, Refusal, plan
 from app.model.receipts import ReceiptType
@@ -52,11 +52,7 @@ async def synced_account(client: MatrixClient, *, offline: bool = False) -> Acco
         account = AccountState(client.user_id)
         body = await client.sync_raw(None, 0, filter_id)
     initial = account.next_batch is None  # the sync just made had no since token
-    sync = translate.parse_sync(body)
-    account, changed = translate.apply_sync_changes(account, sync)
-    if initial:
-        account, gone = translate.forget_unlisted(account, sync)
-        changed |= gone
+    account, changed = translate.apply_sync_changes(account, translate.parse_sync(body), initial=initial)
     try:
         cache.save_account(account, changed_room_ids=changed, device_id=client.device_id)
     except OSError:
@@ -71,7 +67,6 @@ def status_document(account: AccountState, *, unread_only: bool = False) -> dict
         if unread_only and not counts.has_unread:
             continue
         per_thread = threads_unread(room)
-        edits = latest_edits(room)
         threads = []
         for thread_id in sorted_threads(room):
             unread = per_thread.get(thread_id)
@@ -84,7 +79,7 @@ def status_document(account: AccountState, *, unread_only: bool = False) -> dict
             threads.append(
                 {
                     "thread_id": thread_id,
-                    "root_preview": latest_text(room, root, edits) if root is not None else None,
+                    "root_preview": latest_text(room, root) if root is not None else None,
                     "unread": unread.unread,
                     "unread_is_lower_bound": unread.lower_bound,
                     "notifications": unread.server.notifications,

@@ -420,10 +420,7 @@ class MatrixService:
                 # 30 s later while the status bar already says live.
                 self._queue.retry_now()
             attempt = 0
-            self._account, changed = translate.apply_sync_changes(self._account, sync)
-            if since is None:
-                self._account, gone = translate.forget_unlisted(self._account, sync)
-                changed |= gone
+            self._account, changed = translate.apply_sync_changes(self._account, sync, initial=since is None)
             if not self._fills_started:
                 # After the first sync, not before the first paint: rooms restored from
                 # the cache may hold lower-bound threads from an earlier run too.

@@ -115,34 +115,25 @@ def apply_sync(account: AccountState, sync: Mapping[str, Any]) -> AccountState:
     return apply_sync_changes(account, sync)[0]
 
 
-def apply_sync_changes(account: AccountState, sync: Mapping[str, Any]) -> tuple[AccountState, frozenset[RoomId]]:
+def apply_sync_changes(
+    account: AccountState, sync: Mapping[str, Any], *, initial: bool = False
+) -> tuple[AccountState, frozenset[RoomId]]:
     """``apply_sync``, and the IDs of the rooms it changed, added or removed (for the
-    cache and for redrawing only what moved)."""
+    cache and for redrawing only what moved).
+
+    ``initial``: the sync was made without a ``since`` token, so (``include_leave`` off)
+    it lists every room I am in or invited to; a room of ``account`` it does not list was
+    cached under an earlier token and left, or gone, meanwhile, and is removed. Applied on
+    top of them, an initial sync would otherwise keep such rooms for good."""
     if not isinstance(sync, Mapping):
         raise SyncFormatError(f"sync response is a {type(sync).__name__}, not an object")
     with collector_paused():
-        return _apply_sync_changes(account, sync)
+        return _apply_sync_changes(account, sync, initial)
 
 
-def forget_unlisted(account: AccountState, sync: Mapping[str, Any]) -> tuple[AccountState, frozenset[RoomId]]:
-    """After an initial sync (no ``since``), applied: the account without the rooms that
-    sync did not list as joined or invited (with ``include_leave`` off it lists all of
-    mine), and their IDs. Those are rooms cached under an earlier sync token: left, or
-    gone, meanwhile; an initial sync on top of them would otherwise keep them for good."""
-    sections = sync.get("rooms") if isinstance(sync, Mapping) else None
-    if not isinstance(sections, dict):
-        sections = {}
-    tally = _Tally()
-    listed = {room_id for name in ("join", "invite") for room_id, _data in _room_entries(sections.get(name), tally)}
-    gone = frozenset(room_id for room_id in account.rooms if room_id not in listed)
-    if not gone:
-        return account, gone
-    log.info("the initial sync no longer lists %d cached room(s); dropping them", len(gone))
-    kept = {room_id: room for room_id, room in account.rooms.items() if room_id in listed}
-    return replace(account, rooms=kept), gone
-
-
-def _apply_sync_changes(account: AccountState, sync: Mapping[str, Any]) -> tuple[AccountState, frozenset[RoomId]]:
+def _apply_sync_changes(
+    account: AccountState, sync: Mapping[str, Any], initial: bool
+) -> tuple[AccountState, frozenset[RoomId]]:
     tally = _Tally()
     me = account.user_id
     rooms: dict[RoomId, RoomState] = dict(account.rooms)
@@ -156,7 +147,9 @@ def _apply_sync_changes(account: AccountState, sync: Mapping[str, Any]) -> tuple
         if rooms.pop(room_id, None) is not None:
             changed.add(room_id)
 
+    listed: set[RoomId] = set()
     for room_id, data in _room_entries(sections.get("invite"), tally):
+        listed.add(room_id)
         room = rooms.get(room_id) or RoomState(room_id, me)
         try:
             rooms[room_id] = _apply_invite(room, data, tally)
@@ -166,6 +159,7 @@ def _apply_sync_changes(account: AccountState, sync: Mapping[str, Any]) -> tuple
         changed.add(room_id)
 
     for room_id, data in _room_entries(sections.get("join"), tally):
+        listed.add(room_id)
         room = rooms.get(room_id) or RoomState(room_id, me)
         try:
             rooms[room_id] = _apply_joined(room, data, tally)
@@ -173,6 +167,14 @@ def _apply_sync_changes(account: AccountState, sync: Mapping[str, Any]) -> tuple
             _guard_failed(room_id, error, tally)
             continue
         changed.add(room_id)
+
+    if initial:
+        gone = [room_id for room_id in rooms if room_id not in listed]
+        if gone:
+            log.info("the initial sync no longer lists %d cached room(s); dropping them", len(gone))
+            for room_id in gone:
+                del rooms[room_id]
+            changed.update(gone)
 
     direct = _direct_rooms(sync.get("account_data"), tally)
     if direct is not None:

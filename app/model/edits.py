@@ -13,9 +13,17 @@ from app.model.events import REL_REPLACE, TimelineEvent
 from app.model.ids import EventId
 from app.model.room import RoomState
 
+# The last room asked about and its edits. Rooms are immutable, and one key press asks
+# for the same room's edits several times (its timeline, its threads' titles, the title
+# over the timeline): a pass over its events each time would be work done thrice.
+_last: tuple[RoomState, Mapping[EventId, TimelineEvent]] | None = None
 
-def latest_edits(room: RoomState) -> dict[EventId, TimelineEvent]:
+
+def latest_edits(room: RoomState) -> Mapping[EventId, TimelineEvent]:
     """The newest valid edit of each edited event of ``room``, by the event it edits."""
+    global _last
+    if _last is not None and _last[0] is room:
+        return _last[1]
     edits: dict[EventId, TimelineEvent] = {}
     for event in room.events:
         if event.rel_type != REL_REPLACE or event.relates_to is None or event.redacted:
@@ -23,11 +31,11 @@ def latest_edits(room: RoomState) -> dict[EventId, TimelineEvent]:
         original = room.event(event.relates_to)
         if original is None or original.sender == event.sender:
             edits[event.relates_to] = event
+    _last = (room, edits)
     return edits
 
 
-def latest_text(room: RoomState, event: TimelineEvent, edits: Mapping[EventId, TimelineEvent] | None = None) -> str:
-    """The one-line text ``event`` shows: its newest edit's, else its own. ``edits``, from
-    ``latest_edits``, saves a pass over the room when asking for many events."""
-    edit = (latest_edits(room) if edits is None else edits).get(event.event_id)
+def latest_text(room: RoomState, event: TimelineEvent) -> str:
+    """The one-line text ``event`` shows: its newest edit's, else its own."""
+    edit = latest_edits(room).get(event.event_id)
     return edit.body if edit is not None and edit.body else event.body

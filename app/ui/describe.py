@@ -5,12 +5,10 @@ the terms a person reads in one glance. Pure functions, no Textual.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from datetime import datetime
 
 from app.model.edits import latest_text
-from app.model.events import TimelineEvent
-from app.model.ids import MAIN, EventId, ThreadId, UserId
+from app.model.ids import MAIN, ThreadId, UserId
 from app.model.plan import FullyReadRequest, ReceiptRequest, Refusal, Request
 from app.model.receipts import ReceiptType
 from app.model.room import RoomState
@@ -57,11 +55,9 @@ def one_line(text: str, width: int = TITLE_WIDTH) -> str:
     return line
 
 
-def thread_title(
-    room: RoomState, thread_id: ThreadId | None, edits: Mapping[EventId, TimelineEvent] | None = None
-) -> str:
-    """``Main timeline``, the root's first line (as last edited: ``edits`` from
-    ``app.model.edits.latest_edits``, or found here), or the root's ID when it is not loaded."""
+def thread_title(room: RoomState, thread_id: ThreadId | None) -> str:
+    """``Main timeline``, the root's first line (as last edited), or the root's ID when it
+    is not loaded."""
     if thread_id is None:
         return "whole room"
     if thread_id == MAIN:
@@ -71,7 +67,7 @@ def thread_title(
         return f"thread {thread_id[:12]}"
     if root.redacted:
         return "(deleted message)"
-    return one_line(latest_text(room, root, edits)) or root.type
+    return one_line(latest_text(room, root)) or root.type
 
 
 def display_name(room: RoomState, user_id: UserId) -> str:

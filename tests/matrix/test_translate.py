@@ -26,7 +26,6 @@ from app.matrix.translate import (
     apply_sync,
     apply_sync_changes,
     clean_text,
-    forget_unlisted,
     parse_sync,
     timeline_events,
 )
@@ -508,11 +507,10 @@ def test_an_initial_sync_forgets_the_rooms_it_does_not_list() -> None:
     cached = apply_sync(fresh(), sync({ROOM: joined([ev("$a")]), "!left:example.org": joined([ev("$b")])}))
     initial = {"next_batch": "s9", "rooms": {"join": {ROOM: joined([ev("$c")])},
                                             "invite": {"!new:example.org": {"invite_state": {"events": []}}}}}
-    account, changed = apply_sync_changes(cached, initial)
-    account, gone = forget_unlisted(account, initial)
-    assert gone == {"!left:example.org"}
+    assert set(apply_sync(cached, initial).rooms) == set(cached.rooms) | {"!new:example.org"}  # incremental
+    account, changed = apply_sync_changes(cached, initial, initial=True)
+    assert changed == {ROOM, "!new:example.org", "!left:example.org"}  # the dropped room too
     assert set(account.rooms) == {ROOM, "!new:example.org"} and account.next_batch == "s9"
-    assert forget_unlisted(account, initial) == (account, frozenset())  # nothing more to drop
 
 
 def test_an_empty_sync_changes_nothing_but_the_token() -> None:

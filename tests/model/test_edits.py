@@ -36,12 +36,21 @@ def test_the_newest_edit_by_the_sender_wins() -> None:
 
 def test_an_unedited_event_and_an_empty_edit_show_their_own_text() -> None:
     room = _room(_message("$a", ALICE, 1, "as sent"), _message("$b", ALICE, 2, "kept"), _edit("$e", ALICE, 3, "$b", ""))
-    edits = latest_edits(room)
-    assert latest_text(room, room.event("$a"), edits) == "as sent"  # type: ignore[arg-type]
-    assert latest_text(room, room.event("$b"), edits) == "kept"  # type: ignore[arg-type]
+    assert latest_text(room, room.event("$a")) == "as sent"  # type: ignore[arg-type]
+    assert latest_text(room, room.event("$b")) == "kept"  # type: ignore[arg-type]
 
 
 def test_an_edit_by_someone_else_alone_changes_nothing() -> None:
     room = _room(_message("$a", ALICE, 1, "lunch at noon"), _edit("$x", BOB, 2, "$a", "lunch is cancelled"))
     assert latest_edits(room) == {}
     assert latest_text(room, room.event("$a")) == "lunch at noon"  # type: ignore[arg-type]
+
+
+def test_a_new_room_state_is_looked_at_anew() -> None:
+    """The edits of the last room asked about are kept; a changed room (a new object) is
+    read again."""
+    before = _room(_message("$a", ALICE, 1, "first"))
+    assert latest_text(before, before.event("$a")) == "first"  # type: ignore[arg-type]
+    after = add_timeline(before, [_edit("$e", ALICE, 2, "$a", "second")], limited=False)
+    assert latest_text(after, after.event("$a")) == "second"  # type: ignore[arg-type]
+    assert latest_text(before, before.event("$a")) == "first"  # type: ignore[arg-type]

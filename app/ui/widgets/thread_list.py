@@ -5,16 +5,14 @@ count and the server's notification count side by side so a mismatch shows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import cache
 
 from textual.content import Content
 from textual.reactive import reactive
 
 from app.model.account import AccountState, sorted_threads
-from app.model.edits import latest_edits
-from app.model.events import TimelineEvent, is_message
-from app.model.ids import MAIN, EventId, ThreadId
+from app.model.events import is_message
+from app.model.ids import MAIN, ThreadId
 from app.model.room import RoomState
 from app.model.unread import ThreadUnread, threads_unread, thread_unread
 from app.ui.describe import display_name, thread_title, when
@@ -78,7 +76,6 @@ class ThreadList(KeyedList):
             return
         self._room, self._view = room, view
         counts = threads_unread(room)
-        edits = latest_edits(room)  # once for all the titles
         order: list[str] = [HEADER]
         rows: dict[str, Row] = {HEADER: self._header()}
         for thread_id in sorted_threads(room):
@@ -91,7 +88,7 @@ class ThreadList(KeyedList):
             ):
                 continue
             order.append(thread_id)
-            rows[thread_id] = self._thread_row(room, thread_id, unread, edits)
+            rows[thread_id] = self._thread_row(room, thread_id, unread)
         self.update_rows(order, rows, removed=[key for key in self._rows if key not in rows])
 
     @staticmethod
@@ -107,9 +104,7 @@ class ThreadList(KeyedList):
         )
 
     @staticmethod
-    def _thread_row(
-        room: RoomState, thread_id: ThreadId, unread: ThreadUnread, edits: Mapping[EventId, TimelineEvent]
-    ) -> Row:
+    def _thread_row(room: RoomState, thread_id: ThreadId, unread: ThreadUnread) -> Row:
         latest = room.latest_event(thread_id)
         last = when(latest.ts) if latest is not None else ""
         if thread_id == MAIN:
@@ -117,7 +112,7 @@ class ThreadList(KeyedList):
             sender = ""
             replies = ""
         else:
-            title = Content(thread_title(room, thread_id, edits))
+            title = Content(thread_title(room, thread_id))
             root = room.event(thread_id)
             sender = display_name(room, root.sender) if root is not None else ""
             count = root.thread_reply_count if root is not None else None

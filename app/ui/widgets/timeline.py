@@ -17,7 +17,7 @@ from textual.content import Content
 from textual.reactive import reactive
 
 from app.model.account import AccountState
-from app.model.edits import latest_edits
+from app.model.edits import latest_edits, latest_text
 from app.model.events import REL_ANNOTATION, REL_REPLACE, TimelineEvent, is_message, reaction_key
 from app.model.ids import MAIN, EventId, ThreadId, UserId
 from app.model.receipts import ReceiptType
@@ -116,7 +116,7 @@ def _is_shown(event: TimelineEvent) -> bool:
 
 def build_rows(room: RoomState, thread_id: ThreadId, glyphs: Glyphs) -> tuple[list[str], dict[str, Row]]:
     positions = shown_events(room, thread_id)
-    edits, reactions = _annotations(room)
+    edits, reactions = latest_edits(room), _reactions(room)
     markers = _markers(room, thread_id, positions, glyphs)
     fully_read = room.position(room.fully_read_event())
     read_upto = room.read_position(thread_id).index
@@ -144,7 +144,7 @@ def build_rows(room: RoomState, thread_id: ThreadId, glyphs: Glyphs) -> tuple[li
             room,
             event,
             unread=position > read_upto and thread_id == room.thread_of.get(event.event_id, MAIN),
-            edited=edits.get(event.event_id),
+            edited=event.event_id in edits,
             reactions=reactions.get(event.event_id),
             markers=markers.get(position, ()),
         )
@@ -162,16 +162,15 @@ def build_rows(room: RoomState, thread_id: ThreadId, glyphs: Glyphs) -> tuple[li
     return order, rows
 
 
-def _annotations(room: RoomState) -> tuple[dict[EventId, TimelineEvent], dict[EventId, Counter[str]]]:
-    """The newest edit of each edited event (``app.model.edits``), and the reaction keys
-    on each event with their counts."""
+def _reactions(room: RoomState) -> dict[EventId, Counter[str]]:
+    """The reaction keys on each event, with their counts."""
     reactions: dict[EventId, Counter[str]] = {}
     for event in room.events:
         if event.rel_type != REL_ANNOTATION or event.relates_to is None or event.redacted:
             continue
         if key := reaction_key(event):  # a keyless one adds nothing
             reactions.setdefault(event.relates_to, Counter())[key] += 1
-    return latest_edits(room), reactions
+    return reactions
 
 
 def _markers(
@@ -238,7 +237,7 @@ def _event_row(
     event: TimelineEvent,
     *,
     unread: bool,
-    edited: TimelineEvent | None,
+    edited: bool,
     reactions: Counter[str] | None,
     markers: Iterable[Content],
 ) -> Row:
@@ -253,11 +252,11 @@ def _event_row(
     elif not is_message(event):
         body = Content.styled(event.body or event.type, "$text-muted")
     else:
-        body = Content(one_line(edited.body if edited is not None and edited.body else event.body, 500))
+        body = Content(one_line(latest_text(room, event), 500))
         if unread:
             body = body.stylize("bold")
     parts: list[Content | str] = [sender_content, " ", Content.styled(clock(event.ts), "$text-muted"), " ", body]
-    if edited is not None:
+    if edited:
         parts += [" ", Content.styled("(edited)", "$text-muted")]
     if event.thread_reply_count:
         parts += [" ", Content.styled(f"[{event.thread_reply_count} replies]", "$secondary")]
