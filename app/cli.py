@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # imported where used: `readmark login` and the one-shot comm
     import argparse
 
     from app.matrix.client import MatrixClient
-    from app.matrix.live import MatrixService
+    from app.matrix.service import MatrixService
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +335,7 @@ async def _tui_login(homeserver: str, user: str, password: str) -> MatrixService
     replaces the stored one. A plain-http warning is the app's to show
     (``service.insecure_transport``)."""
     from app.matrix.client import MatrixClient
-    from app.matrix.live import MatrixService
+    from app.matrix.service import MatrixService
 
     client, new_session = await MatrixClient.login(
         homeserver, user, password, device_id=_device_to_reuse(homeserver, user)
@@ -369,7 +369,7 @@ def _tui() -> int:
     settings = _settings()
     session = load_session()
     from app.matrix.client import MatrixClient
-    from app.matrix.live import MatrixService
+    from app.matrix.service import MatrixService
     from app.ui.app import ReadmarkApp
 
     # What the imports made (modules, classes, functions: Textual's and ours) lives as

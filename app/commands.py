@@ -7,21 +7,20 @@ Problems are ``CommandError``s: one line for stderr and an exit code.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.config import Settings
-from app.matrix import translate
 from app.matrix.client import MatrixClient
-from app.matrix.live import load_thread, send_request
+from app.matrix.core import ReadStateCore
 from app.matrix.errors import RequestRefused
+from app.matrix.service import load_thread, sync_once
 from app.matrix.session import Session
-from app.matrix.sync_filter import sync_filter
 from app.model.account import AccountState, sorted_rooms, sorted_threads
 from app.model.edits import latest_text
 from app.model.ids import MAIN, looks_like_alias, looks_like_event_id, looks_like_room_id
-from app.model.plan import ActionKind, FullyReadRequest, ReceiptAction, Refusal, plan
+from app.model.plan import ActionKind, FullyReadRequest, ReceiptAction, Refusal
 from app.model.receipts import ReceiptType
-from app.model.room import RoomState, backfill
+from app.model.sending import refuse_action, sends_receipt
 from app.model.unread import room_unread, threads_unread
 from app.store import cache
 
@@ -35,29 +34,31 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
-async def synced_account(client: MatrixClient, *, offline: bool = False) -> AccountState:
-    """The cached state brought up to date with one sync (``offline``: the cache only)."""
-    account = cache.load_account(client.user_id, device_id=client.device_id)
+async def synced_core(
+    client: MatrixClient,
+    settings: Settings | None = None,
+    *,
+    session_mode: ReceiptType | None = None,
+    offline: bool = False,
+) -> ReadStateCore:
+    """The read-state core on the cached state, brought up to date with one sync
+    (``offline``: the cache only). ``settings`` and ``session_mode`` decide which receipt
+    type each room takes, as in the TUI (``--public``/``--private`` are the session mode)."""
+    core = ReadStateCore(
+        client.user_id, modes=settings.mode_rules if settings is not None else None, session_mode=session_mode
+    )
+    cached = cache.load_account(client.user_id, device_id=client.device_id)
+    core.load(cached, ())
     if offline:
-        if account is None:
+        if cached is None:
             raise CommandError("no cached state yet: run `readmark status` online once first")
-        return account
-    account = account or AccountState(client.user_id)
-    filter_id = await client.upload_filter(sync_filter())
+        return core
+    changed = await sync_once(client, core)
     try:
-        body = await client.sync_raw(account.next_batch, 0, filter_id)
-    except RequestRefused:
-        if account.next_batch is None:
-            raise
-        account = AccountState(client.user_id)
-        body = await client.sync_raw(None, 0, filter_id)
-    initial = account.next_batch is None  # the sync just made had no since token
-    account, changed = translate.apply_sync_changes(account, translate.parse_sync(body), initial=initial)
-    try:
-        cache.save_account(account, changed_room_ids=changed, device_id=client.device_id)
+        cache.save_account(core.account, changed_room_ids=changed, device_id=client.device_id)
     except OSError:
         pass  # the cache is a convenience
-    return account
+    return core
 
 
 def status_document(account: AccountState, *, unread_only: bool = False) -> dict:
@@ -122,8 +123,8 @@ def status_text(document: dict) -> str:
 
 async def status(session: Session, *, as_json: bool, unread_only: bool, offline: bool) -> str:
     async with MatrixClient.from_session(session, request_timeout=REQUEST_TIMEOUT) as client:
-        account = await synced_account(client, offline=offline)
-    document = status_document(account, unread_only=unread_only)
+        core = await synced_core(client, offline=offline)
+    document = status_document(core.account, unread_only=unread_only)
     return json.dumps(document, ensure_ascii=False) if as_json else status_text(document)
 
 
@@ -163,47 +164,64 @@ async def mark(session: Session, settings: Settings, args: MarkArgs) -> str:
                 room_id = await client.resolve_alias(room_id)
             except RequestRefused as error:
                 raise CommandError(f"alias {args.room} does not resolve: {error}") from None
-        receipt_type = args.receipt_type or settings.mode_for(room_id)
-        sends_receipt = not args.fully_read or args.with_receipt
-        if sends_receipt and receipt_type is ReceiptType.PRIVATE and not await client.supports_private_receipts():
-            raise CommandError("this homeserver does not support private receipts; nothing sent (use --public)")
-        account = await synced_account(client)
-        room = account.rooms.get(room_id)
+        if args.fully_read:
+            action = ReceiptAction(ActionKind.FULLY_READ, ReceiptType.PRIVATE, None, args.event_id, args.with_receipt)
+        elif args.unthreaded:
+            action = ReceiptAction(ActionKind.UNTHREADED, ReceiptType.PRIVATE, None, args.event_id)
+        else:
+            action = ReceiptAction(ActionKind.THREADED, ReceiptType.PRIVATE, args.thread or MAIN, args.event_id)
+        core = ReadStateCore(client.user_id, modes=settings.mode_rules, session_mode=args.receipt_type)
+        # The type the room's mode gives, unless --public/--private chose one: a room
+        # pinned to private in config.toml still refuses --public (``plan`` says so).
+        action = replace(action, receipt_type=args.receipt_type or core.mode_in(room_id).receipt_type)
+        if sends_receipt(action):
+            # Asked before any sync: a script learns at once that nothing can be sent.
+            core.private_supported = await client.supports_private_receipts()
+            refusal = refuse_action(action, core.mode_in(room_id), private_supported=core.private_supported)
+            if refusal is not None:
+                raise CommandError(f"nothing sent: {refusal.reason}{_MARK_HINTS.get(refusal.code, '')}")
+        core.load(cache.load_account(client.user_id, device_id=client.device_id), ())
+        changed = await sync_once(client, core)
+        try:
+            cache.save_account(core.account, changed_room_ids=changed, device_id=client.device_id)
+        except OSError:
+            pass  # the cache is a convenience
+        room = core.account.rooms.get(room_id)
         if room is None or room.membership != "join":
             raise CommandError(f"you are not joined to {args.room}")
+        name = room.name or room_id
         if args.event_id is not None and room.event(args.event_id) is None:
-            room = await _load_event(client, room, args.event_id)
-        if args.fully_read:
-            action = ReceiptAction(ActionKind.FULLY_READ, receipt_type, None, args.event_id, args.with_receipt)
-        elif args.unthreaded:
-            action = ReceiptAction(ActionKind.UNTHREADED, receipt_type, None, args.event_id)
-        else:
-            action = ReceiptAction(ActionKind.THREADED, receipt_type, args.thread or MAIN, args.event_id)
-        if args.thread not in (None, MAIN) and args.thread not in room.complete_threads:
+            await _load_event(client, core, room_id, args.event_id, name)
+        if args.thread not in (None, MAIN) and args.thread not in core.account.rooms[room_id].complete_threads:
             # The sync window may hold none of the thread, or only its root: load it.
             try:
-                events, complete = await load_thread(client, room, args.thread)
+                await load_thread(client, core, room_id, args.thread)
             except RequestRefused as error:
-                raise CommandError(f"event {args.thread} is not in {room.name or room_id}: {error}") from None
-            room = backfill(room, events, complete_thread=args.thread if complete else None)
-            if room.event(args.thread) is None:
-                raise CommandError(f"event {args.thread} is not in {room.name or room_id}")
-        request = plan(room, action)
+                raise CommandError(f"event {args.thread} is not in {name}: {error}") from None
+            if core.account.rooms[room_id].event(args.thread) is None:
+                raise CommandError(f"event {args.thread} is not in {name}")
+        request = core.plan(room_id, action)
         if isinstance(request, Refusal):
-            raise CommandError(f"nothing sent: {request.reason}")
-        await send_request(client, request)
+            raise CommandError(f"nothing sent: {request.reason}{_MARK_HINTS.get(request.code, '')}")
+        await client.send_request(request)
         if isinstance(request, FullyReadRequest):
             kind = request.receipt_type
             extra = f" with a {kind.label} receipt up to {request.receipt_event_id}" if kind else ""
-            return f"fully-read marker moved to {request.event_id}{extra} in {room.name or room_id}"
+            return f"fully-read marker moved to {request.event_id}{extra} in {name}"
         scope = "unthreaded" if request.thread_id is None else f"thread {request.thread_id}"
-        return f"{request.receipt_type.label} receipt ({scope}) up to {request.event_id} in {room.name or room_id}"
+        return f"{request.receipt_type.label} receipt ({scope}) up to {request.event_id} in {name}"
 
 
-async def _load_event(client: MatrixClient, room: RoomState, event_id: str) -> RoomState:
+# What a script can do about a refusal, by its code.
+_MARK_HINTS = {
+    "no-private-receipts": " (use --public)",
+    "private-mode": " (the room is set to private in config.toml)",
+}
+
+
+async def _load_event(client: MatrixClient, core: ReadStateCore, room_id: str, event_id: str, name: str) -> None:
     try:
-        raw = await client.room_event(room.room_id, event_id)
+        raw = await client.room_event(room_id, event_id)
     except RequestRefused as error:
-        raise CommandError(f"event {event_id} is not in {room.name or room.room_id}: {error}") from None
-    return backfill(room, translate.timeline_events([raw]))
-
+        raise CommandError(f"event {event_id} is not in {name}: {error}") from None
+    core.thread_loaded(room_id, MAIN, [raw], complete=False)

@@ -26,6 +26,7 @@ from types import MappingProxyType
 
 from app.model.ids import looks_like_alias, looks_like_room_id
 from app.model.receipts import ReceiptType
+from app.model.sending import ModeRules
 from app.paths import config_file
 
 
@@ -47,8 +48,10 @@ class Settings:
     keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     glyphs: bool = True
 
-    def mode_for(self, room_id: str) -> ReceiptType:
-        return self.room_modes.get(room_id, self.receipt_mode)
+    @property
+    def mode_rules(self) -> ModeRules:
+        """What the receipt settings decide, for ``app.model.sending.room_mode``."""
+        return ModeRules(self.receipt_mode, self.room_modes)
 
 
 _MODES = {"private": ReceiptType.PRIVATE, "public": ReceiptType.PUBLIC}

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.matrix.live import MatrixService
+from app.matrix.service import MatrixService
 from app.matrix.queue import ReceiptQueue
 from app.matrix.translate import apply_sync_changes
 from app.model.account import AccountState
@@ -36,7 +36,7 @@ from app.model.plan import ReceiptRequest
 from app.model.receipts import ReceiptType
 from app.model.room import RoomState, add_timeline
 from app.ui.app import ReadmarkApp
-from app.ui.settings import Settings
+from app.config import Settings
 from bench.fixtures import SilentClient, in_profile, write_profile
 from bench.harness import Report, Table, Target
 from bench.keys import FrameProbe, main_screen_ready, press, settle

@@ -51,7 +51,7 @@ IMPORTS = (
     "app.store.cache",
     "app.matrix.translate",
     "app.matrix.client",
-    "app.matrix.live",
+    "app.matrix.service",
     "app.ui.app",
     "app.cli",
 )

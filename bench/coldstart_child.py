@@ -130,7 +130,7 @@ def _time_phases() -> None:
         ("layout", Compositor, "reflow"),
     ]
     if sys.argv[1] != "minimal":
-        from app.matrix.live import MatrixService
+        from app.matrix.service import MatrixService
 
         from app.ui.widgets.keyed_list import KeyedList
         from app.ui.widgets.room_list import RoomList

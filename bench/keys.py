@@ -34,13 +34,13 @@ from collections.abc import Callable
 
 from textual import events
 
-from app.matrix.live import MatrixService
+from app.matrix.service import MatrixService
 from app.matrix.translate import apply_sync_changes
 from app.model.account import AccountState
 from app.model.ids import MAIN
 from app.model.unread import thread_unread
 from app.ui.app import ReadmarkApp
-from app.ui.settings import Settings
+from app.config import Settings
 from bench.fixtures import SilentClient, in_profile, write_profile
 from bench.harness import Report, Stats, Table, Target
 from bench.synthetic import ME, Shape, encode, incremental_sync, initial_sync

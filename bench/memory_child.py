@@ -69,9 +69,9 @@ def traced(body: bytes, report: dict) -> None:
 
 
 def tui(body: bytes, report: dict) -> None:
-    from app.matrix.live import MatrixService
+    from app.matrix.service import MatrixService
     from app.ui.app import ReadmarkApp
-    from app.ui.settings import Settings
+    from app.config import Settings
     from bench.fixtures import SilentClient
     from bench.keys import main_screen_ready
 

@@ -12,7 +12,7 @@ import pytest
 from app import cli
 from app.devserver.actor import CLIENT_V3, MatrixActor, MatrixHttpError
 from app.matrix.client import MatrixClient
-from app.matrix.live import MatrixService
+from app.matrix.service import MatrixService
 from app.matrix.session import Session, load_session
 
 

@@ -22,7 +22,7 @@ def top_level(names: set[str]) -> set[str]:
 
 @pytest.mark.parametrize(
     "module",
-    ["app.model", "app.model.account", "app.model.plan", "app.model.unread", "app.model.names"],
+    ["app.model", "app.model.account", "app.model.plan", "app.model.sending", "app.model.unread", "app.model.names"],
 )
 def test_model_imports_neither_nio_nor_textual_nor_io_layers(module: str) -> None:
     loaded = modules_after_import(module)
@@ -30,11 +30,19 @@ def test_model_imports_neither_nio_nor_textual_nor_io_layers(module: str) -> Non
     assert not {m for m in loaded if m.startswith(("app.matrix", "app.ui", "app.store", "app.cli"))}
 
 
+def test_the_core_does_no_io_and_no_waiting() -> None:
+    """The read-state core decides; the service around it waits and sends."""
+    loaded = modules_after_import("app.matrix.core")
+    assert not {"asyncio", "nio", "textual", "aiohttp", "sqlite3"} & top_level(loaded)
+    io_layers = ("app.store", "app.ui", "app.cli", "app.matrix.client", "app.matrix.queue", "app.matrix.service")
+    assert not {m for m in loaded if m.startswith(io_layers)}
+
+
 @pytest.mark.parametrize(
     "module",
     [
         "app.matrix.service",
-        "app.matrix.live",
+        "app.matrix.core",
         "app.matrix.client",
         "app.matrix.translate",
         "app.matrix.queue",

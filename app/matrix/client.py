@@ -50,6 +50,9 @@ from app.matrix.errors import (
     TokenInvalid,
 )
 from app.matrix.session import Session
+from app.model.plan import FullyReadRequest, Request
+from app.model.receipts import ReceiptType
+from app.model.sending import needs_private_receipts, refuse_request
 
 if TYPE_CHECKING:
     import nio
@@ -543,6 +546,25 @@ class MatrixClient:
         if not body:
             raise ValueError("set_read_markers needs at least one marker")
         await self._request("POST", f"{CLIENT_V3}/rooms/{_quote(room_id)}/read_markers", body=body)
+
+    async def send_request(self, request: Request) -> None:
+        """One planned request on the wire: a receipt, or the read markers. A private
+        receipt is checked against what the server supports first (it may have been
+        queued before the server said) and refused rather than ever sent public."""
+        if needs_private_receipts(request):
+            refusal = refuse_request(request, private_supported=await self.supports_private_receipts())
+            if refusal is not None:
+                raise RequestRefused(refusal.reason, errcode="M_UNRECOGNIZED")
+        if isinstance(request, FullyReadRequest):
+            receipt_type, receipt_event = request.receipt_type, request.receipt_event_id
+            await self.set_read_markers(
+                request.room_id,
+                fully_read=request.event_id,
+                read=receipt_event if receipt_type is ReceiptType.PUBLIC else None,
+                read_private=receipt_event if receipt_type is ReceiptType.PRIVATE else None,
+            )
+            return
+        await self.send_receipt(request.room_id, request.receipt_type.value, request.event_id, request.thread_id)
 
     # -- sync -------------------------------------------------------------------
 

@@ -26,7 +26,6 @@ import contextvars
 import json
 import logging
 import os
-import random
 import time
 from asyncio.tasks import _enter_task, _leave_task
 from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -35,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from app.matrix.errors import MatrixError, RateLimited, TokenInvalid
-from app.model.plan import FullyReadRequest, ReceiptRequest, Request
-from app.model.receipts import FULLY_READ, ReceiptType
+from app.matrix.retry import retry_delay
+from app.model.plan import FullyReadRequest, ReceiptRequest, Request, request_key
+from app.model.receipts import ReceiptType
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,6 @@ QUEUE_VERSION = 1
 MIN_INTERVAL = 1.5
 QUIET = 0.5
 MAX_WAIT = 3.0
-BACKOFF_START = 0.5
-BACKOFF_CAP = 30.0
 
 Sender = Callable[[Request], Awaitable[None]]
 
@@ -62,16 +60,6 @@ class QueueWriteError(OSError):
 
 
 Settled = Callable[[Request, MatrixError | None], None]
-
-
-def queue_key(request: Request) -> tuple[str, str, str]:
-    if isinstance(request, FullyReadRequest):
-        # With or without a receipt (and which type) are separate keys: a newer marker
-        # must never swallow an older request's receipt.
-        receipt = request.receipt_type.value if request.receipt_type is not None else ""
-        return (request.room_id, FULLY_READ, receipt)
-    thread = "\x00unthreaded" if request.thread_id is None else request.thread_id
-    return (request.room_id, request.receipt_type.value, thread)
 
 
 def request_to_json(request: Request) -> dict:
@@ -219,7 +207,7 @@ class ReceiptQueue:
         return len(self.pending_requests())
 
     def _put(self, request: Request) -> Request | None:
-        key = queue_key(request)
+        key = request_key(request)
         slot = self._slots.get(key)
         if slot is None:
             slot = self._slots[key] = _Slot()
@@ -242,7 +230,7 @@ class ReceiptQueue:
         try:
             self._persist()
         except OSError as error:
-            key = queue_key(request)
+            key = request_key(request)
             slot = self._slots[key]
             slot.waiting = replaced
             if slot.waiting is None and slot.in_flight is None:
@@ -250,7 +238,7 @@ class ReceiptQueue:
             raise QueueWriteError(
                 f"cannot write the receipt queue {self.path}: {error.strerror or error}; nothing was sent"
             ) from None
-        key = queue_key(request)
+        key = request_key(request)
         self._slots[key].submitted = time.monotonic()
         self._on_change(len(self))
         self._start_worker(key)
@@ -360,7 +348,7 @@ class ReceiptQueue:
             except MatrixError as failure:
                 if failure.is_retryable:
                     self._restore(slot, request)
-                    delay = self._delay(failure, attempt)
+                    delay = retry_delay(failure, attempt)
                     attempt += 1
                     log.info("receipt %s: %s; retrying in %.1f s", key, failure, delay)
                     await self._backoff(delay, failure)
@@ -396,13 +384,6 @@ class ReceiptQueue:
         self._slots.pop(key, None)
         if key in self._order:
             self._order.remove(key)
-
-    @staticmethod
-    def _delay(failure: MatrixError, attempt: int) -> float:
-        if isinstance(failure, RateLimited) and failure.retry_after_ms is not None:
-            return max(failure.retry_after_ms / 1000.0, 0.05)
-        base = min(BACKOFF_CAP, BACKOFF_START * (2**attempt))
-        return base * (0.5 + random.random() / 2)
 
 
 class _Started(Coroutine[Any, Any, Any]):

@@ -1,28 +1,55 @@
-"""The contract between the UI/CLI and the Matrix layer.
+"""``MatrixService``: the read-state service the TUI runs, the I/O around ``ReadStateCore``.
 
-One service object owns the account's read state. The UI renders what the service
-publishes and asks it to do things; it never sees nio types or exceptions, only the
-types below and ``MatrixError`` subclasses.
+Every decision (what the account looks like, what may be sent, which history to load)
+is the core's (``app.matrix.core``). The service only does what takes time or touches
+the outside: the sync loop (raw bodies from the client, handed to the core), the
+background history fills, the local cache (a restart paints the last state at once and
+resumes with an incremental sync), and the durable receipt queue, which sends through the
+client itself. State flows one way: after each change the service publishes the core's
+``AccountState`` to its listener.
 
-- ``submit(action)`` plans a receipt with ``app.model.plan``, applies it to the model
-  at once (optimistic), queues it durably, and returns the plan (or a ``Refusal``).
-  When the server answers, the service settles the model (keep or roll back) and
-  reports a ``ReceiptOutcome``.
-- ``run(listener)`` syncs until cancelled, publishing every new ``AccountState`` and
-  every change of ``SyncStatus``.
+``ReadStateService`` is the contract the UI holds; ``MatrixService`` is the one real
+implementation (the UI tests' double, ``tests/ui/local_service.py``, is built on the
+same core).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import Protocol
 
+from app import paths
+from app.matrix.client import MatrixClient
+from app.matrix.core import MAIN_FILL_PAGES, FillJob, FillKind, ReadStateCore, ReceiptOutcome, describe_job
+from app.matrix.errors import MatrixError, RequestRefused, TokenInvalid
+from app.matrix.queue import ReceiptQueue
+from app.matrix.retry import retry_delay
+from app.matrix.sync_filter import sync_filter
+from app.matrix.translate import SyncFormatError
 from app.model.account import AccountState
 from app.model.ids import RoomId, ThreadId
-from app.model.plan import ReceiptAction, Refusal, Request
-from app.model.summary import RoomSummary
+from app.model.plan import ReceiptAction, Refusal, Request, apply_optimistic
+from app.model.receipts import ReceiptType
+from app.model.sending import ModeRules, RoomMode
+from app.model.summary import RoomSummary, summarize
+from app.store import cache
+
+log = logging.getLogger(__name__)
+
+SYNC_TIMEOUT_MS = 30_000
+THREAD_FILL_PAGES = 10
+THREAD_DISCOVERY_LIMIT = 20
+MESSAGES_PAGE = 100
+BACKGROUND_FILL_CONCURRENCY = 2
+
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class SyncState(str, Enum):
@@ -30,6 +57,9 @@ class SyncState(str, Enum):
     LIVE = "live"
     CATCHING_UP = "catching up"
     OFFLINE = "offline"
+    # The server gave an answer that trying again cannot change (a TLS failure, a
+    # refused filter): syncing stopped; the receipt queue still sends.
+    STOPPED = "stopped"
     LOGGED_OUT = "logged out"
 
 
@@ -43,17 +73,6 @@ class SyncStatus:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class ReceiptOutcome:
-    """The server's answer to one queued request: accepted, or refused and why."""
-
-    request: Request
-    accepted: bool
-    # The server's errcode and message when refused, for example
-    # "M_INVALID_PARAM: event_id ... is not related to thread ...".
-    error: str | None = None
-
-
 class ServiceListener(Protocol):
     def account_changed(self, account: AccountState) -> None: ...
 
@@ -65,6 +84,11 @@ class ServiceListener(Protocol):
 
 
 class ReadStateService(Protocol):
+    """What the UI asks of a service. ``submit`` plans (``ReadStateCore.plan``), queues
+    durably, applies at once and publishes; the server's answer is settled later and
+    reported as a ``ReceiptOutcome``. ``run`` syncs until cancelled, publishing every new
+    ``AccountState`` and every change of ``SyncStatus``."""
+
     @property
     def user_id(self) -> str: ...
 
@@ -77,24 +101,380 @@ class ReadStateService(Protocol):
     @property
     def queued(self) -> int: ...
 
+    session_mode: ReceiptType
+
+    def mode_in(self, room_id: RoomId | None) -> RoomMode: ...
+
+    def use_modes(self, modes: ModeRules) -> None:
+        """The receipt settings to decide by (the app's config); the session mode starts
+        at their default."""
+
+    def attach(self, listener: ServiceListener) -> None:
+        """Where to publish from now on (before ``run``: ``load_local`` publishes too)."""
+
     def preview(self) -> Sequence[RoomSummary]:
-        """What the rooms pane can paint before ``run`` loads the cache: the summary of
+        """What the rooms pane can paint before the cache is decoded: the summary of
         each cached room as ``account`` will hold it (queued receipts applied). Empty
         when there is nothing cached or the account is already loaded."""
 
     def load_local(self) -> AccountState:
-        """Load what is kept on this machine (the cache, queued receipts) if that has
-        not been done yet, and return the account. ``run`` does it first thing; a key
-        that needs the rooms while only the preview is shown does it sooner."""
+        """Load what is kept on this machine (the cache, queued receipts) if that has not
+        been done yet, publish and return the account."""
 
     async def run(self, listener: ServiceListener) -> None:
         """Load the cache, send what was queued, then sync until cancelled."""
 
     def submit(self, room_id: RoomId, action: ReceiptAction) -> Request | Refusal:
-        """Plan, apply optimistically and queue one receipt action."""
+        """Plan, queue durably, apply and publish one receipt action."""
 
     async def open_thread(self, room_id: RoomId, thread_id: ThreadId) -> None:
-        """Fill a thread's events from the server so its counts are exact."""
+        """Load a thread's history from the server so its counts are exact."""
 
     async def close(self) -> None:
         """Stop syncing and sending; what is still queued stays on disk."""
+
+
+class _Silent:
+    def account_changed(self, account: AccountState) -> None: ...
+
+    def status_changed(self, status: SyncStatus) -> None: ...
+
+    def receipt_settled(self, outcome: ReceiptOutcome) -> None: ...
+
+    def queue_changed(self, pending: int) -> None: ...
+
+
+class MatrixService:
+    def __init__(
+        self,
+        client: MatrixClient,
+        *,
+        queue_path: Path | None = None,
+        use_cache: bool = True,
+        sync_timeout_ms: int = SYNC_TIMEOUT_MS,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._client = client
+        self._core = ReadStateCore(client.user_id)
+        self._listener: ServiceListener = _Silent()
+        self._use_cache = use_cache
+        self._sync_timeout_ms = sync_timeout_ms
+        self._sleep = sleep
+        self._status = SyncStatus(SyncState.STARTING)
+        self._queue = ReceiptQueue(
+            queue_path or paths.state_dir() / "receipt-queue.json",
+            client.user_id,
+            on_settled=self._settled,
+            on_change=lambda pending: self._listener.queue_changed(pending),
+            on_blocked=self._token_failed,
+        )
+        self._queue_requests: list[Request] | None = None
+        self._stopped = asyncio.Event()
+        self._helpers: list[asyncio.Task] = []
+        self._fills: asyncio.Queue[FillJob] = asyncio.Queue()
+
+    # ---- what the UI reads -----------------------------------------------------
+
+    @property
+    def user_id(self) -> str:
+        return self._client.user_id
+
+    @property
+    def account(self) -> AccountState:
+        return self._core.account
+
+    @property
+    def status(self) -> SyncStatus:
+        return self._status
+
+    @property
+    def supports_private_receipts(self) -> bool:
+        return self._core.private_supported is not False
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    @property
+    def insecure_transport(self) -> bool:
+        return self._client.insecure_transport
+
+    @property
+    def session_mode(self) -> ReceiptType:
+        return self._core.session_mode
+
+    @session_mode.setter
+    def session_mode(self, mode: ReceiptType) -> None:
+        self._core.session_mode = mode
+
+    def mode_in(self, room_id: RoomId | None) -> RoomMode:
+        return self._core.mode_in(room_id)
+
+    def use_modes(self, modes: ModeRules) -> None:
+        self._core.use_modes(modes)
+
+    def attach(self, listener: ServiceListener) -> None:
+        self._listener = listener
+
+    # ---- what is kept on this machine -------------------------------------------
+
+    def preview(self) -> Sequence[RoomSummary]:
+        """The summaries the cache keeps of its rooms (far cheaper than decoding the
+        rooms), for the rooms pane to paint before ``load_local``. A room with receipts
+        still queued from an earlier run is decoded and summarised with them applied,
+        so each count is the one the loaded account will show."""
+        if self._core.loaded or not self._use_cache:
+            return ()
+        summaries = cache.load_summaries(self.user_id, device_id=self._client.device_id)
+        if not summaries:
+            return ()
+        queued = self._queued_requests()
+        if queued:
+            wanted = (request.room_id for request in queued)
+            rooms = cache.load_rooms(self.user_id, wanted, device_id=self._client.device_id)
+            for request in queued:
+                room = rooms.get(request.room_id)
+                if room is not None:
+                    rooms[request.room_id] = apply_optimistic(room, request)
+            summaries = [summarize(rooms[s.room_id]) if s.room_id in rooms else s for s in summaries]
+        return summaries
+
+    def _queued_requests(self) -> list[Request]:
+        """What the queue file held at start (read once)."""
+        if self._queue_requests is None:
+            self._queue_requests = self._queue.load()
+        return self._queue_requests
+
+    def load_local(self) -> AccountState:
+        """The cached state plus what the queue still holds, applied. Synchronous, and no
+        network: what the screen shows before any answer. Called again, it changes nothing."""
+        if self._core.loaded:
+            return self._core.account
+        cached = None
+        if self._use_cache:
+            cached = cache.load_account(self.user_id, device_id=self._client.device_id)
+        self._core.load(cached, self._queued_requests())
+        self._queue_requests = []
+        self._publish()
+        return self._core.account
+
+    # ---- running ----------------------------------------------------------------
+
+    async def run(self, listener: ServiceListener) -> None:
+        self._listener = listener
+        self.load_local()
+        listener.account_changed(self._core.account)
+        listener.queue_changed(len(self._queue))
+        if self._queue.dropped_for_other_user:
+            listener.status_changed(
+                SyncStatus(
+                    self._status.state,
+                    detail=f"dropped {self._queue.dropped_for_other_user} queued receipts of another account",
+                )
+            )
+        helpers = self._helpers = [asyncio.create_task(self._queue.run(self._client.send_request), name="receipt queue")]
+        helpers += [
+            asyncio.create_task(self._fill_worker(), name=f"history fill {i}")
+            for i in range(BACKGROUND_FILL_CONCURRENCY)
+        ]
+        try:
+            await self._sync_loop()
+            # Stopped (logged out, or an answer retrying cannot change): "until
+            # cancelled" still holds. Returning would end the caller's worker as if
+            # syncing had simply stopped, hiding why; the queue keeps what it holds.
+            await self._stopped.wait()
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    def submit(self, room_id: RoomId, action: ReceiptAction) -> Request | Refusal:
+        # A key pressed while the screen still shows the preview: plan on the real state.
+        self.load_local()
+        result = self._core.plan(room_id, action)
+        if isinstance(result, Refusal):
+            return result
+        # Durable first: when the queue cannot be written (disk full, read-only) this
+        # raises and nothing changes, rather than showing as read what will not be sent.
+        self._queue.submit(result)
+        self._core.queued(result, now_ms=int(time.time() * 1000))
+        self._publish()
+        return result
+
+    async def open_thread(self, room_id: RoomId, thread_id: ThreadId) -> None:
+        """Load a thread whole (its root and every reply) so its count is exact; for the
+        main timeline, list the room's threads the sync window does not show."""
+        job = self._core.open_thread(room_id, thread_id)
+        if job is not None:
+            await self._run_fill(job)
+
+    async def close(self) -> None:
+        self._stopped.set()
+        # Stop what could still send before the client closes: a request after close
+        # would open a new HTTP session that nothing closes.
+        for task in self._helpers:
+            task.cancel()
+        await asyncio.gather(*self._helpers, return_exceptions=True)
+        # Only an account that was loaded is saved: quitting while the screen still
+        # showed the preview (the cache not decoded yet) would otherwise write an empty
+        # account over the cache.
+        if self._use_cache and self._core.loaded:
+            try:
+                cache.save_account(self._core.account, device_id=self._client.device_id)
+            except Exception:  # the cache is a convenience; never fail a quit on it
+                log.exception("could not save the cache on close")
+        await self._client.close()
+
+    # ---- answers ----------------------------------------------------------------
+
+    def _publish(self) -> None:
+        self._listener.account_changed(self._core.account)
+
+    def _settled(self, request: Request, error: MatrixError | None) -> None:
+        outcome = self._core.settled(request, None if error is None else str(error))
+        self._publish()
+        self._listener.receipt_settled(outcome)
+
+    def _token_failed(self, error: MatrixError) -> None:
+        self._set_status(SyncStatus(SyncState.LOGGED_OUT, detail=str(error)))
+
+    def _set_status(self, status: SyncStatus) -> None:
+        if status != self._status:
+            self._status = status
+            self._listener.status_changed(status)
+
+    # ---- history ----------------------------------------------------------------
+
+    def _take_fills(self) -> None:
+        for job in self._core.take_fill_jobs():
+            self._fills.put_nowait(job)
+
+    async def _fill_worker(self) -> None:
+        while True:
+            job = await self._fills.get()
+            if not self._core.fill_still_wanted(job):
+                continue
+            try:
+                await self._run_fill(job)
+            except MatrixError as error:
+                # Best effort: the count stays a lower bound, honestly labelled.
+                log.info("could not load %s: %s", describe_job(job), error)
+            except Exception:  # a bug here must not stop the other fills or the app
+                log.exception("loading %s failed", describe_job(job))
+
+    async def _run_fill(self, job: FillJob) -> None:
+        if job.kind is FillKind.THREAD:
+            assert job.thread_id is not None
+            await load_thread(self._client, self._core, job.room_id, job.thread_id)
+        elif job.kind is FillKind.MAIN_GAP:
+            await self._page_main_timeline(job.room_id)
+        else:
+            roots, _ = await self._client.threads(job.room_id, limit=THREAD_DISCOVERY_LIMIT)
+            self._core.threads_listed(job.room_id, roots)
+            self._take_fills()
+        self._publish()
+
+    async def _page_main_timeline(self, room_id: RoomId) -> None:
+        """Page back through the latest gap until my read position is loaded."""
+        for _ in range(MAIN_FILL_PAGES):
+            gap = self._core.gap_to_fill(room_id)
+            if gap is None:
+                return
+            before, token = gap
+            chunk, end = await self._client.messages(room_id, token, direction="b", limit=MESSAGES_PAGE)
+            self._core.gap_loaded(room_id, before, chunk, end)
+            self._publish()
+
+    # ---- syncing ------------------------------------------------------------------
+
+    async def _sync_loop(self) -> None:
+        filter_id: str | None = None
+        attempt = 0
+        self._set_status(SyncStatus(SyncState.CATCHING_UP))
+        while not self._stopped.is_set():
+            since = self._core.since
+            try:
+                if self._core.private_supported is None:
+                    self._core.private_supported = await self._client.supports_private_receipts()
+                if filter_id is None:
+                    filter_id = await self._client.upload_filter(sync_filter())
+                timeout = self._sync_timeout_ms if (since and self._status.state is SyncState.LIVE) else 0
+                body = await self._client.sync_raw(since, timeout, filter_id)
+                changed = self._core.receive_sync(body)
+            except TokenInvalid as error:
+                self._set_status(SyncStatus(SyncState.LOGGED_OUT, detail=str(error)))
+                return
+            except (MatrixError, SyncFormatError) as error:
+                if isinstance(error, RequestRefused) and since:
+                    # An unusable since token: start over with an initial sync.
+                    log.warning("sync refused (%s); starting a fresh sync", error)
+                    self._core.forget_since()
+                    continue
+                if isinstance(error, MatrixError) and not error.is_retryable:
+                    log.warning("sync stopped: %s", error)
+                    self._set_status(SyncStatus(SyncState.STOPPED, detail=str(error)))
+                    return
+                delay = retry_delay(error, attempt)
+                attempt += 1
+                log.info("sync failed (%s); retrying in %.1f s", error, delay)
+                await self._countdown(delay, str(error))
+                self._set_status(SyncStatus(SyncState.CATCHING_UP))
+                continue
+            if attempt:
+                # Back after failures: receipts waiting out a backoff go now, not up to
+                # 30 s later while the status bar already says live.
+                self._queue.retry_now()
+            attempt = 0
+            self._take_fills()
+            if self._use_cache:
+                try:
+                    cache.save_account(self._core.account, changed_room_ids=changed, device_id=self._client.device_id)
+                except Exception:
+                    log.exception("could not write the cache")
+            self._publish()
+            self._set_status(SyncStatus(SyncState.LIVE))
+
+    async def _countdown(self, delay: float, detail: str) -> None:
+        """OFFLINE with a retry countdown, updated each second."""
+        remaining = delay
+        while remaining > 0 and not self._stopped.is_set():
+            # Whole seconds, rounded up: "retry in 0 s" would be a wait that is not over.
+            self._set_status(SyncStatus(SyncState.OFFLINE, retry_in=math.ceil(remaining), detail=detail))
+            step = min(1.0, remaining)
+            await self._sleep(step)
+            remaining -= step
+
+
+async def load_thread(client: MatrixClient, core: ReadStateCore, room_id: RoomId, thread_id: ThreadId) -> None:
+    """A thread's events from ``/relations`` (and whether that is all of them), plus the
+    events the core still wants for its count (the root, my receipts' events), into the core."""
+    raw: list[dict] = []
+    token: str | None = None
+    complete = False
+    for _ in range(THREAD_FILL_PAGES):
+        chunk, token = await client.thread_events(room_id, thread_id, token, limit=100)
+        raw.extend(chunk)
+        if token is None:
+            complete = True
+            break
+    for event_id in core.thread_events_wanted(room_id, thread_id, (event.get("event_id") for event in raw)):
+        try:
+            raw.append(await client.room_event(room_id, event_id))
+        except RequestRefused:
+            log.info("event %s in %s is not visible", event_id, room_id)
+    core.thread_loaded(room_id, thread_id, raw, complete=complete)
+
+
+async def sync_once(client: MatrixClient, core: ReadStateCore) -> frozenset[RoomId]:
+    """One sync without waiting (``timeout=0``) into the core, from its since token, or
+    from scratch when the server refuses it; the rooms it changed."""
+    filter_id = await client.upload_filter(sync_filter())
+    since = core.since
+    try:
+        body = await client.sync_raw(since, 0, filter_id)
+    except RequestRefused:
+        if since is None:
+            raise
+        core.forget_since()
+        body = await client.sync_raw(None, 0, filter_id)
+    return core.receive_sync(body)

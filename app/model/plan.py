@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from app.model.ids import MAIN, EventId, RoomId, ThreadId
-from app.model.receipts import Receipt, ReceiptKey, ReceiptType
+from app.model.receipts import FULLY_READ, Receipt, ReceiptKey, ReceiptType
 from app.model.room import (
     RoomState,
     add_pending,
@@ -80,6 +80,19 @@ class FullyReadRequest:
 
 
 Request = ReceiptRequest | FullyReadRequest
+
+
+def request_key(request: Request) -> tuple[str, str, str]:
+    """Requests with the same key coalesce: planning only moves receipts forwards, so the
+    newest request for a key is the furthest and covers an older one not yet sent. One
+    key per (room, receipt type, thread or unthreaded), and per room for the fully-read
+    marker, with or without its receipt (a newer marker must never swallow an older
+    request's receipt)."""
+    if isinstance(request, FullyReadRequest):
+        receipt = request.receipt_type.value if request.receipt_type is not None else ""
+        return (request.room_id, FULLY_READ, receipt)
+    thread = "\x00unthreaded" if request.thread_id is None else request.thread_id
+    return (request.room_id, request.receipt_type.value, thread)
 
 
 @dataclass(frozen=True, slots=True)

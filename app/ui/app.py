@@ -21,16 +21,15 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
+from app.config import Settings
 from app.matrix.service import ReadStateService, SyncState, SyncStatus
 from app.model.account import AccountState
-from app.model.receipts import ReceiptType
 from app.model.summary import RoomSummary
 from app.logs import log_file, printable_line
 from app.paths import styles_dir
 from app.ui import keymap
 from app.ui.commands import ReadmarkCommands
 from app.ui.messages import (
-    AccountChanged,
     ListenerBridge,
     QueueChanged,
     ReceiptSettled,
@@ -40,7 +39,6 @@ from app.ui.messages import (
 from app.ui.screens.help import HelpScreen
 from app.ui.screens.login import LoginScreen
 from app.ui.screens.main import MainScreen
-from app.ui.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +47,6 @@ Login = Callable[[str, str, str], Awaitable[ReadStateService]]
 # help.tcss and login.tcss are their screens' CSS_PATH: read when first shown.
 STYLESHEETS = ("app.tcss", "main.tcss")
 CLOSE_TIMEOUT_S = 5.0
-# Wait this long on a highlighted thread before fetching its history, so moving the
-# cursor through a list does not fire a request per row.
-OPEN_THREAD_DELAY_S = 0.3
 
 
 class ReadmarkApp(App[None]):
@@ -74,7 +69,6 @@ class ReadmarkApp(App[None]):
         lambda: SyncStatus(SyncState.STARTING), init=False, repaint=False
     )
     queued: reactive[int] = reactive(0, init=False, repaint=False)
-    session_mode: reactive[ReceiptType] = reactive(ReceiptType.PRIVATE, init=False, repaint=False)
 
     def __init__(
         self,
@@ -89,8 +83,8 @@ class ReadmarkApp(App[None]):
         self.service: ReadStateService | None = service
         self._login = login
         self._homeserver = homeserver
-        self._listener = ListenerBridge(self)
-        self.set_reactive(ReadmarkApp.session_mode, ReceiptType(self.settings.receipt_mode))
+        # The one writer of ``account``: what the service publishes.
+        self._listener = ListenerBridge(self, self._account_published)
 
     # ---- theme ----------------------------------------------------------
 
@@ -153,6 +147,8 @@ class ReadmarkApp(App[None]):
 
     def _main_screen(self, service: ReadStateService) -> MainScreen:
         self.service = service
+        service.use_modes(self.settings.mode_rules)
+        service.attach(self._listener)
         # A cached account is painted from its room summaries first; the rooms are
         # decoded after that first frame (service.run loads them and publishes the
         # account), so a start costs what the screen shows, not what the cache holds.
@@ -160,12 +156,11 @@ class ReadmarkApp(App[None]):
         self.preview = preview
         self.account = None if preview else service.account
         self.queued = service.queued
-        return MainScreen(self.settings, user_id=service.user_id, width=self.size.width).data_bind(
+        return MainScreen(service, self.settings, width=self.size.width).data_bind(
             ReadmarkApp.account,
             ReadmarkApp.preview,
             ReadmarkApp.sync_status,
             ReadmarkApp.queued,
-            ReadmarkApp.session_mode,
         )
 
     def _start(self, service: ReadStateService) -> None:
@@ -222,13 +217,6 @@ class ReadmarkApp(App[None]):
         assert self.service is not None
         await self.service.run(self._listener)
 
-    @work(exclusive=True, group="open-thread", exit_on_error=False, name="open-thread")
-    async def open_thread(self, room_id: str, thread_id: str) -> None:
-        """Fill a thread's history so its counts are exact (debounced)."""
-        await asyncio.sleep(OPEN_THREAD_DELAY_S)
-        if self.service is not None:
-            await self.service.open_thread(room_id, thread_id)
-
     @work(exclusive=True, group="login", exit_on_error=False, name="login")
     async def log_in(self, homeserver: str, user: str, password: str) -> None:
         assert self._login is not None
@@ -245,7 +233,11 @@ class ReadmarkApp(App[None]):
         except Exception:
             log.exception("closing the old service failed")
         if service.user_id == main.user_id:
-            self.service = service
+            # The same user's session mode carries on; the new service publishes to us.
+            service.use_modes(self.settings.mode_rules)
+            service.session_mode = old.session_mode
+            service.attach(self._listener)
+            self.service = main.service = service
             self.account = service.account
             self.queued = service.queued
             if isinstance(self.screen, LoginScreen):
@@ -272,8 +264,6 @@ class ReadmarkApp(App[None]):
             elif worker.group == "login":
                 if isinstance(self.screen, LoginScreen):
                     self.screen.show_error(message)
-            elif worker.group == "open-thread":
-                self.notify(message, title="Could not load the thread", severity="warning", markup=False)
             else:
                 self.notify(message, title="Something failed", severity="error", markup=False)
         elif event.state is WorkerState.SUCCESS and worker.group == "sync":
@@ -281,8 +271,8 @@ class ReadmarkApp(App[None]):
 
     # ---- what the service reports ---------------------------------------
 
-    def on_account_changed(self, message: AccountChanged) -> None:
-        self.account = message.account
+    def _account_published(self, account: AccountState) -> None:
+        self.account = account
 
     def on_sync_status_changed(self, message: SyncStatusChanged) -> None:
         previous = self.sync_status
@@ -340,7 +330,7 @@ class ReadmarkApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         screen = self.main_screen
-        mode = screen.mode.receipt_type if screen is not None else self.session_mode
+        mode = screen.mode.receipt_type if screen is not None else self.settings.receipt_mode
         keys = {spec.id: self.key_display(spec.id) for spec in keymap.KEYS}
         self.push_screen(HelpScreen(mode, keys))
 

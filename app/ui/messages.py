@@ -1,28 +1,24 @@
 """App-level messages: what the service reports, carried onto Textual's message queue.
 
-The service calls a ``ServiceListener`` from the app's own asyncio loop; the bridge
-below turns each call into a message posted to the app, so every state change is
-handled in message order by ordinary handlers.
+The service calls a ``ServiceListener`` from the app's own asyncio loop. The bridge
+below hands a new account to the app at once (the app's ``account`` has that one
+writer), so a key's effect is drawn in the frame the key causes; every other report is
+posted to the app as a message and handled in message order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from app.matrix.service import ReceiptOutcome, SyncStatus
+from app.matrix.core import ReceiptOutcome
+from app.matrix.service import SyncStatus
 from app.model.account import AccountState
 from app.model.ids import RoomId
 from app.model.plan import ReceiptAction, Refusal, Request
-
-
-@dataclass
-class AccountChanged(Message):
-    """A new read state from the service (a sync, a settled receipt, an optimistic one)."""
-
-    account: AccountState
 
 
 @dataclass
@@ -57,13 +53,15 @@ class ReceiptSubmitted(Message):
 
 
 class ListenerBridge:
-    """A ``ServiceListener`` that posts each report to ``target`` as a message."""
+    """A ``ServiceListener``: a new account goes to ``on_account``, every other report is
+    posted to ``target`` as a message."""
 
-    def __init__(self, target: MessagePump) -> None:
+    def __init__(self, target: MessagePump, on_account: Callable[[AccountState], None]) -> None:
         self._target = target
+        self._on_account = on_account
 
     def account_changed(self, account: AccountState) -> None:
-        self._target.post_message(AccountChanged(account))
+        self._on_account(account)
 
     def status_changed(self, status: SyncStatus) -> None:
         self._target.post_message(SyncStatusChanged(status))

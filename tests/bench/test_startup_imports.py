@@ -10,7 +10,7 @@ import sys
 def test_the_start_path_imports_neither_nio_nor_aiohttp() -> None:
     code = (
         "import sys\n"
-        "import app.cli, app.matrix.client, app.matrix.live, app.store.cache, app.ui.app\n"
+        "import app.cli, app.matrix.client, app.matrix.service, app.store.cache, app.ui.app\n"
         "from app.matrix.client import MatrixClient\n"
         "client = MatrixClient('https://example.org', user_id='@me:example.org', device_id='D', access_token='t' * 10)\n"
         "print(sorted(name for name in ('nio', 'aiohttp') if name in sys.modules))\n"

@@ -16,7 +16,7 @@ from app.config import Settings
 from app.devserver.seed import seed_demo_account
 from app.devserver.synapse import SynapseServer
 from app.matrix.client import MatrixClient
-from app.matrix.live import MatrixService
+from app.matrix.service import MatrixService
 from app.matrix.service import SyncState
 from app.ui.app import ReadmarkApp
 

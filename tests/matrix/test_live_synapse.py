@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.matrix.client import MatrixClient
-from app.matrix.live import MatrixService
+from app.matrix.service import MatrixService
 from app.matrix.service import SyncState
 from app.model.ids import MAIN
 from app.model.plan import ActionKind, FullyReadRequest, ReceiptAction, ReceiptRequest
@@ -40,6 +40,9 @@ def shared_room(make_actor):
 
 async def start(me, **kwargs) -> tuple[MatrixService, Recorder, asyncio.Task]:
     service = MatrixService(MatrixClient.from_session(session_of(me)), sync_timeout_ms=500, **kwargs)
+    # These tests send receipts of both kinds: in private mode the core refuses public ones
+    # (tested on their own in tests/matrix/test_core.py and tests/reliability/test_private_mode.py).
+    service.session_mode = ReceiptType.PUBLIC
     recorder = Recorder()
     task = asyncio.create_task(service.run(recorder))
     return service, recorder, task
@@ -159,9 +162,8 @@ def test_a_receipt_queued_by_a_killed_process_is_sent_by_the_next(make_actor, sy
         f"""
         import asyncio, json, os, signal
         from app.matrix.client import MatrixClient
-        from app.matrix.live import MatrixService
+        from app.matrix.service import MatrixService
         from app.matrix.session import Session
-        from app.matrix.translate import apply_sync, parse_sync
         from app.model.plan import ActionKind, ReceiptAction
         from app.model.receipts import ReceiptType
 
@@ -169,10 +171,11 @@ def test_a_receipt_queued_by_a_killed_process_is_sent_by_the_next(make_actor, sy
             session = Session.from_json(json.loads({session!r}))
             client = MatrixClient.from_session(session)
             service = MatrixService(client)
+            service.session_mode = ReceiptType.PUBLIC  # receipts of both kinds are sent below
             # One sync so the room is known, then the server goes away and the user presses r.
             from app.matrix.sync_filter import sync_filter
             body = await client.sync_raw(None, 0, await client.upload_filter(sync_filter()))
-            service._account = apply_sync(service.account, parse_sync(body))
+            service._core.receive_sync(body)
             print("synced", flush=True)
             input()
             request = service.submit({room!r}, ReceiptAction(ActionKind.THREADED, ReceiptType.PUBLIC, {root!r}))
@@ -252,6 +255,7 @@ async def test_private_receipts_are_refused_not_sent_public_when_the_server_lack
         session = session_of(me)
         client = MatrixClient.from_session(type(session)(proxy.base_url, me.user_id, me.device_id, me.access_token))
         service = MatrixService(client, sync_timeout_ms=500)
+        service.session_mode = ReceiptType.PUBLIC  # receipts of both kinds are sent below
         recorder = Recorder()
         task = asyncio.create_task(service.run(recorder))
         try:

@@ -152,7 +152,7 @@ async def test_a_receipt_that_cannot_be_queued_durably_is_not_shown_as_read_nor_
     sent behind the user's back."""
     from app.config import Settings
     from app.matrix.client import MatrixClient
-    from app.matrix.live import MatrixService
+    from app.matrix.service import MatrixService
     from app.matrix.session import Session
     from app.ui.screens.main import MainScreen
     from tests.reliability.helpers import RecordingProxy, make_scene, receipts_sent, until

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from app.config import Settings
 from app.matrix.client import MatrixClient
-from app.matrix.live import MatrixService
+from app.matrix.service import MatrixService
 from app.matrix.translate import PREVIEW_MAX_CHARS, apply_sync
 from app.model.account import AccountState, sorted_rooms
 from app.model.ids import MAIN

@@ -14,8 +14,9 @@ import pytest
 
 from app.config import Settings
 from app.matrix.client import MatrixClient
-from app.matrix.live import MatrixService
-from app.matrix.queue import BACKOFF_CAP, ReceiptQueue
+from app.matrix.service import MatrixService
+from app.matrix.queue import ReceiptQueue
+from app.matrix.retry import CAP as BACKOFF_CAP
 from app.matrix.service import SyncState
 from app.matrix.session import Session
 from app.model.ids import MAIN
@@ -42,6 +43,9 @@ ENDPOINTS = {"receipt": ("/receipt/", "POST"), "read_markers": ("/read_markers",
 async def start(scene, proxy: RecordingProxy, **kwargs) -> tuple[MatrixService, Recorder, asyncio.Task]:
     session = Session(proxy.base_url, scene.me.user_id, scene.me.device_id, scene.me.access_token)
     service = MatrixService(MatrixClient.from_session(session, request_timeout=5), sync_timeout_ms=500, **kwargs)
+    # These tests send receipts of both kinds: in private mode the core refuses public ones
+    # (tested on their own in tests/matrix/test_core.py and tests/reliability/test_private_mode.py).
+    service.session_mode = ReceiptType.PUBLIC
     recorder = Recorder()
     task = asyncio.create_task(service.run(recorder))
     await eventually(lambda: service.status.state is SyncState.LIVE and scene.room in service.account.rooms)
@@ -245,10 +249,11 @@ async def test_a_refusal_is_shown_in_the_tui_with_errcode_and_message(make_actor
 async def test_receipts_waiting_out_a_backoff_go_as_soon_as_a_sync_gets_through(make_actor, synapse, monkeypatch) -> None:  # noqa: ANN001
     """After a long outage the queue's backoff can be up to 30 s: when the sync loop is
     back, receipts go at once instead of after their wait (the status bar would say live
-    with receipts still queued). A long first backoff (10-20 s) makes the case certain."""
+    with receipts still queued). A long first backoff of the queue's (15 s) makes the case
+    certain."""
     import app.matrix.queue as queue_module
 
-    monkeypatch.setattr(queue_module, "BACKOFF_START", 20.0)
+    monkeypatch.setattr(queue_module, "retry_delay", lambda error, attempt: 15.0)
     scene = make_scene(make_actor, replies=0, main=1)
     async with RecordingProxy(synapse.base_url) as proxy:
         service, recorder, task = await start(scene, proxy)

@@ -19,7 +19,7 @@ import pytest
 
 from app.config import Settings
 from app.matrix.client import MatrixClient
-from app.matrix.live import MatrixService
+from app.matrix.service import MatrixService
 from app.matrix.session import Session
 from app.model.ids import MAIN
 from app.model.receipts import ReceiptType

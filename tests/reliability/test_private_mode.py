@@ -14,7 +14,7 @@ import pytest
 from app import cli
 from app.config import Settings
 from app.matrix.client import MatrixClient
-from app.matrix.live import MatrixService
+from app.matrix.service import MatrixService
 from app.matrix.session import Session, save_session
 from app.model.receipts import ReceiptType
 from app.ui.commands import main_screen_commands

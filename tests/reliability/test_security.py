@@ -27,7 +27,7 @@ from app import cli, paths
 from app.config import Settings
 from app.logs import log_file, setup_logging, teardown_logging
 from app.matrix.client import MatrixClient
-from app.matrix.live import MatrixService
+from app.matrix.service import MatrixService
 from app.matrix.session import Session, load_session, save_session
 from app.model.receipts import ReceiptType
 from app.ui.screens.main import MainScreen

@@ -12,7 +12,7 @@ import pytest
 
 from app.config import Settings
 from app.matrix.client import MatrixClient
-from app.matrix.live import MatrixService
+from app.matrix.service import MatrixService
 from app.matrix.service import SyncState
 from app.matrix.session import Session
 from app.model.ids import MAIN
@@ -50,6 +50,7 @@ def app_through(proxy: RecordingProxy, scene, *, request_timeout: float = 5, syn
     session = Session(proxy.base_url, scene.me.user_id, scene.me.device_id, scene.me.access_token)
     client = MatrixClient.from_session(session, request_timeout=request_timeout)
     service = MatrixService(client, sync_timeout_ms=sync_timeout_ms)
+    service.session_mode = ReceiptType.PUBLIC  # receipts of both kinds are sent below
     return RecordingApp(service, Settings(receipt_mode=PUB))
 
 
@@ -104,6 +105,7 @@ async def test_a_sync_timeout_is_reported_and_recovered(make_actor, synapse) -> 
     async with RecordingProxy(synapse.base_url) as proxy:
         session = Session(proxy.base_url, scene.me.user_id, scene.me.device_id, scene.me.access_token)
         service = MatrixService(MatrixClient.from_session(session, request_timeout=1.0), sync_timeout_ms=300)
+        service.session_mode = ReceiptType.PUBLIC  # receipts of both kinds are sent below
         recorder = Recorder()
         task = asyncio.create_task(service.run(recorder))
         try:
@@ -144,6 +146,7 @@ async def test_connections_cut_mid_response(make_actor, synapse, where) -> None:
     async with RecordingProxy(synapse.base_url) as proxy:
         session = Session(proxy.base_url, scene.me.user_id, scene.me.device_id, scene.me.access_token)
         service = MatrixService(MatrixClient.from_session(session, request_timeout=5), sync_timeout_ms=300)
+        service.session_mode = ReceiptType.PUBLIC  # receipts of both kinds are sent below
         recorder = Recorder()
         task = asyncio.create_task(service.run(recorder))
         try:

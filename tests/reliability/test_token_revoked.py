@@ -17,7 +17,7 @@ from app import cli, paths
 from app.config import Settings
 from app.devserver.actor import CLIENT_V3
 from app.matrix.client import MatrixClient
-from app.matrix.live import MatrixService
+from app.matrix.service import MatrixService
 from app.matrix.service import SyncState
 from app.matrix.session import load_session
 from app.model.ids import MAIN
@@ -64,6 +64,7 @@ async def revoked_with_two_receipts_queued(scene, proxy, capsys, monkeypatch) ->
     is gone), one pressed after the service said LOGGED_OUT."""
     await cli_login(capsys, monkeypatch, proxy, scene.me)
     service = MatrixService(MatrixClient.from_session(load_session()), sync_timeout_ms=500)
+    service.session_mode = ReceiptType.PUBLIC  # receipts of both kinds are sent below
     recorder = Recorder()
     task = asyncio.create_task(service.run(recorder))
     try:
@@ -104,6 +105,7 @@ async def test_revoked_token_keeps_receipts_for_the_next_login_of_the_same_user(
         assert tried == 1  # the one the queue tried with the dead token
         await cli_login(capsys, monkeypatch, proxy, scene.me)
         service = MatrixService(MatrixClient.from_session(load_session()), sync_timeout_ms=500)
+        service.session_mode = ReceiptType.PUBLIC  # receipts of both kinds are sent below
         recorder = Recorder()
         task = asyncio.create_task(service.run(recorder))
         try:
@@ -130,6 +132,7 @@ async def test_revoked_token_drops_receipts_for_another_user_with_a_notice(
         tried = len(receipts_sent(proxy))
         await cli_login(capsys, monkeypatch, proxy, other)
         service = MatrixService(MatrixClient.from_session(load_session()), sync_timeout_ms=500)
+        service.session_mode = ReceiptType.PUBLIC  # receipts of both kinds are sent below
         recorder = Recorder()
         task = asyncio.create_task(service.run(recorder))
         try:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from app.ui import describe
-from app.ui.settings import Settings
+from app.config import Settings
 from tests.ui.helpers import RecordingApp
 from tests.ui.local_service import LocalService
 from tests.ui.recorded import BASE, recorded_account

@@ -1,8 +1,9 @@
 """An in-memory ``ReadStateService`` for Pilot tests: a stand-in for the transport only.
 
-Planning, optimistic application and settling are the real model functions
-(``app.model.plan``); this class records every request instead of sending it, and
-settles each as accepted, or as refused for the event IDs listed in ``refuse``.
+Every decision is the production core's (``app.matrix.core.ReadStateCore``): the mode a
+room takes, the refusals that keep a private choice private, planning, optimistic
+application and settling. This class only records each request instead of sending it,
+and settles it as accepted, or as refused for the event IDs listed in ``refuse``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from app.matrix.service import ReceiptOutcome, ServiceListener, SyncState, SyncStatus
+from app.matrix.core import ReadStateCore, ReceiptOutcome
+from app.matrix.service import ServiceListener, SyncState, SyncStatus
 from app.model.account import AccountState
 from app.model.ids import RoomId, ThreadId
-from app.model.plan import ReceiptAction, Refusal, Request, apply_optimistic, plan, settle
+from app.model.plan import ReceiptAction, Refusal, Request
+from app.model.receipts import ReceiptType
 from app.model.room import RoomState
+from app.model.sending import ModeRules, RoomMode
 from app.model.summary import RoomSummary
 
 
@@ -29,8 +33,9 @@ class LocalService:
         auto_settle: bool = True,
         now_ms: int = 0,
     ) -> None:
-        self._account = account
-        self._supports_private = supports_private_receipts
+        self._core = ReadStateCore(account.user_id)
+        self._core.load(account, ())
+        self._core.private_supported = supports_private_receipts
         # event ID -> the server's error for requests aimed at it
         self.refuse = dict(refuse or {})
         self.auto_settle = auto_settle
@@ -49,19 +54,36 @@ class LocalService:
 
     @property
     def user_id(self) -> str:
-        return self._account.user_id
+        return self._core.user_id
 
     @property
     def account(self) -> AccountState:
-        return self._account
+        return self._core.account
 
     @property
     def supports_private_receipts(self) -> bool:
-        return self._supports_private
+        return self._core.private_supported is not False
 
     @property
     def queued(self) -> int:
         return len(self._pending)
+
+    @property
+    def session_mode(self) -> ReceiptType:
+        return self._core.session_mode
+
+    @session_mode.setter
+    def session_mode(self, mode: ReceiptType) -> None:
+        self._core.session_mode = mode
+
+    def mode_in(self, room_id: RoomId | None) -> RoomMode:
+        return self._core.mode_in(room_id)
+
+    def use_modes(self, modes: ModeRules) -> None:
+        self._core.use_modes(modes)
+
+    def attach(self, listener: ServiceListener) -> None:
+        self._listener = listener
 
     def load_local(self) -> AccountState:
         return self.account
@@ -75,7 +97,7 @@ class LocalService:
         self._wake = asyncio.Event()
         self.running = True
         listener.status_changed(SyncStatus(SyncState.LIVE))
-        listener.account_changed(self._account)
+        listener.account_changed(self.account)
         listener.queue_changed(self.queued)
         try:
             while True:
@@ -88,16 +110,13 @@ class LocalService:
 
     def submit(self, room_id: RoomId, action: ReceiptAction) -> Request | Refusal:
         self.actions.append((room_id, action))
-        # As MatrixService: a room the account does not hold is refused, not invented.
-        room = self._account.rooms.get(room_id)
-        if room is None:
-            return Refusal("unknown-room", f"room {room_id} is not joined")
-        result = plan(room, action)
+        result = self._core.plan(room_id, action)
         if isinstance(result, Refusal):
             return result
         self.requests.append(result)
         self._pending.append(result)
-        self._publish(apply_optimistic(room, result, self.now_ms))
+        self._core.queued(result, now_ms=self.now_ms)
+        self._publish()
         if self._listener is not None:
             self._listener.queue_changed(self.queued)
         if self._wake is not None:
@@ -116,11 +135,8 @@ class LocalService:
         """Answer every queued request as the server would."""
         pending, self._pending = self._pending, []
         for request in pending:
-            error = self.refuse.get(request.event_id)
-            accepted = error is None
-            room = settle(self._account.room(request.room_id), request, accepted=accepted)
-            self._publish(room)
-            outcome = ReceiptOutcome(request, accepted, error)
+            outcome = self._core.settled(request, self.refuse.get(request.event_id))
+            self._publish()
             self.outcomes.append(outcome)
             if self._listener is not None:
                 self._listener.receipt_settled(outcome)
@@ -129,19 +145,23 @@ class LocalService:
 
     def deliver(self, room: RoomState) -> None:
         """A sync brought a new state of one room."""
-        self._publish(room)
+        self._core.account = self._core.account.with_room(room)
+        self._publish()
 
     def set_status(self, status: SyncStatus) -> None:
         if self._listener is not None:
             self._listener.status_changed(status)
 
-    def _publish(self, room: RoomState) -> None:
-        self._account = self._account.with_room(room)
+    def set_private_supported(self, supported: bool) -> None:
+        """The server said (``/versions``) whether it takes private receipts."""
+        self._core.private_supported = supported
+
+    def _publish(self) -> None:
         if self._listener is not None:
-            self._listener.account_changed(self._account)
+            self._listener.account_changed(self.account)
 
     def room(self, room_id: RoomId) -> RoomState:
-        return self._account.room(room_id)
+        return self.account.room(room_id)
 
     def with_room_changes(self, room_id: RoomId, **changes: object) -> None:
-        self.deliver(replace(self._account.room(room_id), **changes))  # type: ignore[arg-type]
+        self.deliver(replace(self.account.room(room_id), **changes))  # type: ignore[arg-type]

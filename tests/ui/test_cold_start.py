@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from app.matrix.client import MatrixClient
-from app.matrix.live import MatrixService
+from app.matrix.service import MatrixService
 from app.matrix.session import Session
 from app.model.account import AccountState
 from app.model.ids import MAIN

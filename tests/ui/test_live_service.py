@@ -10,7 +10,7 @@ from textual.pilot import Pilot
 
 from app.config import Settings
 from app.matrix.client import MatrixClient
-from app.matrix.live import MatrixService
+from app.matrix.service import MatrixService
 from app.model.receipts import ReceiptType
 from app.ui.screens.main import MainScreen
 from tests.ui.helpers import RecordingApp, shown

@@ -9,7 +9,7 @@ from textual.widgets import Input
 
 from app.config import Settings
 from app.matrix.client import MatrixClient
-from app.matrix.live import MatrixService
+from app.matrix.service import MatrixService
 from app.model.ids import MAIN
 from app.model.plan import ActionKind, ReceiptAction
 from app.model.receipts import ReceiptType

@@ -9,6 +9,7 @@ from textual.geometry import Region
 
 from app.config import Settings
 from app.matrix.service import SyncState
+from app.model.account import AccountState
 from app.model.ids import MAIN
 from app.model.plan import ReceiptRequest
 from app.model.receipts import ReceiptType
@@ -324,18 +325,9 @@ class ColdService(LocalService):
 
     def __init__(self) -> None:
         super().__init__(recorded_account())
-        self._loaded = False
-        self._private_known: bool | None = None
-
-    @property
-    def account(self):  # noqa: ANN201
-        from app.model.account import AccountState
-
-        return self._account if self._loaded else AccountState(self._account.user_id)
-
-    @property
-    def supports_private_receipts(self) -> bool:
-        return self._private_known is not False
+        self._full = self.account
+        self._core.account = AccountState(self.user_id)
+        self._core.private_supported = None
 
     async def run(self, listener) -> None:  # noqa: ANN001
         from app.matrix.service import SyncStatus
@@ -343,10 +335,10 @@ class ColdService(LocalService):
         self._listener = listener
         listener.status_changed(SyncStatus(SyncState.CATCHING_UP))
         await asyncio.sleep(0.05)
-        self._loaded = True
-        listener.account_changed(self._account)
+        self._core.account = self._full
+        listener.account_changed(self.account)
         await asyncio.sleep(0.05)
-        self._private_known = False
+        self.set_private_supported(False)
         listener.status_changed(SyncStatus(SyncState.LIVE))
         await asyncio.Event().wait()
 
@@ -364,7 +356,10 @@ async def test_the_account_and_server_support_can_arrive_after_the_first_paint()
         assert screen.status.sync_text == "● live"
         assert "unsupported" in screen.status.mode_text
         await pilot.press("r")
+        # Refused by the core's rule, as the live service refuses it.
         assert service.requests == []
+        assert screen.last_action.outcome == "refused"
+        assert "does not support private receipts" in screen.last_action.text
 
 
 async def test_turning_narrow_with_the_timeline_focused_shows_it(make_app) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from app.config import ConfigError, Settings, load_settings
 from app.model.receipts import ReceiptType
+from app.model.sending import RoomMode, room_mode
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -29,8 +30,8 @@ def test_values_and_room_override(tmp_path: Path) -> None:
     )
     settings = load_settings(path)
     assert settings.receipt_mode is ReceiptType.PUBLIC
-    assert settings.mode_for("!a:x") is ReceiptType.PRIVATE
-    assert settings.mode_for("!b:x") is ReceiptType.PUBLIC
+    assert room_mode(settings.mode_rules, None, "!a:x") == RoomMode(ReceiptType.PRIVATE, pinned=True)
+    assert room_mode(settings.mode_rules, None, "!b:x") == RoomMode(ReceiptType.PUBLIC)
     assert settings.keys == {"receipt.thread": "x", "receipt.room": "X"}
     assert settings.glyphs is False
 

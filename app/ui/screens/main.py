@@ -12,11 +12,11 @@ rooms, ``s`` sort.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.events import DescendantFocus
@@ -25,7 +25,10 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input
 
-from app.matrix.service import ReceiptOutcome, SyncState, SyncStatus
+from app.config import Settings
+from app.matrix.core import ReceiptOutcome
+from app.matrix.errors import MatrixError
+from app.matrix.service import ReadStateService, SyncState, SyncStatus
 from app.model.account import AccountState, RoomSort, next_unread
 from app.model.ids import MAIN, RoomId, ThreadId
 from app.model.plan import ActionKind, ReceiptAction, Refusal, Request
@@ -34,7 +37,6 @@ from app.model.summary import RoomSummary
 from app.ui import keymap
 from app.ui.describe import describe_refusal, describe_request, mode_word, room_title, thread_title
 from app.ui.messages import ReceiptSubmitted
-from app.ui.settings import Settings, room_mode
 from app.ui.state import LastAction, ModeState, Selection, View
 from app.ui.widgets.footer import SteadyFooter
 from app.ui.widgets.keyed_list import KeyedList
@@ -43,14 +45,14 @@ from app.ui.widgets.status_bar import StatusBar
 from app.ui.widgets.thread_list import ThreadList
 from app.ui.widgets.timeline import Timeline
 
-if TYPE_CHECKING:
-    from app.ui.app import ReadmarkApp
-
 log = logging.getLogger(__name__)
 
 # Below this width the screen shows two panes: rooms+threads, or threads+timeline
 # while the timeline has focus.
 WIDE_FROM = 110
+# Wait this long on a highlighted thread before fetching its history, so moving the
+# cursor through a list does not fire a request per row.
+OPEN_THREAD_DELAY_S = 0.3
 
 
 BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
@@ -77,7 +79,6 @@ class MainScreen(Screen[None]):
     preview: reactive[Sequence[RoomSummary]] = reactive((), init=False, repaint=False)
     sync_status: reactive[SyncStatus] = reactive(lambda: SyncStatus(SyncState.STARTING), init=False, repaint=False)
     queued: reactive[int] = reactive(0, init=False, repaint=False)
-    session_mode: reactive[ReceiptType] = reactive(ReceiptType.PRIVATE, init=False, repaint=False)
     # The screen's own view state, bound down to the panes.
     selection: reactive[Selection | None] = reactive(None, init=False, repaint=False)
     view: reactive[View] = reactive(View, init=False, repaint=False)
@@ -89,26 +90,23 @@ class MainScreen(Screen[None]):
     # the lists' cursor lines (KeyedList.on_focus/on_blur), the Footer (recomposed).
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
-    def __init__(self, settings: Settings, *, user_id: str, width: int = 0) -> None:
+    def __init__(self, service: ReadStateService, settings: Settings, *, width: int = 0) -> None:
         # The breakpoint class for the width the screen opens at, so Textual's first
-        # Resize finds it set: adding it then restyles the whole screen (~10 ms).
+        # Resize finds it set: adding it then restyles the whole screen.
         super().__init__(classes=breakpoint_class(width))
+        # The app replaces it when the same user logs in again.
+        self.service = service
         self.settings = settings
-        self.user_id = user_id
+        self.user_id = service.user_id
         self._last_request: Request | None = None
         self._thread_memory: dict[RoomId, ThreadId] = {}
         self._titles: dict[str, str] = {}
         self.set_reactive(MainScreen.view, View(glyphs=settings.glyphs))
 
     @property
-    def readmark(self) -> ReadmarkApp:
-        return self.app  # type: ignore[return-value]
-
-    @property
     def private_supported(self) -> bool:
         """Asked of the service each time: it learns the answer from the server."""
-        service = self.readmark.service
-        return service is None or service.supports_private_receipts
+        return self.service.supports_private_receipts
 
     # ---- layout ---------------------------------------------------------
 
@@ -191,10 +189,19 @@ class MainScreen(Screen[None]):
             self._thread_memory[new.room_id] = new.thread_id
             room = self.account.rooms.get(new.room_id) if self.account else None
             if room is not None and new.thread_id not in room.complete_threads:
-                self.readmark.open_thread(new.room_id, new.thread_id)
+                self._open_thread(new.room_id, new.thread_id)
 
-    def watch_session_mode(self) -> None:
-        self._update_mode()
+    @work(exclusive=True, group="open-thread", exit_on_error=False, name="open-thread")
+    async def _open_thread(self, room_id: RoomId, thread_id: ThreadId) -> None:
+        """Load a thread's history so its counts are exact (debounced: exclusive)."""
+        await asyncio.sleep(OPEN_THREAD_DELAY_S)
+        try:
+            await self.service.open_thread(room_id, thread_id)
+        except Exception as error:  # best effort: the count stays a labelled lower bound
+            if not isinstance(error, MatrixError):
+                log.exception("loading thread %s in %s failed", thread_id, room_id)
+            self.notify(str(error) or type(error).__name__, title="Could not load the thread",
+                        severity="warning", markup=False)
 
     def watch_sync_status(self) -> None:
         self._update_mode()
@@ -214,8 +221,8 @@ class MainScreen(Screen[None]):
 
     def _update_mode(self) -> None:
         room_id = self.selection.room_id if self.selection else None
-        receipt_type, pinned = room_mode(self.settings, self.session_mode, room_id)
-        self.mode = ModeState(receipt_type, pinned, self.private_supported)
+        mode = self.service.mode_in(room_id)
+        self.mode = ModeState(mode.receipt_type, mode.pinned, self.private_supported)
 
     def _update_titles(self) -> None:
         if not self.is_mounted:
@@ -373,9 +380,10 @@ class MainScreen(Screen[None]):
         """The rooms themselves, for a key pressed while only the preview is shown (the
         summaries say which rooms are unread, not which threads): decoded now rather
         than after the first frame."""
-        service = self.readmark.service
-        if self.account is None and service is not None:
-            self.readmark.account = service.load_local()
+        if self.account is None:
+            # The service publishes what it loaded: the account arrives through the
+            # app's one writer before this returns.
+            self.service.load_local()
 
     def _next_unread_target(self, *, backwards: bool) -> tuple[RoomId, ThreadId] | None:
         self._load_rooms_now()
@@ -398,8 +406,9 @@ class MainScreen(Screen[None]):
     # ---- receipts -------------------------------------------------------
 
     def action_toggle_mode(self) -> None:
-        new_mode = ReceiptType.PUBLIC if self.session_mode is ReceiptType.PRIVATE else ReceiptType.PRIVATE
-        self.readmark.session_mode = new_mode
+        new_mode = ReceiptType.PUBLIC if self.service.session_mode is ReceiptType.PRIVATE else ReceiptType.PRIVATE
+        self.service.session_mode = new_mode
+        self._update_mode()
         if self.mode.pinned:
             room = self._room()
             name = room_title(room) if room is not None else "this room"
@@ -475,22 +484,12 @@ class MainScreen(Screen[None]):
         return None
 
     def submit(self, room_id: RoomId, action: ReceiptAction) -> Request | Refusal | None:
-        """Hand one action to the service, after the checks that keep a private mode
-        private; report what happened on the status line."""
-        sends_receipt = action.kind is not ActionKind.FULLY_READ or action.with_receipt
-        if sends_receipt:
-            mode, _ = room_mode(self.settings, self.session_mode, room_id)
-            if action.receipt_type is ReceiptType.PUBLIC and mode is ReceiptType.PRIVATE:
-                return self._refuse("PRIVATE mode: a public receipt needs PUBLIC mode (press p first)")
-            if action.receipt_type is ReceiptType.PRIVATE and not self.private_supported:
-                return self._refuse("this server does not support private receipts (no fallback to public)")
-        service = self.readmark.service
-        if service is None:
-            return self._refuse("not connected")
+        """Hand one action to the service (whose core refuses what the room's mode or the
+        server does not allow); report what happened on the status line."""
         # During the preview: the screen shows what the service will plan on.
         self._load_rooms_now()
         try:
-            result = service.submit(room_id, action)
+            result = self.service.submit(room_id, action)
         except Exception as error:  # the service's own failure must not take the UI down
             log.exception("submit failed for %s in %s", action, room_id)
             self.notify(
@@ -501,17 +500,25 @@ class MainScreen(Screen[None]):
             )
             self.last_action = LastAction(f"nothing sent: {error}", "failed")
             return None
-        self.readmark.post_message(ReceiptSubmitted(room_id, action, result))
+        self.post_message(ReceiptSubmitted(room_id, action, result))
         if isinstance(result, Refusal):
-            self.notify(result.reason, title="Nothing sent", severity="warning", timeout=4, markup=False)
-            self.last_action = LastAction(describe_refusal(result), "refused")
+            reason = result.reason + self._hint(result)
+            self.notify(reason, title="Nothing sent", severity="warning", timeout=4, markup=False)
+            self.last_action = LastAction(describe_refusal(Refusal(result.code, reason)), "refused")
             return result
         self._last_request = result
-        room = service.account.rooms.get(room_id)
+        # Counts dropped already: the service applied and published the request.
+        room = self.service.account.rooms.get(room_id)
         self.last_action = LastAction(describe_request(room, result) if room else str(result), "sent")
-        # Counts drop at once: the service applied the request optimistically.
-        self.readmark.account = service.account
         return result
+
+    def _hint(self, refusal: Refusal) -> str:
+        """What the user can do about a refusal, in this screen's keys."""
+        if refusal.code == "private-mode" and not self.mode.pinned:
+            return " (press p first)"
+        if refusal.code == "no-private-receipts":
+            return " (no fallback to public: press p to send public receipts)"
+        return ""
 
     def _refuse(self, reason: str) -> Refusal:
         refusal = Refusal("ui", reason)

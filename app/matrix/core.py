@@ -1,0 +1,339 @@
+"""The read-state core: every decision about the account, with no asyncio and no I/O.
+
+As matrix-nio's ``Client`` sits under its ``AsyncClient``, ``ReadStateCore`` sits under
+``MatrixService``: the service does the waiting and the requests, and tells the core what
+came back; the core owns the account, whether the server takes private receipts, the
+requests applied but not yet answered, and which history to fetch next (``FillJob``).
+It answers:
+
+- ``load``: the state kept on this machine (the cache's account, the queued requests);
+- ``plan`` then ``queued``: an action becomes a ``Request`` (or a ``Refusal``), which is
+  applied at once once it is safely queued;
+- ``receive_sync``: a ``/sync`` body, and which rooms it changed;
+- ``settled``: the server's answer to a request;
+- ``take_fill_jobs``, ``thread_loaded``, ``gap_loaded``, ``threads_listed``: what history
+  to load next, and what loading it brought.
+
+Its tests run in milliseconds: nothing here waits, reads a file or sends a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Any
+
+from app.matrix import translate
+from app.model.account import AccountState
+from app.model.ids import MAIN, EventId, RoomId, ThreadId
+from app.model.plan import ReceiptAction, Refusal, Request, apply_optimistic, plan, request_key, settle
+from app.model.receipts import ReceiptType
+from app.model.room import RoomState, backfill, fill_gap, gap_before_latest
+from app.model.sending import ModeRules, RoomMode, refuse_action, room_mode
+from app.model.unread import thread_unread, threads_unread
+
+# Threads whose local count is only a lower bound are loaded whole in the background,
+# most recent first, up to this many jobs per run (a main timeline's gap counts as one).
+FILL_BUDGET = 300
+# Threads that left the sync window without unread notifications are invisible to it;
+# GET /threads lists them, for the most active rooms whose history is not all loaded.
+DISCOVERY_ROOMS = 30
+# A main timeline's gap is paged back from /messages at most this many times per job.
+MAIN_FILL_PAGES = 5
+
+
+class FillKind(Enum):
+    """What a fill job loads."""
+
+    THREAD = "thread"  # one thread whole, from /relations
+    MAIN_GAP = "main timeline gap"  # the main timeline back to my read position, from /messages
+    DISCOVER = "thread list"  # the room's threads, from /threads
+
+
+@dataclass(frozen=True, slots=True)
+class FillJob:
+    """One piece of history to load. Equal jobs are run once per run of the service."""
+
+    kind: FillKind
+    room_id: RoomId
+    # THREAD: the thread's root.
+    thread_id: ThreadId | None = None
+    # MAIN_GAP: the event the gap is before (each new gap is worth another try).
+    gap_before: EventId | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptOutcome:
+    """The server's answer to one queued request: accepted, or refused and why."""
+
+    request: Request
+    accepted: bool
+    # The server's errcode and message when refused, for example
+    # "M_INVALID_PARAM: event_id ... is not related to thread ...".
+    error: str | None = None
+
+
+class ReadStateCore:
+    """The account and everything decided about it; see the module docstring."""
+
+    def __init__(
+        self,
+        user_id: str,
+        *,
+        modes: ModeRules | None = None,
+        session_mode: ReceiptType | None = None,
+        fill_budget: int = FILL_BUDGET,
+    ) -> None:
+        self.account = AccountState(user_id)
+        self.modes = modes if modes is not None else ModeRules()
+        # What the session's toggle (``p``; ``mark --public``) chose; rooms pinned in
+        # ``modes`` keep theirs.
+        self.session_mode = session_mode if session_mode is not None else self.modes.default
+        # None until the server has said (``/versions``).
+        self.private_supported: bool | None = None
+        self.loaded = False
+        # Applied optimistically, not yet answered: the newest request per queue key.
+        self._pending: dict[tuple[str, str, str], Request] = {}
+        self._fill_budget = fill_budget
+        self._fills_seen: set[FillJob] = set()
+        self._fills_new: list[FillJob] = []
+        # Rooms whose thread list has been read this run.
+        self._listed: set[RoomId] = set()
+        self._synced_once = False
+
+    @property
+    def user_id(self) -> str:
+        return self.account.user_id
+
+    @property
+    def since(self) -> str | None:
+        """The token the next ``/sync`` continues from (None: an initial sync)."""
+        return self.account.next_batch
+
+    @property
+    def pending(self) -> list[Request]:
+        """Requests applied to the account and not yet answered, oldest first."""
+        return list(self._pending.values())
+
+    # ---- what is kept on this machine -------------------------------------------
+
+    def load(self, cached: AccountState | None, queued: Iterable[Request]) -> AccountState:
+        """Start from the cache's account (if any) with the queued requests applied. Once."""
+        if self.loaded:
+            return self.account
+        if cached is not None:
+            self.account = cached
+        self.loaded = True
+        for request in queued:
+            self._apply(request, ts=0)
+        return self.account
+
+    # ---- receipts ---------------------------------------------------------------
+
+    def use_modes(self, modes: ModeRules) -> None:
+        """Decide by these receipt settings from now on; the session mode starts again at
+        their default."""
+        self.modes = modes
+        self.session_mode = modes.default
+
+    def mode_in(self, room_id: RoomId | None) -> RoomMode:
+        """The receipt type read keys send in ``room_id``, and whether it is pinned."""
+        return room_mode(self.modes, self.session_mode, room_id)
+
+    def plan(self, room_id: RoomId, action: ReceiptAction) -> Request | Refusal:
+        """The request ``action`` becomes, or why nothing may be sent. Changes nothing:
+        ``queued`` applies the request once it is safely on its way."""
+        refusal = refuse_action(action, self.mode_in(room_id), private_supported=self.private_supported)
+        if refusal is not None:
+            return refusal
+        room = self.account.rooms.get(room_id)
+        if room is None:
+            return Refusal("unknown-room", f"room {room_id} is not joined")
+        return plan(room, action)
+
+    def queued(self, request: Request, *, now_ms: int) -> None:
+        """A planned request is queued: counts change at once, until it is answered."""
+        self._apply(request, ts=now_ms)
+
+    def settled(self, request: Request, error: str | None) -> ReceiptOutcome:
+        """The server accepted ``request`` (``error`` None) or refused it (rolled back)."""
+        key = request_key(request)
+        if self._pending.get(key) == request:
+            del self._pending[key]
+        self._change_room(request.room_id, lambda room: settle(room, request, accepted=error is None))
+        return ReceiptOutcome(request, error is None, error)
+
+    def _apply(self, request: Request, *, ts: int) -> None:
+        self._pending[request_key(request)] = request
+        self._change_room(request.room_id, lambda room: apply_optimistic(room, request, ts=ts))
+
+    def _change_room(self, room_id: RoomId, change) -> None:  # noqa: ANN001 - RoomState -> RoomState
+        room = self.account.rooms.get(room_id)
+        if room is not None:
+            self.account = self.account.with_room(change(room))
+
+    # ---- syncing ----------------------------------------------------------------
+
+    def receive_sync(self, body: bytes | str | Mapping[str, Any]) -> frozenset[RoomId]:
+        """Fold one ``/sync`` answer into the account; the IDs of the rooms it changed,
+        added or removed. Raises ``translate.SyncFormatError`` on a body that is not a
+        JSON object (and then changes nothing)."""
+        sync = translate.parse_sync(body)
+        initial = self.since is None
+        self.account, changed = translate.apply_sync_changes(self.account, sync, initial=initial)
+        if not self._synced_once:
+            # After the first sync, not at load: rooms restored from the cache may hold
+            # lower-bound threads from an earlier run too.
+            self._synced_once = True
+            self._want_discovery()
+            self._want_fills(frozenset(self.account.rooms) | changed)
+        else:
+            self._want_fills(changed)
+        return changed
+
+    def forget_since(self) -> None:
+        """The server refused the since token: the next sync starts from scratch (and
+        drops the rooms it does not list)."""
+        self.account = replace(self.account, next_batch=None)
+
+    # ---- history ----------------------------------------------------------------
+
+    def take_fill_jobs(self) -> list[FillJob]:
+        """The fill jobs wanted since the last call, most useful first."""
+        jobs, self._fills_new = self._fills_new, []
+        return jobs
+
+    def fill_still_wanted(self, job: FillJob) -> bool:
+        """Whether a job taken earlier still has something to load."""
+        room = self.account.rooms.get(job.room_id)
+        if room is None:
+            return False
+        if job.kind is FillKind.THREAD:
+            return job.thread_id not in room.complete_threads
+        if job.kind is FillKind.DISCOVER:
+            return job.room_id not in self._listed
+        return True
+
+    def open_thread(self, room_id: RoomId, thread_id: ThreadId) -> FillJob | None:
+        """The user looks at a thread: the job that makes its count exact now (the
+        room's thread list, for the main timeline), or None when there is nothing to
+        load. Not counted against the background budget."""
+        room = self.account.rooms.get(room_id)
+        if room is None:
+            return None
+        if thread_id == MAIN:
+            job = FillJob(FillKind.DISCOVER, room_id)
+        elif thread_id in room.complete_threads:
+            return None
+        else:
+            job = FillJob(FillKind.THREAD, room_id, thread_id)
+        if job.kind is FillKind.DISCOVER and room_id in self._listed:
+            return None
+        self._fills_seen.add(job)
+        return job
+
+    def thread_events_wanted(self, room_id: RoomId, thread_id: ThreadId, fetched: Iterable[EventId]) -> list[EventId]:
+        """Besides a thread's replies: its root, and the events my receipts for it point
+        at, when neither is loaded nor fetched. Without their positions the count would
+        stay uncertain."""
+        room = self.account.rooms.get(room_id)
+        if room is None:
+            return []
+        wanted = [thread_id]
+        for receipt_type in ReceiptType:
+            for key_thread in (None, thread_id):
+                receipt = room.my_receipt(receipt_type, key_thread)
+                if receipt is not None and receipt.event_id not in wanted:
+                    wanted.append(receipt.event_id)
+        have = set(fetched)
+        return [event_id for event_id in wanted if room.event(event_id) is None and event_id not in have]
+
+    def thread_loaded(self, room_id: RoomId, thread_id: ThreadId, raw_events: Iterable[object], *, complete: bool) -> None:
+        """A thread's events (from ``/relations`` and ``/event``) arrived."""
+        events = translate.timeline_events(raw_events)
+        self._change_room(
+            room_id, lambda room: backfill(room, events, complete_thread=thread_id if complete else None)
+        )
+
+    def gap_to_fill(self, room_id: RoomId) -> tuple[EventId, str] | None:
+        """The main timeline's latest gap and the token to page back from it, while the
+        main timeline's count is only a lower bound; None when there is nothing to page."""
+        room = self.account.rooms.get(room_id)
+        if room is None or not thread_unread(room, MAIN).lower_bound:
+            return None
+        before = gap_before_latest(room)
+        token = room.gap_tokens.get(before) if before is not None else None
+        if before is None or token is None:
+            return None
+        return before, token
+
+    def gap_loaded(self, room_id: RoomId, before: EventId, raw_chunk: Sequence[object], end: str | None) -> None:
+        """A page of ``/messages`` (newest first, as ``dir=b`` gives it) before ``before``."""
+        older = translate.timeline_events(reversed(raw_chunk))
+        exhausted = end is None or not raw_chunk
+        self._change_room(room_id, lambda room: fill_gap(room, before, older, next_token=end, exhausted=exhausted))
+
+    def threads_listed(self, room_id: RoomId, raw_roots: Iterable[object]) -> None:
+        """``/threads`` answered: roots of threads the sync window does not show are
+        loaded whole."""
+        self._listed.add(room_id)
+        room = self.account.rooms.get(room_id)
+        if room is None:
+            return
+        for root in translate.timeline_events(raw_roots):
+            if root.event_id not in room.thread_positions:
+                self._want(FillJob(FillKind.THREAD, room_id, root.event_id), budgeted=False)
+
+    def _want(self, job: FillJob, *, budgeted: bool = True) -> bool:
+        if job in self._fills_seen:
+            return False
+        if budgeted and len(self._fills_seen) >= self._fill_budget:
+            return False
+        self._fills_seen.add(job)
+        self._fills_new.append(job)
+        return True
+
+    def _want_discovery(self) -> None:
+        rooms = [
+            room
+            for room in self.account.rooms.values()
+            if room.membership == "join" and (not room.history_complete or room.gaps_before)
+        ]
+        rooms.sort(key=lambda room: room.latest_ts, reverse=True)
+        for room in rooms[:DISCOVERY_ROOMS]:
+            self._want(FillJob(FillKind.DISCOVER, room.room_id), budgeted=False)
+
+    def _want_fills(self, changed: Iterable[RoomId]) -> None:
+        """The threads of changed rooms whose count is only a lower bound, most recent first."""
+        candidates: list[tuple[int, FillJob]] = []
+        for room_id in changed:
+            room = self.account.rooms.get(room_id)
+            if room is None or room.membership != "join":
+                continue
+            for thread_id, counts in threads_unread(room).items():
+                if not counts.lower_bound:
+                    continue
+                if thread_id == MAIN:
+                    job = FillJob(FillKind.MAIN_GAP, room_id, gap_before=gap_before_latest(room))
+                else:
+                    job = FillJob(FillKind.THREAD, room_id, thread_id)
+                if job in self._fills_seen:
+                    continue
+                latest = room.latest_event(thread_id)
+                candidates.append((latest.ts if latest else 0, job))
+        candidates.sort(key=lambda candidate: candidate[0], reverse=True)
+        for _, job in candidates:
+            if len(self._fills_seen) >= self._fill_budget:
+                return
+            self._want(job)
+
+
+def describe_job(job: FillJob) -> str:
+    """A fill job in words, for the log."""
+    if job.kind is FillKind.THREAD:
+        return f"thread {job.thread_id} in {job.room_id}"
+    return f"{job.kind.value} of {job.room_id}"
+
+
+__all__ = ["FillJob", "FillKind", "ReadStateCore", "ReceiptOutcome", "RoomMode", "RoomState", "describe_job"]
