@@ -23,7 +23,7 @@ from pathlib import Path
 from app.matrix.session import Session, save_session
 from app.model.account import AccountState
 from app.store import cache
-from bench.synthetic import ME
+from tests.bench.synthetic import ME
 
 XDG_NAMES = ("CONFIG", "DATA", "STATE", "CACHE")
 DEVICE = "BENCHDEVICE"
