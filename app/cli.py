@@ -392,7 +392,7 @@ def _demo(args: argparse.Namespace) -> int:
     try:
         from app.devserver.demo import run_demo
     except ImportError as error:
-        raise CliError(f"the demo needs the dev extras (matrix-synapse): {error}", EXIT_FAILED) from None
+        raise CliError(f"the demo needs readmark's demo extra (matrix-synapse): {error}", EXIT_FAILED) from None
     from app.devserver.demo import DemoSession
 
     def open_tui(demo: DemoSession) -> int:
