@@ -29,7 +29,7 @@ demo: $(STAMP)
 	$(VENV)/bin/readmark demo $(DEMO_ARGS)
 
 bench: $(STAMP)
-	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m tests.bench $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -261,7 +261,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         argv = sys.argv[1:]
     if not argv:
         # The TUI, the usual start, has nothing to parse: importing argparse and building
-        # the parser would add ~7 ms to its cold start.
+        # the parser would only lengthen its cold start.
         return _tui()
     args = build_parser().parse_args(argv)
     if args.command == "login":
@@ -373,8 +373,8 @@ def _tui() -> int:
     from app.ui.app import ReadmarkApp
 
     # What the imports made (modules, classes, functions: Textual's and ours) lives as
-    # long as the process. Frozen, it is out of the collector's reach: the start's one
-    # full collection walked all of it (~20 ms of the first paint; see
+    # long as the process. Frozen, it is out of the collector's reach: otherwise the
+    # start's one full collection walks all of it, during the first paint (see
     # store/cache.py for the same reasoning about the loaded account).
     gc.freeze()
     if session is not None:
@@ -392,7 +392,7 @@ def _demo(args: argparse.Namespace) -> int:
     try:
         from app.devserver.demo import run_demo
     except ImportError as error:
-        raise CliError(f"the demo needs the dev extras (matrix-synapse): {error}", EXIT_FAILED) from None
+        raise CliError(f"the demo needs readmark's demo extra (matrix-synapse): {error}", EXIT_FAILED) from None
     from app.devserver.demo import DemoSession
 
     def open_tui(demo: DemoSession) -> int:

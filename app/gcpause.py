@@ -2,8 +2,8 @@
 
 Decoding a sync body or the cache allocates hundreds of thousands of containers and no
 reference cycles; with the collector on, their allocation sets off collections that walk
-the growing heap again and again. Off for the call, the 1,000-room synthetic initial
-sync takes about 450 ms instead of 535 ms (bench/initial_sync.py). Nested use is fine;
+the growing heap again and again. Off for the call, a large initial sync decodes
+markedly faster (``tests/bench/initial_sync.py`` measures it). Nested use is fine;
 a collector that was already off stays off.
 """
 

@@ -291,7 +291,11 @@ def run_demo(
     root = Path(data_root) if data_root is not None else demo_root()
     root.mkdir(parents=True, exist_ok=True)
     if importlib.util.find_spec("synapse") is None or importlib.util.find_spec("yaml") is None:
-        out.line("readmark demo needs the matrix-synapse package: pip install -e '.[dev]' (make demo does it)")
+        out.line(
+            "readmark demo needs the matrix-synapse package, which readmark's demo extra brings:"
+            " pipx install --force 'readmark[demo]' (or pip install 'readmark[demo]';"
+            " in a checkout, make demo)"
+        )
         return 1
 
     lock = _DemoLock(root / LOCK_NAME)

@@ -1,7 +1,8 @@
 """``MatrixClient``: the one facade over ``nio.AsyncClient``; nothing else imports nio.
 
 nio is imported on the first request, not with this module: a start from the local
-cache paints before any request, and nio with aiohttp costs 0.35-0.5 s to import.
+cache paints before any request, and importing nio with aiohttp is a large part of
+a start.
 
 nio is the transport here (its aiohttp session, TLS and proxy settings); requests are
 built and answers read by this module, because nio gets several of them wrong for a
@@ -150,7 +151,7 @@ def _retry_after_ms(body: Mapping[str, Any], headers: Mapping[str, str]) -> int 
     header = header.strip()
     if header.isdigit():
         return int(header) * 1000
-    import email.utils  # only for a rate limit given as an HTTP date: ~5 ms off the start
+    import email.utils  # only for a rate limit given as an HTTP date: kept off the start
 
     try:
         when = email.utils.parsedate_to_datetime(header)
@@ -196,12 +197,12 @@ def error_from_answer(
 async def _import_transport() -> ModuleType:
     """nio (and aiohttp under it), imported on the first request rather than at start.
 
-    Importing them costs 0.35-0.5 s, and a start from the cache paints without them
-    (issue 6, bench/coldstart.py). The service makes its first request right after
-    publishing the cached account, before the UI has drawn it; so the import first
-    gives the event loop TRANSPORT_IMPORT_DELAY_S (the first frame of 1,000 rooms takes
-    about that), then runs in a worker thread, leaving the loop free for keys.
-    Measured: first paint of 1,000 cached rooms about 1,050-1,190 ms -> 690-765 ms.
+    Importing them is a large part of a start, and a start from the cache paints
+    without them (``tests/bench/coldstart.py`` measures it). The service makes its
+    first request right after publishing the cached account, before the UI has drawn
+    it; so the import first gives the event loop TRANSPORT_IMPORT_DELAY_S (the first
+    frame of 1,000 rooms takes about that), then runs in a worker thread, leaving the
+    loop free for keys, and the first paint does not wait for the import.
     """
     loaded = sys.modules.get("nio")
     if loaded is not None:

@@ -13,8 +13,8 @@ Layout (``SCHEMA_VERSION``):
   ``RoomSummary`` (what its row in the rooms pane shows) as the room will be when
   decoded, in a table of its own (a few pages, not interleaved with the rooms' big
   rows) and in plain columns, so a start paints the rooms pane from the summaries
-  (``load_summaries``: about 9 ms for 1,000 rooms) before it decodes the rooms
-  (``load_account``: over 100 ms).
+  (``load_summaries``, a small fraction of the decoding) before it decodes the rooms
+  (``load_account``).
 
 Writes touch only the rooms that changed, in one transaction with ``next_batch``, so an
 incremental save costs what the sync carried and a crash never pairs new rooms with an
@@ -32,7 +32,7 @@ and the new ones showed unnamed). Loading never raises. Saving raises
 
 Loading runs with the cyclic garbage collector paused, and then freezes what is alive
 (``gc.freeze()``): the loaded account is long-lived, and full collections that walk it
-again and again were the largest pauses of the running TUI (issue 6, bench/RESULTS.md).
+again and again are the largest pauses of the running TUI (``tests/bench/RESULTS.md``).
 
 Each room keeps at most ``MAX_EVENTS_PER_ROOM`` events, the newest; when older ones are
 cut, a gap is recorded before the first kept event, so counts say they are lower bounds
@@ -97,7 +97,7 @@ def load_account(user_id: str, path: Path | None = None, *, device_id: str | Non
             account = _load(db, user_id, device_id)
             if account is not None:
                 # Frozen before the collector is back on: otherwise its first act would
-                # be a collection walking everything just loaded (30 ms for 1,000 rooms).
+                # be a collection walking everything just loaded.
                 _keep_out_of_full_collections()
         return account
     except _Discard as discard:
@@ -202,7 +202,7 @@ def _keep_out_of_full_collections() -> None:
     """The loaded account lives as long as the process: ``gc.freeze()`` moves what is
     alive now (the rooms, and the modules and app around them) out of the collector's
     reach. Otherwise every full collection walks all of it again: with 1,000 rooms
-    that was a 200 ms pause every few keypresses, 20-30 ms after (bench keys). Nothing
+    that is a visible pause every few keypresses (``tests/bench/keys.py``). Nothing
     is lost: frozen objects are still freed when their last reference goes (the model
     holds no reference cycles); only cycles among them would never be collected."""
     gc.freeze()
@@ -563,7 +563,7 @@ def decode_summary(row: tuple) -> RoomSummary:
 def _checked_event(raw: Any) -> list[Any]:
     """``raw`` itself when it is exactly an event's shape. One expression of ``type()``
     tests rather than a helper call per field: 29,000 events are checked on a start
-    with 1,000 rooms, and the calls were half the load (issue 6)."""
+    with 1,000 rooms, and per-field calls would be half the load."""
     if type(raw) is not list or len(raw) != 11:
         raise CacheCorrupt("an event has the wrong shape")
     event_id, sender, ts, kind, body, rel_type, relates_to, state_key, redacted, redacts, count = raw

@@ -39,6 +39,7 @@ from app.ui.messages import (
 from app.ui.screens.help import HelpScreen
 from app.ui.screens.login import LoginScreen
 from app.ui.screens.main import MainScreen
+from app.ui.textual_internals import UnhandledErrorHook, give_result_callback
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ STYLESHEETS = ("app.tcss", "main.tcss")
 CLOSE_TIMEOUT_S = 5.0
 
 
-class ReadmarkApp(App[None]):
+class ReadmarkApp(UnhandledErrorHook, App[None]):
     """The readmark TUI.
 
     Bindings (ids in ``app.ui.keymap``): ``?`` help, ``ctrl+p`` palette, ``q`` quit.
@@ -134,15 +135,15 @@ class ReadmarkApp(App[None]):
 
     def get_default_screen(self) -> Screen:
         """With a session the main screen is the first screen: pushed over Textual's
-        blank default one, it cost a second screen's styling and resume (~25 ms of a
-        start). Without one, the blank screen, under the login screen."""
+        blank default one, it would cost a second screen's styling and resume on every
+        start. Without one, the blank screen, under the login screen."""
         if self.service is None:
             return super().get_default_screen()
         screen = self._main_screen(self.service)
         # What push_screen gives a screen: switch_screen pops it when another user's
         # main screen replaces this one (logging in as someone else), and Textual leaves
         # the first screen without one (tests/ui/test_relogin.py fails if this changes).
-        screen._push_result_callback(self, None)
+        give_result_callback(screen, self)
         return screen
 
     def _main_screen(self, service: ReadStateService) -> MainScreen:
@@ -198,10 +199,9 @@ class ReadmarkApp(App[None]):
 
     # ---- workers --------------------------------------------------------
 
-    def _fatal_error(self) -> None:
+    def report_unhandled_error(self, error: Exception | None) -> None:
         """An unhandled exception: Textual would print a traceback with locals (which can
         hold the access token). Users get one line; the details go to the log file."""
-        error = self._exception
         log.error("unexpected error in the TUI", exc_info=error)
         self.bell()
         where = log_file()
@@ -209,8 +209,7 @@ class ReadmarkApp(App[None]):
         # The exception's text can carry a token or a terminal escape sequence (a server's
         # error text, a room name): the line goes out as the CLI's own do.
         line = printable_line(f"internal error: {type(error).__name__}: {error}{detail}")
-        self._exit_renderables.append(Text(f"readmark: {line}", no_wrap=False))
-        self._close_messages_no_wait()
+        self.panic(Text(f"readmark: {line}", no_wrap=False))
 
     @work(exclusive=True, group="sync", exit_on_error=False, name="sync")
     async def run_sync(self) -> None:
@@ -320,7 +319,9 @@ class ReadmarkApp(App[None]):
     def key_display(self, binding_id: str) -> str:
         """The key a binding is on now, after ``[keys]`` remaps, as the Footer shows it."""
         spec = keymap.BY_ID[binding_id]
-        remapped = self._keymap.get(binding_id)
+        # The [keys] table is the keymap given to set_keymap; Textual normalises the
+        # key names it keeps ("?" to "question_mark"), which display the same.
+        remapped = self.settings.keys.get(binding_id)
         if remapped is None and spec.key_display:
             return spec.key_display
         keys = remapped or spec.key

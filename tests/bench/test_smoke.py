@@ -1,4 +1,4 @@
-"""CI smoke of the benchmark suite (issue 6): every benchmark runs at tiny sizes
+"""CI smoke of the benchmark suite: every benchmark runs at tiny sizes
 (``--quick``) and reports numbers. No time is asserted: on a shared CI machine a time
 means nothing. Two behaviours are asserted, because they are not times: a burst of
 ``r`` presses sends at most two requests when the round trip outlasts the burst (the
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import BENCHMARKS
-from bench.harness import Report
+from tests.bench import BENCHMARKS
+from tests.bench.harness import Report
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ def _numbers(value: object):
 
 @pytest.mark.parametrize("name", BENCHMARKS)
 def test_benchmark_runs_and_reports_numbers(name: str) -> None:
-    module = importlib.import_module(f"bench.{name}")
+    module = importlib.import_module(f"tests.bench.{name}")
     report = module.run(quick=True)
     assert isinstance(report, Report) and report.name == name
     assert report.tables and all(table.rows for table in report.tables)
@@ -69,7 +69,7 @@ def test_benchmark_runs_and_reports_numbers(name: str) -> None:
 def test_command_line_writes_json_and_markdown(tmp_path: Path) -> None:
     figures, markdown = tmp_path / "bench.json", tmp_path / "bench.md"
     subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--only", "incremental", "--json", str(figures), "--markdown", str(markdown)],
+        [sys.executable, "-m", "tests.bench", "--quick", "--only", "incremental", "--json", str(figures), "--markdown", str(markdown)],
         cwd=REPO,
         check=True,
         capture_output=True,

@@ -1,5 +1,6 @@
 """A start from the local cache paints before any request, so nothing on that path may
-import nio or aiohttp (0.35-0.5 s, issue 6; bench/coldstart.py measures the start)."""
+import nio or aiohttp (their import is a large part of a start; tests/bench/coldstart.py
+measures it)."""
 
 from __future__ import annotations
 

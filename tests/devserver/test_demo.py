@@ -223,6 +223,39 @@ def test_a_second_demo_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
     again.release()
 
 
+@pytest.mark.parametrize("missing", ["synapse", "yaml"])
+def test_without_synapse_the_demo_names_the_extra_to_install(
+    missing: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside a checkout ``pip install -e '.[dev]'`` means nothing: the one line names the
+    ``demo`` extra, for pipx and for pip, and that extra exists and brings Synapse."""
+    import importlib.util
+    import tomllib
+
+    from app.devserver.demo import LOCK_NAME
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a, **k: None if name == missing else real_find_spec(name, *a, **k)
+    )
+    output = io.StringIO()
+    called: list[DemoSession] = []
+    code = run_demo(reset=True, open_tui=lambda s: called.append(s) or 0, data_root=tmp_path, progress=output)
+
+    assert code == 1 and called == []
+    (line,) = output.getvalue().splitlines()
+    assert "matrix-synapse" in line
+    assert "pipx install --force 'readmark[demo]'" in line and "pip install 'readmark[demo]'" in line
+    assert "-e" not in line.split() and "[dev]" not in line
+    assert not (tmp_path / LOCK_NAME).exists()
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = project["project"]["optional-dependencies"]
+    assert any(req.replace(" ", "").startswith("matrix-synapse>=") for req in extras["demo"])
+    synapse_in_dev = [req for req in extras["dev"] if req.startswith("matrix-synapse") or "[demo]" in req]
+    assert synapse_in_dev, "the tests need Synapse too"
+
+
 def test_a_homeserver_left_by_a_killed_demo_is_stopped_and_nothing_else(tmp_path: Path) -> None:
     from app.devserver.demo import _Progress, _stop_orphan
 

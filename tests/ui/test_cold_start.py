@@ -1,5 +1,5 @@
 """A start from the cache paints the rooms pane from the cache's room summaries, then
-decodes the rooms (issue 6: cold start). The real ``MatrixService`` and cache, a
+decodes the rooms. The real ``MatrixService`` and cache, a
 homeserver that accepts connections and never answers (everything shown comes from
 the local state), Pilot at 160x50.
 
@@ -26,7 +26,7 @@ from app.model.receipts import ReceiptType
 from app.model.summary import summarize
 from app.model.unread import room_unread, thread_unread
 from app.store import cache
-from bench.fixtures import silent_port
+from tests.bench.fixtures import silent_port
 from tests.ui.helpers import RecordingApp, main_screen, shown
 from tests.ui.recorded import ME, recorded_account
 

@@ -67,3 +67,16 @@ async def test_a_row_that_does_not_fit_one_line_takes_textuals_way() -> None:
             strips = Visual.to_strips(pane, content, 40, 1, style)
             reference = (strips[0] if strips else Strip([Segment("")])).crop_extend(0, 40, style.rich_style)
             assert _cells(strip) == _cells(reference)
+
+
+async def test_a_span_style_resolves_as_textual_resolves_it_in_a_widget() -> None:
+    """``KeyedList._span_style`` (public API only) against ``Widget._get_style``, which
+    Visual.to_strips uses: theme variables, the list's component classes, unknown ones,
+    and text that is no style."""
+    app = RecordingApp(LocalService(recorded_account()))
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await main_screen(pilot)
+        for pane in (screen.rooms, screen.timeline):
+            for name in ("$accent bold", "$text-muted", "$warning on $panel", "italic", "not a style $$", "",
+                         ".keyed-list--cursor", ".keyed-list--rule", ".no-such-component"):
+                assert pane._span_style(name) == pane._get_style(name), name

@@ -251,6 +251,20 @@ async def test_remapped_keys_work_and_show(make_app, service) -> None:
         assert app.screen.entry_text("receipt.thread").startswith("t read receipt")
 
 
+async def test_remapped_keys_are_named_as_textual_shows_their_bindings(make_app) -> None:
+    keys = {"receipt.thread": "+", "receipt.room": "ctrl+r, W", "filter.name": "%", "mode.toggle": "f1"}
+    app = make_app(Settings(keys=keys))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await main_screen(pilot)
+        assert [app.key_display(binding_id) for binding_id in keys] == ["+", "^r, W", "%", "f1"]
+        for binding_id in keys:
+            # What the Footer shows for the binding as Textual holds it after set_keymap.
+            bound = [b.binding for b in screen.active_bindings.values() if b.binding.id == binding_id]
+            assert bound and app.key_display(binding_id) == ", ".join(app.get_key_display(b) for b in bound)
+        # Not remapped: the spec's own display, else Textual's for its key.
+        assert [app.key_display(i) for i in ("app.help", "marker.fully_read", "app.command_palette")] == ["?", "f", "^p"]
+
+
 async def test_status_bar_shows_sync_state_and_queue(make_app) -> None:
     from app.matrix.service import SyncState, SyncStatus
 

@@ -31,9 +31,12 @@ class SteadyFooter(Footer):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._composed: tuple | None = None
+        # Footer composes no keys until the screen first reports its bindings
+        # (bindings_changed); until then there is nothing composed to compare with.
+        self._bindings_reported = False
 
     def compose(self) -> ComposeResult:
-        if self._bindings_ready:
+        if self._bindings_reported:
             self._composed = shown_bindings(self.screen)
         yield from super().compose()
 
@@ -49,4 +52,5 @@ class SteadyFooter(Footer):
             and shown_bindings(screen) == self._composed
         ):
             return
+        self._bindings_reported = True
         super().bindings_changed(screen)

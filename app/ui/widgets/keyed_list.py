@@ -29,11 +29,13 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.style import NULL_STYLE
 from textual.style import Style as VisualStyle
 from textual.visual import Visual
 from textual.widget import Widget
 
 from app.ui import keymap
+from app.ui.textual_internals import update_scrollbars
 
 # The fewest cells a row's left part keeps before its right part is shortened.
 MIN_LEFT = 18
@@ -278,7 +280,7 @@ class KeyedList(ScrollView, can_focus=True):
 
         A row may be given as the function that makes it (or what ``_make_row`` makes it
         from): it is made when first drawn or stepped on, so a pane of a thousand rows
-        builds the fifty on screen (issue 6: cold start).
+        builds the fifty on screen, and a cold start does not wait for the rest.
 
         Only the lines on screen whose row (or cursor) changed are repainted."""
         drawn = self._drawn()
@@ -408,7 +410,11 @@ class KeyedList(ScrollView, can_focus=True):
         if key is not None:
             self.post_message(self.Selected(self, key))
 
-    async def _on_click(self, event: events.Click) -> None:
+    def on_click(self, event: events.Click) -> None:
+        # Instead of Widget's click handling, not after it: a double click opens the row
+        # rather than selecting the widget's text (the lists allow no selection), and
+        # rows are plain text, with no markup actions for a click to run.
+        event.prevent_default()
         index = event.y + self.scroll_offset.y
         if 0 <= index < len(self._order) and self._selectable(index):
             self._set_cursor(index, scroll=False)
@@ -427,15 +433,15 @@ class KeyedList(ScrollView, can_focus=True):
             self.virtual_size = size
             return
         # ``virtual_size`` is a layout reactive: setting it lays out the whole screen
-        # (the bench's "full-screen layout", two per ``j`` in the rooms pane when both
-        # the threads and the timeline change length). A line list's size in the layout
-        # does not depend on its row count; only its scrollbar does. So the size is set
-        # without a layout and the scrollbar updated in place; ``_scroll_update`` sets
-        # ``show_vertical_scrollbar``, itself a layout reactive, so a layout still
-        # happens when the scrollbar appears or goes, and only then.
+        # (twice per ``j`` in the rooms pane when both the threads and the timeline
+        # change length). A line list's size in the layout does not depend on its row
+        # count; only its scrollbar does. So the size is set without a layout and the
+        # scrollbar updated in place; that sets ``show_vertical_scrollbar``, itself a
+        # layout reactive, so a layout still happens when the scrollbar appears or
+        # goes, and only then.
         scrollbar = self.show_vertical_scrollbar
         self.set_reactive(Widget.virtual_size, size)
-        self._scroll_update(size)
+        update_scrollbars(self, size)
         if self.show_vertical_scrollbar != scrollbar:
             # Every line is drawn narrower or wider.
             self.refresh()
@@ -578,12 +584,13 @@ class KeyedList(ScrollView, can_focus=True):
             return strip.crop_extend(0, width, style.rich_style)
         # A row laid out to fit one line (``_layout``): what Visual.to_strips makes of
         # it, without its wrapping machinery and without the per-cell offsets that only
-        # text selection reads (ALLOW_SELECT is off): half the cost, and rows were a third
-        # of a frame's work on j in the rooms pane and of the first paint (issue 6).
+        # text selection reads (ALLOW_SELECT is off): half the cost, and rows are a large
+        # part of a frame's work on j in the rooms pane and of the first paint.
         # tests/ui/test_keyed_list_strips.py checks it against Visual.to_strips.
         segments = self._segments(content, style)
         # No link styling: rows are built from plain text (a room name, a message body),
-        # never from markup, so they hold no links (it was a tenth of a row's cost).
+        # never from markup, so they hold no links (styling them would be a tenth of a
+        # row's cost).
         strip = Strip(segments, content.cell_length)
         return strip.crop_extend(0, width, style.rich_style)
 
@@ -613,7 +620,7 @@ class KeyedList(ScrollView, can_focus=True):
             if isinstance(span_style, str):
                 named = parsed.get(span_style)
                 if named is None:
-                    named = parsed[span_style] = self._get_style(span_style)
+                    named = parsed[span_style] = self._span_style(span_style)
                 span_style = named
             styles.append(span_style)
         marks = [
@@ -637,6 +644,26 @@ class KeyedList(ScrollView, can_focus=True):
                     rich = rich_styles[key] = (style + VisualStyle.combine(key)).rich_style
                 segments.append(Segment(text[offset:next_offset], rich))
         return segments
+
+    def _span_style(self, name: str) -> VisualStyle:
+        """The style a span names, resolved as Textual resolves it when it draws Content in
+        a widget: ``.name`` is a component class of this widget or of the nearest
+        ancestor widget that has it; anything else (``$accent bold``) is parsed with the
+        app's CSS variables, and a style that does not parse is no style."""
+        if name.startswith("."):
+            component = name[1:]
+            for node in self.ancestors_with_self:
+                if not isinstance(node, Widget):
+                    return NULL_STYLE
+                try:
+                    return node.get_visual_style(component, partial=True)
+                except KeyError:
+                    continue
+            raise KeyError(f"No matching component class found for '{name}'")
+        try:
+            return VisualStyle.parse(name)
+        except Exception:
+            return NULL_STYLE
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -692,6 +719,6 @@ class KeyedList(ScrollView, can_focus=True):
         """The app's line filters but its ANSI-to-truecolor one. Every colour in these lines
         (rows, border, title) is a theme colour already resolved to RGB, with no dim, so
         that filter would only copy each segment of each line: about a fifth of a j in the
-        rooms pane (issue 6). With an ANSI theme it is off anyway; NO_COLOR's filter stays.
+        rooms pane. With an ANSI theme it is off anyway; NO_COLOR's filter stays.
         tests/ui/test_line_filters.py checks the lines come out the same with it."""
         return [line_filter for line_filter in super().get_line_filters() if not isinstance(line_filter, ANSIToTruecolor)]

@@ -18,8 +18,8 @@ from app.model.account import AccountState
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import add_pending
 from app.model.unread import room_unread
-from bench.harness import Report, Table, Target, interleaved
-from bench.synthetic import ME, Shape, digest, encode, initial_sync, initial_sync_bytes
+from tests.bench.harness import Report, Table, Target, interleaved
+from tests.bench.synthetic import ME, Shape, digest, encode, initial_sync, initial_sync_bytes
 
 NAME = "initial_sync"
 TITLE = "initial sync: body bytes to read state, against json.loads"

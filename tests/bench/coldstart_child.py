@@ -1,4 +1,4 @@
-"""The process that benchmark 3 starts: ``python -m bench.coldstart_child readmark|minimal``.
+"""The process that benchmark 3 starts: ``python -m tests.bench.coldstart_child readmark|minimal``.
 
 ``readmark`` runs the real entry point (``app.cli.main([])``: settings, session, the
 TUI on ``MatrixService``) against a homeserver that accepts connections and never

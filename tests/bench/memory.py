@@ -1,7 +1,7 @@
 """Benchmark 6: memory with 1,000 rooms and about 10,000 threads loaded, against the
 size of the synthetic sync JSON.
 
-Each scenario runs in a fresh interpreter (``bench/memory_child.py``) so its peak RSS
+Each scenario runs in a fresh interpreter (``tests/bench/memory_child.py``) so its peak RSS
 is its own: the model alone (translate an initial sync, count every room), the same
 under ``tracemalloc`` (Python's own allocations: peak while translating, and what the
 model keeps), and the real TUI taking the initial sync through the real sync loop
@@ -18,13 +18,13 @@ import subprocess
 import sys
 import tempfile
 
-from bench.harness import Report, Table, Target
-from bench.synthetic import Shape, initial_sync_bytes
+from tests.bench.harness import Report, Table, Target
+from tests.bench.synthetic import Shape, initial_sync_bytes
 
 NAME = "memory"
 TITLE = "peak memory with 1,000 rooms / 10,000 threads loaded"
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FULL = (1_000, 5_000)
 QUICK = (30,)
 TARGET_MB = 200.0
@@ -34,7 +34,7 @@ TARGET_ROOMS = 1_000
 def child(mode: str, body_path: str, rooms: int) -> dict:
     env = dict(os.environ, READMARK_BENCH_ROOMS=str(rooms))
     done = subprocess.run(
-        [sys.executable, "-m", "bench.memory_child", mode, body_path],
+        [sys.executable, "-m", "tests.bench.memory_child", mode, body_path],
         capture_output=True,
         text=True,
         cwd=REPO,

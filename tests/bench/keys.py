@@ -41,9 +41,9 @@ from app.model.ids import MAIN
 from app.model.unread import thread_unread
 from app.ui.app import ReadmarkApp
 from app.config import Settings
-from bench.fixtures import SilentClient, in_profile, write_profile
-from bench.harness import Report, Stats, Table, Target
-from bench.synthetic import ME, Shape, encode, incremental_sync, initial_sync
+from tests.bench.fixtures import SilentClient, in_profile, write_profile
+from tests.bench.harness import Report, Stats, Table, Target
+from tests.bench.synthetic import ME, Shape, encode, incremental_sync, initial_sync
 
 NAME = "keys"
 TITLE = "key to screen with 1,000 rooms and 10,000 threads (Pilot, real MatrixService)"

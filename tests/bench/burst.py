@@ -37,10 +37,10 @@ from app.model.receipts import ReceiptType
 from app.model.room import RoomState, add_timeline
 from app.ui.app import ReadmarkApp
 from app.config import Settings
-from bench.fixtures import SilentClient, in_profile, write_profile
-from bench.harness import Report, Table, Target
-from bench.keys import FrameProbe, main_screen_ready, press, settle
-from bench.synthetic import BASE_TS, ME, Shape, initial_sync
+from tests.bench.fixtures import SilentClient, in_profile, write_profile
+from tests.bench.harness import Report, Table, Target
+from tests.bench.keys import FrameProbe, main_screen_ready, press, settle
+from tests.bench.synthetic import BASE_TS, ME, Shape, initial_sync
 
 NAME = "burst"
 TITLE = "receipt burst: 50 r presses in one second on one thread"

@@ -25,8 +25,8 @@ import pstats
 from app.matrix.translate import apply_sync_changes, parse_sync
 from app.model.account import AccountState, sorted_rooms
 from app.model.unread import room_unread, threads_unread
-from bench.harness import Report, Stats, Table, Target, interleaved
-from bench.synthetic import ME, Shape, encode, incremental_sync, initial_sync
+from tests.bench.harness import Report, Stats, Table, Target, interleaved
+from tests.bench.synthetic import ME, Shape, encode, incremental_sync, initial_sync
 
 NAME = "incremental"
 TITLE = "incremental sync (10 events, 5 receipts) into a loaded account"

@@ -1,4 +1,4 @@
-"""The process benchmark 6 starts: ``python -m bench.memory_child MODE BODY_FILE``.
+"""The process benchmark 6 starts: ``python -m tests.bench.memory_child MODE BODY_FILE``.
 
 Modes (each in a fresh interpreter, so peak RSS belongs to one scenario):
 
@@ -39,7 +39,7 @@ def model(body: bytes, report: dict) -> None:
     from app.matrix.translate import apply_sync_changes, parse_sync
     from app.model.account import AccountState
     from app.model.unread import room_unread
-    from bench.synthetic import ME
+    from tests.bench.synthetic import ME
 
     report["before"] = status_mb()
     account, _ = apply_sync_changes(AccountState(ME), parse_sync(body))
@@ -54,7 +54,7 @@ def traced(body: bytes, report: dict) -> None:
     from app.matrix.translate import apply_sync_changes, parse_sync
     from app.model.account import AccountState
     from app.model.unread import room_unread
-    from bench.synthetic import ME
+    from tests.bench.synthetic import ME
 
     tracemalloc.start()
     account, _ = apply_sync_changes(AccountState(ME), parse_sync(body))
@@ -72,8 +72,8 @@ def tui(body: bytes, report: dict) -> None:
     from app.matrix.service import MatrixService
     from app.ui.app import ReadmarkApp
     from app.config import Settings
-    from bench.fixtures import SilentClient
-    from bench.keys import main_screen_ready
+    from tests.bench.fixtures import SilentClient
+    from tests.bench.keys import main_screen_ready
 
     rooms = int(os.environ["READMARK_BENCH_ROOMS"])
 

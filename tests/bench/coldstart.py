@@ -3,7 +3,7 @@ rooms pane with correct counts, against a minimal Textual app in the same run.
 
 Both run in a fresh ``python`` under a pseudo-terminal of 160x50 (Textual's real Linux
 driver, writing real escape sequences), started alternately. The time is taken by the
-parent just before ``Popen`` and by the child (``bench/coldstart_child.py``) when the
+parent just before ``Popen`` and by the child (``tests/bench/coldstart_child.py``) when the
 wanted frame's bytes have been written; both read CLOCK_MONOTONIC. The readmark child
 runs the real ``readmark`` entry (``app.cli.main``) with an isolated XDG profile: a
 session for a homeserver that accepts connections and never answers, and a cache of the
@@ -30,14 +30,14 @@ from pathlib import Path
 from app.matrix.translate import apply_sync_changes
 from app.model.account import AccountState
 from app.model.unread import room_unread
-from bench.fixtures import silent_port, write_profile
-from bench.harness import Report, Table, Target
-from bench.synthetic import ME, Shape, initial_sync
+from tests.bench.fixtures import silent_port, write_profile
+from tests.bench.harness import Report, Table, Target
+from tests.bench.synthetic import ME, Shape, initial_sync
 
 NAME = "coldstart"
 TITLE = "cold start from the cache to the first painted rooms pane, against a minimal Textual app"
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FULL = (1_000, 7)
 QUICK = (30, 1)
 TARGET_RATIO = 1.5
@@ -112,7 +112,7 @@ def start_once(kind: str, env: dict[str, str]) -> dict:
     reader.start()
     start_ns = __import__("time").monotonic_ns()
     child = subprocess.Popen(
-        [sys.executable, "-m", "bench.coldstart_child", kind],
+        [sys.executable, "-m", "tests.bench.coldstart_child", kind],
         stdin=slave,
         stdout=slave,
         stderr=slave,

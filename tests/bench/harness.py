@@ -1,7 +1,7 @@
 """The timing harness and the report format shared by every benchmark.
 
 Why a small ``time.perf_counter_ns`` harness rather than pyperf or pytest-benchmark
-(see ``bench/RESULTS.md``): every figure here is a ratio against a baseline *measured
+(see ``tests/bench/RESULTS.md``): every figure here is a ratio against a baseline *measured
 in the same run*, and on a shared, loaded machine the only fair way to get one is to
 interleave the subject and its baseline sample by sample (A, B, A, B, ...), so both
 see the same load. pyperf runs each benchmark to completion in its own worker

@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--only NAME ...] [--markdown FILE] [--json FILE]``
+"""``python -m tests.bench [--quick] [--only NAME ...] [--markdown FILE] [--json FILE]``
 
 Runs the benchmarks of issue 6 and prints each one's figures, its baseline measured in
 the same run, and whether its target is met. ``--quick`` runs tiny sizes (the CI
@@ -13,12 +13,12 @@ import json
 import sys
 import time
 
-from bench import BENCHMARKS
-from bench.harness import Report, machine
+from tests.bench import BENCHMARKS
+from tests.bench.harness import Report, machine
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n\n")[1])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, few samples: a smoke run")
     parser.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME", help=", ".join(BENCHMARKS))
     parser.add_argument("--markdown", metavar="FILE", help="also write the report as Markdown")
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     reports: list[Report] = []
     started = time.perf_counter()
     for name in args.only or BENCHMARKS:
-        module = importlib.import_module(f"bench.{name}")
+        module = importlib.import_module(f"tests.bench.{name}")
         began = time.perf_counter()
         report = module.run(quick=args.quick)
         report.figures["wall_s"] = time.perf_counter() - began

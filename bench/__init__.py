@@ -1,7 +1,0 @@
-"""readmark's benchmark suite (issue 6): ``python -m bench`` or ``make bench``.
-
-One module per benchmark, each with ``run(quick: bool) -> Report``; ``synthetic`` builds
-the deterministic accounts, ``harness`` times and reports. Results: ``bench/RESULTS.md``.
-"""
-
-BENCHMARKS = ("initial_sync", "incremental", "coldstart", "keys", "burst", "memory")
