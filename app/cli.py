@@ -207,6 +207,21 @@ def _clear_local() -> None:
 
 
 def _logout(args: argparse.Namespace) -> int:
+    from app.store.profile import ProfileLock
+
+    # Logging out removes the files the owner of this profile writes: not under it.
+    profile = ProfileLock(paths.state_dir())
+    try:
+        free = profile.acquire("logout")
+    except OSError:
+        free = True  # nobody can own a profile whose state dir cannot hold the lock
+    if not free:
+        raise CliError(f"{profile.owner().describe()} is running on this profile: quit it first", EXIT_FAILED)
+    with profile:
+        return _log_out(args)
+
+
+def _log_out(args: argparse.Namespace) -> int:
     try:
         session = load_session()
     except SessionError as error:

@@ -7,12 +7,18 @@ Problems are ``CommandError``s: one line for stderr and an exit code.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
+
+from app import paths
 
 from app.config import Settings
 from app.matrix.client import MatrixClient
 from app.matrix.core import ReadStateCore
 from app.matrix.errors import RequestRefused
+from app.matrix.queue import INBOX_DIR, QUEUE_FILE, read_queue_file
 from app.matrix.service import load_thread, sync_once
 from app.matrix.session import Session
 from app.model.account import AccountState, sorted_rooms, sorted_threads
@@ -23,6 +29,7 @@ from app.model.receipts import ReceiptType
 from app.model.sending import refuse_action, sends_receipt
 from app.model.unread import room_unread, threads_unread
 from app.store import cache
+from app.store.profile import Owner, ProfileLock
 
 # Short: a script waits for us.
 REQUEST_TIMEOUT = 15.0
@@ -34,23 +41,45 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
+@contextmanager
+def profile_owned(kind: str) -> Iterator[Owner | None]:
+    """Own the profile for one command (None), or say who does (app/store/profile.py):
+    then the command reads that process's saved state and neither syncs nor writes."""
+    lock = ProfileLock(paths.state_dir())
+    try:
+        owned = lock.acquire(kind)
+    except OSError:
+        owned = True  # nobody can own a profile whose state dir cannot hold the lock
+    if not owned:
+        yield lock.owner()
+        return
+    try:
+        yield None
+    finally:
+        lock.release()
+
+
 async def synced_core(
     client: MatrixClient,
     settings: Settings | None = None,
     *,
     session_mode: ReceiptType | None = None,
     offline: bool = False,
+    owner: Owner | None = None,
 ) -> ReadStateCore:
     """The read-state core on the cached state, brought up to date with one sync
-    (``offline``: the cache only). ``settings`` and ``session_mode`` decide which receipt
+    (``offline``, or another process ``owner``s the profile: the cache only, which that
+    process keeps up to date). ``settings`` and ``session_mode`` decide which receipt
     type each room takes, as in the TUI (``--public``/``--private`` are the session mode)."""
     core = ReadStateCore(
         client.user_id, modes=settings.mode_rules if settings is not None else None, session_mode=session_mode
     )
     cached = cache.load_account(client.user_id, device_id=client.device_id)
     core.load(cached, ())
-    if offline:
+    if offline or owner is not None:
         if cached is None:
+            if owner is not None:
+                raise CommandError(f"{owner.describe()} owns this profile and has not saved its state yet; try again")
             raise CommandError("no cached state yet: run `readmark status` online once first")
         return core
     changed = await sync_once(client, core)
@@ -118,13 +147,30 @@ def status_text(document: dict) -> str:
         lines.append(f"{unread:>5}{highlights}{thread_text}  {room['name']}")
     total = sum(r["unread"] for r in document["rooms"])
     lines.append(f"{document['user_id']}: {total} unread in {sum(1 for r in document['rooms'] if r['unread'])} rooms")
+    lines.extend(f"warning: {warning}" for warning in document.get("warnings", ()))
     return "\n".join(lines)
 
 
+def profile_warnings(state: Path | None = None) -> list[str]:
+    """What is wrong with the profile's own files, for ``status`` to name: a queue file
+    that cannot be read, and the copies readmark kept aside of files it could not read."""
+    state = state or paths.state_dir()
+    queue_file = state / QUEUE_FILE
+    warnings = []
+    _, problem = read_queue_file(queue_file)
+    if problem is not None:
+        warnings.append(f"receipt queue {queue_file} {problem}; the next start keeps it aside")
+    kept = sorted(state.glob(f"{QUEUE_FILE}.unreadable-*")) + sorted((state / INBOX_DIR).glob("*.unreadable"))
+    warnings += [f"{path} holds receipts readmark could not read; look at it, then delete it" for path in kept]
+    return warnings
+
+
 async def status(session: Session, *, as_json: bool, unread_only: bool, offline: bool) -> str:
-    async with MatrixClient.from_session(session, request_timeout=REQUEST_TIMEOUT) as client:
-        core = await synced_core(client, offline=offline)
+    with profile_owned("status") as owner:
+        async with MatrixClient.from_session(session, request_timeout=REQUEST_TIMEOUT) as client:
+            core = await synced_core(client, offline=offline, owner=owner)
     document = status_document(core.account, unread_only=unread_only)
+    document["warnings"] = profile_warnings()
     return json.dumps(document, ensure_ascii=False) if as_json else status_text(document)
 
 
@@ -157,6 +203,13 @@ def validate_mark(args: MarkArgs) -> None:
 
 async def mark(session: Session, settings: Settings, args: MarkArgs) -> str:
     validate_mark(args)
+    with profile_owned("mark") as owner:
+        return await _mark(session, settings, args, owner)
+
+
+async def _mark(session: Session, settings: Settings, args: MarkArgs, owner: Owner | None) -> str:
+    """``mark``; when another process owns the profile, planned on its saved state and
+    sent from here (nothing queued, so sent once)."""
     async with MatrixClient.from_session(session, request_timeout=REQUEST_TIMEOUT) as client:
         room_id = args.room
         if looks_like_alias(room_id):
@@ -180,12 +233,16 @@ async def mark(session: Session, settings: Settings, args: MarkArgs) -> str:
             refusal = refuse_action(action, core.mode_in(room_id), private_supported=core.private_supported)
             if refusal is not None:
                 raise CommandError(f"nothing sent: {refusal.reason}{_MARK_HINTS.get(refusal.code, '')}")
-        core.load(cache.load_account(client.user_id, device_id=client.device_id), ())
-        changed = await sync_once(client, core)
-        try:
-            cache.save_account(core.account, changed_room_ids=changed, device_id=client.device_id)
-        except OSError:
-            pass  # the cache is a convenience
+        cached = cache.load_account(client.user_id, device_id=client.device_id)
+        core.load(cached, ())
+        if owner is None:
+            changed = await sync_once(client, core)
+            try:
+                cache.save_account(core.account, changed_room_ids=changed, device_id=client.device_id)
+            except OSError:
+                pass  # the cache is a convenience
+        elif cached is None:
+            raise CommandError(f"{owner.describe()} owns this profile and has not saved its state yet; try again")
         room = core.account.rooms.get(room_id)
         if room is None or room.membership != "join":
             raise CommandError(f"you are not joined to {args.room}")

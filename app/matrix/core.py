@@ -27,10 +27,19 @@ from typing import Any
 from app.matrix import translate
 from app.model.account import AccountState
 from app.model.ids import MAIN, EventId, RoomId, ThreadId
-from app.model.plan import ReceiptAction, Refusal, Request, apply_optimistic, plan, request_key, settle
+from app.model.plan import (
+    ReceiptAction,
+    Refusal,
+    Request,
+    apply_optimistic,
+    covered,
+    plan,
+    request_key,
+    settle,
+)
 from app.model.receipts import ReceiptType
 from app.model.room import RoomState, backfill, fill_gap, gap_before_latest
-from app.model.sending import ModeRules, RoomMode, refuse_action, room_mode
+from app.model.sending import ModeRules, RoomMode, refuse_action, refuse_request, room_mode
 from app.model.unread import thread_unread, threads_unread
 
 # Threads whose local count is only a lower bound are loaded whole in the background,
@@ -112,6 +121,11 @@ class ReadStateCore:
         return self.account.next_batch
 
     @property
+    def synced(self) -> bool:
+        """Whether a sync has been received in this run (the rooms are the server's)."""
+        return self._synced_once
+
+    @property
     def pending(self) -> list[Request]:
         """Requests applied to the account and not yet answered, oldest first."""
         return list(self._pending.values())
@@ -127,6 +141,15 @@ class ReadStateCore:
         self.loaded = True
         for request in queued:
             self._apply(request, ts=0)
+        return self.account
+
+    def reload(self, cached: AccountState | None) -> AccountState:
+        """The profile's owner saved a newer state (this process follows it): start over
+        from it, with this process's own unanswered requests applied on top."""
+        if cached is not None:
+            self.account = cached
+            for request in self._pending.values():
+                self._change_room(request.room_id, lambda room, r=request: apply_optimistic(room, r))
         return self.account
 
     # ---- receipts ---------------------------------------------------------------
@@ -155,6 +178,21 @@ class ReadStateCore:
     def queued(self, request: Request, *, now_ms: int) -> None:
         """A planned request is queued: counts change at once, until it is answered."""
         self._apply(request, ts=now_ms)
+
+    def adopt(self, request: Request) -> Refusal | None:
+        """Whether to queue a request another process on this profile planned (its
+        view of the room may be older): None to queue it; a refusal when the room is
+        gone, the server cannot take it, or what it says is already told."""
+        room = self.account.rooms.get(request.room_id)
+        if room is None:
+            return Refusal("unknown-room", f"room {request.room_id} is not joined")
+        if self.private_supported is not None:
+            refusal = refuse_request(request, private_supported=self.private_supported)
+            if refusal is not None:
+                return refusal
+        if covered(room, request):
+            return Refusal("already-read", "already read up to there")
+        return None
 
     def settled(self, request: Request, error: str | None) -> ReceiptOutcome:
         """The server accepted ``request`` (``error`` None) or refused it (rolled back)."""

@@ -25,6 +25,8 @@ import asyncio
 import json
 import logging
 import os
+import secrets
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,12 +35,19 @@ from pathlib import Path
 from app.matrix.asyncio_internals import eager_task
 from app.matrix.errors import MatrixError, RateLimited, TokenInvalid
 from app.matrix.retry import retry_delay
+from app.model.ids import MAIN, looks_like_event_id, looks_like_room_id
 from app.model.plan import FullyReadRequest, ReceiptRequest, Request, request_key
 from app.model.receipts import ReceiptType
+from app.store.files import write_atomic
 
 log = logging.getLogger(__name__)
 
 QUEUE_VERSION = 1
+# In the state directory.
+QUEUE_FILE = "receipt-queue.json"
+INBOX_DIR = "receipt-inbox"
+# Thousands of requests fit in a few hundred kilobytes; a bigger file is not ours.
+MAX_QUEUE_BYTES = 16 * 2**20
 # Pacing of one key (``_pace``): the first request of a burst leaves at once; the next
 # one (the newest, the furthest) leaves once there has been no new request for QUIET
 # seconds and MIN_INTERVAL has passed since the previous one left, but never later than
@@ -81,22 +90,65 @@ def request_to_json(request: Request) -> dict:
 def request_from_json(data: dict) -> Request:
     """Raises ValueError (or KeyError/TypeError) on anything malformed."""
     room_id, event_id = data["room_id"], data["event_id"]
-    if not isinstance(room_id, str) or not isinstance(event_id, str):
-        raise ValueError("room_id and event_id must be strings")
+    if not (isinstance(room_id, str) and looks_like_room_id(room_id)):
+        raise ValueError("room_id must be a room ID")
+    if not (isinstance(event_id, str) and looks_like_event_id(event_id)):
+        raise ValueError("event_id must be an event ID")
     if data["kind"] == "fully_read":
         receipt_type = data.get("receipt_type")
         receipt_event = data.get("receipt_event_id")
-        if receipt_event is not None and not isinstance(receipt_event, str):
-            raise ValueError("receipt_event_id must be a string or null")
+        if receipt_event is not None and not (isinstance(receipt_event, str) and looks_like_event_id(receipt_event)):
+            raise ValueError("receipt_event_id must be an event ID or null")
         return FullyReadRequest(
             room_id, event_id, ReceiptType(receipt_type) if receipt_type else None, receipt_event
         )
     if data["kind"] == "receipt":
         thread = data.get("thread_id")
-        if thread is not None and (not isinstance(thread, str) or not thread):
-            raise ValueError("thread_id must be a non-empty string or null")
+        if thread is not None and not (isinstance(thread, str) and (thread == MAIN or looks_like_event_id(thread))):
+            raise ValueError("thread_id must be 'main', a thread root's event ID, or null")
         return ReceiptRequest(room_id, ReceiptType(data["receipt_type"]), event_id, thread)
     raise ValueError(f"unknown kind {data['kind']!r}")
+
+
+@dataclass(frozen=True)
+class QueueFile:
+    """What a queue file holds: whose receipts, and the requests that could be read."""
+
+    owner: object
+    requests: tuple[Request, ...]
+
+
+def read_queue_file(path: Path) -> tuple[tuple[QueueFile, int] | None, str | None]:
+    """The queue file's readable entries and how many could not be read, or None and
+    why not (None and None: there is no file). Bounded: a file larger than
+    ``MAX_QUEUE_BYTES`` or nested deeper than JSON allows here is unreadable, not fatal."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_QUEUE_BYTES + 1)
+    except FileNotFoundError:
+        return None, None
+    except OSError as error:
+        return None, f"cannot be read ({error.strerror or error})"
+    if len(raw) > MAX_QUEUE_BYTES:
+        return None, f"is larger than {MAX_QUEUE_BYTES // 2**20} MiB"
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError, MemoryError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else "not valid JSON"
+        return None, f"is {reason}"
+    if not isinstance(document, dict) or document.get("version") != QUEUE_VERSION:
+        return None, "is not a receipt queue this readmark reads"
+    items = document.get("requests", [])
+    if not isinstance(items, list):
+        return None, "holds no list of requests"
+    requests: list[Request] = []
+    bad = 0
+    for item in items:
+        try:
+            requests.append(request_from_json(item))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            bad += 1
+    return (QueueFile(document.get("user_id"), tuple(requests)), bad), None
 
 
 @dataclass
@@ -142,54 +194,62 @@ class ReceiptQueue:
         self._blocked = False
         self._retry_now = asyncio.Event()
         self.dropped_for_other_user = 0
+        # What was wrong with the file at load, in one line for the screen and status.
+        self.problem: str | None = None
 
     # ---- persistence --------------------------------------------------------
 
     def load(self) -> list[Request]:
-        """Read what an earlier run left. Entries of another user are dropped (and
-        counted); a corrupt file is set aside, never fatal."""
-        try:
-            raw = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        """Read what an earlier run left; never raises. Entries of another user are
+        dropped (and counted). A file that cannot be read is moved aside, and one with
+        malformed entries copied aside before it is rewritten with the entries that
+        could be read; ``problem`` says so in one line, naming the copy."""
+        document, self.problem = read_queue_file(self.path)
+        if document is None:
+            if self.problem is not None:
+                self._set_aside(self.problem, move=True)
             return []
-        except OSError as error:
-            log.warning("cannot read receipt queue %s: %s", self.path, error)
+        entries, bad = document
+        if entries.owner != self.user_id:
+            self.dropped_for_other_user = len(entries.requests)
+            log.warning("dropping %d queued receipts of another user", len(entries.requests))
+            self._rewrite()
             return []
-        try:
-            document = json.loads(raw)
-            if document.get("version") != QUEUE_VERSION:
-                raise ValueError("unknown queue version")
-            owner = document.get("user_id")
-            entries = [request_from_json(item) for item in document.get("requests", [])]
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            aside = self.path.with_suffix(".corrupt")
-            log.warning("receipt queue %s is unreadable (%s); moved to %s", self.path, error, aside)
-            try:
-                os.replace(self.path, aside)
-            except OSError:
-                pass
-            return []
-        if owner != self.user_id:
-            self.dropped_for_other_user = len(entries)
-            log.warning("dropping %d queued receipts of another user", len(entries))
-            self._persist()
-            return []
-        for request in entries:
+        for request in entries.requests:
             self._put(request)
-        return entries
+        if bad:
+            if self._set_aside(f"{bad} queued receipt(s) in it could not be read", move=False):
+                self._rewrite()
+        return list(entries.requests)
+
+    def _set_aside(self, reason: str, *, move: bool) -> bool:
+        """Keep the file as it is under another name (moved, or copied), so nothing is
+        lost and a person can look at it; ``problem`` names it. False if that failed."""
+        aside = self.path.with_name(f"{self.path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            if move:
+                os.replace(self.path, aside)
+            else:
+                shutil.copyfile(self.path, aside)
+            os.chmod(aside, 0o600)
+        except OSError as error:
+            self.problem = f"receipt queue {self.path} {reason}; it could not be kept aside ({error.strerror or error})"
+            log.warning("%s", self.problem)
+            return False
+        self.problem = f"receipt queue {self.path} {reason}; kept as {aside}"
+        log.warning("%s", self.problem)
+        return True
+
+    def _rewrite(self) -> None:
+        try:
+            self._persist()
+        except OSError as error:
+            log.warning("cannot rewrite the receipt queue %s: %s", self.path, error)
 
     def _persist(self) -> None:
         requests = [request_to_json(r) for r in self.pending_requests()]
         document = {"version": QUEUE_VERSION, "user_id": self.user_id, "requests": requests}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, json.dumps(document, separators=(",", ":")).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, self.path)
+        write_atomic(self.path, json.dumps(document, separators=(",", ":")).encode())
 
     # ---- queueing -------------------------------------------------------------
 
@@ -383,3 +443,72 @@ class ReceiptQueue:
         if key in self._order:
             self._order.remove(key)
 
+
+
+class ReceiptInbox:
+    """Receipts handed to the profile's owner by the other processes on it.
+
+    A process that does not own the profile (``app.store.profile``) never writes the
+    queue file: each request it plans is written whole into a file of its own in the
+    inbox directory, and the owner adopts it into its queue (which it persists first)
+    before removing the inbox file. Nothing is written by two processes; a request
+    handed over is lost by neither a crash of its writer nor one of the owner's.
+    """
+
+    def __init__(self, directory: Path, user_id: str) -> None:
+        self.directory = directory
+        self.user_id = user_id
+
+    def hand_over(self, request: Request) -> Path:
+        """Write one request for the owner; raises ``QueueWriteError`` when it cannot."""
+        document = {"version": QUEUE_VERSION, "user_id": self.user_id, "request": request_to_json(request)}
+        name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}.json"
+        try:
+            return write_atomic(self.directory / name, json.dumps(document, separators=(",", ":")).encode())
+        except OSError as error:
+            raise QueueWriteError(
+                f"cannot hand the receipt to the running readmark ({self.directory}: {error.strerror or error}); "
+                "nothing was sent"
+            ) from None
+
+    def waiting(self) -> list[tuple[Path, Request | None]]:
+        """Every request waiting in the inbox, oldest first, with its file; None for a
+        file that cannot be read as a request of this user (the owner sets it aside)."""
+        try:
+            names = sorted(entry.name for entry in os.scandir(self.directory) if entry.name.endswith(".json"))
+        except OSError:
+            return []
+        found: list[tuple[Path, Request | None]] = []
+        for name in names:
+            path = self.directory / name
+            try:
+                with open(path, "rb") as handle:
+                    raw = handle.read(MAX_INBOX_BYTES + 1)
+                document = json.loads(raw) if len(raw) <= MAX_INBOX_BYTES else None
+                if not isinstance(document, dict) or document.get("user_id") != self.user_id:
+                    raise ValueError("not a request of this user")
+                found.append((path, request_from_json(document["request"])))
+            except FileNotFoundError:
+                continue  # adopted meanwhile
+            except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+                found.append((path, None))
+        return found
+
+    def done(self, path: Path) -> None:
+        """The owner's queue holds it now (or it was covered or unreadable)."""
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def set_aside(self, path: Path) -> Path | None:
+        aside = path.with_suffix(".unreadable")
+        try:
+            os.replace(path, aside)
+        except OSError:
+            return None
+        return aside
+
+
+# A handed-over request is a few hundred bytes.
+MAX_INBOX_BYTES = 64 * 2**10

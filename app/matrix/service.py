@@ -29,7 +29,7 @@ from app import paths
 from app.matrix.client import MatrixClient
 from app.matrix.core import MAIN_FILL_PAGES, FillJob, FillKind, ReadStateCore, ReceiptOutcome, describe_job
 from app.matrix.errors import MatrixError, RequestRefused, TokenInvalid
-from app.matrix.queue import ReceiptQueue
+from app.matrix.queue import INBOX_DIR, QUEUE_FILE, QueueWriteError, ReceiptInbox, ReceiptQueue, read_queue_file
 from app.matrix.retry import retry_delay
 from app.matrix.sync_filter import sync_filter
 from app.matrix.translate import SyncFormatError
@@ -40,6 +40,7 @@ from app.model.receipts import ReceiptType
 from app.model.sending import ModeRules, RoomMode
 from app.model.summary import RoomSummary, summarize
 from app.store import cache
+from app.store.profile import Owner, ProfileLock
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,13 @@ THREAD_FILL_PAGES = 10
 THREAD_DISCOVERY_LIMIT = 20
 MESSAGES_PAGE = 100
 BACKGROUND_FILL_CONCURRENCY = 2
+# How often a process that follows the profile's owner looks at its saves and its lock,
+# and how often the owner looks for receipts handed to it.
+FOLLOW_POLL_S = 1.0
+INBOX_POLL_S = 1.0
+# A one-shot command (status, mark) that owns the profile lets go within seconds: a TUI
+# starting meanwhile waits for it rather than following it.
+SHORT_LIVED_WAIT_S = 3.0
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -60,6 +68,9 @@ class SyncState(str, Enum):
     # The server gave an answer that trying again cannot change (a TLS failure, a
     # refused filter): syncing stopped; the receipt queue still sends.
     STOPPED = "stopped"
+    # Another process owns the profile: this one shows the state it saves and hands
+    # receipts to it, and takes over when it quits.
+    FOLLOWING = "following"
     LOGGED_OUT = "logged out"
 
 
@@ -161,11 +172,23 @@ class MatrixService:
         self._sync_timeout_ms = sync_timeout_ms
         self._sleep = sleep
         self._status = SyncStatus(SyncState.STARTING)
+        queue_path = queue_path or paths.state_dir() / QUEUE_FILE
+        # The profile's single-writer rule: app/store/profile.py.
+        self._profile = ProfileLock(queue_path.parent)
+        self._inbox = ReceiptInbox(queue_path.parent / INBOX_DIR, client.user_id)
+        # None until decided; then "owner" or "follower".
+        self._role: str | None = None
+        self._owner = Owner(None)
+        # Why this process owns the profile without its lock (a read-only state dir).
+        self._lock_problem: str | None = None
+        # My requests handed to the owner while following, by their inbox file.
+        self._handed: dict[Path, Request] = {}
+        self._cache_seen: tuple[int, ...] | None = None
         self._queue = ReceiptQueue(
-            queue_path or paths.state_dir() / "receipt-queue.json",
+            queue_path,
             client.user_id,
             on_settled=self._settled,
-            on_change=lambda pending: self._listener.queue_changed(pending),
+            on_change=lambda pending: self._listener.queue_changed(self.queued),
             on_blocked=self._token_failed,
         )
         self._queue_requests: list[Request] | None = None
@@ -193,7 +216,12 @@ class MatrixService:
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._handed)
+
+    @property
+    def following(self) -> Owner | None:
+        """The process this one follows, or None when this one owns the profile."""
+        return self._owner if self._role == "follower" else None
 
     @property
     def insecure_transport(self) -> bool:
@@ -240,10 +268,126 @@ class MatrixService:
         return summaries
 
     def _queued_requests(self) -> list[Request]:
-        """What the queue file held at start (read once)."""
+        """What the queue file held at start (read once: by the owner as its queue, by a
+        follower without touching the file)."""
         if self._queue_requests is None:
-            self._queue_requests = self._queue.load()
+            if self._decide_role() == "owner":
+                self._queue_requests = self._queue.load()
+            else:
+                found, _ = read_queue_file(self._queue.path)
+                ours = found is not None and found[0].owner == self.user_id
+                self._queue_requests = list(found[0].requests) if ours else []
         return self._queue_requests
+
+    # ---- the profile's owner --------------------------------------------------------
+
+    def _decide_role(self) -> str:
+        if self._role is None:
+            self._role = "owner" if self._try_own() else "follower"
+        return self._role
+
+    def _try_own(self) -> bool:
+        try:
+            if self._profile.acquire("tui"):
+                return True
+        except OSError as error:
+            # Nobody can own a profile whose state dir cannot hold the lock: go on
+            # without it, showing and syncing; receipts cannot be queued there.
+            self._lock_problem = (
+                f"{self._profile.path.parent} cannot be written ({error.strerror or error}): "
+                "receipts cannot be queued in this profile"
+            )
+            log.warning("%s", self._lock_problem)
+            return True
+        self._owner = self._profile.owner()
+        return False
+
+    async def _wait_for_ownership(self) -> None:
+        """Follow the owner until this process owns the profile: show what it saves,
+        hand receipts to it, then take over its queue."""
+        if self._owner.short_lived:
+            deadline = time.monotonic() + SHORT_LIVED_WAIT_S
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                if self._try_own():
+                    self._become_owner()
+                    return
+        try:
+            self._core.private_supported = await self._client.supports_private_receipts()
+        except MatrixError as error:
+            log.info("could not ask the server about private receipts: %s", error)
+        while not self._stopped.is_set():
+            if self._try_own():
+                self._become_owner()
+                return
+            self._set_status(SyncStatus(SyncState.FOLLOWING, detail=self._owner.describe()))
+            self._follow_owner()
+            await asyncio.sleep(FOLLOW_POLL_S)
+
+    def _follow_owner(self) -> None:
+        """What the owner did since the last look: adopted my receipts, saved its state."""
+        adopted = [path for path in self._handed if not path.exists()]
+        for path in adopted:
+            self._core.settled(self._handed.pop(path), None)
+        if adopted:
+            self._listener.queue_changed(self.queued)
+        saved = False
+        if self._use_cache:
+            seen = cache.version_of()
+            if seen != self._cache_seen:
+                self._cache_seen = seen
+                self._core.reload(cache.load_account(self.user_id, device_id=self._client.device_id))
+                saved = True
+        if adopted or saved:
+            self._publish()
+
+    def _become_owner(self) -> None:
+        """The owner quit: take over its state, its queue and my own handed receipts."""
+        log.info("this process owns the profile now")
+        self._role = "owner"
+        cached = cache.load_account(self.user_id, device_id=self._client.device_id) if self._use_cache else None
+        self._core.reload(cached)
+        for request in self._queue.load():
+            self._core.queued(request, now_ms=0)
+        for path, request in list(self._handed.items()):
+            try:
+                self._queue.submit(request)
+            except QueueWriteError as error:
+                log.warning("%s", error)
+                continue  # stays in the inbox; adopted from there
+            self._inbox.done(path)
+            del self._handed[path]
+        self._publish()
+        self._listener.queue_changed(self.queued)
+
+    async def _adopt_handed_over(self) -> None:
+        """The owner's side of the inbox: queue what the other processes hand over."""
+        while True:
+            if self._core.synced:
+                self._adopt_waiting()
+            await asyncio.sleep(INBOX_POLL_S)
+
+    def _adopt_waiting(self) -> None:
+        changed = False
+        for path, request in self._inbox.waiting():
+            if request is None:
+                aside = self._inbox.set_aside(path)
+                log.warning("an unreadable receipt in the inbox was set aside: %s", aside or path)
+                continue
+            refusal = self._core.adopt(request)
+            if refusal is None:
+                try:
+                    self._queue.submit(request)
+                except QueueWriteError as error:
+                    log.warning("%s", error)
+                    return  # stays in the inbox until the queue can be written
+                self._core.queued(request, now_ms=int(time.time() * 1000))
+                changed = True
+            else:
+                log.info("a receipt handed over by another process is not sent: %s", refusal.reason)
+            self._inbox.done(path)
+        if changed:
+            self._publish()
 
     def load_local(self) -> AccountState:
         """The cached state plus what the queue still holds, applied. Synchronous, and no
@@ -252,6 +396,7 @@ class MatrixService:
             return self._core.account
         cached = None
         if self._use_cache:
+            self._cache_seen = cache.version_of()
             cached = cache.load_account(self.user_id, device_id=self._client.device_id)
         self._core.load(cached, self._queued_requests())
         self._queue_requests = []
@@ -262,21 +407,41 @@ class MatrixService:
 
     async def run(self, listener: ServiceListener) -> None:
         self._listener = listener
-        self.load_local()
-        listener.account_changed(self._core.account)
-        listener.queue_changed(len(self._queue))
-        if self._queue.dropped_for_other_user:
-            listener.status_changed(
-                SyncStatus(
-                    self._status.state,
-                    detail=f"dropped {self._queue.dropped_for_other_user} queued receipts of another account",
-                )
+        try:
+            self.load_local()
+            listener.account_changed(self._core.account)
+            listener.queue_changed(self.queued)
+            if self._role == "follower":
+                await self._wait_for_ownership()
+            self._report_queue_problems()
+            helpers = self._helpers = [
+                asyncio.create_task(self._queue.run(self._client.send_request), name="receipt queue"),
+                asyncio.create_task(self._adopt_handed_over(), name="receipt inbox"),
+            ]
+            helpers += [
+                asyncio.create_task(self._fill_worker(), name=f"history fill {i}")
+                for i in range(BACKGROUND_FILL_CONCURRENCY)
+            ]
+            await self._run_as_owner(helpers)
+        finally:
+            self._profile.release()
+
+    def _report_queue_problems(self) -> None:
+        problems = [
+            problem
+            for problem in (
+                self._lock_problem,
+                self._queue.problem,
+                f"dropped {self._queue.dropped_for_other_user} queued receipts of another account"
+                if self._queue.dropped_for_other_user
+                else None,
             )
-        helpers = self._helpers = [asyncio.create_task(self._queue.run(self._client.send_request), name="receipt queue")]
-        helpers += [
-            asyncio.create_task(self._fill_worker(), name=f"history fill {i}")
-            for i in range(BACKGROUND_FILL_CONCURRENCY)
+            if problem
         ]
+        if problems:
+            self._listener.status_changed(SyncStatus(self._status.state, detail="; ".join(problems)))
+
+    async def _run_as_owner(self, helpers: list[asyncio.Task]) -> None:
         try:
             await self._sync_loop()
             # Stopped (logged out, or an answer retrying cannot change): "until
@@ -296,7 +461,11 @@ class MatrixService:
             return result
         # Durable first: when the queue cannot be written (disk full, read-only) this
         # raises and nothing changes, rather than showing as read what will not be sent.
-        self._queue.submit(result)
+        if self._role == "follower":
+            self._handed[self._inbox.hand_over(result)] = result
+            self._listener.queue_changed(self.queued)
+        else:
+            self._queue.submit(result)
         self._core.queued(result, now_ms=int(time.time() * 1000))
         self._publish()
         return result
@@ -318,11 +487,12 @@ class MatrixService:
         # Only an account that was loaded is saved: quitting while the screen still
         # showed the preview (the cache not decoded yet) would otherwise write an empty
         # account over the cache.
-        if self._use_cache and self._core.loaded:
+        if self._use_cache and self._core.loaded and self._role == "owner":
             try:
                 cache.save_account(self._core.account, device_id=self._client.device_id)
             except Exception:  # the cache is a convenience; never fail a quit on it
                 log.exception("could not save the cache on close")
+        self._profile.release()
         await self._client.close()
 
     # ---- answers ----------------------------------------------------------------

@@ -195,6 +195,26 @@ def _plan_fully_read(room: RoomState, action: ReceiptAction) -> FullyReadRequest
     return FullyReadRequest(room.room_id, target)
 
 
+def covered(room: RoomState, request: Request) -> bool:
+    """Whether everything ``request`` would tell the server is already told or on its
+    way in ``room`` (a request planned by another process on an older view of the room
+    can be): then it need not be sent. An event not loaded here is never covered."""
+    if isinstance(request, FullyReadRequest):
+        position = room.index.get(request.event_id)
+        marker = max(
+            (room.index.get(e, -1) for e in (room.fully_read, room.pending_fully_read) if e is not None),
+            default=-1,
+        )
+        if position is None or position > marker:
+            return False
+        if request.receipt_type is None or request.receipt_event_id is None:
+            return True
+        receipt_at = room.index.get(request.receipt_event_id)
+        return receipt_at is not None and receipt_at <= _current_position(room, request.receipt_type, None)
+    position = room.index.get(request.event_id)
+    return position is not None and position <= _current_position(room, request.receipt_type, request.thread_id)
+
+
 def apply_optimistic(room: RoomState, request: Request, ts: int = 0) -> RoomState:
     """Counts change at once: the request is held as pending until the server answers."""
     if isinstance(request, FullyReadRequest):

@@ -86,6 +86,21 @@ def cache_path() -> Path:
 # ---- public API -------------------------------------------------------------
 
 
+def version_of(path: Path | None = None) -> tuple[int, ...]:
+    """Something that changes whenever the cache file is written (its and its WAL's
+    modification times and sizes), for a process that follows another's saves."""
+    path = path or cache_path()
+    marks: list[int] = []
+    for each in (path, path.with_name(path.name + "-wal")):
+        try:
+            stat = each.stat()
+        except OSError:
+            marks += [0, 0]
+        else:
+            marks += [stat.st_mtime_ns, stat.st_size]
+    return tuple(marks)
+
+
 def load_account(user_id: str, path: Path | None = None, *, device_id: str | None = None) -> AccountState | None:
     """The cached state of ``user_id``, or None (no cache, or one that was discarded).
     With ``device_id``, only a cache written by that login counts (see the module's notes)."""

@@ -280,6 +280,26 @@ class ReadmarkApp(UnhandledErrorHook, App[None]):
         if status.state is SyncState.LOGGED_OUT:
             if previous.state is not SyncState.LOGGED_OUT:
                 self._logged_out(status.detail or "the server ended this session")
+        elif status.state is SyncState.FOLLOWING:
+            if previous.state is not SyncState.FOLLOWING:
+                self.notify(
+                    f"{status.detail or 'Another readmark'} owns this profile. This window shows what it "
+                    "saves and hands your receipts to it to send; it takes over when that one quits.",
+                    title="Another readmark is running",
+                    severity="warning",
+                    timeout=15,
+                    markup=False,
+                )
+        elif status.state is SyncState.STOPPED:
+            if previous.state is not SyncState.STOPPED:
+                self.notify(
+                    f"{status.detail}. Syncing stopped: trying again cannot change this answer; restart "
+                    "readmark once it is fixed. Receipts are still sent.",
+                    title="Sync stopped",
+                    severity="error",
+                    timeout=20,
+                    markup=False,
+                )
         elif status.state is SyncState.OFFLINE:
             # Say why once, when it goes offline; the status line then counts down.
             if previous.state is not SyncState.OFFLINE and status.detail:

@@ -174,7 +174,10 @@ async def test_corrupt_queue_is_set_aside(tmp_path: Path) -> None:
     path.write_text('{"version": 1, "user_id": "@me:test", "requests": [{"kind": "receipt"')
     queue = ReceiptQueue(path, ME)
     assert queue.load() == []
-    assert (tmp_path / "q.corrupt").exists()
+    [aside] = tmp_path.glob("q.json.unreadable-*")
+    assert aside.read_text().endswith('[{"kind": "receipt"') and not path.exists()
+    assert queue.problem == f"receipt queue {path} is not valid JSON; kept as {aside}"
+    assert aside.stat().st_mode & 0o777 == 0o600
 
 
 async def test_a_newer_fully_read_never_swallows_an_older_ones_receipt(tmp_path: Path) -> None:

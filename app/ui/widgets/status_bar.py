@@ -111,6 +111,10 @@ class StatusBar(Widget):
                 text += f", retry in {seconds} s"
         elif state is SyncState.LOGGED_OUT:
             text = "logged out"
+        elif state is SyncState.STOPPED:
+            text = f"{glyphs.offline} sync stopped"
+        elif state is SyncState.FOLLOWING:
+            text = f"{glyphs.catching_up} following {status.detail or 'another readmark'}"
         else:
             text = "starting"
         return text.strip()
@@ -160,7 +164,7 @@ class StatusBar(Widget):
         state = self.sync_status.state
         if state is SyncState.LIVE:
             return "$success"
-        if state in (SyncState.OFFLINE, SyncState.LOGGED_OUT):
+        if state in (SyncState.OFFLINE, SyncState.LOGGED_OUT, SyncState.STOPPED):
             return "bold $error"
         return "$warning"  # catching up, starting
 
