@@ -34,7 +34,7 @@ from typing import Any, Final
 from app.gcpause import collector_paused
 from app.model.account import AccountState
 from app.model.events import REL_REPLACE, TimelineEvent, reaction_body
-from app.model.ids import MAIN, RoomId, UserId
+from app.model.ids import MAIN, RoomId, UserId, is_event_id, is_room_id, is_token, is_user_id
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import (
@@ -51,8 +51,6 @@ log = logging.getLogger(__name__)
 PREVIEW_MAX_CHARS: Final = 240
 # Room names, aliases and display names.
 NAME_MAX_CHARS: Final = 120
-# Matrix caps identifiers at 255 bytes; anything longer is not an ID.
-ID_MAX_CHARS: Final = 255
 # The spec sends up to five heroes.
 MAX_HEROES: Final = 5
 
@@ -213,7 +211,7 @@ class _Tally:
             return False
         if value in self.users:
             return True
-        if _is_user_id(value):
+        if is_user_id(value):
             self.users.add(value)
             return True
         return False
@@ -222,43 +220,6 @@ class _Tally:
 def _guard_failed(room_id: RoomId, error: Exception, tally: _Tally) -> None:
     tally.skipped += 1
     log.warning("sync: room %s could not be translated (%s); kept as it was", room_id, type(error).__name__)
-
-
-def _is_event_id(value: object) -> bool:
-    return (
-        type(value) is str
-        and 1 < len(value) <= ID_MAX_CHARS
-        and value[0] == "$"
-        and value.isprintable()
-        and " " not in value
-    )
-
-
-def _is_user_id(value: object) -> bool:
-    return (
-        type(value) is str
-        and 3 < len(value) <= ID_MAX_CHARS
-        and value[0] == "@"
-        and ":" in value
-        and value.isprintable()
-        and " " not in value
-    )
-
-
-def _is_room_id(value: object) -> bool:
-    # Room version 12 IDs have no server part, so no ":" is required.
-    return (
-        type(value) is str
-        and 1 < len(value) <= ID_MAX_CHARS
-        and value[0] == "!"
-        and value.isprintable()
-        and " " not in value
-    )
-
-
-def _is_token(value: object) -> bool:
-    """An event type, relation type or membership: printable, no spaces, bounded."""
-    return type(value) is str and 0 < len(value) <= ID_MAX_CHARS and value.isprintable() and " " not in value
 
 
 def _removed_characters() -> dict[int, int | None]:
@@ -320,7 +281,7 @@ def _room_entries(section: object, tally: _Tally) -> Iterable[tuple[RoomId, dict
         return ()
     entries = []
     for room_id, data in section.items():
-        if _is_room_id(room_id) and isinstance(data, dict):
+        if is_room_id(room_id) and isinstance(data, dict):
             entries.append((room_id, data))
         else:
             tally.skipped += 1
@@ -364,7 +325,7 @@ class _Names:
 
     def apply_state(self, etype: str, state_key: str, content: Mapping[str, Any]) -> None:
         if etype == "m.room.member":
-            if not _is_user_id(state_key):
+            if not is_user_id(state_key):
                 return
             display = _clean_name(content.get("displayname"))
             if self.members.get(state_key) == display:
@@ -396,7 +357,7 @@ class _Names:
                 tally.skipped += 1
                 continue
             etype, state_key = raw.get("type"), raw.get("state_key")
-            if not (_is_token(etype) and type(state_key) is str):
+            if not (is_token(etype) and type(state_key) is str):
                 tally.skipped += 1
                 continue
             content = raw.get("content")
@@ -409,7 +370,7 @@ class _Names:
             return
         heroes = summary.get("m.heroes")
         if type(heroes) is list:
-            valid = tuple(h for h in heroes if _is_user_id(h) and h != self.me)[:MAX_HEROES]
+            valid = tuple(h for h in heroes if is_user_id(h) and h != self.me)[:MAX_HEROES]
             if valid != self.heroes:
                 self.heroes = valid
                 self.changed = True
@@ -499,7 +460,7 @@ def _apply_joined(room: RoomState, data: dict[str, Any], tally: _Tally) -> RoomS
     per_thread = data.get("unread_thread_notifications")
     if type(per_thread) is dict:
         for root, counts in per_thread.items():
-            if _is_event_id(root) and type(counts) is dict:
+            if is_event_id(root) and type(counts) is dict:
                 server = _server_counts(counts)
                 if server != _NO_COUNTS:
                     threads[root] = server
@@ -541,13 +502,13 @@ def _apply_invite(room: RoomState, data: dict[str, Any], tally: _Tally) -> RoomS
             tally.skipped += 1
             continue
         etype, state_key, content = raw.get("type"), raw.get("state_key"), raw.get("content")
-        if not (_is_token(etype) and type(state_key) is str):
+        if not (is_token(etype) and type(state_key) is str):
             tally.skipped += 1
             continue
         if not isinstance(content, dict):
             content = {}
         names.apply_state(etype, state_key, content)
-        if etype == "m.room.member" and _is_user_id(state_key):
+        if etype == "m.room.member" and is_user_id(state_key):
             membership = content.get("membership")
             if state_key == me:
                 if membership == "invite" and content.get("is_direct") is True:
@@ -583,7 +544,7 @@ def _timeline_event(raw: object, names: _Names, tally: _Tally) -> TimelineEvent 
     event_id = raw.get("event_id")
     sender = raw.get("sender")
     etype = raw.get("type")
-    if not (_is_event_id(event_id) and tally.is_user_id(sender) and _is_token(etype)):
+    if not (is_event_id(event_id) and tally.is_user_id(sender) and is_token(etype)):
         tally.skipped += 1
         return None
     state_key = raw.get("state_key")
@@ -603,7 +564,7 @@ def _timeline_event(raw: object, names: _Names, tally: _Tally) -> TimelineEvent 
         # A rich reply (m.in_reply_to alone) is not a relation: it has no rel_type.
         candidate_type = relation.get("rel_type")
         target = relation.get("event_id")
-        if _is_token(candidate_type) and _is_event_id(target):
+        if is_token(candidate_type) and is_event_id(target):
             rel_type, relates_to = candidate_type, target
 
     redacted = False
@@ -622,9 +583,9 @@ def _timeline_event(raw: object, names: _Names, tally: _Tally) -> TimelineEvent 
     redacts = None
     if etype == "m.room.redaction":
         target = raw.get("redacts")
-        if not _is_event_id(target):
+        if not is_event_id(target):
             target = content.get("redacts")
-        if _is_event_id(target):
+        if is_event_id(target):
             redacts = target
 
     if state_key is not None:
@@ -706,7 +667,7 @@ def _poll_question(content: dict[str, Any]) -> str:
 
 def _state_preview(etype: str, content: dict[str, Any], state_key: str, names: _Names) -> str:
     if etype == "m.room.member":
-        who = names.display_name_of(state_key) if _is_user_id(state_key) else clean_text(state_key, NAME_MAX_CHARS)
+        who = names.display_name_of(state_key) if is_user_id(state_key) else clean_text(state_key, NAME_MAX_CHARS)
         verb = _MEMBERSHIP_VERBS.get(content.get("membership"), "changed membership")  # type: ignore[arg-type]
         return clean_text(who + " " + verb)
     if etype == "m.room.name":
@@ -735,7 +696,7 @@ def _receipts(ephemeral: list[Any], tally: _Tally) -> list[tuple[ReceiptKey, Rec
             tally.skipped += 1
             continue
         for event_id, by_type in content.items():
-            if not (_is_event_id(event_id) and type(by_type) is dict):
+            if not (is_event_id(event_id) and type(by_type) is dict):
                 tally.skipped += 1
                 continue
             for type_name, by_user in by_type.items():
@@ -750,7 +711,7 @@ def _receipts(ephemeral: list[Any], tally: _Tally) -> list[tuple[ReceiptKey, Rec
                         tally.skipped += 1
                         continue
                     thread_id = fields.get("thread_id")
-                    if thread_id is not None and thread_id != MAIN and not _is_event_id(thread_id):
+                    if thread_id is not None and thread_id != MAIN and not is_event_id(thread_id):
                         tally.skipped += 1
                         continue
                     found.append(
@@ -774,7 +735,7 @@ def _room_account_data(events: list[Any], tally: _Tally) -> tuple[str | None, bo
             continue
         if etype == "m.fully_read":
             event_id = content.get("event_id")
-            if _is_event_id(event_id):
+            if is_event_id(event_id):
                 fully_read = event_id
             else:
                 tally.skipped += 1
@@ -803,9 +764,9 @@ def _direct_rooms(account_data: object, tally: _Tally) -> frozenset[RoomId] | No
             continue
         rooms: set[RoomId] = set()
         for user_id, room_ids in content.items():
-            if not (_is_user_id(user_id) and type(room_ids) is list):
+            if not (is_user_id(user_id) and type(room_ids) is list):
                 tally.skipped += 1
                 continue
-            rooms.update(r for r in room_ids if _is_room_id(r))
+            rooms.update(r for r in room_ids if is_room_id(r))
         direct = frozenset(rooms)
     return direct
