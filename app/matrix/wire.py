@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
+from app.model.event_text import LINE_MAX_CHARS
 from app.model.ids import is_user_id
 
 # A one-line preview never needs more; longer bodies are cut with an ellipsis.
-PREVIEW_MAX_CHARS: Final = 240
+PREVIEW_MAX_CHARS: Final = LINE_MAX_CHARS
 # Room names, aliases and display names.
 NAME_MAX_CHARS: Final = 120
 

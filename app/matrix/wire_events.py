@@ -1,10 +1,11 @@
 """One event as a server sends it, read into a ``TimelineEvent``: its IDs, relation,
-redaction and bundled thread count, and the one line saying what it is (``body``).
+redaction and bundled thread count, and the facts of what it says (a message's msgtype
+and body, a membership change, a room's new name, a reaction's key, a poll's question).
 
 Every field is type-checked where it is read; an event without a usable ID, sender or
 type is skipped (counted in the sync's tally), and the text kept is ``clean_text``'s.
 A state event updates the room's naming as it is read, so the names an emote or a
-membership change shows are those of its moment in the timeline.
+membership change carries are those of its moment in the timeline.
 """
 
 from __future__ import annotations
@@ -12,25 +13,26 @@ from __future__ import annotations
 from typing import Any, Final
 
 from app.matrix.naming import RoomNaming
-from app.matrix.wire import NAME_MAX_CHARS, PREVIEW_MAX_CHARS, Tally, clean_name, clean_text, timestamp
-from app.model.events import REL_REPLACE, TimelineEvent, reaction_body
-from app.model.ids import UserId, is_event_id, is_token, is_user_id
+from app.matrix.wire import NAME_MAX_CHARS, Tally, clean_name, clean_text, timestamp
+from app.model.events import POLL_START_TYPES, REL_REPLACE, Membership, MsgType, TimelineEvent
+from app.model.ids import is_event_id, is_token, is_user_id
 
-_POLL_TYPES: Final = frozenset({"m.poll.start", "org.matrix.msc3381.poll.start"})
-_MEDIA_LABELS: Final = {
-    "m.image": "[image]",
-    "m.file": "[file]",
-    "m.audio": "[audio]",
-    "m.video": "[video]",
-    "m.location": "[location]",
+# A reaction's key is an emoji, mostly; nothing needs more.
+REACTION_KEY_MAX_CHARS: Final = 40
+
+_MSGTYPES: Final = {
+    "m.text": MsgType.TEXT,
+    "m.notice": MsgType.NOTICE,
+    "m.emote": MsgType.EMOTE,
+    "m.image": MsgType.IMAGE,
+    "m.file": MsgType.FILE,
+    "m.audio": MsgType.AUDIO,
+    "m.video": MsgType.VIDEO,
+    "m.location": MsgType.LOCATION,
 }
-_MEMBERSHIP_VERBS: Final = {
-    "join": "joined",
-    "leave": "left",
-    "invite": "was invited",
-    "ban": "was banned",
-    "knock": "knocked",
-}
+_MEMBERSHIPS: Final = {m.value: m for m in Membership if m is not Membership.OTHER}
+# The events whose content says nothing worth a line (their facts are their type).
+_SILENT_TYPES: Final = frozenset({"m.room.encrypted", "m.room.redaction"})
 
 
 def timeline_event(raw: object, names: RoomNaming, tally: Tally) -> TimelineEvent | None:
@@ -89,54 +91,70 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally) -> TimelineEven
     if state_key is not None:
         names.apply_state(etype, state_key, content)
 
-    body = "" if redacted else _preview(etype, content, sender, state_key, names)
-    # Positional: measurably cheaper than keywords on the hot path (the field order is
-    # pinned by a test).
-    return TimelineEvent(
-        event_id, sender, ts, etype, body, rel_type, relates_to, state_key, redacted, redacts, thread_reply_count
-    )
-
-
-def _preview(etype: str, content: dict[str, Any], sender: UserId, state_key: str | None, names: RoomNaming) -> str:
-    """One line saying what the event is, for the timeline and the thread list."""
-    if state_key is not None:
-        return _state_preview(etype, content, state_key, names)
-    if etype == "m.room.message":
-        relation, new = content.get("m.relates_to"), content.get("m.new_content")
+    # What the event says (nothing, once redacted).
+    body = member_name = key = ""
+    msgtype = membership = None
+    if redacted:
+        pass
+    elif state_key is not None:
+        if etype == "m.room.member":
+            membership = _membership(content.get("membership"))
+            member_name = (
+                names.display_name_of(state_key) if is_user_id(state_key) else clean_text(state_key, NAME_MAX_CHARS)
+            )
+        elif etype == "m.room.name":
+            body = clean_name(content.get("name")) or ""
+        elif etype == "m.room.canonical_alias":
+            body = clean_name(content.get("alias")) or ""
+        elif etype == "m.room.topic":
+            body = clean_text(content.get("topic"))
+    elif etype == "m.room.message":
         if type(relation) is dict and relation.get("rel_type") == REL_REPLACE:
-            # An edit: its line is the new text, not the "* ..." fallback (nor, without
+            # An edit says its new text, not the "* ..." fallback (nor, without
             # m.new_content, the fallback's "* ").
+            new = content.get("m.new_content")
             if type(new) is dict and type(new.get("body")) is str:
                 content = new
             elif type(content.get("body")) is str:
                 content = {**content, "body": content["body"].removeprefix("* ")}
-        body = content.get("body")
-        msgtype = content.get("msgtype")
-        if msgtype == "m.text" or msgtype == "m.notice":
-            return clean_text(body)
-        if msgtype == "m.emote":
-            text = body if type(body) is str else ""
-            return clean_text("* " + names.display_name_of(sender) + " " + text[: PREVIEW_MAX_CHARS * 4])
-        label = _MEDIA_LABELS.get(msgtype) if type(msgtype) is str else None
-        if label is not None:
-            text = clean_text(body)
-            return clean_text(label + " " + text) if text else label
-        return clean_text(body)
-    if etype == "m.room.encrypted":
-        return "[encrypted]"
-    if etype == "m.sticker":
-        text = clean_text(content.get("body"))
-        return clean_text("[sticker] " + text) if text else "[sticker]"
-    if etype in _POLL_TYPES:
-        question = _poll_question(content)
-        return clean_text("[poll] " + question) if question else "[poll]"
-    if etype == "m.reaction":
-        relation = content.get("m.relates_to")
-        key = clean_text(relation.get("key"), 40) if type(relation) is dict else ""
-        return reaction_body(key)
-    if etype == "m.room.redaction":
-        return ""
-    return clean_text(content.get("body"))
+        kind = content.get("msgtype")
+        msgtype = _MSGTYPES.get(kind, MsgType.OTHER) if type(kind) is str else MsgType.OTHER
+        if msgtype is MsgType.EMOTE:
+            member_name = names.display_name_of(sender)
+        body = clean_text(content.get("body"))
+    elif etype in _SILENT_TYPES:
+        pass
+    elif etype in POLL_START_TYPES:
+        body = _poll_question(content)
+    elif etype == "m.reaction":
+        if type(relation) is dict:
+            key = clean_text(relation.get("key"), REACTION_KEY_MAX_CHARS)
+    else:
+        # m.sticker, and any other type with a body.
+        body = clean_text(content.get("body"))
+    # Positional: measurably cheaper than keywords on the hot path (the field order is
+    # pinned by a test).
+    return TimelineEvent(
+        event_id,
+        sender,
+        ts,
+        etype,
+        body,
+        rel_type,
+        relates_to,
+        state_key,
+        redacted,
+        redacts,
+        thread_reply_count,
+        msgtype,
+        membership,
+        member_name,
+        key,
+    )
+
+
+def _membership(value: object) -> Membership:
+    return _MEMBERSHIPS.get(value, Membership.OTHER) if type(value) is str else Membership.OTHER
 
 
 def _poll_question(content: dict[str, Any]) -> str:
@@ -162,19 +180,3 @@ def _poll_question(content: dict[str, Any]) -> str:
         if type(content.get(key)) is str:
             return clean_text(content[key])
     return ""
-
-
-def _state_preview(etype: str, content: dict[str, Any], state_key: str, names: RoomNaming) -> str:
-    if etype == "m.room.member":
-        who = names.display_name_of(state_key) if is_user_id(state_key) else clean_text(state_key, NAME_MAX_CHARS)
-        verb = _MEMBERSHIP_VERBS.get(content.get("membership"), "changed membership")  # type: ignore[arg-type]
-        return clean_text(who + " " + verb)
-    if etype == "m.room.name":
-        name = clean_name(content.get("name"))
-        return clean_text("[name] " + name) if name else "[name removed]"
-    if etype == "m.room.canonical_alias":
-        alias = clean_name(content.get("alias"))
-        return clean_text("[alias] " + alias) if alias else "[alias removed]"
-    if etype == "m.room.topic":
-        return clean_text("[topic] " + clean_text(content.get("topic")))
-    return clean_text("[" + etype + "]", NAME_MAX_CHARS)
