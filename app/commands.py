@@ -23,7 +23,7 @@ from app.matrix.service import load_thread, sync_once
 from app.matrix.session import Session
 from app.model.account import AccountState, sorted_rooms, sorted_threads
 from app.model.edits import latest_text
-from app.model.ids import MAIN, looks_like_alias, looks_like_event_id, looks_like_room_id
+from app.model.ids import MAIN, is_event_id, is_room_alias, is_room_id
 from app.model.plan import ActionKind, FullyReadRequest, ReceiptAction, Refusal
 from app.model.receipts import ReceiptType
 from app.model.sending import refuse_action, sends_receipt
@@ -189,11 +189,11 @@ class MarkArgs:
 
 def validate_mark(args: MarkArgs) -> None:
     """Reject malformed input before any request is made."""
-    if not (looks_like_room_id(args.room) or looks_like_alias(args.room)):
+    if not (is_room_id(args.room) or is_room_alias(args.room)):
         raise CommandError(f"{args.room!r} is not a room ID (!id) or alias (#name:server)", 2)
-    if args.thread is not None and args.thread != MAIN and not looks_like_event_id(args.thread):
+    if args.thread is not None and args.thread != MAIN and not is_event_id(args.thread):
         raise CommandError(f"--thread takes 'main' or a thread root event ID ($...), not {args.thread!r}", 2)
-    if args.event_id is not None and not looks_like_event_id(args.event_id):
+    if args.event_id is not None and not is_event_id(args.event_id):
         raise CommandError(f"--event takes an event ID ($...), not {args.event_id!r}", 2)
     if args.unthreaded and args.thread is not None:
         raise CommandError("--thread and --unthreaded exclude each other", 2)
@@ -212,7 +212,7 @@ async def _mark(session: Session, settings: Settings, args: MarkArgs, owner: Own
     sent from here (nothing queued, so sent once)."""
     async with MatrixClient.from_session(session, request_timeout=REQUEST_TIMEOUT) as client:
         room_id = args.room
-        if looks_like_alias(room_id):
+        if is_room_alias(room_id):
             try:
                 room_id = await client.resolve_alias(room_id)
             except RequestRefused as error:

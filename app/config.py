@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from app.model.ids import looks_like_alias, looks_like_room_id
+from app.model.ids import is_room_alias, is_room_id
 from app.model.receipts import ReceiptType
 from app.model.sending import ModeRules
 from app.paths import config_file
@@ -101,9 +101,9 @@ def parse_settings(document: Mapping[str, object], where: str = "config.toml") -
             if not isinstance(value, dict):
                 raise fail("receipts.rooms", "must be a table of room ID = \"private\" | \"public\"")
             for room, room_mode in value.items():
-                if not looks_like_room_id(room):
+                if not is_room_id(room):
                     # An alias can move to another room; a privacy setting must not.
-                    hint = " (aliases are not accepted: use the room ID)" if looks_like_alias(room) else ""
+                    hint = " (aliases are not accepted: use the room ID)" if is_room_alias(room) else ""
                     raise fail(f"receipts.rooms.{room}", f"not a room ID (!id){hint}")
                 room_modes[room] = _mode(room_mode, f"receipts.rooms.{room}", fail)
         else:

@@ -22,7 +22,17 @@ def top_level(names: set[str]) -> set[str]:
 
 @pytest.mark.parametrize(
     "module",
-    ["app.model", "app.model.account", "app.model.plan", "app.model.sending", "app.model.unread", "app.model.names"],
+    [
+        "app.model",
+        "app.model.account",
+        "app.model.plan",
+        "app.model.sending",
+        "app.model.unread",
+        "app.model.names",
+        "app.model.ids",
+        "app.model.edits",
+        "app.model.event_text",
+    ],
 )
 def test_model_imports_neither_nio_nor_textual_nor_io_layers(module: str) -> None:
     loaded = modules_after_import(module)
@@ -45,6 +55,9 @@ def test_the_core_does_no_io_and_no_waiting() -> None:
         "app.matrix.core",
         "app.matrix.client",
         "app.matrix.translate",
+        "app.matrix.wire_events",
+        "app.matrix.naming",
+        "app.matrix.wire",
         "app.matrix.queue",
         "app.store.cache",
         "app.commands",
@@ -56,6 +69,12 @@ def test_layers_below_the_ui_import_neither_textual_nor_the_ui(module: str) -> N
     loaded = modules_after_import(module)
     assert "textual" not in top_level(loaded)
     assert not {m for m in loaded if m in ("app.ui", "app.cli") or m.startswith(("app.ui.", "app.cli."))}
+
+
+@pytest.mark.parametrize("module", ["app.matrix.translate", "app.matrix.wire_events", "app.store.cache"])
+def test_the_sync_translation_and_the_cache_are_pure_of_nio(module: str) -> None:
+    """Sync JSON to model is a pure function: nio and the network are the client's."""
+    assert not {"nio", "aiohttp"} & top_level(modules_after_import(module))
 
 
 def test_the_cli_loads_textual_and_nio_only_for_the_commands_that_need_them() -> None:

@@ -35,7 +35,7 @@ from pathlib import Path
 from app.matrix.asyncio_internals import eager_task
 from app.matrix.errors import MatrixError, RateLimited, TokenInvalid
 from app.matrix.retry import retry_delay
-from app.model.ids import MAIN, looks_like_event_id, looks_like_room_id
+from app.model.ids import MAIN, is_event_id, is_room_id
 from app.model.plan import FullyReadRequest, ReceiptRequest, Request, request_key
 from app.model.receipts import ReceiptType
 from app.store.files import write_atomic
@@ -90,21 +90,21 @@ def request_to_json(request: Request) -> dict:
 def request_from_json(data: dict) -> Request:
     """Raises ValueError (or KeyError/TypeError) on anything malformed."""
     room_id, event_id = data["room_id"], data["event_id"]
-    if not (isinstance(room_id, str) and looks_like_room_id(room_id)):
+    if not is_room_id(room_id):
         raise ValueError("room_id must be a room ID")
-    if not (isinstance(event_id, str) and looks_like_event_id(event_id)):
+    if not is_event_id(event_id):
         raise ValueError("event_id must be an event ID")
     if data["kind"] == "fully_read":
         receipt_type = data.get("receipt_type")
         receipt_event = data.get("receipt_event_id")
-        if receipt_event is not None and not (isinstance(receipt_event, str) and looks_like_event_id(receipt_event)):
+        if receipt_event is not None and not is_event_id(receipt_event):
             raise ValueError("receipt_event_id must be an event ID or null")
         return FullyReadRequest(
             room_id, event_id, ReceiptType(receipt_type) if receipt_type else None, receipt_event
         )
     if data["kind"] == "receipt":
         thread = data.get("thread_id")
-        if thread is not None and not (isinstance(thread, str) and (thread == MAIN or looks_like_event_id(thread))):
+        if thread is not None and not (thread == MAIN or is_event_id(thread)):
             raise ValueError("thread_id must be 'main', a thread root's event ID, or null")
         return ReceiptRequest(room_id, ReceiptType(data["receipt_type"]), event_id, thread)
     raise ValueError(f"unknown kind {data['kind']!r}")

@@ -12,12 +12,12 @@ byte nobody decodes. The filter asks for
 - ephemeral events limited to receipts (no typing notifications);
 - room account data limited to ``m.fully_read`` and ``m.marked_unread`` (stable and
   unstable names); global account data limited to ``m.direct``; no presence;
-- ``event_fields``: only the event fields the translation in ``app.matrix.translate``
-  reads. That drops ``unsigned.age``, ``formatted_body``, mentions, reply fallbacks'
+- ``event_fields``: only the event fields the translation (``app.matrix.translate`` and,
+  for each event, ``app.matrix.wire_events``) reads. That drops ``unsigned.age``, ``formatted_body``, mentions, reply fallbacks'
   extra keys and the full ``redacted_because`` event, which make up much of a typical
   body. (Synapse 1.163 adds bundled aggregations after this filtering, so a thread
   root in a limited timeline still carries its whole ``m.thread`` summary.) Keep this
-  list in step with ``translate.py``.
+  list in step with ``wire_events.py``.
 """
 
 from __future__ import annotations

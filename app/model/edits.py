@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from app.model.event_text import event_text
 from app.model.events import REL_REPLACE, TimelineEvent
 from app.model.ids import EventId
 from app.model.room import RoomState
@@ -36,6 +37,9 @@ def latest_edits(room: RoomState) -> Mapping[EventId, TimelineEvent]:
 
 
 def latest_text(room: RoomState, event: TimelineEvent) -> str:
-    """The one-line text ``event`` shows: its newest edit's, else its own."""
+    """The one-line text ``event`` shows: its newest edit's (``app.model.event_text``),
+    else its own."""
     edit = latest_edits(room).get(event.event_id)
-    return edit.body if edit is not None and edit.body else event.body
+    if edit is not None and (text := event_text(edit)):
+        return text
+    return event_text(event)

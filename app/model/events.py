@@ -1,8 +1,14 @@
-"""Timeline events as the read-state core sees them, and which of them count as unread."""
+"""Timeline events as the read-state core sees them, and which of them count as unread.
+
+A ``TimelineEvent`` holds what an event is (a message of some msgtype, a membership
+change, a new room name, a reaction's key), never the words a screen shows for it:
+those are ``app.model.event_text``'s.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Final
 
 from app.model.ids import EventId, UserId
@@ -11,25 +17,61 @@ REL_THREAD: Final = "m.thread"
 REL_REPLACE: Final = "m.replace"
 REL_ANNOTATION: Final = "m.annotation"
 
+# A poll's start, stable and unstable (MSC3381).
+POLL_START_TYPES: Final = frozenset({"m.poll.start", "org.matrix.msc3381.poll.start"})
 # Event types a person would call a message: these are the ones counted as unread.
-MESSAGE_TYPES: Final = frozenset(
-    {
-        "m.room.message",
-        "m.room.encrypted",
-        "m.sticker",
-        "m.poll.start",
-        "org.matrix.msc3381.poll.start",
-    }
-)
+MESSAGE_TYPES: Final = frozenset({"m.room.message", "m.room.encrypted", "m.sticker", *POLL_START_TYPES})
 
 
-@dataclass(frozen=True, slots=True)
+class MsgType(StrEnum):
+    """What kind of message an ``m.room.message`` is (its ``msgtype``); OTHER for any
+    other or missing msgtype."""
+
+    TEXT = "text"
+    NOTICE = "notice"
+    EMOTE = "emote"
+    IMAGE = "image"
+    FILE = "file"
+    AUDIO = "audio"
+    VIDEO = "video"
+    LOCATION = "location"
+    OTHER = "other"
+
+
+class Membership(StrEnum):
+    """What an ``m.room.member`` event makes of its member; OTHER for any other value."""
+
+    JOIN = "join"
+    LEAVE = "leave"
+    INVITE = "invite"
+    BAN = "ban"
+    KNOCK = "knock"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class TimelineEvent:
     """One room event, reduced to what read state and a one-line display need.
 
     ``relates_to``/``rel_type`` come from ``content["m.relates_to"]`` (rich replies are
     not relations and are left out). ``state_key`` is not None for state events.
     ``thread_reply_count`` is the server's bundled count when this event is a thread root.
+
+    What the event says, as facts (text already made safe for one line by whoever built
+    the event; all empty for a redacted event):
+
+    - ``body``: a message's body (an edit's new body; a file's name or a caption), a
+      sticker's body, a poll's question, the new value of a room name, alias or topic,
+      or the ``body`` of an event of another type; empty for the rest;
+    - ``msgtype``: for an ``m.room.message``, its kind; None for other events;
+    - ``membership``: for an ``m.room.member`` state event, the change; None otherwise;
+    - ``member_name``: the display name, as of the event's place in the timeline, of the
+      member it is about: the sender of an emote, the ``state_key`` of a membership
+      change;
+    - ``key``: for a reaction, the key it adds (an emoji, mostly).
+
+    The translation and the cache build events positionally, for speed: they rely on
+    this field order, which a test pins, as it pins ``__init__`` to the fields.
     """
 
     event_id: EventId
@@ -43,6 +85,47 @@ class TimelineEvent:
     redacted: bool = False
     redacts: EventId | None = None
     thread_reply_count: int | None = None
+    msgtype: MsgType | None = None
+    membership: Membership | None = None
+    member_name: str = ""
+    key: str = ""
+
+    def __init__(
+        self,
+        event_id: EventId,
+        sender: UserId,
+        ts: int,
+        type: str,
+        body: str = "",
+        rel_type: str | None = None,
+        relates_to: EventId | None = None,
+        state_key: str | None = None,
+        redacted: bool = False,
+        redacts: EventId | None = None,
+        thread_reply_count: int | None = None,
+        msgtype: MsgType | None = None,
+        membership: Membership | None = None,
+        member_name: str = "",
+        key: str = "",
+    ) -> None:
+        # The __init__ a frozen dataclass generates sets each field through
+        # object.__setattr__; the slots' own setters do the same in half the time, and a
+        # sync or a cache load builds an event for every event it holds.
+        _set_event_id(self, event_id)
+        _set_sender(self, sender)
+        _set_ts(self, ts)
+        _set_type(self, type)
+        _set_body(self, body)
+        _set_rel_type(self, rel_type)
+        _set_relates_to(self, relates_to)
+        _set_state_key(self, state_key)
+        _set_redacted(self, redacted)
+        _set_redacts(self, redacts)
+        _set_thread_reply_count(self, thread_reply_count)
+        _set_msgtype(self, msgtype)
+        _set_membership(self, membership)
+        _set_member_name(self, member_name)
+        _set_key(self, key)
 
     @property
     def is_state(self) -> bool:
@@ -53,18 +136,27 @@ class TimelineEvent:
         return self.rel_type == REL_REPLACE
 
 
-REACTION_LABEL: Final = "[reaction]"
+# The slots' setters, which bypass the frozen __setattr__ (for __init__ only).
+_set_event_id = TimelineEvent.event_id.__set__  # type: ignore[attr-defined]
+_set_sender = TimelineEvent.sender.__set__  # type: ignore[attr-defined]
+_set_ts = TimelineEvent.ts.__set__  # type: ignore[attr-defined]
+_set_type = TimelineEvent.type.__set__  # type: ignore[attr-defined]
+_set_body = TimelineEvent.body.__set__  # type: ignore[attr-defined]
+_set_rel_type = TimelineEvent.rel_type.__set__  # type: ignore[attr-defined]
+_set_relates_to = TimelineEvent.relates_to.__set__  # type: ignore[attr-defined]
+_set_state_key = TimelineEvent.state_key.__set__  # type: ignore[attr-defined]
+_set_redacted = TimelineEvent.redacted.__set__  # type: ignore[attr-defined]
+_set_redacts = TimelineEvent.redacts.__set__  # type: ignore[attr-defined]
+_set_thread_reply_count = TimelineEvent.thread_reply_count.__set__  # type: ignore[attr-defined]
+_set_msgtype = TimelineEvent.msgtype.__set__  # type: ignore[attr-defined]
+_set_membership = TimelineEvent.membership.__set__  # type: ignore[attr-defined]
+_set_member_name = TimelineEvent.member_name.__set__  # type: ignore[attr-defined]
+_set_key = TimelineEvent.key.__set__  # type: ignore[attr-defined]
 
 
-def reaction_body(key: str) -> str:
-    """A reaction's one-line form (its ``body``): the label, then the key it adds."""
-    return f"{REACTION_LABEL} {key}" if key else REACTION_LABEL
-
-
-def reaction_key(event: TimelineEvent) -> str:
-    """The key a reaction adds (an emoji, mostly), read back from its one-line form;
-    empty when it has none."""
-    return event.body.removeprefix(REACTION_LABEL).removeprefix(" ")
+def as_redacted(event: TimelineEvent) -> TimelineEvent:
+    """``event`` once redacted: what it said is gone, its place in the room stays."""
+    return replace(event, redacted=True, body="", msgtype=None, membership=None, member_name="", key="")
 
 
 def is_message(event: TimelineEvent) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from app.model.events import REL_THREAD, TimelineEvent
+from app.model.events import REL_THREAD, TimelineEvent, as_redacted
 from app.model.ids import MAIN, EventId, RoomId, ThreadId, UserId
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
@@ -386,7 +386,7 @@ def _apply_redactions(events: tuple[TimelineEvent, ...], fresh: list[TimelineEve
     if not targets:
         return events
     return tuple(
-        replace(event, redacted=True, body="") if event.event_id in targets else event for event in events
+        as_redacted(event) if event.event_id in targets else event for event in events
     )
 
 

@@ -53,7 +53,7 @@ from typing import Any, Final
 from app import paths
 from app.gcpause import collector_paused
 from app.model.account import AccountState
-from app.model.events import TimelineEvent
+from app.model.events import Membership, MsgType, TimelineEvent
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import RoomState, ServerCounts
@@ -62,11 +62,13 @@ from app.model.unread import RoomUnread
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 3  # 2 added gap tokens, 3 room summaries
+SCHEMA_VERSION: Final = 4  # 2 added gap tokens, 3 room summaries, 4 events' facts instead of their text
 FILE_NAME: Final = "readmark.sqlite3"
 MAX_EVENTS_PER_ROOM: Final = 500
 
 _RECEIPT_TYPES: Final = {t.value: t for t in ReceiptType}
+_MSGTYPES: Final = {t.value: t for t in MsgType}
+_MEMBERSHIPS: Final = {m.value: m for m in Membership}
 # Seconds to wait for another readmark process holding the file.
 _CONNECT_TIMEOUT = 5.0
 
@@ -405,7 +407,8 @@ def _discard(path: Path, reason: str) -> None:
 #   6 complete_threads, 7 receipts, 8 fully_read, 9 server_main, 10 server_threads,
 #   11 marked_unread, 12 name_inputs, 13 member_names, 14 gap_tokens
 # An event is [event_id, sender, ts, type, body, rel_type, relates_to, state_key,
-# redacted, redacts, thread_reply_count]; a receipt [user, type, thread|null, event, ts];
+# redacted, redacts, thread_reply_count, msgtype|null, membership|null, member_name, key]
+# (msgtype and membership by their values); a receipt [user, type, thread|null, event, ts];
 # counts [notifications, highlights]; name inputs [name, alias, heroes, joined, invited].
 
 
@@ -431,6 +434,10 @@ def encode_room(room: RoomState) -> bytes:
                 e.redacted,
                 e.redacts,
                 e.thread_reply_count,
+                e.msgtype,
+                e.membership,
+                e.member_name,
+                e.key,
             ]
             for e in events
         ],
@@ -576,12 +583,14 @@ def decode_summary(row: tuple) -> RoomSummary:
 
 
 def _checked_event(raw: Any) -> list[Any]:
-    """``raw`` itself when it is exactly an event's shape. One expression of ``type()``
-    tests rather than a helper call per field: 29,000 events are checked on a start
-    with 1,000 rooms, and per-field calls would be half the load."""
-    if type(raw) is not list or len(raw) != 11:
+    """``raw`` itself when it is exactly an event's shape, its msgtype and membership
+    turned into their enums. One expression of ``type()`` tests rather than a helper
+    call per field: 29,000 events are checked on a start with 1,000 rooms, and per-field
+    calls would be half the load."""
+    if type(raw) is not list or len(raw) != 15:
         raise CacheCorrupt("an event has the wrong shape")
-    event_id, sender, ts, kind, body, rel_type, relates_to, state_key, redacted, redacts, count = raw
+    (event_id, sender, ts, kind, body, rel_type, relates_to, state_key, redacted, redacts, count,
+     msgtype, membership, member_name, key) = raw
     if not (
         type(event_id) is str
         and type(sender) is str
@@ -594,8 +603,20 @@ def _checked_event(raw: Any) -> list[Any]:
         and type(redacted) is bool
         and (redacts is None or type(redacts) is str)
         and (count is None or type(count) is int)
+        and (msgtype is None or type(msgtype) is str)
+        and (membership is None or type(membership) is str)
+        and type(member_name) is str
+        and type(key) is str
     ):
         raise CacheCorrupt("an event field has the wrong type")
+    if msgtype is not None:
+        raw[11] = _MSGTYPES.get(msgtype)
+        if raw[11] is None:
+            raise CacheCorrupt("an event has an unknown msgtype")
+    if membership is not None:
+        raw[12] = _MEMBERSHIPS.get(membership)
+        if raw[12] is None:
+            raise CacheCorrupt("an event has an unknown membership")
     return raw
 
 

@@ -30,7 +30,9 @@ from app.matrix.translate import (
     timeline_events,
 )
 from app.model.account import AccountState, sorted_rooms
-from app.model.events import TimelineEvent, reaction_key
+from app.model.edits import latest_text
+from app.model.event_text import event_text
+from app.model.events import Membership, MsgType, TimelineEvent
 from app.model.ids import MAIN
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import ServerCounts, add_pending
@@ -170,6 +172,10 @@ def test_timeline_event_field_order_is_what_the_translation_assumes() -> None:
         "redacted",
         "redacts",
         "thread_reply_count",
+        "msgtype",
+        "membership",
+        "member_name",
+        "key",
     ]
 
 
@@ -177,7 +183,7 @@ def test_a_message_becomes_a_timeline_event() -> None:
     raw = ev("$m1", body="hello")
     room = one_room(raw)
     assert room.events == (
-        TimelineEvent("$m1", ALICE, raw["origin_server_ts"], "m.room.message", "hello"),
+        TimelineEvent("$m1", ALICE, raw["origin_server_ts"], "m.room.message", "hello", msgtype=MsgType.TEXT),
     )
     assert room.history_complete
 
@@ -211,64 +217,315 @@ def test_redacted_because_and_the_bundled_thread_count_are_read() -> None:
     root = ev("$root")
     root["unsigned"] = {"m.relations": {"m.thread": {"count": 4, "latest_event": {}}}}
     room = one_room(gone, root)
-    assert room.events[0].redacted and room.events[0].body == ""
+    gone = room.events[0]
+    assert gone.redacted and (gone.body, gone.msgtype, gone.member_name, gone.key) == ("", None, "", "")
+    assert event_text(gone) == ""
     assert room.events[1].thread_reply_count == 4
 
 
-@pytest.mark.parametrize(
-    ("event", "preview"),
-    [
-        (ev("$a", body="line one\nline two\r\n\tthree"), "line one line two three"),
-        (ev("$a", body="\x1b]0;pwned\x07title\x1b[31mred\x9b"), "]0;pwnedtitle[31mred"),
-        (ev("$a", body="[bold red]x[/]"), "[bold red]x[/]"),
-        (ev("$a", body="rtl\u202eevil\u2066"), "rtlevil"),
-        (ev("$a", body="lone \ud800 surrogate"), "lone surrogate"),
-        (ev("$a", body="waves", msgtype="m.emote"), "* alice waves"),
-        (ev("$a", body="cat.png", msgtype="m.image"), "[image] cat.png"),
-        (ev("$a", body="report.pdf", msgtype="m.file"), "[file] report.pdf"),
-        (ev("$a", body="", msgtype="m.video"), "[video]"),
-        (ev("$a", body="beep", msgtype="m.notice"), "beep"),
-        (ev("$a", body=12, msgtype="m.text"), ""),
-        ({"type": "m.room.encrypted", "event_id": "$a", "sender": ALICE, "origin_server_ts": 1,
-          "content": {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "AAAA"}}, "[encrypted]"),
-        ({"type": "m.sticker", "event_id": "$a", "sender": ALICE, "origin_server_ts": 1,
-          "content": {"body": "a cat", "url": "mxc://x/y"}}, "[sticker] a cat"),
-        ({"type": "org.matrix.msc3381.poll.start", "event_id": "$a", "sender": ALICE, "origin_server_ts": 1,
-          "content": {"org.matrix.msc3381.poll.start": {"question": {"org.matrix.msc1767.text": "Lunch?"}}}},
-         "[poll] Lunch?"),
-        ({"type": "m.poll.start", "event_id": "$a", "sender": ALICE, "origin_server_ts": 1,
-          "content": {"m.poll": {"question": {"m.text": [{"body": "Tea?"}]}}}}, "[poll] Tea?"),
-        (ev("$a", body="* fixed", **{"m.new_content": {"msgtype": "m.text", "body": "fixed"},
-                                     "m.relates_to": {"rel_type": "m.replace", "event_id": "$b"}}), "fixed"),
-        (ev("$a", body="* no new content", **{"m.relates_to": {"rel_type": "m.replace", "event_id": "$b"}}),
-         "no new content"),
-        ({"type": "m.reaction", "event_id": "$a", "sender": ALICE, "origin_server_ts": 1,
-          "content": {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$b", "key": "👍"}}}, "[reaction] 👍"),
-    ],
-)
-def test_previews_are_one_safe_line(event: dict[str, Any], preview: str) -> None:
-    assert one_room(event).events[0].body == preview
+def _reaction(key: object) -> dict[str, Any]:
+    return {"type": "m.reaction", "event_id": "$a", "sender": ALICE, "origin_server_ts": 1,
+            "content": {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$b", "key": key}}}
+
+
+def _event(etype: str, content: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {"type": etype, "event_id": "$a", "sender": ALICE, "origin_server_ts": 1, "content": content, **fields}
+
+
+# (sync event, the facts the model keeps, the words the screens show for them). Facts not
+# named are their defaults: body "", msgtype and membership None, member_name and key "".
+_TEXT, _EMOTE, _IMAGE = MsgType.TEXT, MsgType.EMOTE, MsgType.IMAGE
+PREVIEW_CASES = [
+    (ev("$a", body="line one\nline two\r\n\tthree"), {"body": "line one line two three", "msgtype": _TEXT},
+     "line one line two three"),
+    (ev("$a", body="\x1b]0;pwned\x07title\x1b[31mred\x9b"), {"body": "]0;pwnedtitle[31mred", "msgtype": _TEXT},
+     "]0;pwnedtitle[31mred"),
+    (ev("$a", body="[bold red]x[/]"), {"body": "[bold red]x[/]", "msgtype": _TEXT}, "[bold red]x[/]"),
+    (ev("$a", body="rtl\u202eevil\u2066"), {"body": "rtlevil", "msgtype": _TEXT}, "rtlevil"),
+    (ev("$a", body="lone \ud800 surrogate"), {"body": "lone surrogate", "msgtype": _TEXT}, "lone surrogate"),
+    (ev("$a", body="waves", msgtype="m.emote"), {"body": "waves", "msgtype": _EMOTE, "member_name": "alice"},
+     "* alice waves"),
+    (ev("$a", body="cat.png", msgtype="m.image"), {"body": "cat.png", "msgtype": _IMAGE}, "[image] cat.png"),
+    (ev("$a", body="report.pdf", msgtype="m.file"), {"body": "report.pdf", "msgtype": MsgType.FILE},
+     "[file] report.pdf"),
+    (ev("$a", body="", msgtype="m.video"), {"msgtype": MsgType.VIDEO}, "[video]"),
+    (ev("$a", body="beep", msgtype="m.notice"), {"body": "beep", "msgtype": MsgType.NOTICE}, "beep"),
+    (ev("$a", body=12, msgtype="m.text"), {"msgtype": _TEXT}, ""),
+    (_event("m.room.encrypted", {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "AAAA"}), {}, "[encrypted]"),
+    (_event("m.sticker", {"body": "a cat", "url": "mxc://x/y"}), {"body": "a cat"}, "[sticker] a cat"),
+    (_event("org.matrix.msc3381.poll.start",
+            {"org.matrix.msc3381.poll.start": {"question": {"org.matrix.msc1767.text": "Lunch?"}}}),
+     {"body": "Lunch?"}, "[poll] Lunch?"),
+    (_event("m.poll.start", {"m.poll": {"question": {"m.text": [{"body": "Tea?"}]}}}), {"body": "Tea?"},
+     "[poll] Tea?"),
+    (ev("$a", body="* fixed", **{"m.new_content": {"msgtype": "m.text", "body": "fixed"},
+                                 "m.relates_to": {"rel_type": "m.replace", "event_id": "$b"}}),
+     {"body": "fixed", "msgtype": _TEXT, "rel_type": "m.replace", "relates_to": "$b"}, "fixed"),
+    (ev("$a", body="* no new content", **{"m.relates_to": {"rel_type": "m.replace", "event_id": "$b"}}),
+     {"body": "no new content", "msgtype": _TEXT, "rel_type": "m.replace", "relates_to": "$b"}, "no new content"),
+    (_reaction("👍"), {"key": "👍", "rel_type": "m.annotation", "relates_to": "$b"}, "[reaction] 👍"),
+    (_event("m.room.redaction", {"redacts": "$b"}), {"redacts": "$b"}, ""),
+    (_event("org.example.custom", {"body": "custom\ntext"}), {"body": "custom text"}, "custom text"),
+    (_event("m.room.member", {"membership": "join"}, state_key=BOB),
+     {"membership": Membership.JOIN, "member_name": "bob", "state_key": BOB}, "bob joined"),
+    (_event("m.room.name", {"name": "Lab\n2"}, state_key=""), {"body": "Lab 2", "state_key": ""}, "[name] Lab 2"),
+    (_event("m.room.name", {"name": " "}, state_key=""), {"state_key": ""}, "[name removed]"),
+    (_event("m.room.canonical_alias", {"alias": "#lab:test"}, state_key=""), {"body": "#lab:test", "state_key": ""},
+     "[alias] #lab:test"),
+    (_event("m.room.canonical_alias", {}, state_key=""), {"state_key": ""}, "[alias removed]"),
+    (_event("m.room.topic", {"topic": "Lab\x1b[2J talk"}, state_key=""),
+     {"body": "Lab[2J talk", "state_key": ""}, "[topic] Lab[2J talk"),
+    (_event("m.room.power_levels", {"users": {}}, state_key=""), {"state_key": ""}, "[m.room.power_levels]"),
+]
+
+
+@pytest.mark.parametrize(("event", "facts", "words"), PREVIEW_CASES)
+def test_events_keep_their_facts_and_read_as_one_safe_line(
+    event: dict[str, Any], facts: dict[str, Any], words: str
+) -> None:
+    (translated,) = one_room(event).events
+    defaults = {"body": "", "msgtype": None, "membership": None, "member_name": "", "key": "", "rel_type": None,
+                "relates_to": None, "state_key": None, "redacts": None}
+    expected = {**defaults, **facts}
+    assert {name: getattr(translated, name) for name in expected} == expected
+    # Enum members, not look-alike strings: the cache stores and checks them by value.
+    for name in ("msgtype", "membership"):
+        assert expected[name] is None or getattr(translated, name) is expected[name]
+    assert event_text(translated) == words
 
 
 @pytest.mark.parametrize("key", ["👍", "+1", "[reaction]", ""])
-def test_a_reactions_key_is_read_back_from_its_line(key: str) -> None:
-    event = {"type": "m.reaction", "event_id": "$a", "sender": ALICE, "origin_server_ts": 1,
-             "content": {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$b", "key": key}}}
-    assert reaction_key(one_room(event).events[0]) == key
+def test_a_reactions_key_is_a_field(key: str) -> None:
+    (reaction,) = one_room(_reaction(key)).events
+    assert (reaction.key, reaction.body) == (key, "")
+    assert event_text(reaction) == (f"[reaction] {key}" if key else "[reaction]")
 
 
-def test_emotes_use_the_senders_display_name() -> None:
+@pytest.mark.parametrize(
+    ("key", "kept"),
+    [
+        ("\x1b[31m👍\x07", "[31m👍"),
+        ("x" * 100, "x" * 39 + "…"),
+        (["👍"], ""),
+        (None, ""),
+    ],
+)
+def test_a_reactions_key_is_cleaned_and_bounded(key: object, kept: str) -> None:
+    assert one_room(_reaction(key)).events[0].key == kept
+
+
+def test_a_reaction_with_no_relation_has_no_key() -> None:
+    (reaction,) = one_room(_event("m.reaction", {"key": "👍"})).events
+    assert (reaction.key, reaction.rel_type, event_text(reaction)) == ("", None, "[reaction]")
+
+
+@pytest.mark.parametrize(
+    ("msgtype", "expected"),
+    [
+        ("m.text", MsgType.TEXT),
+        ("m.notice", MsgType.NOTICE),
+        ("m.emote", MsgType.EMOTE),
+        ("m.image", MsgType.IMAGE),
+        ("m.file", MsgType.FILE),
+        ("m.audio", MsgType.AUDIO),
+        ("m.video", MsgType.VIDEO),
+        ("m.location", MsgType.LOCATION),
+        ("m.key.verification.request", MsgType.OTHER),
+        ("org.example.custom", MsgType.OTHER),
+        ("", MsgType.OTHER),
+        (7, MsgType.OTHER),
+        (["m.image"], MsgType.OTHER),
+        ({"m.image": 1}, MsgType.OTHER),
+        (None, MsgType.OTHER),
+    ],
+)
+def test_every_msgtype_is_kept_and_any_other_value_is_other(msgtype: object, expected: MsgType) -> None:
+    (message,) = one_room(ev("$a", body="hello there", msgtype=msgtype)).events
+    assert message.msgtype is expected
+    assert message.body == "hello there"
+
+
+def test_a_message_without_a_msgtype_is_other() -> None:
+    raw = ev("$a", body="plain")
+    del raw["content"]["msgtype"]
+    (message,) = one_room(raw).events
+    assert (message.msgtype, message.body, event_text(message)) == (MsgType.OTHER, "plain", "plain")
+
+
+@pytest.mark.parametrize(
+    ("msgtype", "words"),
+    [
+        ("m.audio", "[audio] memo.ogg"),
+        ("m.video", "[video] memo.ogg"),
+        ("m.location", "[location] memo.ogg"),
+        ("m.file", "[file] memo.ogg"),
+        ("m.image", "[image] memo.ogg"),
+        ("m.notice", "memo.ogg"),
+        ("org.example.custom", "memo.ogg"),
+    ],
+)
+def test_each_media_msgtype_reads_as_its_label_and_file_name(msgtype: str, words: str) -> None:
+    (message,) = one_room(ev("$a", body="memo.ogg", msgtype=msgtype)).events
+    assert message.body == "memo.ogg"
+    assert event_text(message) == words
+
+
+def test_non_message_events_have_no_msgtype() -> None:
+    room = one_room(
+        _event("m.sticker", {"body": "a cat", "msgtype": "m.image"}),
+        state("m.room.message", "", {"body": "as state", "msgtype": "m.text"}),
+    )
+    assert [e.msgtype for e in room.events] == [None, None]
+    assert [event_text(e) for e in room.events] == ["[sticker] a cat", "[m.room.message]"]
+
+
+@pytest.mark.parametrize(
+    ("membership", "expected", "verb"),
+    [
+        ("join", Membership.JOIN, "joined"),
+        ("leave", Membership.LEAVE, "left"),
+        ("invite", Membership.INVITE, "was invited"),
+        ("ban", Membership.BAN, "was banned"),
+        ("knock", Membership.KNOCK, "knocked"),
+        ("restrict", Membership.OTHER, "changed membership"),
+        (None, Membership.OTHER, "changed membership"),
+        (3, Membership.OTHER, "changed membership"),
+        (["join"], Membership.OTHER, "changed membership"),  # unhashable: must not stop the room
+        ({"join": True}, Membership.OTHER, "changed membership"),
+    ],
+)
+def test_every_membership_is_kept_with_whose_it_is(membership: object, expected: Membership, verb: str) -> None:
+    content: dict[str, Any] = {"displayname": "Bob B."}
+    if membership is not None:
+        content["membership"] = membership
+    room = one_room(state("m.room.member", BOB, content), ev("$after"))
+    member, after = room.events
+    assert member.membership is expected
+    assert (member.state_key, member.member_name, member.body, member.msgtype) == (BOB, "Bob B.", "", None)
+    assert event_text(member) == f"Bob B. {verb}"
+    assert after.event_id == "$after"  # the rest of the room translated
+
+
+def test_a_membership_change_names_the_member_as_its_own_event_left_them() -> None:
+    """The name a membership change carries is the one its own event gives (a leave has
+    none: the localpart), not what later state says."""
+    room = one_room(
+        state("m.room.member", BOB, {"membership": "join", "displayname": "Bob"}),
+        state("m.room.member", BOB, {"membership": "leave"}),
+        state("m.room.member", BOB, {"membership": "join", "displayname": "Robert"}),
+    )
+    assert [(e.membership, e.member_name) for e in room.events] == [
+        (Membership.JOIN, "Bob"), (Membership.LEAVE, "bob"), (Membership.JOIN, "Robert")]
+    assert [event_text(e) for e in room.events] == ["Bob joined", "bob left", "Robert joined"]
+    assert room.member_names[BOB] == "Robert"
+
+
+def test_a_membership_change_for_a_malformed_state_key_names_it_cleaned() -> None:
+    room = one_room(state("m.room.member", "not a user\x1b[2J " + "z" * 200, {"membership": "join"}))
+    (member,) = room.events
+    assert member.member_name == "not a user[2J " + "z" * 105 + "…"
+    assert len(member.member_name) == 120
+    assert event_text(member) == member.member_name + " joined"
+    assert member.membership is Membership.JOIN
+
+
+def test_emotes_use_the_senders_display_name_at_their_moment() -> None:
     room = one_room(
         ev("$e", body="waves", msgtype="m.emote"),
+        state("m.room.member", ALICE, {"membership": "join", "displayname": "Alice L."}),
+        ev("$f", body="waves again", msgtype="m.emote"),
         state_events=[state("m.room.member", ALICE, {"membership": "join", "displayname": "Alice"})],
     )
-    assert room.events[0].body == "* Alice waves"
+    first, _, second = room.events
+    assert (first.msgtype, first.member_name, first.body) == (MsgType.EMOTE, "Alice", "waves")
+    assert event_text(first) == "* Alice waves"
+    assert (second.member_name, event_text(second)) == ("Alice L.", "* Alice L. waves again")
+
+
+def test_backfilled_emotes_name_the_sender_by_localpart() -> None:
+    (emote,) = timeline_events([ev("$e", body="waves", msgtype="m.emote")])
+    assert (emote.member_name, event_text(emote)) == ("alice", "* alice waves")
+
+
+def test_an_emote_with_hostile_parts_stays_one_bounded_line() -> None:
+    room = one_room(
+        ev("$e", body="\x1b[2J" + "w" * 5_000, msgtype="m.emote"),
+        state_events=[state("m.room.member", ALICE, {"membership": "join", "displayname": "A\u202eli\nce"})],
+    )
+    (emote,) = room.events
+    assert emote.member_name == "Ali ce"
+    assert len(emote.body) == PREVIEW_MAX_CHARS and emote.body.startswith("[2Jwww")
+    words = event_text(emote)
+    assert words.startswith("* Ali ce [2Jwww") and words.endswith("w…")
+    assert len(words) == PREVIEW_MAX_CHARS
+
+
+def test_an_edited_image_shows_the_new_file_and_an_edited_emote_the_new_action() -> None:
+    room = one_room(
+        ev("$img", body="cat.png", msgtype="m.image"),
+        ev("$fix", body="* dog.png", msgtype="m.image",
+           **{"m.new_content": {"msgtype": "m.image", "body": "dog.png"},
+              "m.relates_to": {"rel_type": "m.replace", "event_id": "$img"}}),
+        ev("$emote", body="waves", msgtype="m.emote"),
+        ev("$fix2", body="* waves back", msgtype="m.emote",
+           **{"m.new_content": {"msgtype": "m.emote", "body": "waves back"},
+              "m.relates_to": {"rel_type": "m.replace", "event_id": "$emote"}}),
+    )
+    image, fix, emote, fix2 = room.events
+    assert (fix.msgtype, fix.body, fix.is_edit) == (MsgType.IMAGE, "dog.png", True)
+    assert latest_text(room, image) == "[image] dog.png"
+    assert event_text(image) == "[image] cat.png"
+    assert (fix2.msgtype, fix2.body, fix2.member_name) == (MsgType.EMOTE, "waves back", "alice")
+    assert latest_text(room, emote) == "* alice waves back"
+
+
+def test_an_edit_whose_new_content_changes_the_msgtype_takes_the_new_one() -> None:
+    room = one_room(
+        ev("$a", body="see attached"),
+        ev("$b", body="* plan.pdf", **{"m.new_content": {"msgtype": "m.file", "body": "plan.pdf"},
+                                      "m.relates_to": {"rel_type": "m.replace", "event_id": "$a"}}),
+    )
+    original, edit = room.events
+    assert (original.msgtype, edit.msgtype) == (MsgType.TEXT, MsgType.FILE)
+    assert latest_text(room, original) == "[file] plan.pdf"
+
+
+def test_poll_questions_stickers_and_topics_are_cleaned_and_bounded() -> None:
+    room = one_room(
+        _event("m.poll.start", {"m.poll": {"question": {"m.text": "\u2066Lunch\x00?" + "?" * 400}}}),
+        {**_event("m.sticker", {"body": "a\ncat\x07"}), "event_id": "$s"},
+        state("m.room.topic", "", {"topic": "t" * 1_000}),
+    )
+    poll, sticker, topic = room.events
+    assert poll.body.startswith("Lunch?") and len(poll.body) == PREVIEW_MAX_CHARS
+    assert len(event_text(poll)) == PREVIEW_MAX_CHARS and event_text(poll).startswith("[poll] Lunch?")
+    assert (sticker.body, event_text(sticker)) == ("a cat", "[sticker] a cat")
+    assert len(topic.body) == PREVIEW_MAX_CHARS
+    assert event_text(topic) == "[topic] " + "t" * (PREVIEW_MAX_CHARS - 9) + "…"
+
+
+def test_a_redacted_event_keeps_no_facts() -> None:
+    member = state("m.room.member", BOB, {"membership": "join", "displayname": "Bob"})
+    member["unsigned"] = {"redacted_because": {"event_id": "$x"}}
+    reaction = {**_reaction("👍"), "event_id": "$r", "unsigned": {"redacted_because": {"event_id": "$y"}}}
+    emote = ev("$e", body="waves", msgtype="m.emote")
+    room = one_room(member, reaction, emote, _event("m.room.redaction", {"redacts": "$e"}, event_id="$x2"))
+    for event in room.events[:3]:
+        assert event.redacted
+        assert (event.body, event.msgtype, event.membership, event.member_name, event.key) == ("", None, None, "", "")
+        assert event_text(event) == ""
+    assert room.member_names[BOB] == "Bob"  # its state still applied
 
 
 def test_huge_bodies_are_cut() -> None:
-    body = one_room(ev("$a", body="x" * 5_000_000)).events[0].body
-    assert len(body) == PREVIEW_MAX_CHARS
-    assert body.endswith("…")
+    (message,) = one_room(ev("$a", body="x" * 5_000_000)).events
+    assert len(message.body) == PREVIEW_MAX_CHARS
+    assert message.body.endswith("…")
+    assert event_text(message) == message.body
+    (image,) = one_room(ev("$i", body="x" * 5_000_000, msgtype="m.image")).events
+    assert len(image.body) == PREVIEW_MAX_CHARS
+    words = event_text(image)
+    assert len(words) == PREVIEW_MAX_CHARS and words.startswith("[image] xxx") and words.endswith("x…")
     assert clean_text("word " * 1000).endswith("…")
 
 
@@ -557,22 +814,25 @@ def fuzzed_events(draw: st.DrawFn) -> Any:
         return draw(_junk)
     event: dict[str, Any] = {
         "type": draw(st.sampled_from(["m.room.message", "m.reaction", "m.room.redaction", "m.room.member",
-                                      "m.room.name", "m.room.encrypted", "m.poll.start", "m.sticker"]) | _junk),
+                                      "m.room.name", "m.room.encrypted", "m.poll.start", "m.sticker",
+                                      "m.room.topic", "m.room.canonical_alias"]) | _junk),
         "event_id": draw(_event_ids),
         "sender": draw(_users),
         "origin_server_ts": draw(st.integers() | st.floats() | _junk),
     }
     content: dict[str, Any] = {
-        "msgtype": draw(st.sampled_from(["m.text", "m.emote", "m.image", "m.notice"]) | _junk),
+        "msgtype": draw(st.sampled_from(["m.text", "m.emote", "m.image", "m.notice", "m.file"]) | _junk),
         "body": draw(st.text() | _junk),
         "m.relates_to": draw(st.fixed_dictionaries({
             "rel_type": st.sampled_from(["m.thread", "m.replace", "m.annotation", "m.reference", "x"]) | _junk,
             "event_id": _event_ids,
         }) | _junk),
     }
-    for key in ("name", "alias", "displayname", "redacts"):
+    for key in ("name", "alias", "displayname", "redacts", "membership", "topic", "m.new_content", "m.poll"):
         if draw(st.booleans()):
-            content[key] = draw(st.text() | _junk)
+            content[key] = draw(st.sampled_from(["join", "leave", "m.emote"]) | st.text() | _junk)
+    if draw(st.booleans()) and isinstance(content["m.relates_to"], dict):
+        content["m.relates_to"]["key"] = draw(st.text() | _junk)
     event["content"] = draw(st.just(content) | _junk)
     if draw(st.booleans()):
         event["state_key"] = draw(st.sampled_from(["", ME, ALICE]) | _junk)
@@ -667,7 +927,13 @@ def _exercise(account: AccountState) -> None:
             thread_unread(room, thread_id).label()
         room.fully_read_event()
         for event in room.events:
-            assert not _UNSAFE.search(event.body), event.body
+            for text in (event.body, event.member_name, event.key, event_text(event), latest_text(room, event)):
+                assert type(text) is str and not _UNSAFE.search(text), event
+            assert len(event_text(event)) <= PREVIEW_MAX_CHARS, event
+            assert event.msgtype is None or type(event.msgtype) is MsgType
+            assert event.membership is None or type(event.membership) is Membership
+            assert (event.msgtype is not None) == (event.type == "m.room.message" and not event.is_state
+                                                   and not event.redacted)
         assert not _UNSAFE.search(room.name)
         assert not any(_UNSAFE.search(name) for name in room.member_names.values())
     sorted_rooms(account)
@@ -794,8 +1060,20 @@ def check_threads_scenario(directory: Path) -> None:
     assert (invite.membership, invite.name) == ("invite", "Bob's invite")
     zoo = account.rooms[rooms["zoo"]]
     assert zoo.name == "]0;pwned[bold red]x[/]evil"
-    previews = {k: zoo.event(e[k]).body for k in  # type: ignore[union-attr]
-                ("emote", "image", "notice", "encrypted", "sticker", "poll", "hostile", "rich_reply")}
+    kinds = ("emote", "image", "notice", "encrypted", "sticker", "poll", "hostile", "rich_reply")
+    facts = {k: (zoo.event(e[k]).msgtype, zoo.event(e[k]).body) for k in kinds}  # type: ignore[union-attr]
+    assert facts == {
+        "emote": (MsgType.EMOTE, "waves"),
+        "image": (MsgType.IMAGE, "cat.png"),
+        "notice": (MsgType.NOTICE, "a bot speaks"),
+        "encrypted": (None, ""),
+        "sticker": (None, "a cat sticker"),
+        "poll": (None, "Lunch?"),
+        "hostile": (MsgType.TEXT, "[2Jcleared? second line third 31m"),
+        "rich_reply": (MsgType.TEXT, "> <@x> quoted answer"),
+    }
+    assert zoo.event(e["emote"]).member_name == "Alice"  # type: ignore[union-attr]
+    previews = {k: event_text(zoo.event(e[k])) for k in kinds}  # type: ignore[arg-type]
     assert previews == {
         "emote": "* Alice waves",
         "image": "[image] cat.png",

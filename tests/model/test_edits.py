@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.model.edits import latest_edits, latest_text
-from app.model.events import REL_REPLACE, TimelineEvent
+from app.model.events import REL_REPLACE, MsgType, TimelineEvent
 from app.model.room import RoomState, add_timeline
 
 ME, ALICE, BOB = "@me:test", "@alice:test", "@bob:test"
@@ -54,3 +54,21 @@ def test_a_new_room_state_is_looked_at_anew() -> None:
     after = add_timeline(before, [_edit("$e", ALICE, 2, "$a", "second")], limited=False)
     assert latest_text(after, after.event("$a")) == "second"  # type: ignore[arg-type]
     assert latest_text(before, before.event("$a")) == "first"  # type: ignore[arg-type]
+
+
+def test_an_edited_image_or_emote_shows_the_words_of_its_edit() -> None:
+    room = _room(
+        TimelineEvent("$img", ALICE, 1, "m.room.message", "cat.png", msgtype=MsgType.IMAGE),
+        TimelineEvent("$fix", ALICE, 2, "m.room.message", "dog.png", rel_type=REL_REPLACE, relates_to="$img",
+                      msgtype=MsgType.IMAGE),
+        TimelineEvent("$emote", ALICE, 3, "m.room.message", "waves", msgtype=MsgType.EMOTE, member_name="Alice"),
+        TimelineEvent("$fix2", ALICE, 4, "m.room.message", "bows", rel_type=REL_REPLACE, relates_to="$emote",
+                      msgtype=MsgType.EMOTE, member_name="Alice L."),
+        TimelineEvent("$file", ALICE, 5, "m.room.message", "plan.pdf", msgtype=MsgType.FILE),
+        TimelineEvent("$fix3", ALICE, 6, "m.room.message", "", rel_type=REL_REPLACE, relates_to="$file",
+                      msgtype=MsgType.FILE),
+    )
+    assert latest_text(room, room.event("$img")) == "[image] dog.png"  # type: ignore[arg-type]
+    assert latest_text(room, room.event("$emote")) == "* Alice L. bows"  # type: ignore[arg-type]
+    # An edit to a file without a name still says what it is: its words are not empty.
+    assert latest_text(room, room.event("$file")) == "[file]"  # type: ignore[arg-type]

@@ -41,9 +41,11 @@ MARK_CASES = {
     "not-an-id": (["mark", "lobby"], 2, "not a room ID"),
     "bare-bang": (["mark", "!"], 2, "not a room ID"),
     "spaces": (["mark", "!abc def:localhost"], 2, "not a room ID"),
-    "escape-in-room-id": (["mark", "!\x1b]0;pwned\x07:localhost"], 1, "not joined"),
+    # Not a room ID (control characters are not printable): refused before any request.
+    "escape-in-room-id": (["mark", "!\x1b]0;pwned\x07:localhost"], 2, "not a room ID"),
     "alias-unknown": (["mark", "#nope-nothing-here:localhost"], 1, "does not resolve"),
-    "alias-with-escape": (["mark", "#\x1b[2J-gone:localhost"], 1, "does not resolve"),
+    "alias-with-escape": (["mark", "#\x1b[2J-gone:localhost"], 2, "not a room ID"),
+    "overlong-room-id": (["mark", "!" + "x" * 300 + ":localhost"], 2, "not a room ID"),
     "alias-of-a-room-not-joined": (["mark", "{foreign_alias}"], 1, "not joined"),
     "room-not-joined": (["mark", "{foreign}"], 1, "not joined"),
     "event-from-another-room": (["mark", "{room}", "--event", "{elsewhere}"], 1, "is not in"),

@@ -6,7 +6,6 @@ set the truncated file aside, losing 31 receipts the status line had called queu
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess

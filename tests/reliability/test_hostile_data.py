@@ -20,6 +20,8 @@ from app.matrix.client import MatrixClient
 from app.matrix.service import MatrixService
 from app.matrix.translate import PREVIEW_MAX_CHARS, apply_sync
 from app.model.account import AccountState, sorted_rooms
+from app.model.edits import latest_text
+from app.model.event_text import event_text
 from app.model.ids import MAIN
 from app.model.unread import room_unread, thread_unread, threads_unread
 from app.ui.screens.main import MainScreen
@@ -125,8 +127,9 @@ def check_room(account: AccountState, room_id: str, events: list[dict[str, Any]]
     for event_id in first_of:
         assert room.thread_of[event_id] == expected_thread(event_id, first_of), event_id
     for event in room.events:
-        assert not UNSAFE.search(event.body), repr(event.body[:80])
-        assert len(event.body) <= PREVIEW_MAX_CHARS + 1
+        for text in (event.body, event.member_name, event.key, event_text(event), latest_text(room, event)):
+            assert not UNSAFE.search(text), repr(text[:80])
+            assert len(text) <= PREVIEW_MAX_CHARS + 1
     assert not UNSAFE.search(room.name)
     room_unread(room)
     for thread_id in threads_unread(room):
@@ -184,6 +187,57 @@ def test_an_enormous_sync_body_is_bounded() -> None:
     room = apply_sync(AccountState(ME), sync_of({ROOM_A: [message("$big", body, 1)]})).rooms[ROOM_A]
     (event,) = room.events
     assert len(event.body) <= PREVIEW_MAX_CHARS + 1 and not UNSAFE.search(event.body)
+    assert event_text(event) == event.body
+
+
+JUNK = st.none() | st.integers() | st.lists(st.text(max_size=3), max_size=2) | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)
+
+
+@st.composite
+def fact_bearing_events(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Every kind of event whose facts carry text, each text hostile, enormous or not a
+    string at all; msgtype and membership any value."""
+    text = HOSTILE_TEXT | ENORMOUS | JUNK
+
+    def event(event_id: str, etype: str, content: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        return {"type": etype, "event_id": event_id, "sender": ALICE, "origin_server_ts": 1, "content": content, **fields}
+
+    msgtype = st.sampled_from(["m.text", "m.emote", "m.image", "m.file", "m.audio", "m.video", "m.location",
+                               "m.notice", "org.example"]) | JUNK
+    return [
+        event("$member", "m.room.member", {"membership": draw(st.sampled_from(["join", "leave"]) | JUNK),
+                                           "displayname": draw(text)}, state_key=draw(st.just(ALICE) | HOSTILE_TEXT)),
+        event("$msg", "m.room.message", {"msgtype": draw(msgtype), "body": draw(text)}),
+        event("$edit", "m.room.message", {"msgtype": draw(msgtype), "body": draw(text),
+                                          "m.new_content": {"msgtype": draw(msgtype), "body": draw(text)},
+                                          "m.relates_to": {"rel_type": "m.replace", "event_id": "$msg"}}),
+        event("$react", "m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$msg",
+                                                        "key": draw(text)}}),
+        event("$poll", "m.poll.start", {"m.poll": {"question": {"m.text": draw(text)}}}),
+        event("$sticker", "m.sticker", {"body": draw(text)}),
+        event("$name", "m.room.name", {"name": draw(text)}, state_key=""),
+        event("$topic", "m.room.topic", {"topic": draw(text)}, state_key=""),
+        event("$alias", "m.room.canonical_alias", {"alias": draw(text)}, state_key=""),
+    ]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(events=fact_bearing_events())
+def test_hostile_text_in_every_fact_stays_safe_and_bounded(events: list[dict[str, Any]]) -> None:
+    catcher = _Warnings()
+    logger = logging.getLogger("app.matrix.translate")
+    logger.addHandler(catcher)
+    try:
+        room = apply_sync(AccountState(ME), sync_of({ROOM_A: events})).rooms[ROOM_A]
+    finally:
+        logger.removeHandler(catcher)
+    assert catcher.records == []
+    assert [e.event_id for e in room.events] == [e["event_id"] for e in events]
+    for event in room.events:
+        for text in (event.body, event.member_name, event.key, event_text(event), latest_text(room, event)):
+            assert type(text) is str and not UNSAFE.search(text), (event.event_id, repr(text[:80]))
+            assert len(text) <= PREVIEW_MAX_CHARS, (event.event_id, len(text))
+    assert not UNSAFE.search(room.name)
 
 
 # ---- on screen --------------------------------------------------------------------------

@@ -3,6 +3,7 @@ discarding anything unreadable without raising."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from app import paths
 from app.model.account import AccountState
-from app.model.events import TimelineEvent
+from app.model.events import Membership, MsgType, TimelineEvent
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import RoomState, ServerCounts, add_pending, add_timeline
@@ -138,6 +139,10 @@ def rooms(draw: st.DrawFn) -> RoomState:
             redacted=draw(st.booleans()),
             redacts=draw(_opt),
             thread_reply_count=draw(st.none() | st.integers(min_value=0, max_value=10**6)),
+            msgtype=draw(st.none() | st.sampled_from(list(MsgType))),
+            membership=draw(st.none() | st.sampled_from(list(Membership))),
+            member_name=draw(_text),
+            key=draw(_text),
         )
         for event_id in event_ids
     )
@@ -331,6 +336,94 @@ def test_a_malformed_room_row_discards_the_cache() -> None:
     save_account(sample_account())
     with sqlite3.connect(cache_path()) as db:
         db.execute("UPDATE rooms SET data = ? WHERE room_id = '!r1:test'", (b'["only", "three", 1]',))
+    assert load_account(ME) is None
+    assert not cache_path().exists()
+
+
+def _facts_room() -> RoomState:
+    """One event of each msgtype and each membership, and a reaction with its key."""
+    events = [message(f"$m{i}", msgtype=kind) for i, kind in enumerate(MsgType)]
+    events += [
+        TimelineEvent(f"$j{i}", OTHER, 1, "m.room.member", state_key=OTHER, membership=change, member_name="Alice")
+        for i, change in enumerate(Membership)
+    ]
+    events.append(TimelineEvent("$r", OTHER, 1, "m.reaction", rel_type="m.annotation", relates_to="$m0", key="🎂"))
+    return add_timeline(RoomState("!facts:test", ME), events, limited=False)
+
+
+def test_events_facts_round_trip_as_their_enums() -> None:
+    room = _facts_room()
+    save_account(AccountState(ME, {room.room_id: room}))
+    loaded = load_account(ME)
+    assert loaded is not None
+    assert room_fields(loaded.rooms[room.room_id]) == room_fields(room)
+    events = loaded.rooms[room.room_id].events
+    assert [e.msgtype for e in events[: len(MsgType)]] == list(MsgType)
+    assert all(type(e.msgtype) is MsgType for e in events[: len(MsgType)])
+    assert [e.membership for e in events[len(MsgType) : -1]] == list(Membership)
+    assert all(type(e.membership) is Membership for e in events[len(MsgType) : -1])
+    assert (events[-1].key, events[-1].member_name, events[-2].member_name) == ("🎂", "", "Alice")
+
+
+def test_an_event_row_holds_every_field_of_an_event() -> None:
+    """A new TimelineEvent field must reach the cache, and with it a new SCHEMA_VERSION."""
+    (event,) = json.loads(encode_room(add_timeline(RoomState("!a:test", ME), [message("$a")], limited=False)))[3]
+    assert len(event) == len(dataclasses.fields(TimelineEvent)) == 15
+    assert SCHEMA_VERSION == 4
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        (11, "m.image"),  # the wire's name, not the model's
+        (11, "IMAGE"),
+        (11, 3),
+        (11, ["image"]),
+        (12, "joined"),
+        (12, {"join": 1}),
+        (13, None),
+        (13, 7),
+        (14, None),
+        (14, ["🎂"]),
+    ],
+)
+def test_an_event_with_a_bad_fact_discards_the_cache(field: int, value: object) -> None:
+    room = _facts_room()
+    save_account(AccountState(ME, {room.room_id: room}))
+    row = json.loads(_raw_row(room.room_id))
+    row[3][0][field] = value
+    with sqlite3.connect(cache_path()) as db:
+        db.execute("UPDATE rooms SET data = ? WHERE room_id = ?", (json.dumps(row).encode(), room.room_id))
+    assert load_account(ME) is None
+    assert not cache_path().exists()
+
+
+def test_a_cache_of_event_texts_is_discarded_once_then_rewritten(caplog: pytest.LogCaptureFixture) -> None:
+    """A cache written before events kept facts (schema 3: events of 11 fields, their
+    English text in ``body``) is discarded, and the next save writes schema 4 in full."""
+    account = sample_account(2)
+    save_account(account)
+    with sqlite3.connect(cache_path()) as db:
+        for room_id, data in db.execute("SELECT room_id, data FROM rooms").fetchall():
+            row = json.loads(data)
+            row[3] = [event[:11] for event in row[3]]
+            db.execute("UPDATE rooms SET data = ? WHERE room_id = ?", (json.dumps(row).encode(), room_id))
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    assert load_summaries(ME) is None  # no preview from it either
+    with caplog.at_level(logging.WARNING, logger="app.store.cache"):
+        assert load_account(ME) is None
+    assert "schema version 3, this readmark uses 4" in caplog.text
+    assert not cache_path().exists()
+    save_account(account, changed_room_ids=["!r0:test"])  # an incremental save over nothing: all of it
+    assert_same(load_account(ME), account)
+
+
+def test_an_old_event_shape_under_the_new_version_discards_the_cache() -> None:
+    save_account(sample_account())
+    row = json.loads(_raw_row("!r1:test"))
+    row[3] = [event[:11] for event in row[3]]
+    with sqlite3.connect(cache_path()) as db:
+        db.execute("UPDATE rooms SET data = ? WHERE room_id = '!r1:test'", (json.dumps(row).encode(),))
     assert load_account(ME) is None
     assert not cache_path().exists()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from app.model.account import AccountState
-from app.model.events import REL_ANNOTATION, REL_REPLACE, REL_THREAD, TimelineEvent, reaction_body
+from app.model.events import REL_ANNOTATION, REL_REPLACE, REL_THREAD, MsgType, TimelineEvent
 from app.model.ids import MAIN
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
@@ -47,6 +47,7 @@ def at(minutes: int, seconds: int = 0) -> int:
 
 
 def message(event_id: str, sender: str, minute: int, body: str, **extra: object) -> TimelineEvent:
+    extra.setdefault("msgtype", MsgType.TEXT)
     return TimelineEvent(event_id, sender, at(minute), "m.room.message", body, **extra)  # type: ignore[arg-type]
 
 
@@ -76,9 +77,10 @@ def ops() -> RoomState:
                 "thanks a lot!",
                 rel_type=REL_REPLACE,
                 relates_to="$ops05-thanks",
+                msgtype=MsgType.TEXT,
             ),
             TimelineEvent(
-                "$ops05r-thumbs", BOB, at(7), "m.reaction", reaction_body("👍"), rel_type=REL_ANNOTATION, relates_to="$ops05-thanks"
+                "$ops05r-thumbs", BOB, at(7), "m.reaction", rel_type=REL_ANNOTATION, relates_to="$ops05-thanks", key="👍"
             ),
             in_thread("$ops06-done", DEPLOY, BOB, 9, "done with DB"),
             message(INCIDENT, BOB, 10, "Incident 4521 postmortem draft is up", thread_reply_count=2),

@@ -18,7 +18,8 @@ from textual.reactive import reactive
 
 from app.model.account import AccountState
 from app.model.edits import latest_edits, latest_text
-from app.model.events import REL_ANNOTATION, REL_REPLACE, TimelineEvent, is_message, reaction_key
+from app.model.event_text import event_text
+from app.model.events import REL_ANNOTATION, REL_REPLACE, TimelineEvent, is_message
 from app.model.ids import MAIN, EventId, ThreadId, UserId
 from app.model.receipts import ReceiptType
 from app.model.room import RoomState
@@ -168,8 +169,8 @@ def _reactions(room: RoomState) -> dict[EventId, Counter[str]]:
     for event in room.events:
         if event.rel_type != REL_ANNOTATION or event.relates_to is None or event.redacted:
             continue
-        if key := reaction_key(event):  # a keyless one adds nothing
-            reactions.setdefault(event.relates_to, Counter())[key] += 1
+        if event.key:  # a keyless one adds nothing
+            reactions.setdefault(event.relates_to, Counter())[event.key] += 1
     return reactions
 
 
@@ -247,10 +248,8 @@ def _event_row(
     sender_content = sender_content.stylize("$text-muted" if mine else "bold")
     if event.redacted:
         body = Content.styled("(deleted)", "$text-muted italic")
-    elif event.type == "m.room.encrypted" and not event.body:
-        body = Content.styled("(encrypted)", "$text-muted italic")
     elif not is_message(event):
-        body = Content.styled(event.body or event.type, "$text-muted")
+        body = Content.styled(event_text(event) or event.type, "$text-muted")
     else:
         body = Content(one_line(latest_text(room, event), 500))
         if unread:
