@@ -62,6 +62,8 @@ _RECEIPT_TYPES: Final = {"m.read": ReceiptType.PUBLIC, "m.read.private": Receipt
 _MARKED_UNREAD: Final = "m.marked_unread"
 _MARKED_UNREAD_UNSTABLE: Final = "com.famedly.marked_unread"
 _NO_COUNTS: Final = ServerCounts()
+# More than any sync filter asks for in one room (the filter's limit is far lower).
+MAX_TIMELINE_EVENTS: Final = 1000
 
 
 class SyncFormatError(ValueError):
@@ -212,20 +214,28 @@ def _apply_joined(room: RoomState, data: dict[str, Any], tally: Tally) -> RoomSt
     if state_after is None:
         names.apply_state_events(events_of(data.get("state"), tally), tally)
 
-    # 1. Timeline (state events in it update the names as they come).
+    # 1. Timeline (state events in it update the names as they come). A timeline longer
+    # than any filter asks for is a server's mistake or malice: only its newest
+    # MAX_TIMELINE_EVENTS become events, the older ones name the room and are a gap.
     events: list[TimelineEvent] = []
     append = events.append
+    cut = len(raw_events) - MAX_TIMELINE_EVENTS
+    if cut > 0:
+        names.apply_state_events([raw for raw in raw_events[:cut] if type(raw) is dict and "state_key" in raw], tally)
+        raw_events = raw_events[cut:]
     for raw in raw_events:
         event = timeline_event(raw, names, tally)
         if event is not None:
             append(event)
     if events:
-        limited = type(timeline) is dict and timeline.get("limited") is True
+        limited = cut > 0 or (type(timeline) is dict and timeline.get("limited") is True)
         # A limited timeline that starts with an event already loaded (an initial sync on
         # top of the cache, say) connects to what is loaded: no history is missing.
         if limited and events[0].event_id in room.index:
             limited = False
-        prev_batch = timeline.get("prev_batch") if limited else None
+        # prev_batch is where the server's timeline starts: with its head cut, the gap
+        # before the first event kept cannot be paged from there.
+        prev_batch = timeline.get("prev_batch") if limited and cut <= 0 else None
         if not (isinstance(prev_batch, str) and prev_batch and prev_batch.isprintable()):
             prev_batch = None
         room = add_timeline(room, events, limited=limited, prev_batch=prev_batch)

@@ -15,6 +15,7 @@ import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Final
 
 from app.model.events import REL_THREAD, TimelineEvent, as_redacted
 from app.model.ids import MAIN, EventId, RoomId, ThreadId, UserId
@@ -281,7 +282,38 @@ def add_timeline(
     if limited and prev_batch:
         tokens = {**tokens, fresh[0].event_id: prev_batch}
     merged = _apply_redactions(room.events + tuple(fresh), fresh)
-    return replace(room, events=merged, gaps_before=gaps, history_complete=history_complete, gap_tokens=tokens)
+    room = replace(room, events=merged, gaps_before=gaps, history_complete=history_complete, gap_tokens=tokens)
+    return trim_history(room, MAX_LIVE_EVENTS) if len(merged) > MAX_LIVE_EVENTS else room
+
+
+# A room keeps at most this many events in memory: a sync that would go past it drops
+# the oldest (with a gap before the first kept), so no room grows without bound however
+# long readmark runs or whatever a server sends. Counts that reach past the cut say
+# they are lower bounds.
+MAX_LIVE_EVENTS: Final = 3000
+
+
+def trim_history(room: RoomState, keep: int) -> RoomState:
+    """``room`` with only its ``keep`` newest events. History before the first kept
+    event is then missing (a gap); a thread stays complete only if none of its events,
+    root included, was cut; gap tokens of cut events go."""
+    events = room.events
+    if len(events) <= keep:
+        return room
+    cut = len(events) - keep
+    dropped, kept = events[:cut], events[cut:]
+    kept_ids = {event.event_id for event in kept}
+    gaps = frozenset(gap for gap in room.gaps_before if gap in kept_ids) | {kept[0].event_id}
+    thread_of = room.thread_of
+    touched = {thread_of[event.event_id] for event in dropped} | {event.event_id for event in dropped}
+    return replace(
+        room,
+        events=kept,
+        gaps_before=gaps,
+        history_complete=False,
+        complete_threads=frozenset(t for t in room.complete_threads if t not in touched),
+        gap_tokens={event_id: token for event_id, token in room.gap_tokens.items() if event_id in kept_ids},
+    )
 
 
 def gap_before_latest(room: RoomState) -> EventId | None:

@@ -56,7 +56,7 @@ from app.model.account import AccountState
 from app.model.events import Membership, MsgType, TimelineEvent
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
-from app.model.room import RoomState, ServerCounts
+from app.model.room import RoomState, ServerCounts, trim_history
 from app.model.summary import SUMMARY_VERSION, RoomSummary, summarize
 from app.model.unread import RoomUnread
 
@@ -414,8 +414,10 @@ def _discard(path: Path, reason: str) -> None:
 
 def encode_room(room: RoomState) -> bytes:
     """The stored form of a room (bounded to MAX_EVENTS_PER_ROOM events)."""
-    events, gaps, history_complete, complete_threads = _bounded(room)
-    kept_ids = {e.event_id for e in events} if room.gap_tokens else set()
+    room = trim_history(room, MAX_EVENTS_PER_ROOM)
+    events, gaps, history_complete, complete_threads = (
+        room.events, room.gaps_before, room.history_complete, room.complete_threads
+    )
     inputs = room.name_inputs
     data = [
         room.name,
@@ -454,27 +456,9 @@ def encode_room(room: RoomState) -> bytes:
         room.marked_unread,
         [inputs.name, inputs.canonical_alias, list(inputs.heroes), inputs.joined, inputs.invited],
         dict(room.member_names),
-        {event_id: token for event_id, token in room.gap_tokens.items() if event_id in kept_ids},
+        {event_id: token for event_id, token in room.gap_tokens.items() if room.index.get(event_id) is not None},
     ]
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
-
-
-def _bounded(room: RoomState) -> tuple[tuple[TimelineEvent, ...], frozenset[str], bool, frozenset[str]]:
-    events = room.events
-    if len(events) <= MAX_EVENTS_PER_ROOM:
-        return events, room.gaps_before, room.history_complete, room.complete_threads
-    cut = len(events) - MAX_EVENTS_PER_ROOM
-    dropped = events[:cut]
-    kept = events[cut:]
-    kept_ids = {e.event_id for e in kept}
-    # History before the first kept event is now missing: a gap, but only if some
-    # history exists there (the room's start was cut, so history is not complete either).
-    gaps = frozenset(g for g in room.gaps_before if g in kept_ids) | {kept[0].event_id}
-    # A thread stays complete only if none of its events, root included, was cut.
-    thread_of = room.thread_of
-    cut = {thread_of[e.event_id] for e in dropped} | {e.event_id for e in dropped}
-    complete = frozenset(t for t in room.complete_threads if t not in cut)
-    return kept, gaps, False, complete
 
 
 def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
