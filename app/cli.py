@@ -296,6 +296,7 @@ def _require_session() -> Session:
 
 def _one_shot(args: argparse.Namespace) -> int:
     from app import commands
+    from app.matrix.translate import SyncFormatError
     from app.model.receipts import ReceiptType
 
     settings = _settings()
@@ -323,6 +324,10 @@ def _one_shot(args: argparse.Namespace) -> int:
             output = asyncio.run(commands.mark(session, settings, mark_args))
     except commands.CommandError as error:
         raise CliError(str(error), error.exit_code) from None
+    except SyncFormatError as error:
+        # The server's answer, not a bug here: one line and exit 1, like any failed request.
+        log.info("%s: unusable sync answer: %s", args.command, error)
+        raise CliError(f"the homeserver's /sync answer is unusable: {error}", EXIT_FAILED) from None
     print(output)
     return 0
 
