@@ -432,7 +432,25 @@ def _say(message: str) -> None:
     print(f"readmark: {printable_line(message)}", file=sys.stderr)
 
 
+def harden_process() -> None:
+    """Done first, before any session, token or key is read. Every file and directory the
+    process creates is private (each of readmark's files sets its own mode too: this is
+    the second line of defence, for whatever a library writes). And the process never
+    dumps core: a core file would hold the access token, and later the room keys, in
+    clear; the hard limit goes too, so nothing in the process can raise it again."""
+    os.umask(0o077)
+    try:
+        import resource
+    except ImportError:  # a platform without rlimits
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ValueError, OSError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    harden_process()
     setup_logging(os.environ.get("READMARK_LOG_LEVEL", "").upper() or logging.INFO)
     try:
         return run(argv)

@@ -7,6 +7,8 @@ model tests, say) never starts a homeserver. Tests that use it, directly or thro
 
 from __future__ import annotations
 
+import os
+import resource
 import shutil
 import tempfile
 import uuid
@@ -51,6 +53,23 @@ def xdg_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[XdgDir
     monkeypatch.setenv("XDG_STATE_HOME", str(dirs.state))
     monkeypatch.setenv("XDG_CACHE_HOME", str(dirs.cache))
     yield dirs
+
+
+@pytest.fixture(autouse=True)
+def process_hardening_undone() -> Iterator[None]:
+    """``app.cli.main`` tightens its process (umask 077, no core dumps); tests that call
+    it in-process get the test process back as it was, so no later test runs under it
+    by accident."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    core = resource.getrlimit(resource.RLIMIT_CORE)
+    yield
+    os.umask(umask)
+    if resource.getrlimit(resource.RLIMIT_CORE) != core:
+        try:
+            resource.setrlimit(resource.RLIMIT_CORE, core)
+        except (ValueError, OSError):  # raising a hard limit needs privileges
+            pass
 
 
 @pytest.fixture(scope="session")
