@@ -7,8 +7,6 @@ model tests, say) never starts a homeserver. Tests that use it, directly or thro
 
 from __future__ import annotations
 
-import os
-import resource
 import shutil
 import tempfile
 import uuid
@@ -56,20 +54,16 @@ def xdg_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[XdgDir
 
 
 @pytest.fixture(autouse=True)
-def process_hardening_undone() -> Iterator[None]:
-    """``app.cli.main`` tightens its process (umask 077, no core dumps); tests that call
-    it in-process get the test process back as it was, so no later test runs under it
-    by accident."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    core = resource.getrlimit(resource.RLIMIT_CORE)
-    yield
-    os.umask(umask)
-    if resource.getrlimit(resource.RLIMIT_CORE) != core:
-        try:
-            resource.setrlimit(resource.RLIMIT_CORE, core)
-        except (ValueError, OSError):  # raising a hard limit needs privileges
-            pass
+def no_process_hardening_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``app.cli.main`` hardens its process first: umask 077, and core dumps off with the
+    hard limit too, which only CAP_SYS_RESOURCE can raise again. Tests call ``main()``
+    in-process, and the test process must keep both (later tests start readmark with a
+    core limit, to see it lowered), so in-process ``main`` leaves them;
+    ``tests/reliability/test_permissions.py`` and ``test_signals.py`` check them on real
+    readmark processes."""
+    import app.cli
+
+    monkeypatch.setattr(app.cli, "harden_process", lambda: None)
 
 
 @pytest.fixture(scope="session")
