@@ -12,8 +12,9 @@ The caps, each documented in the README's Limits section:
 
 - ``MAX_ANSWER_BYTES`` for any answer, ``MAX_SYNC_BYTES`` for ``/sync`` (an initial sync
   of a large account is the one big answer): ``MatrixClient`` stops reading past them,
-  so memory is bounded before anything is decoded. The ``/sync`` body is decoded by
-  ``app.matrix.translate.parse_sync``, within the same cap.
+  so memory is bounded before anything is decoded. The ``/sync`` body, within its cap,
+  is decoded by ``app.matrix.translate.parse_sync``, which turns a ``RecursionError``
+  into its own ``SyncFormatError``.
 - ``MAX_DEPTH`` levels of JSON nesting. Matrix documents nest a handful of levels and
   event content rarely a dozen; Python's decoder would go on until the interpreter's
   recursion limit, a depth that depends on how deep the caller's own stack is.
