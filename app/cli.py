@@ -311,6 +311,7 @@ def _require_session() -> Session:
 
 def _one_shot(args: argparse.Namespace) -> int:
     from app import commands
+    from app.matrix.translate import SyncFormatError
     from app.model.receipts import ReceiptType
 
     settings = _settings()
@@ -338,6 +339,10 @@ def _one_shot(args: argparse.Namespace) -> int:
             output = asyncio.run(commands.mark(session, settings, mark_args))
     except commands.CommandError as error:
         raise CliError(str(error), error.exit_code) from None
+    except SyncFormatError as error:
+        # The server's answer, not a bug here: one line and exit 1, like any failed request.
+        log.info("%s: unusable sync answer: %s", args.command, error)
+        raise CliError(f"the homeserver's /sync answer is unusable: {error}", EXIT_FAILED) from None
     print(output)
     return 0
 
@@ -442,7 +447,25 @@ def _say(message: str) -> None:
     print(f"readmark: {printable_line(message)}", file=sys.stderr)
 
 
+def harden_process() -> None:
+    """Done first, before any session, token or key is read. Every file and directory the
+    process creates is private (each of readmark's files sets its own mode too: this is
+    the second line of defence, for whatever a library writes). And the process never
+    dumps core: a core file would hold the access token, and later the room keys, in
+    clear; the hard limit goes too, so nothing in the process can raise it again."""
+    os.umask(0o077)
+    try:
+        import resource
+    except ImportError:  # a platform without rlimits
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ValueError, OSError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    harden_process()
     setup_logging(os.environ.get("READMARK_LOG_LEVEL", "").upper() or logging.INFO)
     try:
         return run(argv)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import os
 import re
 import threading
 from pathlib import Path
 
 from app import paths
+from app.store.files import create_private_file, private_dir
 
 LOG_FILE_NAME = "readmark.log"
 REDACTED = "<redacted>"
@@ -91,15 +91,16 @@ class RedactingFilter(logging.Filter):
 
 
 class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """Every log file it opens, rotated ones included, is readable by the user only."""
+    """Every log file it opens, rotated ones included, is readable by the user only:
+    created 0600 before it is opened (a rotation renames the old file and opens a new
+    one), so no umask ever gives it wider access, not even for a moment."""
 
     def _open(self):  # type: ignore[no-untyped-def]
-        stream = super()._open()
         try:
-            os.fchmod(stream.fileno(), 0o600)
+            create_private_file(Path(self.baseFilename))
         except OSError:
-            pass
-        return stream
+            pass  # opening it says why
+        return super()._open()
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
         # A full or read-only disk: the record is lost, quietly. logging's default prints
@@ -132,9 +133,10 @@ def setup_logging(level: int | str = logging.INFO) -> Path | None:
         _handler = None
     path = log_file()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Created 0600 before the handler opens it, so it is never readable by others.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        # The log dir lies in readmark's state dir on Linux: both are readmark's, 0700.
+        if paths.state_dir() in path.parents:
+            private_dir(paths.state_dir())
+        private_dir(path.parent)
         handler: logging.Handler = _PrivateRotatingFileHandler(
             path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
         )

@@ -53,6 +53,19 @@ def xdg_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[XdgDir
     yield dirs
 
 
+@pytest.fixture(autouse=True)
+def no_process_hardening_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``app.cli.main`` hardens its process first: umask 077, and core dumps off with the
+    hard limit too, which only CAP_SYS_RESOURCE can raise again. Tests call ``main()``
+    in-process, and the test process must keep both (later tests start readmark with a
+    core limit, to see it lowered), so in-process ``main`` leaves them;
+    ``tests/reliability/test_permissions.py`` and ``test_signals.py`` check them on real
+    readmark processes."""
+    import app.cli
+
+    monkeypatch.setattr(app.cli, "harden_process", lambda: None)
+
+
 @pytest.fixture(scope="session")
 def synapse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
     """One Synapse for the whole session, on a free port, with its data in a kept temp dir."""

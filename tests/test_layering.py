@@ -58,6 +58,7 @@ def test_the_core_does_no_io_and_no_waiting() -> None:
         "app.matrix.wire_events",
         "app.matrix.naming",
         "app.matrix.wire",
+        "app.matrix.answers",
         "app.matrix.queue",
         "app.store.cache",
         "app.commands",

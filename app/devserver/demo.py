@@ -44,6 +44,7 @@ from app import paths
 from app.devserver.activity import LiveActivity
 from app.devserver.actor import CLIENT_V3, MatrixActor, MatrixHttpError, http_call
 from app.devserver.seed import SEED_VERSION, DemoAccount, seed_demo_account
+from app.store.files import private_dir, write_atomic
 
 if TYPE_CHECKING:  # the launcher imports pyyaml, which only comes with matrix-synapse
     from app.devserver.synapse import SynapseServer
@@ -104,20 +105,20 @@ def demo_environment(profile_dir: Path) -> Iterator[Path]:
     profile_dir = Path(profile_dir).resolve()
     saved = {name: os.environ.get(name) for name in (*_XDG_SUBDIRS, "HOME")}
     try:
+        private_dir(profile_dir)
         for name, subdir in _XDG_SUBDIRS.items():
-            (profile_dir / subdir).mkdir(parents=True, exist_ok=True)
+            private_dir(profile_dir / subdir)
             os.environ[name] = str(profile_dir / subdir)
         located = (paths.config_dir, paths.data_dir, paths.state_dir, paths.cache_dir, paths.log_dir)
         if not all(_inside(where(), profile_dir) for where in located):
-            home = profile_dir / "home"
-            home.mkdir(parents=True, exist_ok=True)
+            home = private_dir(profile_dir / "home")
             os.environ["HOME"] = str(home)
         outside = [str(where()) for where in located if not _inside(where(), profile_dir)]
         if outside:
             raise RuntimeError(f"cannot isolate the demo profile: {outside[0]} is outside {profile_dir}")
         config = paths.config_file()
-        config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(DEMO_CONFIG, encoding="utf-8")
+        private_dir(config.parent)
+        write_atomic(config, DEMO_CONFIG.encode("utf-8"))
         yield profile_dir
     finally:
         for name, value in saved.items():
@@ -289,7 +290,11 @@ def run_demo(
     out = _Progress(progress if progress is not None else sys.stderr)
     began = time.monotonic()
     root = Path(data_root) if data_root is not None else demo_root()
-    root.mkdir(parents=True, exist_ok=True)
+    # The demo's profile (a session, a cache of message text) and the homeserver's data
+    # live under it: readable by the user only, like the rest of readmark's cache dir.
+    if data_root is None:
+        private_dir(paths.cache_dir())
+    private_dir(root)
     if importlib.util.find_spec("synapse") is None or importlib.util.find_spec("yaml") is None:
         out.line(
             "readmark demo needs the matrix-synapse package, which readmark's demo extra brings:"
@@ -344,7 +349,7 @@ def run_demo(
                 reason = str(error).splitlines()[0] if str(error) else type(error).__name__
                 out.line(f"readmark demo: the homeserver did not start: {reason} (log: {synapse_dir / 'homeserver.log'})")
                 return 1
-            pid_file.write_text(f"{server.pid}\n", encoding="ascii")
+            write_atomic(pid_file, f"{server.pid}\n".encode("ascii"))
 
             try:
                 if account is None:

@@ -20,6 +20,11 @@ What this module guarantees:
   receipt queue, the sync loop), guided by ``MatrixError.is_retryable``.
 - Every non-2xx answer and every transport failure is raised as a ``MatrixError``
   subclass from ``app.matrix.errors``; no aiohttp or nio exception escapes.
+- No answer is read past its cap (``app.matrix.answers``: ``MAX_SYNC_BYTES`` for ``/sync``,
+  ``MAX_ANSWER_BYTES`` for the rest), and every JSON body is decoded by
+  ``answers.decode_json``: whatever a server sends (huge, nested deeper than any Matrix
+  document, not UTF-8) is a one-line, retryable ``ServerError``, never a
+  ``RecursionError`` or ``MemoryError``.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from app.matrix.errors import (
     TokenInvalid,
 )
 from app.matrix.session import Session
+from app.matrix.answers import MAX_ANSWER_BYTES, MAX_SYNC_BYTES, NotJson, decode_json, too_large
 from app.model.plan import FullyReadRequest, Request
 from app.model.receipts import ReceiptType
 from app.model.sending import needs_private_receipts, refuse_request
@@ -69,6 +75,8 @@ DEFAULT_REQUEST_TIMEOUT = 20.0
 # How long the first request lets the event loop run before importing nio (see
 # _import_transport): long enough for the first frame to go out.
 TRANSPORT_IMPORT_DELAY_S = 0.1
+# An answer is read in pieces of this size, so that reading stops at its cap.
+READ_CHUNK_BYTES = 256 * 1024
 
 PRIVATE_RECEIPTS_FEATURE = "org.matrix.msc2285.stable"
 
@@ -162,8 +170,8 @@ def _retry_after_ms(body: Mapping[str, Any], headers: Mapping[str, str]) -> int 
 
 def _error_body(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw) if raw else {}
-    except (ValueError, UnicodeDecodeError):
+        body = decode_json(raw, what="an error answer") if raw else {}
+    except ServerError:
         return {}
     return body if isinstance(body, dict) else {}
 
@@ -417,8 +425,11 @@ class MatrixClient:
         authenticated: bool = True,
         timeout: float | None = None,
         login: bool = False,
+        max_bytes: int | None = None,
     ) -> bytes:
-        """Send one request; return the body of a 2xx answer, raise ``MatrixError`` otherwise."""
+        """Send one request; return the body of a 2xx answer, raise ``MatrixError`` otherwise.
+        An answer longer than ``max_bytes`` (``MAX_ANSWER_BYTES`` unless given) is not read
+        further: ``ServerError``."""
         if query:
             pairs = [(key, value) for key, value in query.items() if value is not None]
             if pairs:
@@ -442,7 +453,7 @@ class MatrixClient:
         try:
             response = await transport.send(method, path, data, headers, timeout=request_timeout)
             try:
-                raw = await response.read()
+                raw = await _read_capped(response, MAX_ANSWER_BYTES if max_bytes is None else max_bytes, request_name)
                 status, reason, answer_headers = response.status, response.reason or "", response.headers
             finally:
                 response.release()
@@ -460,31 +471,41 @@ class MatrixClient:
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         raw = await self._request(method, path, **kwargs)
-        try:
-            answer = json.loads(raw) if raw else {}
-        except (ValueError, UnicodeDecodeError):
-            answer = None
+        what = f"{method} {path.split('?', 1)[0]}"
+        answer = decode_json(raw, what=what) if raw else {}
         if not isinstance(answer, dict):
-            raise ServerError(f"{method} {path.split('?', 1)[0]} answered with something that is not a JSON object")
+            raise ServerError(f"{what} answered with something that is not a JSON object")
         return answer
 
     # -- server -----------------------------------------------------------------
 
     async def versions(self) -> dict[str, Any]:
-        """``GET /_matrix/client/versions`` (cached for the client's life)."""
+        """``GET /_matrix/client/versions`` (cached for the client's life).
+
+        Before a login an answer that is no Matrix answer (a web page, a 404, JSON
+        without versions) means this is no homeserver: ``NotAMatrixServer``, and no
+        password is sent. Once logged in, the server has shown it is one, so such an
+        answer (a proxy's page during maintenance) is a glitch: ``ServerError``, which
+        the sync loop retries. A body too large, too deep or not UTF-8 is a
+        ``ServerError`` either way (``answers.decode_json``).
+        """
         if self._versions is not None:
             return self._versions
-        what = f"{self.homeserver} does not look like a Matrix homeserver"
+        if self.logged_in:
+            odd: type[MatrixError] = ServerError
+            what = f"{self.homeserver} gave an unusable answer"
+        else:
+            odd, what = NotAMatrixServer, f"{self.homeserver} does not look like a Matrix homeserver"
         try:
             raw = await self._request("GET", VERSIONS_PATH, authenticated=False)
         except (RequestRefused, TokenInvalid) as error:
-            raise NotAMatrixServer(f"{what}: {VERSIONS_PATH} answered HTTP {error.status}", status=error.status) from None
+            raise odd(f"{what}: {VERSIONS_PATH} answered HTTP {error.status}", status=error.status) from None
         try:
-            answer = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            answer = None
+            answer = decode_json(raw, what=f"GET {VERSIONS_PATH}")
+        except NotJson as error:
+            raise odd(f"{what}: {error}") from None
         if not isinstance(answer, dict) or not isinstance(answer.get("versions"), list):
-            raise NotAMatrixServer(f"{what}: {VERSIONS_PATH} did not list any Matrix versions")
+            raise odd(f"{what}: {VERSIONS_PATH} did not list any Matrix versions")
         self._versions = answer
         return answer
 
@@ -584,6 +605,7 @@ class MatrixClient:
             f"{CLIENT_V3}/sync",
             query=query,
             timeout=max(0, timeout_ms) / 1000 + self.request_timeout,
+            max_bytes=MAX_SYNC_BYTES,
         )
 
     # -- events and threads -----------------------------------------------------
@@ -645,6 +667,26 @@ class MatrixClient:
             query=query,
         )
         return _chunk(answer), _next(answer)
+
+
+async def _read_capped(response: Any, limit: int, request_name: str) -> bytes:
+    """An aiohttp response's body, read in pieces and given up on past ``limit`` bytes
+    (decompressed: the cap holds for a small compressed body that inflates too). The
+    Content-Length, when the server gives one, is checked before anything is read."""
+    length = response.content_length
+    if length is not None and length > limit:
+        response.close()  # not released for reuse: the rest of the body is still coming
+        raise too_large(request_name, limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(READ_CHUNK_BYTES):
+        size += len(chunk)
+        if size > limit:
+            chunks.clear()
+            response.close()
+            raise too_large(request_name, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _chunk(answer: Mapping[str, Any]) -> list[dict[str, Any]]:

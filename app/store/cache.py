@@ -34,6 +34,11 @@ Loading runs with the cyclic garbage collector paused, and then freezes what is 
 (``gc.freeze()``): the loaded account is long-lived, and full collections that walk it
 again and again are the largest pauses of the running TUI (``tests/bench/RESULTS.md``).
 
+The file holds message text: it, its ``-wal`` and ``-shm`` companions and its directory
+are readable by the user only (0600 in 0700) whatever the umask. The file is created
+0600 before SQLite opens it, and SQLite gives the companions the database file's mode;
+a file an older readmark left looser is tightened when it is next opened.
+
 Each room keeps at most ``MAX_EVENTS_PER_ROOM`` events, the newest; when older ones are
 cut, a gap is recorded before the first kept event, so counts say they are lower bounds
 where that matters, and the cache stays bounded.
@@ -44,6 +49,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Iterable, Mapping
 from contextlib import closing
@@ -59,6 +65,7 @@ from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import RoomState, ServerCounts, trim_history
 from app.model.summary import SUMMARY_VERSION, RoomSummary, summarize
 from app.model.unread import RoomUnread
+from app.store.files import FILE_MODE, create_private_file, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +198,7 @@ def save_account(
     """
     path = path or cache_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         try:
             db = _connect(path)
             with closing(db):
@@ -240,10 +247,31 @@ class _Discard(Exception):
 
 
 def _connect(path: Path) -> sqlite3.Connection:
+    _make_private(path)
     db = sqlite3.connect(path, timeout=_CONNECT_TIMEOUT, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     return db
+
+
+def _make_private(path: Path) -> None:
+    """A missing database file is created 0600 (SQLite would create it with the umask's
+    mode, and give the ``-wal`` and ``-shm`` files the same); existing ones that are
+    looser are tightened. Only a failure to create the file is an error: a file that
+    cannot be tightened (another owner, a read-only mount) can still be read."""
+    if not path.exists():
+        create_private_file(path)
+        return
+    for candidate in _files(path):
+        try:
+            if candidate.stat().st_mode & 0o077:
+                os.chmod(candidate, FILE_MODE)
+        except OSError:
+            pass
+
+
+def _files(path: Path) -> tuple[Path, Path, Path]:
+    return path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
 
 
 def _looks_corrupt(error: sqlite3.Error) -> bool:
@@ -385,7 +413,7 @@ def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Itera
 
 
 def _remove_files(path: Path) -> None:
-    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+    for candidate in _files(path):
         try:
             candidate.unlink()
         except FileNotFoundError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Awaitable, Callable, Sequence
 
 from rich.text import Text
@@ -48,6 +49,9 @@ Login = Callable[[str, str, str], Awaitable[ReadStateService]]
 # help.tcss and login.tcss are their screens' CSS_PATH: read when first shown.
 STYLESHEETS = ("app.tcss", "main.tcss")
 CLOSE_TIMEOUT_S = 5.0
+# Signals that end the TUI the way q does. Their default action kills the process on
+# the spot, leaving the terminal in the alternate screen with mouse reporting on.
+QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class ReadmarkApp(UnhandledErrorHook, App[None]):
@@ -86,6 +90,9 @@ class ReadmarkApp(UnhandledErrorHook, App[None]):
         self._homeserver = homeserver
         # The one writer of ``account``: what the service publishes.
         self._listener = ListenerBridge(self, self._account_published)
+        # Each quit signal's handler from before the app ran, put back when it ends.
+        self._saved_signal_handlers: dict[int, object] = {}
+        self._quitting_on: int | None = None
 
     # ---- theme ----------------------------------------------------------
 
@@ -114,6 +121,7 @@ class ReadmarkApp(UnhandledErrorHook, App[None]):
     # ---- start ----------------------------------------------------------
 
     def on_mount(self) -> None:
+        self._catch_quit_signals()
         if self.settings.keys:
             self.set_keymap(dict(self.settings.keys))
             unknown = sorted(set(self.settings.keys) - set(keymap.BY_ID))
@@ -357,9 +365,49 @@ class ReadmarkApp(UnhandledErrorHook, App[None]):
 
     async def action_quit(self) -> None:
         """Quit; receipts not yet sent stay queued on disk (the service's ``close``)."""
+        await self._quit()
+
+    async def _quit(self, return_code: int = 0) -> None:
         if self.service is not None:
             try:
                 await asyncio.wait_for(self.service.close(), CLOSE_TIMEOUT_S)
             except Exception:  # quitting must not fail; the queue is already durable
                 log.exception("closing the service failed")
-        self.exit()
+        self.exit(return_code=return_code)
+
+    # ---- signals --------------------------------------------------------
+
+    def _catch_quit_signals(self) -> None:
+        """SIGTERM and SIGHUP quit as q does: the service closes (what is queued stays on
+        disk) and Textual gives the terminal back (main screen, no mouse reporting).
+        Only the main thread of a running loop can take signals; elsewhere (a test's
+        thread) the default stays."""
+        loop = asyncio.get_running_loop()
+        for signum in QUIT_SIGNALS:
+            previous = signal.getsignal(signum)
+            try:
+                loop.add_signal_handler(signum, self._quit_on_signal, signum)
+            except (ValueError, RuntimeError, NotImplementedError):
+                continue
+            self._saved_signal_handlers[signum] = previous
+
+    def _quit_on_signal(self, signum: int) -> None:
+        # 128 + N, as a shell reports a process the signal ended.
+        return_code = 128 + signum
+        if self._quitting_on is not None:
+            # A second signal while the service closes: leave now, still restoring the terminal.
+            self.exit(return_code=return_code)
+            return
+        self._quitting_on = signum
+        log.info("quitting on %s", signal.Signals(signum).name)
+        self.call_later(self._quit, return_code)
+
+    def on_unmount(self) -> None:
+        """Put back the handlers from before the app ran (``readmark demo`` has its own,
+        which stop its homeserver): asyncio would reset them to the defaults."""
+        loop = asyncio.get_running_loop()
+        for signum, previous in self._saved_signal_handlers.items():
+            loop.remove_signal_handler(signum)
+            if previous is not None:
+                signal.signal(signum, previous)  # type: ignore[arg-type]
+        self._saved_signal_handlers.clear()

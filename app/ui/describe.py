@@ -15,6 +15,9 @@ from app.model.room import RoomState
 from app.model.summary import room_title
 
 TITLE_WIDTH = 40
+# The widest ``count_text``: a count column five cells wide always keeps a space before
+# its count, so two neighbouring counts never run together.
+COUNT_MAX_CELLS = 4
 
 
 def local_time(ts_ms: int) -> datetime:
@@ -45,6 +48,19 @@ def when(ts_ms: int) -> str:
     if moment.date() == today:
         return moment.strftime("%H:%M")
     return moment.strftime("%d %b")
+
+
+def count_text(count: int, lower_bound: bool = False) -> str:
+    """A count as every pane shows it, in at most ``COUNT_MAX_CELLS`` cells: as it is up
+    to ``9999``, then ``10k`` to ``99k``, then ``99k+``; ``+`` marks a lower bound
+    (``20+``, ``12k+``). Thousands are rounded down: a count never reads more than it is."""
+    count = max(count, 0)
+    plus = "+" if lower_bound else ""
+    if count < 1000 or (count < 10_000 and not lower_bound):
+        return f"{count}{plus}"
+    if count < 100_000:
+        return f"{count // 1000}k{plus}"
+    return "99k+"
 
 
 def one_line(text: str, width: int = TITLE_WIDTH) -> str:

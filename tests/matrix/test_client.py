@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +54,9 @@ class Recorded:
     body: bytes
 
 
-Answer = tuple[int, dict[str, str], bytes]
+# A payload that is an iterable of pieces goes out chunked (no Content-Length), piece by
+# piece, so a body can be larger than anything the test holds in memory.
+Answer = tuple[int, dict[str, str], "bytes | Iterable[bytes]"]
 
 
 @dataclass
@@ -64,6 +66,7 @@ class LoopbackServer:
 
     handler: Callable[[Recorded], Answer | None]
     requests: list[Recorded] = field(default_factory=list)
+    streamed: int = 0  # bytes of chunked payloads written before the client hung up
 
     def __post_init__(self) -> None:
         outer = self
@@ -88,9 +91,21 @@ class LoopbackServer:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
+                if isinstance(payload, bytes):
+                    if "Content-Length" not in headers:
+                        self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    for piece in payload:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        outer.streamed += len(piece)
+                    self.wfile.write(b"0\r\n\r\n")
+                except OSError:  # the client hung up: what these tests want
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
@@ -618,3 +633,143 @@ async def test_errors_never_leak_transport_exceptions(scripted) -> None:  # noqa
         for _ in range(4):
             with pytest.raises(MatrixError):
                 await client.whoami()
+
+
+# -- hostile answers: bounded errors, bounded memory ----------------------------------
+
+VERSIONS_ANSWER: Answer = (200, {"Content-Type": "application/json"}, b'{"versions": ["v1.11"]}')
+JSON = {"Content-Type": "application/json"}
+
+
+def nested(depth: int) -> bytes:
+    """A JSON object whose one value is ``depth`` arrays deep (``depth + 1`` levels)."""
+    return b'{"user_id": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+HOSTILE_BODIES = {
+    "nested-100000": (nested(100_000), "nested deeper than 512 levels"),
+    # Deeper than the cap, yet shallow enough for Python's json to decode: the cap is
+    # readmark's own, not wherever the interpreter's recursion limit happens to fall.
+    "nested-512": (nested(512), "nested deeper than 512 levels"),
+    "invalid-utf-8": (b'{"user_id": "@me:localhost\xff\xfe"}', "not UTF-8"),
+}
+
+# Every call that parses a JSON answer, on a logged-in client.
+JSON_CALLS = {
+    "versions": lambda client: client.versions(),
+    "whoami": lambda client: client.whoami(),
+    "directory": lambda client: client.resolve_alias("#ops:localhost"),
+    "filter": lambda client: client.upload_filter({"room": {}}),
+    "threads": lambda client: client.threads("!r:localhost"),
+    "relations": lambda client: client.thread_events("!r:localhost", "$root"),
+    "messages": lambda client: client.messages("!r:localhost", "t1"),
+    "event": lambda client: client.room_event("!r:localhost", "$e"),
+}
+
+
+@pytest.mark.parametrize("body", HOSTILE_BODIES, ids=list(HOSTILE_BODIES))
+@pytest.mark.parametrize("call", JSON_CALLS, ids=list(JSON_CALLS))
+async def test_hostile_json_in_any_answer_is_a_retryable_one_line_server_error(scripted, call, body) -> None:  # noqa: ANN001
+    payload, reason = HOSTILE_BODIES[body]
+    server = scripted(lambda request: (200, JSON, payload))
+    client = MatrixClient.from_session(_fake_session(server.url))
+    async with client:
+        with pytest.raises(ServerError) as caught:
+            await JSON_CALLS[call](client)
+    assert caught.value.is_retryable
+    assert reason in str(caught.value) and "\n" not in str(caught.value), caught.value
+    assert len(str(caught.value)) < 300
+
+
+@pytest.mark.parametrize("body", HOSTILE_BODIES, ids=list(HOSTILE_BODIES))
+async def test_hostile_json_in_a_login_is_one_line(scripted, body) -> None:  # noqa: ANN001
+    payload, reason = HOSTILE_BODIES[body]
+    server = scripted(lambda request: VERSIONS_ANSWER if request.path.endswith("/versions") else (200, JSON, payload))
+    with pytest.raises(ServerError) as caught:
+        await MatrixClient.login(server.url, "@me:localhost", "secret password")
+    assert reason in str(caught.value) and caught.value.is_retryable
+    # /versions too, before any password is sent.
+    server = scripted(lambda request: (200, JSON, payload))
+    with pytest.raises(ServerError) as caught:
+        await MatrixClient.login(server.url, "@me:localhost", "secret password")
+    assert reason in str(caught.value)
+    assert [r.path for r in server.requests] == ["/_matrix/client/versions"]
+
+
+async def test_a_web_page_at_versions_is_no_homeserver_before_a_login_and_a_glitch_after(scripted) -> None:  # noqa: ANN001
+    page: Answer = (200, {"Content-Type": "text/html"}, b"<html>down for maintenance</html>")
+    server = scripted(lambda request: page)
+    with pytest.raises(NotAMatrixServer):
+        await MatrixClient.login(server.url, "@me:localhost", "secret password")
+    # Logged in, the sync loop retries it instead of stopping for good.
+    client = MatrixClient.from_session(_fake_session(server.url))
+    async with client:
+        with pytest.raises(ServerError) as caught:
+            await client.versions()
+    assert caught.value.is_retryable and not isinstance(caught.value, NotAMatrixServer)
+    assert "gave an unusable answer" in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [429, 500, 403])
+async def test_a_hostile_error_body_still_gives_the_status_error(scripted, status) -> None:  # noqa: ANN001
+    server = scripted(lambda request: (status, {**JSON, "Retry-After": "2"}, nested(100_000)))
+    client = MatrixClient.from_session(_fake_session(server.url))
+    async with client:
+        with pytest.raises(MatrixError) as caught:
+            await client.whoami()
+    expected = {429: RateLimited, 500: ServerError, 403: RequestRefused}[status]
+    assert type(caught.value) is expected and f"HTTP {status}" in str(caught.value)
+
+
+def pieces(total: int, piece: bytes = b"[" + b" " * 65_534 + b"]") -> Iterator[bytes]:
+    """``total`` bytes in 64 KiB pieces, made as they are sent."""
+    sent = 0
+    while sent < total:
+        yield piece
+        sent += len(piece)
+
+
+async def test_an_answer_past_its_cap_is_not_read_further(scripted) -> None:  # noqa: ANN001
+    from app.matrix.answers import MAX_ANSWER_BYTES, MAX_SYNC_BYTES
+
+    big = MAX_SYNC_BYTES * 3
+    server = scripted(lambda request: (200, JSON, pieces(big)))
+    client = MatrixClient.from_session(_fake_session(server.url))
+    async with client:
+        with pytest.raises(ServerError) as caught:
+            await client.sync_raw(None, 0, None)
+        assert "more than 64 MiB" in str(caught.value) and caught.value.is_retryable
+        # The client hung up soon after the cap (what the socket buffers held aside).
+        assert server.streamed < MAX_SYNC_BYTES + 16 * 1024 * 1024, server.streamed
+        with pytest.raises(ServerError) as caught:
+            await client.whoami()
+        assert "more than 16 MiB" in str(caught.value)
+        # Just under the cap is read whole.
+        under = b'{"user_id": "@me:localhost", "pad": "' + b"x" * (MAX_ANSWER_BYTES - 100) + b'"}'
+        server.handler = lambda request: (200, JSON, under)
+        assert await client.whoami() == "@me:localhost"
+
+
+async def test_a_content_length_past_the_cap_is_refused_before_reading(scripted) -> None:  # noqa: ANN001
+    # The server announces 1 GiB and sends 10 bytes: nothing is waited for.
+    server = scripted(lambda request: (200, {**JSON, "Content-Length": str(1 << 30)}, b'{"a": 1}  '))
+    client = MatrixClient.from_session(_fake_session(server.url), request_timeout=5)
+    began = time.monotonic()
+    async with client:
+        with pytest.raises(ServerError) as caught:
+            await client.sync_raw(None, 0, None)
+    assert "more than 64 MiB" in str(caught.value)
+    assert time.monotonic() - began < 2
+
+
+async def test_a_compressed_answer_is_capped_as_it_inflates(scripted) -> None:  # noqa: ANN001
+    import gzip
+
+    bomb = gzip.compress(b'{"user_id": "' + b"x" * (40 * 1024 * 1024) + b'"}', compresslevel=9)
+    assert len(bomb) < 100 * 1024  # a small body on the wire
+    server = scripted(lambda request: (200, {**JSON, "Content-Encoding": "gzip"}, bomb))
+    client = MatrixClient.from_session(_fake_session(server.url))
+    async with client:
+        with pytest.raises(ServerError) as caught:
+            await client.whoami()
+    assert "more than 16 MiB" in str(caught.value)

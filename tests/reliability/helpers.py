@@ -23,7 +23,7 @@ from textual.pilot import Pilot
 from app.devserver.actor import MatrixActor
 from tests.faultproxy import FaultProxy, Rule, path_contains
 
-__all__ = ["Cut", "RecordingProxy", "Rule", "Scene", "Sent", "path_contains", "receipts_sent", "screen_text"]
+__all__ = ["Cut", "Raw", "RecordingProxy", "Rule", "Scene", "Sent", "path_contains", "receipts_sent", "screen_text"]
 
 
 @dataclass
@@ -32,6 +32,19 @@ class Cut(Rule):
     body before closing the connection: the server did the work, the client never learns."""
 
     fraction: float = 0.5
+
+
+@dataclass
+class Raw(Rule):
+    """Answer with ``payload`` as it is (status 200 unless ``status`` says): what a JSON
+    answer cannot be, such as nesting past any limit or bytes that are not UTF-8. With
+    ``repeat`` the payload goes out that many times, chunked, made as it is sent: a body
+    far larger than the test's memory."""
+
+    payload: bytes = b""
+    repeat: int = 1
+    prefix: bytes = b""
+    suffix: bytes = b""
 
 
 @dataclass
@@ -46,6 +59,7 @@ class RecordingProxy(FaultProxy):
         super().__init__(upstream)
         self.times: list[float] = []
         self.answers: dict[int, Answered] = {}
+        self.raw_bytes_sent = 0  # of repeated Raw payloads, until the client hung up
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:  # noqa: C901 - one place for all faults
         body = await request.read()
@@ -63,6 +77,8 @@ class RecordingProxy(FaultProxy):
                 if isinstance(rule, Cut):
                     cut = rule
                     break
+                if isinstance(rule, Raw):
+                    return await self._raw(request, index, rule)
                 if rule.reset:
                     self._answered(index, 0)
                     assert request.transport is not None
@@ -95,6 +111,25 @@ class RecordingProxy(FaultProxy):
             return response
         self._answered(index, status)
         return web.Response(status=status, body=payload, headers=passed)
+
+    async def _raw(self, request: web.Request, index: int, rule: Raw) -> web.StreamResponse:
+        status = rule.status or 200
+        self._answered(index, status)
+        headers = {"Content-Type": "application/json", **rule.headers}
+        if rule.repeat == 1:
+            return web.Response(status=status, body=rule.prefix + rule.payload + rule.suffix, headers=headers)
+        response = web.StreamResponse(status=status, headers=headers)
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            await response.write(rule.prefix)
+            for _ in range(rule.repeat):
+                await response.write(rule.payload)
+                self.raw_bytes_sent += len(rule.payload)
+            await response.write(rule.suffix)
+        except (ConnectionError, RuntimeError):
+            pass  # the client hung up, as it should past its cap
+        return response
 
     def _answered(self, index: int, status: int) -> None:
         self.answers[index] = Answered(index, time.monotonic(), status)

@@ -16,6 +16,9 @@ def _one_per_column(*parts: tuple[str, int, str] | str) -> Content:
             continue
         text, width, style = part
         content = Content.styled(text, style) if style and text else Content(text)
+        so_far = Content.assemble(*pieces).plain if pieces else ""
+        if content.cell_length >= width and text and so_far and not so_far[-1].isspace():
+            pieces.append(" ")  # a full column keeps a space from what is before it
         pieces.append(content.right(width) if content.cell_length < width else content)
     return Content.assemble(*pieces)
 
@@ -34,6 +37,8 @@ CASES = [
     (("30+", 5, "bold"), ("longer than its width", 4, "$text-muted")),
     (("Zoë 日本", 12, "$text-muted"), ("7", 4, ""), ("3d", 7, "$text-muted")),
     (("bell\x07cr\rvt\x0b", 12, "bold"), " ", ("x", 3, "$accent")),
+    (("alice", 8, "$text-muted"), ("9999", 4, ""), ("14 Nov", 7, ""), ("99k+", 5, "bold"), ("99k+@99k+", 5, "")),
+    (("", 4, "bold"), " ", ("@99k+", 4, "$warning bold"), " ", ("🧵1234", 4, "$secondary")),
     (),
 ]
 

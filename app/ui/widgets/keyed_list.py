@@ -104,25 +104,37 @@ def columns(*parts: tuple[str, int, str] | str) -> Content:
     """Right-aligned columns, ``(text, width, style)``, and plain separators, as one
     ``Content``. The same as a ``Content`` per column padded with ``right`` and joined
     with ``assemble``, at a third of the cost (the right side of every room and thread
-    row on screen is built this way, on each start and each ``j``)."""
+    row on screen is built this way, on each start and each ``j``).
+
+    A column whose text fills its width, or more, gets one space before it unless what
+    comes before already ends in one: two neighbouring values never run together, at
+    the cost of that row's columns sitting a cell off."""
     texts: list[str] = []
     spans: list[Span] = []
     at = cells = 0
+    blank_before = True  # nothing before the first column to run into
     for part in parts:
         if isinstance(part, str):
             text = part.translate(_CONTROL_CODES)
             texts.append(text)
             at += len(text)
             cells += cell_len(text)
+            if text:
+                blank_before = text[-1].isspace()
             continue
         text, width, style = part
         text = text.translate(_CONTROL_CODES)
         text_cells = cell_len(text)
         pad = width - text_cells
+        if pad <= 0 and text and not blank_before:
+            pad = 1
         if pad > 0:
             texts.append(" " * pad)
             at += pad
             cells += pad
+            blank_before = True
+        if text:
+            blank_before = text[-1].isspace()
         if style and text:
             spans.append(Span(at, at + len(text), style))
         texts.append(text)

@@ -22,6 +22,7 @@ from app.model.account import AccountState
 from app.model.ids import RoomId
 from app.model.room import RoomState
 from app.model.summary import RoomSort, RoomSummary, summarize, summary_sort_key
+from app.ui.describe import count_text
 from app.ui.glyphs import glyphs_for
 from app.ui.state import Selection, View
 from app.ui.widgets.keyed_list import KeyedList, Row, columns
@@ -173,10 +174,11 @@ class RoomList(KeyedList):
             marker = Content(" ")
         if counts.has_unread:
             name = name.stylize("bold")
-        highlights = f"{glyphs.highlight}{counts.highlights}" if counts.highlights else ""
-        threads = f"{glyphs.threads}{counts.unread_threads}" if counts.unread_threads else ""
+        unread = count_text(counts.unread, counts.lower_bound) if counts.unread else ""
+        highlights = f"{glyphs.highlight}{count_text(counts.highlights)}" if counts.highlights else ""
+        threads = f"{glyphs.threads}{count_text(counts.unread_threads)}" if counts.unread_threads else ""
         right = columns(
-            (counts.label(), COUNT_WIDTH, "bold"),
+            (unread, COUNT_WIDTH, "bold"),
             " ",
             (highlights, COUNT_WIDTH, "$warning bold"),
             " ",

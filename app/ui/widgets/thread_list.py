@@ -15,7 +15,7 @@ from app.model.events import is_message
 from app.model.ids import MAIN, ThreadId
 from app.model.room import RoomState
 from app.model.unread import ThreadUnread, threads_unread, thread_unread
-from app.ui.describe import display_name, thread_title, when
+from app.ui.describe import count_text, display_name, thread_title, when
 from app.ui.state import Selection, View
 from app.ui.widgets.keyed_list import KeyedList, Row, columns
 
@@ -119,16 +119,17 @@ class ThreadList(KeyedList):
             if count is None:
                 positions = room.thread_positions.get(thread_id, ())
                 count = sum(1 for p in positions if is_message(room.events[p]))
-            replies = str(count)
+            replies = count_text(count)
         if unread.has_unread:
             title = title.stylize("bold")
         server = unread.server
-        server_text = str(server.notifications) if server.notifications else ""
+        server_text = count_text(server.notifications) if server.notifications else ""
         if server.highlights:
-            server_text = f"{server_text}@{server.highlights}"
+            server_text = f"{server_text}@{count_text(server.highlights)}"
+        local = count_text(unread.unread, unread.lower_bound) if unread.unread or unread.lower_bound else ""
         counts = (
             (last, 7, "$text-muted"),
-            (unread.label(), 5, "bold"),
+            (local, 5, "bold"),
             (server_text, 5, "$warning" if server.highlights else "$text-muted"),
         )
         right = columns((sender[: SENDER_WIDTH - 1], SENDER_WIDTH, "$text-muted"), (replies, 4, ""), *counts)
