@@ -9,7 +9,7 @@ a pending invite. It places the demo user's receipts (public and private, thread
 receipts at different points, and returns a ``DemoAccount`` that records all of it so tests
 can check what the server holds.
 
-Speed: the server spends ~20 ms on each event (SQLite), and a seed sends ~500. Each room's
+Speed: the server takes a while over each event (SQLite), and a seed sends ~500. Each room's
 script is a generator: the part before its ``yield`` (room creation, joins, the bulk of the
 messages) runs in a small thread pool, rooms side by side; the part after it runs afterwards,
 one room at a time in a fixed order, so the rooms' latest activity (what a client sorts by)

@@ -11,7 +11,7 @@ however long the app takes to handle them.
 
 The first request of a key leaves from within ``submit``: once it is on disk, the
 sending starts at once, up to the sender's first wait (``eager_task``), rather than
-after whatever the caller does next (the UI's repaint of the counts, ~15 ms).
+after whatever the caller does next (the UI's repaint of the counts).
 
 Retry policy lives here, not in nio: network errors and 5xx are retried with capped
 exponential backoff and jitter; ``429`` waits ``retry_after_ms``; any other refusal is

@@ -1,6 +1,6 @@
 """The /sync filter: ask the server for exactly what read state needs, and no more.
 
-This is the first performance lever (issue 6): every byte the server leaves out is a
+This is the first performance lever: every byte the server leaves out is a
 byte nobody decodes. The filter asks for
 
 - per-thread notification counts (``unread_thread_notifications``), so

@@ -103,7 +103,7 @@ def next_unread(
 
     The result is that of walking ``triage_queue(rooms)``, but rooms are visited
     outwards from ``current`` and the walk stops at the first unread thread: a press
-    costs the rooms it passes, not every thread of the account (issue 6), and a room
+    costs the rooms it passes, not every thread of the account, and a room
     with nothing unread costs one memoised count."""
     if not rooms:
         return None

@@ -2,7 +2,7 @@
 
 A summary is a pure function of a room's state (``summarize``), small, and comparable
 by value. The cache stores one beside each room so that a start can paint the rooms
-pane from a thousand summaries before it decodes a thousand rooms (issue 6: cold start);
+pane from a thousand summaries before it decodes a thousand rooms;
 the pane then compares each room's fresh summary with the one it painted and redraws
 only the rows that differ.
 """

@@ -75,7 +75,7 @@ def threads_unread(room: RoomState) -> Mapping[ThreadId, ThreadUnread]:
 
 def room_unread(room: RoomState) -> RoomUnread:
     # Memoised like the thread counts: the rooms pane sorts every room by it on each
-    # change, so it is asked for a thousand times per keypress (issue 6).
+    # change, so it is asked for a thousand times per keypress.
     cached = room.__dict__.get("_room_unread")
     if cached is not None:
         return cached

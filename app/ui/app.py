@@ -67,7 +67,7 @@ class ReadmarkApp(UnhandledErrorHook, App[None]):
     COMMANDS = App.COMMANDS | {ReadmarkCommands}
 
     # The app draws nothing itself: the screens bound to these repaint what changed, so
-    # a change here must not repaint the whole screen (bench keys: r 17.6 -> 10.5 ms).
+    # a change here must not repaint the whole screen.
     account: reactive[AccountState | None] = reactive(None, init=False, repaint=False)
     preview: reactive[Sequence[RoomSummary]] = reactive((), init=False, repaint=False)
     sync_status: reactive[SyncStatus] = reactive(
@@ -97,9 +97,9 @@ class ReadmarkApp(UnhandledErrorHook, App[None]):
     # ---- theme ----------------------------------------------------------
 
     # Textual looks the theme up by name on every ask (two copies of the dict of themes),
-    # and asks for each line it draws (the ANSI theme, in its styles cache): ~10 ms of a
-    # first paint, ~1.5 ms of a j. The theme is kept until its name changes or a theme is
-    # (un)registered.
+    # and asks for each line it draws (the ANSI theme, in its styles cache): a real part
+    # of a first paint and of each key. The theme is kept until its name changes or a
+    # theme is (un)registered.
     _theme_cache: tuple[str, Theme] | None = None
 
     @property

@@ -84,8 +84,8 @@ class KeyTable(Widget):
 class HelpScreen(ModalScreen[None]):
     """What each key does and sends."""
 
-    # Read when the screen first opens, not at every start (~5 ms of parsing and
-    # matching there; the first ``?`` pays it, and a restyle, instead).
+    # Read when the screen first opens, not at every start (parsing and matching there;
+    # the first ``?`` pays it, and a restyle, instead).
     CSS_PATH = styles_dir() / "help.tcss"
 
     BINDINGS = [
@@ -109,8 +109,8 @@ class HelpScreen(ModalScreen[None]):
                 ),
                 id="help-title",
             )
-            # One widget per group of keys, not two per key in a row of their own: about
-            # a hundred widgets made opening the help take ~400 ms.
+            # One widget per group of keys, not two per key in a row of their own: a
+            # hundred widgets would make opening the help slow.
             with VerticalScroll(id="help-body"):
                 for group in keymap.GROUPS:
                     entries = [

@@ -112,7 +112,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         # Each list is its pane: the border and its title are the list's own (a container
-        # around each cost a start ~30 ms: three more widgets to style, lay out and draw).
+        # around each would be three more widgets to style, lay out and draw at a start).
         with Horizontal(id="panes"):
             yield RoomList(id="rooms", classes="pane").data_bind(
                 MainScreen.account, MainScreen.preview, MainScreen.selection, MainScreen.view
@@ -295,9 +295,9 @@ class MainScreen(Screen[None]):
         # The class (it picks the two panes a narrow screen shows) sits on the panes'
         # container, not on the screen: a class change restyles the whole subtree of
         # its node, and the screen's includes the status line and every Footer key.
-        # A wide screen shows all three panes and needs no class: two tabs in three
-        # restyled the three panes for nothing (~8 ms each). on_resize sets it when
-        # the screen turns narrow.
+        # A wide screen shows all three panes and needs no class: setting it there would
+        # restyle the three panes for nothing on two tabs in three. on_resize sets it
+        # when the screen turns narrow.
         timeline = timeline and self.has_class("-narrow")
         self.query_one("#panes").set_class(timeline, "-timeline-focus")
 
@@ -345,8 +345,8 @@ class MainScreen(Screen[None]):
     async def action_filter_rooms(self) -> None:
         name_filter = self._name_filter()
         if name_filter is None:
-            # Mounted on the first /, not at start: an Input costs the first paint about
-            # 20 ms (styles, compose) for a line that is hidden until then (issue 6).
+            # Mounted on the first /, not at start: an Input would cost the first paint
+            # its styles and compose for a line that is hidden until then.
             # A prompt line over the status line, as a pager's or mutt's limit prompt.
             name_filter = Input(placeholder="filter rooms by name", id="room-filter")
             await self.mount(name_filter, before=self.status)

@@ -3,7 +3,7 @@ unread threads; invites listed apart below.
 
 Rows are drawn from room summaries (``app.model.summary``): the summaries of the
 account's rooms, or, before the account is loaded, the ``preview`` the cache keeps of
-them, so a start paints the pane before it decodes a thousand rooms (issue 6). A row is
+them, so a start paints the pane before it decodes a thousand rooms. A row is
 rebuilt only when its summary changed (the same object for an unchanged room state;
 equal values when the loaded account replaces the preview); sorting and filtering
 reorder keys and reuse the rows. A room's sort key is kept with its row and computed

@@ -6,11 +6,11 @@ state and the mode, each as wide as its text, then the last action (led by the q
 count), which takes the rest of the line and is cut short rather than wrapped. Each part
 is padded by a cell either side and styled with theme variables (``$success``, ...).
 
-It used to be a row of four labels: composing, styling and rendering them cost 20-28 ms
-of a cold start, each label's class change restyled it, and a label whose width changed
-laid out the whole screen (each layout set off a second: up to seven frames for one
-``r``). Now a change of state only repaints this one line, and only when the text or a
-style it shows changed; its size never depends on its text, so it never lays out.
+One widget rather than a row of labels: labels would each be composed, styled and
+rendered at a start, restyled by their class changes, and a label whose width changed
+would lay out the whole screen. A change of state only repaints this one line, and only
+when the text or a style it shows changed; its size never depends on its text, so it
+never lays out.
 """
 
 from __future__ import annotations
