@@ -145,6 +145,43 @@ class ReadStateService(Protocol):
         """Stop syncing and sending; what is still queued stays on disk."""
 
 
+class CoreFront:
+    """What a service answers straight from its ``ReadStateCore`` (``self._core``): the
+    service and the UI tests' double share it, so neither words it again."""
+
+    _core: ReadStateCore
+    _listener: ServiceListener
+
+    @property
+    def user_id(self) -> str:
+        return self._core.user_id
+
+    @property
+    def account(self) -> AccountState:
+        return self._core.account
+
+    @property
+    def supports_private_receipts(self) -> bool:
+        return self._core.private_supported is not False
+
+    @property
+    def session_mode(self) -> ReceiptType:
+        return self._core.session_mode
+
+    @session_mode.setter
+    def session_mode(self, mode: ReceiptType) -> None:
+        self._core.session_mode = mode
+
+    def mode_in(self, room_id: RoomId | None) -> RoomMode:
+        return self._core.mode_in(room_id)
+
+    def use_modes(self, modes: ModeRules) -> None:
+        self._core.use_modes(modes)
+
+    def attach(self, listener: ServiceListener) -> None:
+        self._listener = listener
+
+
 class _Silent:
     def account_changed(self, account: AccountState) -> None: ...
 
@@ -155,7 +192,7 @@ class _Silent:
     def queue_changed(self, pending: int) -> None: ...
 
 
-class MatrixService:
+class MatrixService(CoreFront):
     def __init__(
         self,
         client: MatrixClient,
@@ -199,20 +236,8 @@ class MatrixService:
     # ---- what the UI reads -----------------------------------------------------
 
     @property
-    def user_id(self) -> str:
-        return self._client.user_id
-
-    @property
-    def account(self) -> AccountState:
-        return self._core.account
-
-    @property
     def status(self) -> SyncStatus:
         return self._status
-
-    @property
-    def supports_private_receipts(self) -> bool:
-        return self._core.private_supported is not False
 
     @property
     def queued(self) -> int:
@@ -226,23 +251,6 @@ class MatrixService:
     @property
     def insecure_transport(self) -> bool:
         return self._client.insecure_transport
-
-    @property
-    def session_mode(self) -> ReceiptType:
-        return self._core.session_mode
-
-    @session_mode.setter
-    def session_mode(self, mode: ReceiptType) -> None:
-        self._core.session_mode = mode
-
-    def mode_in(self, room_id: RoomId | None) -> RoomMode:
-        return self._core.mode_in(room_id)
-
-    def use_modes(self, modes: ModeRules) -> None:
-        self._core.use_modes(modes)
-
-    def attach(self, listener: ServiceListener) -> None:
-        self._listener = listener
 
     # ---- what is kept on this machine -------------------------------------------
 

@@ -13,17 +13,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from app.matrix.core import ReadStateCore, ReceiptOutcome
-from app.matrix.service import ServiceListener, SyncState, SyncStatus
+from app.matrix.service import CoreFront, ServiceListener, SyncState, SyncStatus
 from app.model.account import AccountState
 from app.model.ids import RoomId, ThreadId
 from app.model.plan import ReceiptAction, Refusal, Request
-from app.model.receipts import ReceiptType
 from app.model.room import RoomState
-from app.model.sending import ModeRules, RoomMode
 from app.model.summary import RoomSummary
 
 
-class LocalService:
+class LocalService(CoreFront):
     def __init__(
         self,
         account: AccountState,
@@ -53,37 +51,8 @@ class LocalService:
     # ---- the contract ---------------------------------------------------
 
     @property
-    def user_id(self) -> str:
-        return self._core.user_id
-
-    @property
-    def account(self) -> AccountState:
-        return self._core.account
-
-    @property
-    def supports_private_receipts(self) -> bool:
-        return self._core.private_supported is not False
-
-    @property
     def queued(self) -> int:
         return len(self._pending)
-
-    @property
-    def session_mode(self) -> ReceiptType:
-        return self._core.session_mode
-
-    @session_mode.setter
-    def session_mode(self, mode: ReceiptType) -> None:
-        self._core.session_mode = mode
-
-    def mode_in(self, room_id: RoomId | None) -> RoomMode:
-        return self._core.mode_in(room_id)
-
-    def use_modes(self, modes: ModeRules) -> None:
-        self._core.use_modes(modes)
-
-    def attach(self, listener: ServiceListener) -> None:
-        self._listener = listener
 
     def load_local(self) -> AccountState:
         return self.account
