@@ -55,7 +55,7 @@ def needs_private_receipts(request: Request) -> bool:
     return request.receipt_type is ReceiptType.PRIVATE
 
 
-NO_PRIVATE_RECEIPTS = "this homeserver does not support private receipts; nothing was sent"
+NO_PRIVATE_RECEIPTS = "this homeserver does not support private receipts"
 
 
 def refuse_action(action: ReceiptAction, mode: RoomMode, *, private_supported: bool | None) -> Refusal | None:
@@ -71,7 +71,7 @@ def refuse_action(action: ReceiptAction, mode: RoomMode, *, private_supported: b
         return None
     if action.receipt_type is ReceiptType.PUBLIC and mode.receipt_type is ReceiptType.PRIVATE:
         where = "this room is pinned to PRIVATE" if mode.pinned else "PRIVATE mode"
-        return Refusal("private-mode", f"{where}: a public receipt needs PUBLIC mode; nothing was sent")
+        return Refusal("private-mode", f"{where}: a public receipt needs PUBLIC mode")
     if action.receipt_type is ReceiptType.PRIVATE and private_supported is False:
         return Refusal("no-private-receipts", NO_PRIVATE_RECEIPTS)
     return None
