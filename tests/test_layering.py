@@ -59,6 +59,7 @@ def test_the_core_does_no_io_and_no_waiting() -> None:
         "app.matrix.naming",
         "app.matrix.wire",
         "app.matrix.answers",
+        "app.matrix.crypto",
         "app.matrix.queue",
         "app.store.cache",
         "app.commands",

@@ -1,5 +1,6 @@
-"""Private names of Textual and asyncio are used in two modules only:
-``app/ui/textual_internals.py`` and ``app/matrix/asyncio_internals.py``, each use with
+"""Private names of Textual, asyncio and matrix-nio are used in one module per framework:
+``app/ui/textual_internals.py``, ``app/matrix/asyncio_internals.py`` and
+``app/matrix/nio_internals.py``, each use with
 the reason no public API does it and the test that fails when the framework changes.
 A framework upgrade then means reading those two files, not the whole app.
 
@@ -18,10 +19,13 @@ import pytest
 APP = Path(__file__).resolve().parents[1] / "app"
 TEXTUAL_INTERNALS = APP / "ui" / "textual_internals.py"
 ASYNCIO_INTERNALS = APP / "matrix" / "asyncio_internals.py"
+NIO_INTERNALS = APP / "matrix" / "nio_internals.py"
+INTERNALS = (TEXTUAL_INTERNALS, ASYNCIO_INTERNALS, NIO_INTERNALS)
 
 # Still used, each in its module.
 TEXTUAL_PRIVATE = {"_push_result_callback", "_fatal_error", "_exception", "_scroll_update"}
 ASYNCIO_PRIVATE = {"_enter_task", "_leave_task", "_Started"}
+NIO_PRIVATE = {"_account"}
 # Replaced by public API: App.panic, the settings' [keys] table, SteadyFooter's own
 # flag, on_click with prevent_default, get_visual_style and Style.parse.
 REPLACED = {
@@ -33,7 +37,7 @@ REPLACED = {
     "_get_style",
     "_eager_task",
 }
-KNOWN = TEXTUAL_PRIVATE | ASYNCIO_PRIVATE | REPLACED
+KNOWN = TEXTUAL_PRIVATE | ASYNCIO_PRIVATE | NIO_PRIVATE | REPLACED
 
 
 def names_in_code(path: Path) -> set[str]:
@@ -58,15 +62,15 @@ def test_private_framework_names_appear_only_in_the_internals_modules() -> None:
     misplaced = {
         str(path.relative_to(APP.parent)): sorted(names)
         for path, names in uses().items()
-        if names and path not in (TEXTUAL_INTERNALS, ASYNCIO_INTERNALS)
+        if names and path not in INTERNALS
     }
     assert misplaced == {}
 
 
 @pytest.mark.parametrize(
     ("module", "expected"),
-    [(TEXTUAL_INTERNALS, TEXTUAL_PRIVATE), (ASYNCIO_INTERNALS, ASYNCIO_PRIVATE)],
-    ids=["textual", "asyncio"],
+    [(TEXTUAL_INTERNALS, TEXTUAL_PRIVATE), (ASYNCIO_INTERNALS, ASYNCIO_PRIVATE), (NIO_INTERNALS, NIO_PRIVATE)],
+    ids=["textual", "asyncio", "nio"],
 )
 def test_each_internals_module_holds_its_frameworks_names(module: Path, expected: set[str]) -> None:
     # The lists above stay true: a name no longer used leaves them (or moves to REPLACED).
@@ -76,10 +80,10 @@ def test_each_internals_module_holds_its_frameworks_names(module: Path, expected
 def test_no_module_imports_a_private_framework_module_but_the_internals() -> None:
     private_imports = {}
     for path in sorted(APP.rglob("*.py")):
-        if path in (TEXTUAL_INTERNALS, ASYNCIO_INTERNALS):
+        if path in INTERNALS:
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             stripped = line.strip()
-            if stripped.startswith(("from textual._", "import textual._", "from asyncio.tasks import _")):
+            if stripped.startswith(("from textual._", "import textual._", "from asyncio.tasks import _", "from nio._")):
                 private_imports[f"{path.relative_to(APP.parent)}:{number}"] = stripped
     assert private_imports == {}
