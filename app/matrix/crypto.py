@@ -33,12 +33,12 @@ import secrets
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
 from app import paths
 from app.matrix.nio_internals import vodozemac_account
+from app.model.events import Undecryptable, undecryptable_value
 from app.store.files import FILE_MODE, private_dir, write_atomic
 
 log = logging.getLogger(__name__)
@@ -60,27 +60,21 @@ class CryptoStoreError(Exception):
     """The crypto store cannot be used; one line for the user, no secret in it."""
 
 
-class Reason(StrEnum):
-    """Why an encrypted event is not readable (yet)."""
-
-    NO_KEY = "no-key"  # no room key for its session: it may still arrive
-    WITHHELD = "withheld"  # the sender said it will not send the key (with a code)
-    UNKNOWN_INDEX = "unknown-index"  # the key held starts after this message
-    REPLAY = "replay"  # its message index was seen under another event
-    MISMATCH = "mismatch"  # the session does not belong to its sender, or names another room
-    BAD = "bad"  # not a Megolm event, or its ciphertext or plaintext is damaged
-
-
 @dataclass(frozen=True, slots=True)
-class Undecryptable(Exception):
+class CannotDecrypt(Exception):
     """An event that cannot be decrypted now: why, and for a withheld key its code."""
 
-    reason: Reason
+    reason: Undecryptable
     detail: str = ""
     code: str | None = None
 
     def __str__(self) -> str:
         return self.detail or self.reason.value
+
+    @property
+    def value(self) -> str:
+        """What the model keeps of it (``TimelineEvent.undecryptable``)."""
+        return undecryptable_value(self.reason, self.code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,42 +353,42 @@ class CryptoDevice:
 
     def decrypt(self, room_id: str, event_id: str, sender: str, ts: int, content: Mapping[str, Any]) -> dict[str, Any]:
         """The plaintext event (``type`` and ``content``) of an ``m.room.encrypted`` event
-        of ``room_id``; raises ``Undecryptable`` saying why not."""
+        of ``room_id``; raises ``CannotDecrypt`` saying why not."""
         if content.get("algorithm") != MEGOLM:
-            raise Undecryptable(Reason.BAD, f"not a Megolm event ({str(content.get('algorithm'))[:40]})")
+            raise CannotDecrypt(Undecryptable.BAD, f"not a Megolm event ({str(content.get('algorithm'))[:40]})")
         sender_key, session_id, ciphertext = (content.get(k) for k in ("sender_key", "session_id", "ciphertext"))
         if not (isinstance(sender_key, str) and isinstance(session_id, str) and isinstance(ciphertext, str)):
-            raise Undecryptable(Reason.BAD, "the event lacks its sender key, session or ciphertext")
+            raise CannotDecrypt(Undecryptable.BAD, "the event lacks its sender key, session or ciphertext")
         session = self._olm.inbound_group_store.get(room_id, sender_key, session_id)
         if session is None:
             withheld = self._withheld.get(session_id)
             if withheld is not None and withheld.room_id == room_id:
-                raise Undecryptable(Reason.WITHHELD, withheld.reason, withheld.code)
-            raise Undecryptable(Reason.NO_KEY, "the key for this message has not arrived")
+                raise CannotDecrypt(Undecryptable.WITHHELD, withheld.reason, withheld.code)
+            raise CannotDecrypt(Undecryptable.NO_KEY, "the key for this message has not arrived")
         owner = self._device_owner(sender_key)
         if owner is not None and owner != sender:
-            raise Undecryptable(Reason.MISMATCH, "its session belongs to another user's device")
+            raise CannotDecrypt(Undecryptable.MISMATCH, "its session belongs to another user's device")
         try:
             plaintext, index = session.decrypt(ciphertext)
         except Exception as error:  # noqa: BLE001 - vodozemac's decryption and decode errors, bad UTF-8
             text = str(error)
             if "unknown message index" in text.lower() or "first known index" in text.lower():
-                raise Undecryptable(Reason.UNKNOWN_INDEX, "the key held starts after this message") from None
-            raise Undecryptable(Reason.BAD, "its ciphertext does not decrypt with the session's key") from None
+                raise CannotDecrypt(Undecryptable.UNKNOWN_INDEX, "the key held starts after this message") from None
+            raise CannotDecrypt(Undecryptable.BAD, "its ciphertext does not decrypt with the session's key") from None
         seen = self._indexes.get((sender_key, session_id, index))
         if seen is not None and seen != (event_id, ts):
-            raise Undecryptable(Reason.REPLAY, "its message index was already used by another message")
+            raise CannotDecrypt(Undecryptable.REPLAY, "its message index was already used by another message")
         if len(self._indexes) >= MAX_INDEXES:
             self._indexes.pop(next(iter(self._indexes)))
         self._indexes[(sender_key, session_id, index)] = (event_id, ts)
         try:
             event = json.loads(plaintext)
         except (ValueError, RecursionError):
-            raise Undecryptable(Reason.BAD, "its plaintext is not JSON") from None
+            raise CannotDecrypt(Undecryptable.BAD, "its plaintext is not JSON") from None
         if not isinstance(event, dict) or not isinstance(event.get("type"), str) or not isinstance(event.get("content"), dict):
-            raise Undecryptable(Reason.BAD, "its plaintext is not an event")
+            raise CannotDecrypt(Undecryptable.BAD, "its plaintext is not an event")
         if event.get("room_id", room_id) != room_id:
-            raise Undecryptable(Reason.MISMATCH, "its plaintext names another room")
+            raise CannotDecrypt(Undecryptable.MISMATCH, "its plaintext names another room")
         return {"type": event["type"], "content": event["content"]}
 
     def _device_owner(self, curve_key: str) -> str | None:

@@ -1,6 +1,7 @@
-"""A room's naming state while one sync is applied to it: its name, canonical alias,
-heroes and member counts (the inputs of ``app.model.names``), and its members' display
-names, updated by state events and the sync's room summary in the order they come.
+"""A room's state while one sync is applied to it, as far as readmark reads it: its name,
+canonical alias, heroes and member counts (the inputs of ``app.model.names``), its
+members' display names, and whether it is encrypted, updated by state events and the
+sync's room summary in the order they come.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ class RoomNaming:
     """Plain attributes, turned into one ``NameInputs`` at the end; the member map is
     copied on first write. ``changed`` says whether anything differs from the room's."""
 
-    __slots__ = ("me", "name", "alias", "heroes", "joined", "invited", "members", "_members_copied", "changed")
+    __slots__ = (
+        "me", "name", "alias", "heroes", "joined", "invited", "members", "_members_copied", "changed", "encrypted",
+    )
 
     def __init__(self, room: RoomState) -> None:
         inputs = room.name_inputs
@@ -34,6 +37,8 @@ class RoomNaming:
         self.members: Mapping[UserId, str] = room.member_names
         self._members_copied = False
         self.changed = False
+        # Once encrypted, a room stays so (the spec: m.room.encryption cannot be undone).
+        self.encrypted = room.encrypted
 
     def inputs(self) -> NameInputs:
         return NameInputs(self.name, self.alias, self.heroes, self.joined, self.invited)
@@ -55,6 +60,9 @@ class RoomNaming:
             self.changed = True
         elif state_key != "":
             return
+        elif etype == "m.room.encryption":
+            if type(content.get("algorithm")) is str:
+                self.encrypted = True
         elif etype == "m.room.name":
             name = clean_name(content.get("name"))
             if name != self.name:

@@ -8,13 +8,15 @@ byte nobody decodes. The filter asks for
 - lazily loaded members, in the timeline and the state, so a 10,000-member room sends
   the members of the senders it shows, not all of them;
 - a bounded timeline window (gaps are filled on demand from ``/relations``);
-- room state limited to what names a room (name, canonical alias, members);
+- room state limited to what names a room (name, canonical alias, members), whether it
+  is encrypted, and its power levels (for the push rules);
 - ephemeral events limited to receipts (no typing notifications);
 - room account data limited to ``m.fully_read`` and ``m.marked_unread`` (stable and
-  unstable names); global account data limited to ``m.direct``; no presence;
+  unstable names); global account data limited to ``m.direct`` and ``m.push_rules``; no
+  presence;
 - ``event_fields``: only the event fields the translation (``app.matrix.translate`` and,
-  for each event, ``app.matrix.wire_events``) reads. That drops ``unsigned.age``, ``formatted_body``, mentions, reply fallbacks'
-  extra keys and the full ``redacted_because`` event, which make up much of a typical
+  for each event, ``app.matrix.wire_events``) and decryption read. That drops
+  ``unsigned.age``, ``formatted_body``, reply fallbacks' extra keys and the full ``redacted_because`` event, which make up much of a typical
   body. (Synapse 1.163 adds bundled aggregations after this filtering, so a thread
   root in a limited timeline still carries its whole ``m.thread`` summary.) Keep this
   list in step with ``wire_events.py``.
@@ -30,9 +32,17 @@ DEFAULT_TIMELINE_LIMIT: Final = 30
 MAX_TIMELINE_LIMIT: Final = 200
 
 ROOM_ACCOUNT_DATA_TYPES: Final = ("m.fully_read", "m.marked_unread", "com.famedly.marked_unread")
-GLOBAL_ACCOUNT_DATA_TYPES: Final = ("m.direct",)
-# State needed by the display-name algorithm (members: display names of heroes and senders).
-ROOM_STATE_TYPES: Final = ("m.room.name", "m.room.canonical_alias", "m.room.member")
+GLOBAL_ACCOUNT_DATA_TYPES: Final = ("m.direct", "m.push_rules")
+# State needed by the display-name algorithm (members: display names of heroes and
+# senders), whether the room is encrypted, and who may notify the whole room (push rules'
+# sender_notification_permission).
+ROOM_STATE_TYPES: Final = (
+    "m.room.name",
+    "m.room.canonical_alias",
+    "m.room.member",
+    "m.room.encryption",
+    "m.room.power_levels",
+)
 
 # Dotted paths; a literal "." in a key is escaped as "\." (spec: Filtering, event_fields).
 EVENT_FIELDS: Final = (
@@ -46,7 +56,18 @@ EVENT_FIELDS: Final = (
     "content.msgtype",
     "content.body",
     "content.filename",
+    # Encrypted events: what decryption reads (the algorithm also marks an encrypted room).
     "content.algorithm",
+    "content.ciphertext",
+    "content.sender_key",
+    "content.session_id",
+    "content.device_id",
+    # Intentional mentions, for the push rules evaluated here.
+    "content.m\\.mentions",
+    # Power levels: a sender's level, and the level that may notify the room.
+    "content.users",
+    "content.users_default",
+    "content.notifications",
     # Relations (threads, edits, reactions) and redactions (room version 11 puts it here).
     "content.m\\.relates_to",
     # An edit's new text (its own body is a "* ..." fallback).

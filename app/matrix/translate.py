@@ -300,6 +300,8 @@ def _apply_joined(room: RoomState, data: dict[str, Any], tally: Tally) -> RoomSt
         updates["member_names"] = names.members
         updates["name"] = inputs.display_name(room.room_id, names.members)
         updates["membership"] = "join"
+    if names.encrypted and not room.encrypted:
+        updates["encrypted"] = True
     return replace(room, **updates) if updates else room
 
 
@@ -352,6 +354,7 @@ def _apply_invite(room: RoomState, data: dict[str, Any], tally: Tally) -> RoomSt
         name_inputs=inputs,
         member_names=names.members,
         name=inputs.display_name(room.room_id, names.members),
+        encrypted=names.encrypted,
     )
 
 

@@ -10,11 +10,21 @@ membership change carries are those of its moment in the timeline.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from typing import Any, Final
 
 from app.matrix.naming import RoomNaming
 from app.matrix.wire import NAME_MAX_CHARS, Tally, clean_name, clean_text, timestamp
-from app.model.events import POLL_START_TYPES, REL_REPLACE, Membership, MsgType, TimelineEvent
+from app.model.events import (
+    ENCRYPTED,
+    POLL_START_TYPES,
+    REL_REPLACE,
+    Membership,
+    MsgType,
+    TimelineEvent,
+    Undecryptable,
+)
 from app.model.ids import is_event_id, is_token, is_user_id
 
 # A reaction's key is an emoji, mostly; nothing needs more.
@@ -32,7 +42,9 @@ _MSGTYPES: Final = {
 }
 _MEMBERSHIPS: Final = {m.value: m for m in Membership if m is not Membership.OTHER}
 # The events whose content says nothing worth a line (their facts are their type).
-_SILENT_TYPES: Final = frozenset({"m.room.encrypted", "m.room.redaction"})
+_SILENT_TYPES: Final = frozenset({"m.room.redaction"})
+# What decryption reads of an m.room.encrypted event's content.
+_CIPHER_FIELDS: Final = ("algorithm", "sender_key", "session_id", "ciphertext", "device_id")
 
 
 def timeline_event(raw: object, names: RoomNaming, tally: Tally) -> TimelineEvent | None:
@@ -93,7 +105,7 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally) -> TimelineEven
 
     # What the event says (nothing, once redacted).
     body = member_name = key = ""
-    msgtype = membership = None
+    msgtype = membership = ciphertext = None
     if redacted:
         pass
     elif state_key is not None:
@@ -122,6 +134,11 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally) -> TimelineEven
         if msgtype is MsgType.EMOTE:
             member_name = names.display_name_of(sender)
         body = clean_text(content.get("body"))
+    elif etype == ENCRYPTED:
+        ciphertext = _ciphertext(content)
+        if type(relation) is dict:
+            # A reaction's relation, key included, stays cleartext in an encrypted room.
+            key = clean_text(relation.get("key"), REACTION_KEY_MAX_CHARS)
     elif etype in _SILENT_TYPES:
         pass
     elif etype in POLL_START_TYPES:
@@ -150,7 +167,52 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally) -> TimelineEven
         membership,
         member_name,
         key,
+        ciphertext,
     )
+
+
+def decrypted_event(encrypted: TimelineEvent, plaintext: dict[str, Any], names: RoomNaming) -> TimelineEvent:
+    """``encrypted`` once decrypted (``plaintext``: its ``type`` and ``content``): the
+    facts of what it says come from the plaintext; its IDs, time and relation stay the
+    cleartext ones (a thread's membership never depends on a key, and a plaintext cannot
+    move its event into another thread); its ciphertext stays, for the disk."""
+    content = plaintext.get("content")
+    content = dict(content) if type(content) is dict else {}
+    if encrypted.rel_type is not None:
+        relation = content.get("m.relates_to")
+        content["m.relates_to"] = {
+            **(relation if type(relation) is dict else {}),
+            "rel_type": encrypted.rel_type,
+            "event_id": encrypted.relates_to,
+        }
+    elif _is_relation(content.get("m.relates_to")):
+        # Without a cleartext relation the plaintext's is not taken: it could put the
+        # event into a thread its cleartext does not name.
+        del content["m.relates_to"]
+    raw = {
+        "event_id": encrypted.event_id,
+        "sender": encrypted.sender,
+        "origin_server_ts": encrypted.ts,
+        "type": plaintext.get("type"),
+        "content": content,
+    }
+    event = timeline_event(raw, names, Tally())
+    if event is None or event.state_key is not None or event.type == ENCRYPTED:
+        return replace(encrypted, undecryptable=Undecryptable.BAD.value)
+    if not event.key and encrypted.key:
+        event = replace(event, key=encrypted.key)
+    return replace(event, ciphertext=encrypted.ciphertext, thread_reply_count=encrypted.thread_reply_count)
+
+
+def _is_relation(relation: object) -> bool:
+    return type(relation) is dict and relation.get("rel_type") is not None
+
+
+def _ciphertext(content: dict[str, Any]) -> str:
+    """What is kept of an encrypted event's content: the fields decryption reads, as
+    compact JSON (the cache stores it; nothing else of the event is secret)."""
+    kept = {name: content[name] for name in _CIPHER_FIELDS if type(content.get(name)) is str}
+    return json.dumps(kept, separators=(",", ":"))
 
 
 def _membership(value: object) -> Membership:

@@ -70,6 +70,13 @@ class TimelineEvent:
       change;
     - ``key``: for a reaction, the key it adds (an emoji, mostly).
 
+    An event that came encrypted keeps its ``ciphertext`` (the compact JSON of its
+    ``m.room.encrypted`` content), decrypted or not, so that only that reaches the disk.
+    Until it is decrypted its ``type`` is ``m.room.encrypted``, the facts above are empty,
+    and ``undecryptable`` says why it is not readable once that was tried (an
+    ``Undecryptable`` value: ``no-key``, ``withheld:m.unverified``, ...). Its relation is
+    the cleartext one, decrypted or not: a thread's membership never depends on a key.
+
     The translation and the cache build events positionally, for speed: they rely on
     this field order, which a test pins, as it pins ``__init__`` to the fields.
     """
@@ -89,6 +96,8 @@ class TimelineEvent:
     membership: Membership | None = None
     member_name: str = ""
     key: str = ""
+    ciphertext: str | None = None
+    undecryptable: str = ""
 
     def __init__(
         self,
@@ -107,6 +116,8 @@ class TimelineEvent:
         membership: Membership | None = None,
         member_name: str = "",
         key: str = "",
+        ciphertext: str | None = None,
+        undecryptable: str = "",
     ) -> None:
         # The __init__ a frozen dataclass generates sets each field through
         # object.__setattr__; the slots' own setters do the same in half the time, and a
@@ -126,6 +137,8 @@ class TimelineEvent:
         _set_membership(self, membership)
         _set_member_name(self, member_name)
         _set_key(self, key)
+        _set_ciphertext(self, ciphertext)
+        _set_undecryptable(self, undecryptable)
 
     @property
     def is_state(self) -> bool:
@@ -152,11 +165,40 @@ _set_msgtype = TimelineEvent.msgtype.__set__  # type: ignore[attr-defined]
 _set_membership = TimelineEvent.membership.__set__  # type: ignore[attr-defined]
 _set_member_name = TimelineEvent.member_name.__set__  # type: ignore[attr-defined]
 _set_key = TimelineEvent.key.__set__  # type: ignore[attr-defined]
+_set_ciphertext = TimelineEvent.ciphertext.__set__  # type: ignore[attr-defined]
+_set_undecryptable = TimelineEvent.undecryptable.__set__  # type: ignore[attr-defined]
+
+ENCRYPTED: Final = "m.room.encrypted"
+
+
+class Undecryptable(StrEnum):
+    """Why an encrypted event is not readable (yet). A withheld key adds the sender's
+    code: ``withheld:m.unverified``."""
+
+    NO_KEY = "no-key"  # no room key for its session: it may still arrive
+    WITHHELD = "withheld"  # the sender said it will not send the key
+    UNKNOWN_INDEX = "unknown-index"  # the key held starts after this message
+    REPLAY = "replay"  # its message index was seen under another event
+    MISMATCH = "mismatch"  # its session is another user's, or its plaintext names another room
+    BAD = "bad"  # not a Megolm event, or its ciphertext or plaintext is damaged
+    NO_STORE = "no-store"  # this process has no crypto store open (it follows another)
+
+
+def undecryptable_value(reason: Undecryptable, code: str | None = None) -> str:
+    return f"{reason.value}:{code}" if reason is Undecryptable.WITHHELD and code else reason.value
+
+
+def is_undecrypted(event: TimelineEvent) -> bool:
+    """Still ciphertext only: encrypted and not (yet) decrypted."""
+    return event.ciphertext is not None and event.type == ENCRYPTED
 
 
 def as_redacted(event: TimelineEvent) -> TimelineEvent:
     """``event`` once redacted: what it said is gone, its place in the room stays."""
-    return replace(event, redacted=True, body="", msgtype=None, membership=None, member_name="", key="")
+    return replace(
+        event, redacted=True, body="", msgtype=None, membership=None, member_name="", key="", ciphertext=None,
+        undecryptable="",
+    )
 
 
 def is_message(event: TimelineEvent) -> bool:

@@ -79,6 +79,8 @@ class RoomState:
     name_inputs: NameInputs = NameInputs()
     # Display names of members seen in state (lazy-loaded: senders of loaded events).
     member_names: Mapping[UserId, str] = field(default_factory=dict)
+    # m.room.encryption is in its state: its events come encrypted.
+    encrypted: bool = False
 
     # ---- derived indexes -------------------------------------------------
 

@@ -20,7 +20,7 @@ from app.model.unread import RoomUnread, room_unread
 # Stored with the summaries (the cache's meta table): bump it when what a summary holds
 # or how its counts are computed (app/model/unread.py) changes, so a cache written by an
 # older readmark paints no stale counts; its preview is then skipped once.
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2
 
 
 class RoomSort(str, Enum):
@@ -45,6 +45,8 @@ class RoomSummary:
     # Timestamp of the latest loaded event, 0 when none is loaded.
     latest_ts: int
     unread: RoomUnread
+    # Its events come encrypted (the rooms pane marks it; its @N is counted here).
+    encrypted: bool = False
 
 
 def room_title(room: RoomState) -> str:
@@ -58,7 +60,9 @@ def summarize(room: RoomState) -> RoomSummary:
     cached = room.__dict__.get("_summary")
     if cached is not None:
         return cached
-    summary = RoomSummary(room.room_id, room_title(room), room.membership, room.latest_ts, room_unread(room))
+    summary = RoomSummary(
+        room.room_id, room_title(room), room.membership, room.latest_ts, room_unread(room), room.encrypted
+    )
     room.__dict__["_summary"] = summary
     return summary
 

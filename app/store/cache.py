@@ -59,7 +59,7 @@ from typing import Any, Final
 from app import paths
 from app.gcpause import collector_paused
 from app.model.account import AccountState
-from app.model.events import Membership, MsgType, TimelineEvent
+from app.model.events import ENCRYPTED, Membership, MsgType, TimelineEvent
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import RoomState, ServerCounts, trim_history
@@ -69,7 +69,9 @@ from app.store.files import FILE_MODE, create_private_file, private_dir
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 4  # 2 added gap tokens, 3 room summaries, 4 events' facts instead of their text
+# 2 added gap tokens, 3 room summaries, 4 events' facts instead of their text, 5 encrypted
+# events' ciphertext and the rooms' encryption.
+SCHEMA_VERSION: Final = 5
 FILE_NAME: Final = "readmark.sqlite3"
 MAX_EVENTS_PER_ROOM: Final = 500
 
@@ -287,7 +289,7 @@ def _create_schema(db: sqlite3.Connection) -> None:
         "CREATE TABLE IF NOT EXISTS summaries (room_id TEXT PRIMARY KEY, title TEXT NOT NULL, membership TEXT NOT NULL,"
         " latest_ts INTEGER NOT NULL, unread INTEGER NOT NULL, lower_bound INTEGER NOT NULL,"
         " notifications INTEGER NOT NULL, highlights INTEGER NOT NULL, unread_threads INTEGER NOT NULL,"
-        " marked_unread INTEGER NOT NULL) WITHOUT ROWID"
+        " marked_unread INTEGER NOT NULL, encrypted INTEGER NOT NULL) WITHOUT ROWID"
     )
 
 
@@ -386,7 +388,7 @@ def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Itera
             db.executemany("INSERT OR REPLACE INTO rooms (room_id, data) VALUES (?, ?)", upserts)
             db.executemany("DELETE FROM summaries WHERE room_id = ?", unsummarised)
             db.executemany(
-                f"INSERT OR REPLACE INTO summaries ({_SUMMARY_COLUMNS}) VALUES ({', '.join('?' * 10)})", summaries
+                f"INSERT OR REPLACE INTO summaries ({_SUMMARY_COLUMNS}) VALUES ({', '.join('?' * 11)})", summaries
             )
         if count != len(rooms):
             # A caller that forgot a removed room (left, forgotten) must not bring it back
@@ -468,7 +470,13 @@ def encode_room(room: RoomState) -> bytes:
                 e.membership,
                 e.member_name,
                 e.key,
+                None,
             ]
+            if e.ciphertext is None
+            # An encrypted event: its ciphertext and cleartext relation only; what it
+            # says stays in memory (decrypted again after a restart).
+            else [e.event_id, e.sender, e.ts, ENCRYPTED, "", e.rel_type, e.relates_to, None, e.redacted, None,
+                  e.thread_reply_count, None, None, "", "", e.ciphertext]
             for e in events
         ],
         sorted(gaps),
@@ -485,6 +493,7 @@ def encode_room(room: RoomState) -> bytes:
         [inputs.name, inputs.canonical_alias, list(inputs.heroes), inputs.joined, inputs.invited],
         dict(room.member_names),
         {event_id: token for event_id, token in room.gap_tokens.items() if room.index.get(event_id) is not None},
+        room.encrypted,
     ]
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
 
@@ -493,7 +502,7 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
     """The inverse of ``encode_room``. Raises CacheCorrupt (or a ValueError/TypeError/
     KeyError/IndexError) on anything that is not exactly that shape."""
     row = json.loads(data.decode("utf-8", "surrogatepass"))
-    if not isinstance(row, list) or len(row) != 15:
+    if not isinstance(row, list) or len(row) != 16:
         raise CacheCorrupt("a room row has the wrong shape")
     (
         name,
@@ -511,6 +520,7 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
         inputs,
         member_names,
         gap_tokens,
+        encrypted,
     ) = row
     events = tuple(TimelineEvent(*_checked_event(e)) for e in raw_events)
     receipts = {
@@ -537,6 +547,7 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
         name_inputs=_name_inputs(inputs),
         member_names={_str(u): _str(n) for u, n in member_names.items()},
         gap_tokens={_str(e): _str(t) for e, t in gap_tokens.items()},
+        encrypted=_bool(encrypted),
     )
 
 
@@ -553,7 +564,8 @@ def stored_summary(room: RoomState, data: bytes) -> RoomSummary:
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _SUMMARY_COLUMNS: Final = (
-    "room_id, title, membership, latest_ts, unread, lower_bound, notifications, highlights, unread_threads, marked_unread"
+    "room_id, title, membership, latest_ts, unread, lower_bound, notifications, highlights, unread_threads,"
+    " marked_unread, encrypted"
 )
 
 
@@ -571,12 +583,13 @@ def encode_summary(summary: RoomSummary) -> tuple:
         u.highlights,
         u.unread_threads,
         int(u.marked_unread),
+        int(summary.encrypted),
     )
 
 
 def decode_summary(row: tuple) -> RoomSummary:
     """The inverse of ``encode_summary``; raises CacheCorrupt on a wrong type."""
-    room_id, title, membership, latest_ts, unread, lower, notifications, highlights, threads, marked = row
+    room_id, title, membership, latest_ts, unread, lower, notifications, highlights, threads, marked, encrypted = row
     if not (
         type(room_id) is str
         and type(title) is str
@@ -588,10 +601,11 @@ def decode_summary(row: tuple) -> RoomSummary:
         and type(highlights) is int
         and type(threads) is int
         and marked in (0, 1)
+        and encrypted in (0, 1)
     ):
         raise CacheCorrupt("a summary row has the wrong types")
     counts = RoomUnread(unread, lower == 1, notifications, highlights, threads, marked == 1)
-    return RoomSummary(room_id, title, membership, latest_ts, counts)
+    return RoomSummary(room_id, title, membership, latest_ts, counts, encrypted == 1)
 
 
 def _checked_event(raw: Any) -> list[Any]:
@@ -599,10 +613,10 @@ def _checked_event(raw: Any) -> list[Any]:
     turned into their enums. One expression of ``type()`` tests rather than a helper
     call per field: 29,000 events are checked on a start with 1,000 rooms, and per-field
     calls would be half the load."""
-    if type(raw) is not list or len(raw) != 15:
+    if type(raw) is not list or len(raw) != 16:
         raise CacheCorrupt("an event has the wrong shape")
     (event_id, sender, ts, kind, body, rel_type, relates_to, state_key, redacted, redacts, count,
-     msgtype, membership, member_name, key) = raw
+     msgtype, membership, member_name, key, ciphertext) = raw
     if not (
         type(event_id) is str
         and type(sender) is str
@@ -619,6 +633,7 @@ def _checked_event(raw: Any) -> list[Any]:
         and (membership is None or type(membership) is str)
         and type(member_name) is str
         and type(key) is str
+        and (ciphertext is None or type(ciphertext) is str)
     ):
         raise CacheCorrupt("an event field has the wrong type")
     if msgtype is not None:

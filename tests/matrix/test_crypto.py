@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from app.matrix.crypto import CryptoDevice, CryptoStoreError, Reason, Undecryptable
+from app.matrix.crypto import CannotDecrypt, CryptoDevice, CryptoStoreError
+from app.model.events import Undecryptable as Reason
 
 ROOM, OTHER_ROOM = "!room:test", "!other:test"
 ME, MY_DEVICE = "@me:test", "READMARK"
@@ -131,7 +132,7 @@ def test_room_keys_arrive_over_olm_and_decrypt_events(readmark, tmp_path) -> Non
     body = uploaded(readmark)
     key_event = alice.share_room_key(readmark, body)
     first = alice.encrypt("hello")
-    with pytest.raises(Undecryptable) as waiting:
+    with pytest.raises(CannotDecrypt) as waiting:
         decrypt(readmark, first)
     assert waiting.value.reason is Reason.NO_KEY
     touched = readmark.receive_sync({"to_device": {"events": [key_event]}}, {ALICE})
@@ -141,11 +142,11 @@ def test_room_keys_arrive_over_olm_and_decrypt_events(readmark, tmp_path) -> Non
     # The same event again is fine; its index under another event ID is a replay.
     assert decrypt(readmark, first) == plain
     replayed = dict(first, event_id="$replayed")
-    with pytest.raises(Undecryptable) as replay:
+    with pytest.raises(CannotDecrypt) as replay:
         decrypt(readmark, replayed)
     assert replay.value.reason is Reason.REPLAY
     # A key for one room does not open another's events.
-    with pytest.raises(Undecryptable) as elsewhere:
+    with pytest.raises(CannotDecrypt) as elsewhere:
         decrypt(readmark, alice.encrypt("moved"), OTHER_ROOM)
     assert elsewhere.value.reason is Reason.NO_KEY
     # Its members were queued for a device-list query.
@@ -161,13 +162,13 @@ def test_a_withheld_key_says_its_code_and_survives_a_restart(readmark, tmp_path)
         "algorithm": "m.megolm.v1.aes-sha2", "room_id": ROOM, "session_id": event["content"]["session_id"],
         "sender_key": alice.curve, "code": "m.unverified", "reason": "Device not verified\n by its owner"}}
     assert readmark.receive_sync({"to_device": {"events": [notice]}}, ()) == {event["content"]["session_id"]}
-    with pytest.raises(Undecryptable) as withheld:
+    with pytest.raises(CannotDecrypt) as withheld:
         decrypt(readmark, event)
     assert (withheld.value.reason, withheld.value.code) == (Reason.WITHHELD, "m.unverified")
     assert str(withheld.value) == "Device not verified by its owner"
     readmark.close()
     reopened = CryptoDevice.open(ME, MY_DEVICE, tmp_path / "store")
-    with pytest.raises(Undecryptable) as again:
+    with pytest.raises(CannotDecrypt) as again:
         decrypt(reopened, event)
     assert again.value.code == "m.unverified"
     reopened.close()
@@ -180,7 +181,7 @@ def test_a_session_of_another_users_device_or_a_plaintext_naming_another_room_is
     readmark.queried(alice.keys_query_answer())
     forged = alice.encrypt("I am mallory")
     forged["sender"] = MALLORY
-    with pytest.raises(Undecryptable) as mismatch:
+    with pytest.raises(CannotDecrypt) as mismatch:
         decrypt(readmark, forged)
     assert mismatch.value.reason is Reason.MISMATCH
     # A plaintext that names another room than the one the event came in (nio's group_encrypt
@@ -190,7 +191,7 @@ def test_a_session_of_another_users_device_or_a_plaintext_naming_another_room_is
     content = {"algorithm": "m.megolm.v1.aes-sha2", "sender_key": alice.curve, "ciphertext": session.encrypt(forged_plain),
                "session_id": session.id, "device_id": ALICE_DEVICE}
     event = {"event_id": "$x", "sender": ALICE, "origin_server_ts": 5, "content": content}
-    with pytest.raises(Undecryptable) as named:
+    with pytest.raises(CannotDecrypt) as named:
         decrypt(readmark, event)
     assert named.value.reason is Reason.MISMATCH
 
@@ -210,7 +211,7 @@ def test_damaged_events_say_why(readmark, tmp_path, change, reason) -> None:  # 
     readmark.receive_sync({"to_device": {"events": [alice.share_room_key(readmark, body)]}}, ())
     event = alice.encrypt("fine")
     event["content"] = {**event["content"], **change}
-    with pytest.raises(Undecryptable) as error:
+    with pytest.raises(CannotDecrypt) as error:
         decrypt(readmark, event)
     assert error.value.reason is reason
 
@@ -233,7 +234,7 @@ def test_keys_export_and_import_and_a_later_key_never_replaces_an_earlier_one(re
     later["session_key"] = session.export_session(2)
     third = CryptoDevice.open(ME, "THIRD", tmp_path / "third")
     assert third.import_sessions([later]).imported == 1
-    with pytest.raises(Undecryptable) as early:
+    with pytest.raises(CannotDecrypt) as early:
         decrypt(third, events[0])
     assert early.value.reason is Reason.UNKNOWN_INDEX
     assert third.import_sessions(exported).imported == 1  # the better key replaces it

@@ -176,6 +176,8 @@ def test_timeline_event_field_order_is_what_the_translation_assumes() -> None:
         "membership",
         "member_name",
         "key",
+        "ciphertext",
+        "undecryptable",
     ]
 
 
@@ -788,7 +790,10 @@ def test_the_filter_asks_for_per_thread_counts_and_little_else() -> None:
     assert room["state"]["lazy_load_members"] is True
     assert room["ephemeral"] == {"types": ["m.receipt"]}
     assert set(room["account_data"]["types"]) == {"m.fully_read", "m.marked_unread", "com.famedly.marked_unread"}
-    assert body["account_data"] == {"types": ["m.direct"]}
+    assert body["account_data"] == {"types": ["m.direct", "m.push_rules"]}
+    assert set(room["state"]["types"]) == {
+        "m.room.name", "m.room.canonical_alias", "m.room.member", "m.room.encryption", "m.room.power_levels"
+    }
     assert body["presence"] == {"types": []}
     assert body["event_fields"] == list(EVENT_FIELDS)
     assert sync_filter(10**6)["room"]["timeline"]["limit"] == 200
