@@ -61,6 +61,7 @@ def test_the_core_does_no_io_and_no_waiting() -> None:
         "app.matrix.answers",
         "app.matrix.crypto",
         "app.matrix.queue",
+        "app.matrix.key_export",
         "app.store.cache",
         "app.commands",
         "app.config",
@@ -77,6 +78,13 @@ def test_layers_below_the_ui_import_neither_textual_nor_the_ui(module: str) -> N
 def test_the_sync_translation_and_the_cache_are_pure_of_nio(module: str) -> None:
     """Sync JSON to model is a pure function: nio and the network are the client's."""
     assert not {"nio", "aiohttp"} & top_level(modules_after_import(module))
+
+
+def test_the_key_export_format_is_pure() -> None:
+    """Reading and writing Element's key files needs neither nio nor I/O nor an event loop."""
+    loaded = modules_after_import("app.matrix.key_export")
+    assert not {"nio", "aiohttp", "asyncio", "sqlite3", "textual"} & top_level(loaded)
+    assert {m for m in loaded if m.startswith("app.")} == {"app.matrix", "app.matrix.key_export"}
 
 
 def test_the_cli_loads_textual_and_nio_only_for_the_commands_that_need_them() -> None:
