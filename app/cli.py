@@ -158,13 +158,17 @@ def _login(args: argparse.Namespace) -> int:
     if warning:
         print(f"readmark: warning: {warning}", file=sys.stderr)
 
-    async def login() -> Session:
+    async def login() -> tuple[Session, str | None]:
+        from app.matrix.encryption import set_up_device
+
         client, session = await MatrixClient.login(homeserver, args.user, password, args.device_name)
         async with client:
             await _store_or_log_out(client, session)
-        return session
+            return session, await set_up_device(client)
 
-    session = asyncio.run(login())
+    session, problem = asyncio.run(login())
+    if problem is not None:
+        print(f"readmark: warning: end-to-end encryption is not set up yet: {problem}", file=sys.stderr)
     print(f"logged in as {session.user_id} (device {session.device_id})")
     return 0
 
@@ -188,18 +192,22 @@ async def _store_or_log_out(client: MatrixClient, session: Session) -> None:
         ) from None
 
 
-def _clear_local() -> None:
-    """The session file and the read-state cache file, nothing else.
+def _clear_local(device_id: str | None = None) -> None:
+    """The session file, the read-state cache file and the login's crypto store (its
+    device is gone: its keys are worthless), nothing else.
 
     The rest of the cache dir is not the account's: ``readmark demo`` keeps its
     homeserver, lock and profile under ``cache_dir()/demo``. The receipt queue (state
     dir) is kept too: it goes out when the same user logs in again.
     """
+    from app.matrix.crypto import remove_store
     from app.store.cache import delete_cache
 
     try:
         delete_session()
         delete_cache()
+        if device_id:
+            remove_store(device_id)
     except FileNotFoundError:
         pass
     except OSError as error:
@@ -244,7 +252,7 @@ def _log_out(args: argparse.Namespace) -> int:
     try:
         asyncio.run(logout())
     except TokenInvalid as error:
-        _clear_local()
+        _clear_local(session.device_id)
         print(
             f"the session of {session.user_id} had already ended on the homeserver ({error}); "
             "removed it locally"
@@ -257,13 +265,13 @@ def _log_out(args: argparse.Namespace) -> int:
                 "(try again, or `readmark logout --force` to forget it locally)",
                 EXIT_FAILED,
             ) from None
-        _clear_local()
+        _clear_local(session.device_id)
         print(
             f"could not tell {session.homeserver} ({error}); removed the session locally anyway: "
             f"device {session.device_id} stays logged in on the server"
         )
         return 0
-    _clear_local()
+    _clear_local(session.device_id)
     print(f"logged out {session.user_id} (device {session.device_id})")
     return 0
 
@@ -361,6 +369,11 @@ async def _tui_login(homeserver: str, user: str, password: str) -> MatrixService
         homeserver, user, password, device_id=_device_to_reuse(homeserver, user)
     )
     await _store_or_log_out(client, new_session)
+    from app.matrix.encryption import set_up_device
+
+    problem = await set_up_device(client)
+    if problem is not None:
+        log.warning("end-to-end encryption is not set up yet: %s", problem)
     return MatrixService(client)
 
 

@@ -7,6 +7,7 @@ Problems are ``CommandError``s: one line for stderr and an exit code.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ from app import paths
 from app.config import Settings
 from app.matrix.client import MatrixClient
 from app.matrix.core import ReadStateCore
+from app.matrix.crypto import CryptoDevice, CryptoStoreError
 from app.matrix.errors import RequestRefused
 from app.matrix.queue import INBOX_DIR, QUEUE_FILE, read_queue_file
 from app.matrix.service import load_thread, sync_once
@@ -30,6 +32,8 @@ from app.model.sending import refuse_action, sends_receipt
 from app.model.unread import room_unread, threads_unread
 from app.store import cache
 from app.store.profile import Owner, ProfileLock
+
+log = logging.getLogger(__name__)
 
 # Short: a script waits for us.
 REQUEST_TIMEOUT = 15.0
@@ -82,12 +86,29 @@ async def synced_core(
                 raise CommandError(f"{owner.describe()} owns this profile and has not saved its state yet; try again")
             raise CommandError("no cached state yet: run `readmark status` online once first")
         return core
-    changed = await sync_once(client, core)
+    changed = await synced_with_keys(client, core)
     try:
         cache.save_account(core.account, changed_room_ids=changed, device_id=client.device_id)
     except OSError:
         pass  # the cache is a convenience
     return core
+
+
+async def synced_with_keys(client: MatrixClient, core: ReadStateCore) -> frozenset[str]:
+    """``sync_once`` with the login's crypto store (this process owns the profile): the
+    room keys the sync brings are kept, and encrypted events decrypted. Without a store
+    (it cannot be opened) the sync still counts; the reason goes to the log."""
+    device = None
+    if client.device_id is not None:
+        try:
+            device = CryptoDevice.open(client.user_id, client.device_id)
+        except CryptoStoreError as error:
+            log.warning("encrypted rooms stay unreadable: %s", error)
+    try:
+        return await sync_once(client, core, device)
+    finally:
+        if device is not None:
+            device.close()
 
 
 def status_document(account: AccountState, *, unread_only: bool = False) -> dict:
@@ -236,7 +257,7 @@ async def _mark(session: Session, settings: Settings, args: MarkArgs, owner: Own
         cached = cache.load_account(client.user_id, device_id=client.device_id)
         core.load(cached, ())
         if owner is None:
-            changed = await sync_once(client, core)
+            changed = await synced_with_keys(client, core)
             try:
                 cache.save_account(core.account, changed_room_ids=changed, device_id=client.device_id)
             except OSError:

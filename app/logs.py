@@ -146,6 +146,10 @@ def setup_logging(level: int | str = logging.INFO) -> Path | None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
+    # nio's crypto and event parsing log what they handle (a rejected event whole, which
+    # can be decrypted content) below the error level: the log must not hold it.
+    for name in ("nio.crypto", "nio.events", "nio.store"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         root.setLevel(level)
     except (TypeError, ValueError):  # an unknown level name from the environment

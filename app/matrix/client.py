@@ -588,6 +588,16 @@ class MatrixClient:
             return
         await self.send_receipt(request.room_id, request.receipt_type.value, request.event_id, request.thread_id)
 
+    # -- end-to-end encryption -------------------------------------------------
+
+    async def keys_upload(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /keys/upload``: this device's keys (``app.matrix.crypto`` builds them)."""
+        return await self._json("POST", f"{CLIENT_V3}/keys/upload", body=body)
+
+    async def keys_query(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /keys/query``: the devices of the users in ``body``."""
+        return await self._json("POST", f"{CLIENT_V3}/keys/query", body=body)
+
     # -- sync -------------------------------------------------------------------
 
     async def upload_filter(self, filter: Mapping[str, Any]) -> str:  # noqa: A002 - the API's word

@@ -12,19 +12,26 @@ It answers:
 - ``receive_sync``: a ``/sync`` body, and which rooms it changed;
 - ``settled``: the server's answer to a request;
 - ``take_fill_jobs``, ``thread_loaded``, ``gap_loaded``, ``threads_listed``: what history
-  to load next, and what loading it brought.
+  to load next, and what loading it brought;
+- ``decrypt_wanted``, ``keys_arrived``, ``reveal``: which encrypted events to decrypt
+  (with a ``Decrypt`` function the service gives it: the crypto store is I/O), and the
+  account with them decrypted.
 
 Its tests run in milliseconds: nothing here waits, reads a file or sends a request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
 from app.matrix import translate
+from app.matrix.naming import RoomNaming
+from app.matrix.wire_events import decrypted_event
+from app.model import decryption
 from app.model.account import AccountState
 from app.model.ids import MAIN, EventId, RoomId, ThreadId
 from app.model.plan import (
@@ -38,7 +45,8 @@ from app.model.plan import (
     settle,
 )
 from app.model.receipts import ReceiptType
-from app.model.room import RoomState, backfill, fill_gap, gap_before_latest
+from app.model.events import Undecryptable
+from app.model.room import RoomState, backfill, fill_gap, gap_before_latest, replace_events
 from app.model.sending import ModeRules, RoomMode, refuse_action, refuse_request, room_mode
 from app.model.unread import thread_unread, threads_unread
 
@@ -50,6 +58,11 @@ FILL_BUDGET = 300
 DISCOVERY_ROOMS = 30
 # A main timeline's gap is paged back from /messages at most this many times per job.
 MAIN_FILL_PAGES = 5
+
+
+# (room, event ID, sender, timestamp, encrypted content) -> the plaintext event (its
+# "type" and "content"), or why it cannot be decrypted (an Undecryptable value).
+Decrypt = Callable[[str, str, str, int, Mapping[str, Any]], "dict[str, Any] | str"]
 
 
 class FillKind(Enum):
@@ -109,6 +122,8 @@ class ReadStateCore:
         self._fills_new: list[FillJob] = []
         # Rooms whose thread list has been read this run.
         self._listed: set[RoomId] = set()
+        # Megolm sessions whose keys some events wait for, and their rooms.
+        self._waiting: dict[str, set[RoomId]] = {}
         self._synced_once = False
 
     @property
@@ -213,13 +228,16 @@ class ReadStateCore:
 
     # ---- syncing ----------------------------------------------------------------
 
-    def receive_sync(self, body: bytes | str | Mapping[str, Any]) -> frozenset[RoomId]:
+    def receive_sync(self, body: bytes | str | Mapping[str, Any], decrypt: Decrypt | None = None) -> frozenset[RoomId]:
         """Fold one ``/sync`` answer into the account; the IDs of the rooms it changed,
-        added or removed. Raises ``translate.SyncFormatError`` on a body that is not a
-        JSON object (and then changes nothing)."""
+        added or removed. With ``decrypt``, the encrypted events the counts and the
+        thread list need are decrypted. Raises ``translate.SyncFormatError`` on a body
+        that is not a JSON object (and then changes nothing)."""
         sync = translate.parse_sync(body)
         initial = self.since is None
         self.account, changed = translate.apply_sync_changes(self.account, sync, initial=initial)
+        if decrypt is not None:
+            self.decrypt_wanted(changed, decrypt)
         if not self._synced_once:
             # After the first sync, not at load: rooms restored from the cache may hold
             # lower-bound threads from an earlier run too.
@@ -229,6 +247,72 @@ class ReadStateCore:
         else:
             self._want_fills(changed)
         return changed
+
+    # ---- encrypted events ------------------------------------------------------------
+
+    def decrypt_wanted(self, room_ids: Iterable[RoomId], decrypt: Decrypt) -> frozenset[RoomId]:
+        """Decrypt what the counts and the thread list need in these rooms (``app.model.
+        decryption.wanted``); the rooms that changed."""
+        return self._decrypt_in(room_ids, decrypt, decryption.wanted)
+
+    def keys_arrived(self, session_ids: Iterable[str], decrypt: Decrypt) -> frozenset[RoomId]:
+        """Room keys of these sessions arrived (or word that they are withheld): try the
+        events that waited for them again."""
+        sessions = set(session_ids)
+        rooms = set().union(*(self._waiting.pop(session, set()) for session in sessions)) if sessions else set()
+        return self._decrypt_in(rooms, decrypt, lambda room: decryption.waiting_for(room, sessions))
+
+    def reveal(self, room_id: RoomId, thread_id: ThreadId, decrypt: Decrypt) -> bool:
+        """The screen shows this thread: decrypt its events not tried yet."""
+        return bool(self._decrypt_in([room_id], decrypt, lambda room: decryption.in_thread(room, thread_id)))
+
+    def encrypted_members(self) -> set[str]:
+        """Who shares an encrypted room with me, as far as the loaded state says: the
+        device lists to follow, for the checks decryption makes."""
+        members: set[str] = set()
+        for room in self.account.rooms.values():
+            if room.encrypted and room.membership == "join":
+                members.update(room.member_names)
+                members.update(event.sender for event in room.events)
+        members.discard(self.user_id)
+        return members
+
+    def _decrypt_in(self, room_ids: Iterable[RoomId], decrypt: Decrypt, positions_of) -> frozenset[RoomId]:  # noqa: ANN001
+        changed = set()
+        for room_id in room_ids:
+            room = self.account.rooms.get(room_id)
+            if room is None:
+                continue
+            positions = positions_of(room)
+            if not positions:
+                continue
+            self.account = self.account.with_room(self._decrypted(room, positions, decrypt))
+            changed.add(room_id)
+        return frozenset(changed)
+
+    def _decrypted(self, room: RoomState, positions: Sequence[int], decrypt: Decrypt) -> RoomState:
+        naming: RoomNaming | None = None
+        replacements = {}
+        for position in positions:
+            event = room.events[position]
+            try:
+                content = json.loads(event.ciphertext or "")
+            except ValueError:
+                content = None
+            if not isinstance(content, dict):
+                replacements[event.event_id] = replace(event, undecryptable=Undecryptable.BAD.value)
+                continue
+            result = decrypt(room.room_id, event.event_id, event.sender, event.ts, content)
+            if isinstance(result, str):
+                replacements[event.event_id] = replace(event, undecryptable=result)
+                session = content.get("session_id")
+                if isinstance(session, str) and (result in decryption.RETRYABLE or result.startswith("withheld")):
+                    self._waiting.setdefault(session, set()).add(room.room_id)
+                continue
+            if naming is None:
+                naming = RoomNaming(room)
+            replacements[event.event_id] = decrypted_event(event, result, naming)
+        return replace_events(room, replacements)
 
     def forget_since(self) -> None:
         """The server refused the since token: the next sync starts from scratch (and

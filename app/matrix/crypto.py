@@ -522,7 +522,6 @@ def _open_machine(user_id: str, device_id: str, directory: Path) -> Any:
         # must not silently become another identity.
         raise CryptoStoreError(f"the crypto store {directory} is empty; move it aside, or log in again")
     pickle_key = _pickle_key(directory)
-    logging.getLogger("nio").setLevel(logging.ERROR)  # nio logs event contents at warning level
     try:
         store = DefaultStore(user_id, device_id, str(directory), pickle_key=pickle_key)
         machine = GuardedOlm(user_id, device_id, store)

@@ -27,12 +27,14 @@ from typing import Protocol
 
 from app import paths
 from app.matrix.client import MatrixClient
-from app.matrix.core import MAIN_FILL_PAGES, FillJob, FillKind, ReadStateCore, ReceiptOutcome, describe_job
+from app.matrix.core import MAIN_FILL_PAGES, Decrypt, FillJob, FillKind, ReadStateCore, ReceiptOutcome, describe_job
 from app.matrix.errors import MatrixError, RequestRefused, TokenInvalid
 from app.matrix.queue import INBOX_DIR, QUEUE_FILE, QueueWriteError, ReceiptInbox, ReceiptQueue, read_queue_file
 from app.matrix.retry import retry_delay
 from app.matrix.sync_filter import sync_filter
-from app.matrix.translate import SyncFormatError
+from app.matrix.crypto import CryptoDevice, CryptoStoreError, ImportResult
+from app.matrix.encryption import decryptor, exchange_keys
+from app.matrix.translate import SyncFormatError, parse_sync
 from app.model.account import AccountState
 from app.model.ids import RoomId, ThreadId
 from app.model.plan import ReceiptAction, Refusal, Request, apply_optimistic
@@ -221,6 +223,9 @@ class MatrixService(CoreFront):
         # My requests handed to the owner while following, by their inbox file.
         self._handed: dict[Path, Request] = {}
         self._cache_seen: tuple[int, ...] | None = None
+        # This login's crypto store, open while this process owns the profile.
+        self._crypto: CryptoDevice | None = None
+        self._crypto_problem: str | None = None
         self._queue = ReceiptQueue(
             queue_path,
             client.user_id,
@@ -421,6 +426,7 @@ class MatrixService(CoreFront):
             listener.queue_changed(self.queued)
             if self._role == "follower":
                 await self._wait_for_ownership()
+            self._open_crypto()
             self._report_queue_problems()
             helpers = self._helpers = [
                 asyncio.create_task(self._queue.run(self._client.send_request), name="receipt queue"),
@@ -439,6 +445,7 @@ class MatrixService(CoreFront):
             problem
             for problem in (
                 self._lock_problem,
+                self._crypto_problem,
                 self._queue.problem,
                 f"dropped {self._queue.dropped_for_other_user} queued receipts of another account"
                 if self._queue.dropped_for_other_user
@@ -448,6 +455,44 @@ class MatrixService(CoreFront):
         ]
         if problems:
             self._listener.status_changed(SyncStatus(self._status.state, detail="; ".join(problems)))
+
+    # ---- encryption ---------------------------------------------------------------
+
+    def _open_crypto(self) -> None:
+        """The owner's crypto store, and the encrypted events the counts and the thread
+        list need decrypted at once (after the first paint: ``run`` starts after it)."""
+        if self._crypto is not None or self._client.device_id is None:
+            return
+        try:
+            self._crypto = CryptoDevice.open(self.user_id, self._client.device_id)
+        except CryptoStoreError as error:
+            self._crypto_problem = f"encrypted rooms stay unreadable: {error}"
+            log.warning("%s", self._crypto_problem)
+            return
+        if self._core.decrypt_wanted(list(self._core.account.rooms), self._decrypt):
+            self._publish()
+
+    @property
+    def _decrypt(self) -> Decrypt | None:
+        return decryptor(self._crypto) if self._crypto is not None else None
+
+    async def _after_sync_keys(self) -> None:
+        if self._crypto is None:
+            return
+        try:
+            await exchange_keys(self._client, self._crypto)
+        except (MatrixError, CryptoStoreError) as error:
+            log.info("the key exchange after a sync failed: %s", error)
+
+    def import_room_keys(self, sessions: list[dict]) -> ImportResult:
+        """Room keys from a file (``readmark keys import`` in a running TUI): imported,
+        and the events that waited for them decrypted at once."""
+        if self._crypto is None:
+            raise CryptoStoreError("this readmark has no crypto store open (another readmark owns the profile)")
+        result = self._crypto.import_sessions(sessions)
+        if self._core.keys_arrived(result.sessions, decryptor(self._crypto)):
+            self._publish()
+        return result
 
     async def _run_as_owner(self, helpers: list[asyncio.Task]) -> None:
         try:
@@ -480,10 +525,16 @@ class MatrixService(CoreFront):
 
     async def open_thread(self, room_id: RoomId, thread_id: ThreadId) -> None:
         """Load a thread whole (its root and every reply) so its count is exact; for the
-        main timeline, list the room's threads the sync window does not show."""
+        main timeline, list the room's threads the sync window does not show. What the
+        screen then shows of it is decrypted."""
+        decrypt = self._decrypt
+        if decrypt is not None and self._core.reveal(room_id, thread_id, decrypt):
+            self._publish()
         job = self._core.open_thread(room_id, thread_id)
         if job is not None:
             await self._run_fill(job)
+            if decrypt is not None and self._core.reveal(room_id, thread_id, decrypt):
+                self._publish()
 
     async def close(self) -> None:
         self._stopped.set()
@@ -500,6 +551,9 @@ class MatrixService(CoreFront):
                 cache.save_account(self._core.account, device_id=self._client.device_id)
             except Exception:  # the cache is a convenience; never fail a quit on it
                 log.exception("could not save the cache on close")
+        if self._crypto is not None:
+            self._crypto.close()
+            self._crypto = None
         self._profile.release()
         await self._client.close()
 
@@ -550,6 +604,9 @@ class MatrixService(CoreFront):
             roots, _ = await self._client.threads(job.room_id, limit=THREAD_DISCOVERY_LIMIT)
             self._core.threads_listed(job.room_id, roots)
             self._take_fills()
+        decrypt = self._decrypt
+        if decrypt is not None:
+            self._core.decrypt_wanted([job.room_id], decrypt)
         self._publish()
 
     async def _page_main_timeline(self, room_id: RoomId) -> None:
@@ -578,7 +635,11 @@ class MatrixService(CoreFront):
                     filter_id = await self._client.upload_filter(sync_filter())
                 timeout = self._sync_timeout_ms if (since and self._status.state is SyncState.LIVE) else 0
                 body = await self._client.sync_raw(since, timeout, filter_id)
-                changed = self._core.receive_sync(body)
+                sync = parse_sync(body)
+                touched = self._crypto.receive_sync(sync, self._core.encrypted_members()) if self._crypto else set()
+                changed = self._core.receive_sync(sync, self._decrypt)
+                if touched and self._crypto is not None:
+                    changed |= self._core.keys_arrived(touched, decryptor(self._crypto))
             except TokenInvalid as error:
                 self._set_status(SyncStatus(SyncState.LOGGED_OUT, detail=str(error)))
                 return
@@ -611,6 +672,9 @@ class MatrixService(CoreFront):
                     log.exception("could not write the cache")
             self._publish()
             self._set_status(SyncStatus(SyncState.LIVE))
+            # After the state is shown: keys others need to send to this device, and the
+            # device lists decryption checks against.
+            await self._after_sync_keys()
 
     async def _countdown(self, delay: float, detail: str) -> None:
         """OFFLINE with a retry countdown, updated each second."""
@@ -643,9 +707,12 @@ async def load_thread(client: MatrixClient, core: ReadStateCore, room_id: RoomId
     core.thread_loaded(room_id, thread_id, raw, complete=complete)
 
 
-async def sync_once(client: MatrixClient, core: ReadStateCore) -> frozenset[RoomId]:
+async def sync_once(client: MatrixClient, core: ReadStateCore, device: CryptoDevice | None = None) -> frozenset[RoomId]:
     """One sync without waiting (``timeout=0``) into the core, from its since token, or
-    from scratch when the server refuses it; the rooms it changed."""
+    from scratch when the server refuses it; the rooms it changed. With the profile's
+    crypto ``device``, what the sync brings for it is taken (to-device room keys are
+    delivered once: a sync that dropped them would lose them), the encrypted events
+    the counts and the thread list need are decrypted, and keys are exchanged."""
     filter_id = await client.upload_filter(sync_filter())
     since = core.since
     try:
@@ -655,4 +722,15 @@ async def sync_once(client: MatrixClient, core: ReadStateCore) -> frozenset[Room
             raise
         core.forget_since()
         body = await client.sync_raw(None, 0, filter_id)
-    return core.receive_sync(body)
+    sync = parse_sync(body)
+    if device is None:
+        return core.receive_sync(sync)
+    decrypt = decryptor(device)
+    touched = device.receive_sync(sync, core.encrypted_members())
+    changed = core.receive_sync(sync, decrypt) | core.keys_arrived(touched, decrypt)
+    changed |= core.decrypt_wanted(list(core.account.rooms), decrypt)
+    try:
+        await exchange_keys(client, device)
+    except (MatrixError, CryptoStoreError) as error:
+        log.info("the key exchange after a sync failed: %s", error)
+    return changed

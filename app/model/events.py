@@ -202,12 +202,14 @@ def as_redacted(event: TimelineEvent) -> TimelineEvent:
 
 
 def is_message(event: TimelineEvent) -> bool:
-    """True for events a person calls a message: not state, edits, reactions or redacted ones."""
+    """True for events a person calls a message: not state, edits, reactions or redacted
+    ones (an encrypted reaction says it is one by its cleartext relation)."""
     return (
         event.type in MESSAGE_TYPES
         and event.state_key is None
         and not event.redacted
         and event.rel_type != REL_REPLACE
+        and event.rel_type != REL_ANNOTATION
     )
 
 

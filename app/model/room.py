@@ -318,6 +318,15 @@ def trim_history(room: RoomState, keep: int) -> RoomState:
     )
 
 
+def replace_events(room: RoomState, replacements: Mapping[EventId, TimelineEvent]) -> RoomState:
+    """``room`` with some events replaced in place by new forms of themselves (decrypted,
+    say): same IDs, same positions."""
+    if not replacements:
+        return room
+    events = tuple(replacements.get(event.event_id, event) for event in room.events)
+    return replace(room, events=events)
+
+
 def gap_before_latest(room: RoomState) -> EventId | None:
     """The event with the latest gap (missing history) before it, if any."""
     return room.events[room.last_gap].event_id if room.last_gap >= 0 else None

@@ -29,6 +29,7 @@ from app.config import Settings
 from app.matrix.core import ReceiptOutcome
 from app.matrix.errors import MatrixError
 from app.matrix.service import ReadStateService, SyncState, SyncStatus
+from app.model import decryption
 from app.model.account import AccountState, RoomSort, next_unread
 from app.model.ids import MAIN, RoomId, ThreadId
 from app.model.plan import ActionKind, ReceiptAction, Refusal, Request
@@ -185,10 +186,15 @@ class MainScreen(Screen[None]):
     def watch_selection(self, old: Selection | None, new: Selection | None) -> None:
         self._update_mode()
         self._update_titles()
-        if new is not None and new.thread_id != MAIN:
-            self._thread_memory[new.room_id] = new.thread_id
+        if new is not None:
+            if new.thread_id != MAIN:
+                self._thread_memory[new.room_id] = new.thread_id
             room = self.account.rooms.get(new.room_id) if self.account else None
-            if room is not None and new.thread_id not in room.complete_threads:
+            if room is not None and (
+                (new.thread_id != MAIN and new.thread_id not in room.complete_threads)
+                or (room.encrypted and decryption.in_thread(room, new.thread_id))
+            ):
+                # The service loads what the thread lacks and decrypts what it shows.
                 self._open_thread(new.room_id, new.thread_id)
 
     @work(exclusive=True, group="open-thread", exit_on_error=False, name="open-thread")
