@@ -32,6 +32,7 @@ def top_level(names: set[str]) -> set[str]:
         "app.model.ids",
         "app.model.edits",
         "app.model.event_text",
+        "app.model.push",
     ],
 )
 def test_model_imports_neither_nio_nor_textual_nor_io_layers(module: str) -> None:
