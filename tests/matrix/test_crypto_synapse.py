@@ -1,0 +1,115 @@
+"""Encrypted rooms on the real Synapse, against an independent encrypting client: another
+user's matrix-nio client with its own store (``app.matrix.encrypting_peer``) sends, and
+readmark's service decrypts what was sent after its login, says why it cannot read what
+was sent before, and tells a withheld key by its code."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from app.devserver.actor import MatrixActor
+from app.matrix.client import MatrixClient
+from app.matrix.encrypting_peer import EncryptingPeer
+from app.matrix.encryption import set_up_device
+from app.matrix.service import MatrixService, SyncState
+from app.model.event_text import event_text
+from app.model.events import ENCRYPTED
+from app.model.ids import MAIN
+from app.model.unread import thread_unread
+from tests.matrix.helpers import Recorder, eventually, session_of
+
+pytestmark = pytest.mark.synapse
+
+
+def peer_of(actor: MatrixActor, tmp_path, name: str) -> EncryptingPeer:  # noqa: ANN001
+    return EncryptingPeer(actor.base_url, actor.user_id, actor.device_id, actor.access_token, tmp_path / f"peer-{name}")
+
+
+async def started(me: MatrixActor) -> tuple[MatrixService, Recorder, asyncio.Task]:
+    service = MatrixService(MatrixClient.from_session(session_of(me)), sync_timeout_ms=300)
+    recorder = Recorder()
+    return service, recorder, asyncio.create_task(service.run(recorder))
+
+
+async def stopped(service: MatrixService, task: asyncio.Task) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await service.close()
+
+
+def event_in(service: MatrixService, room: str, event_id: str):  # noqa: ANN201
+    room_state = service.account.rooms.get(room)
+    return room_state.event(event_id) if room_state is not None else None
+
+
+async def test_messages_after_the_login_decrypt_and_earlier_ones_say_why_not(make_actor, tmp_path) -> None:  # noqa: ANN001
+    me, alice_actor = make_actor("me"), make_actor("alice")
+    alice = peer_of(alice_actor, tmp_path, "alice")
+    await alice.start()
+    try:
+        room = await alice.create_encrypted_room("Secret plans", invite=[me.user_id])
+        me.join(room)
+        # Before readmark's device has keys: nio shares with no device of mine.
+        before = await alice.send(room, "sent before readmark existed")
+        async with MatrixClient.from_session(session_of(me)) as client:
+            assert await set_up_device(client) is None
+        service, recorder, task = await started(me)
+        try:
+            await eventually(lambda: service.status.state is SyncState.LIVE and event_in(service, room, before))
+            root = await alice.send(room, "Deploy plan for Friday")
+            reply = await alice.send(room, "step one: coffee", thread=root)
+            later = await alice.send(room, "anyone around?")
+            await eventually(lambda: event_in(service, room, later) and event_in(service, room, later).type != ENCRYPTED,
+                             timeout=30)
+            state = service.account.rooms[room]
+            assert state.encrypted
+            assert (state.event(root).type, state.event(root).body) == ("m.room.message", "Deploy plan for Friday")
+            assert event_text(state.event(reply)) == "step one: coffee"
+            # A thread's membership is the cleartext relation's.
+            assert state.thread_of[reply] == root and root in state.thread_positions
+            assert thread_unread(state, root).unread == 1 and thread_unread(state, MAIN).unread == 3
+            # The one sent before: still ciphertext, and why.
+            early = state.event(before)
+            assert early.type == ENCRYPTED and early.undecryptable in ("no-key", "unknown-index"), early
+            # Nothing readable reached the cache.
+            await service.close()
+            data = (tmp_path / "xdg" / "cache" / "readmark" / "readmark.sqlite3").read_bytes()
+            for text in (b"Deploy plan", b"coffee", b"anyone around"):
+                assert text not in data
+        finally:
+            await stopped(service, task)
+    finally:
+        await alice.close()
+
+
+async def test_a_key_withheld_by_its_sender_shows_its_code(make_actor, tmp_path) -> None:  # noqa: ANN001
+    me, bob_actor = make_actor("me"), make_actor("bob")
+    async with MatrixClient.from_session(session_of(me)) as client:
+        assert await set_up_device(client) is None
+    bob = peer_of(bob_actor, tmp_path, "bob")
+    await bob.start()
+    try:
+        room = await bob.create_encrypted_room("Strict", invite=[me.user_id])
+        me.join(room)
+        await bob.sync()
+        # Bob's client excludes my unverified device: its key goes nowhere, and the sender
+        # says so with m.room_key.withheld (what Element's "exclude insecure devices" does).
+        bob.client.blacklist_device(bob.client.device_store[me.user_id][me.device_id])
+        secret = await bob.send(room, "for verified devices only")
+        session_id = bob.client.olm.outbound_group_sessions[room].id
+        sender_key = bob.client.olm.account.identity_keys["curve25519"]
+        bob_actor.request("PUT", f"/_matrix/client/v3/sendToDevice/m.room_key.withheld/w{session_id[:8]}", {
+            "messages": {me.user_id: {me.device_id: {
+                "algorithm": "m.megolm.v1.aes-sha2", "room_id": room, "session_id": session_id,
+                "sender_key": sender_key, "code": "m.unverified", "reason": "Device not verified"}}}})
+        service, recorder, task = await started(me)
+        try:
+            await eventually(lambda: event_in(service, room, secret) and event_in(service, room, secret).undecryptable,
+                             timeout=30)
+            assert event_in(service, room, secret).undecryptable == "withheld:m.unverified"
+        finally:
+            await stopped(service, task)
+    finally:
+        await bob.close()
