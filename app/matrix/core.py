@@ -30,7 +30,7 @@ from typing import Any
 
 from app.matrix import translate
 from app.matrix.naming import RoomNaming
-from app.matrix.wire_events import decrypted_event
+from app.matrix.wire_events import alerts, decrypted_event
 from app.model import decryption
 from app.model.account import AccountState
 from app.model.ids import MAIN, EventId, RoomId, ThreadId
@@ -292,6 +292,7 @@ class ReadStateCore:
 
     def _decrypted(self, room: RoomState, positions: Sequence[int], decrypt: Decrypt) -> RoomState:
         naming: RoomNaming | None = None
+        alert = None
         replacements = {}
         for position in positions:
             event = room.events[position]
@@ -311,7 +312,8 @@ class ReadStateCore:
                 continue
             if naming is None:
                 naming = RoomNaming(room)
-            replacements[event.event_id] = decrypted_event(event, result, naming)
+                alert = alerts(self.account.push_rules, naming, room.room_id)
+            replacements[event.event_id] = decrypted_event(event, result, naming, alert)
         return replace_events(room, replacements)
 
     def forget_since(self) -> None:
@@ -373,7 +375,7 @@ class ReadStateCore:
 
     def thread_loaded(self, room_id: RoomId, thread_id: ThreadId, raw_events: Iterable[object], *, complete: bool) -> None:
         """A thread's events (from ``/relations`` and ``/event``) arrived."""
-        events = translate.timeline_events(raw_events)
+        events = self._events_of(room_id, raw_events)
         self._change_room(
             room_id, lambda room: backfill(room, events, complete_thread=thread_id if complete else None)
         )
@@ -392,7 +394,7 @@ class ReadStateCore:
 
     def gap_loaded(self, room_id: RoomId, before: EventId, raw_chunk: Sequence[object], end: str | None) -> None:
         """A page of ``/messages`` (newest first, as ``dir=b`` gives it) before ``before``."""
-        older = translate.timeline_events(reversed(raw_chunk))
+        older = self._events_of(room_id, reversed(raw_chunk))
         exhausted = end is None or not raw_chunk
         self._change_room(room_id, lambda room: fill_gap(room, before, older, next_token=end, exhausted=exhausted))
 
@@ -406,6 +408,10 @@ class ReadStateCore:
         for root in translate.timeline_events(raw_roots):
             if root.event_id not in room.thread_positions:
                 self._want(FillJob(FillKind.THREAD, room_id, root.event_id), budgeted=False)
+
+    def _events_of(self, room_id: RoomId, raw_events: Iterable[object]) -> list:
+        """Events fetched for a room, judged by the push rules in its current state."""
+        return translate.timeline_events(raw_events, self.account.rooms.get(room_id), self.account.push_rules)
 
     def _want(self, job: FillJob, *, budgeted: bool = True) -> bool:
         if job in self._fills_seen:

@@ -42,6 +42,8 @@ ROOM_STATE_TYPES: Final = (
     "m.room.member",
     "m.room.encryption",
     "m.room.power_levels",
+    # Its creators: from room version 12 they stand above every power level.
+    "m.room.create",
 )
 
 # Dotted paths; a literal "." in a key is escaped as "\." (spec: Filtering, event_fields).
@@ -68,6 +70,8 @@ EVENT_FIELDS: Final = (
     "content.users",
     "content.users_default",
     "content.notifications",
+    "content.room_version",
+    "content.additional_creators",
     # Relations (threads, edits, reactions) and redactions (room version 11 puts it here).
     "content.m\\.relates_to",
     # An edit's new text (its own body is a "* ..." fallback).

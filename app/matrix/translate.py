@@ -33,7 +33,8 @@ from typing import Any, Final
 from app.gcpause import collector_paused
 from app.matrix.naming import MAX_HEROES, RoomNaming
 from app.matrix.wire import PREVIEW_MAX_CHARS, Tally, clean_text, events_of, nonnegative, timestamp
-from app.matrix.wire_events import timeline_event
+from app.model.push import PushRuleset, ruleset_from_json
+from app.matrix.wire_events import alerts, timeline_event
 from app.model.account import AccountState
 from app.model.events import TimelineEvent
 from app.model.ids import MAIN, RoomId, UserId, is_event_id, is_room_id, is_token, is_user_id
@@ -87,12 +88,16 @@ def parse_sync(body: bytes | bytearray | str | Mapping[str, Any]) -> dict[str, A
     return decoded
 
 
-def timeline_events(raw_events: Iterable[object]) -> list[TimelineEvent]:
+def timeline_events(
+    raw_events: Iterable[object], room: RoomState | None = None, push_rules: PushRuleset | None = None
+) -> list[TimelineEvent]:
     """Events fetched outside /sync (``/relations``, ``/threads``, ``/event``), in the
-    order given, malformed ones skipped. For ``app.model.room.backfill``."""
+    order given, malformed ones skipped. For ``app.model.room.backfill``. Given the
+    ``room`` they belong to, messages get the push rules' verdict in its current state."""
     tally = Tally()
-    names = RoomNaming(RoomState("!outside-sync", ""))
-    events = [event for raw in raw_events if (event := timeline_event(raw, names, tally)) is not None]
+    names = RoomNaming(room if room is not None else RoomState("!outside-sync", ""))
+    alert = alerts(push_rules, names, room.room_id) if room is not None else None
+    events = [event for raw in raw_events if (event := timeline_event(raw, names, tally, alert)) is not None]
     if tally.skipped:
         log.debug("events: skipped %d malformed item(s)", tally.skipped)
     return events
@@ -127,6 +132,11 @@ def _apply_sync_changes(
     me = account.user_id
     rooms: dict[RoomId, RoomState] = dict(account.rooms)
     changed: set[RoomId] = set()
+    # First: the rooms' events are judged by these rules.
+    push_json = _push_rules_json(sync.get("account_data"), tally)
+    if push_json is not None and push_json != account.push_rules_json:
+        account = replace(account, push_rules=ruleset_from_json(push_json, me), push_rules_json=push_json)
+    ruleset = account.push_rules
 
     sections = sync.get("rooms")
     if not isinstance(sections, dict):
@@ -151,7 +161,7 @@ def _apply_sync_changes(
         listed.add(room_id)
         room = rooms.get(room_id) or RoomState(room_id, me)
         try:
-            rooms[room_id] = _apply_joined(room, data, tally)
+            rooms[room_id] = _apply_joined(room, data, tally, ruleset)
         except Exception as error:
             _guard_failed(room_id, error, tally)
             continue
@@ -206,8 +216,11 @@ def _room_entries(section: object, tally: Tally) -> Iterable[tuple[RoomId, dict[
     return entries
 
 
-def _apply_joined(room: RoomState, data: dict[str, Any], tally: Tally) -> RoomState:
+def _apply_joined(room: RoomState, data: dict[str, Any], tally: Tally, ruleset: PushRuleset | None = None) -> RoomState:
     names = RoomNaming(room)
+    # The summary's member counts first: the push rules read the room's size.
+    names.apply_summary(data.get("summary"), tally)
+    alert = alerts(ruleset, names, room.room_id)
     timeline = data.get("timeline")
     raw_events = events_of(timeline, tally)
     state_after = data.get("state_after")
@@ -224,7 +237,7 @@ def _apply_joined(room: RoomState, data: dict[str, Any], tally: Tally) -> RoomSt
         names.apply_state_events([raw for raw in raw_events[:cut] if type(raw) is dict and "state_key" in raw], tally)
         raw_events = raw_events[cut:]
     for raw in raw_events:
-        event = timeline_event(raw, names, tally)
+        event = timeline_event(raw, names, tally, alert)
         if event is not None:
             append(event)
     if events:
@@ -243,7 +256,6 @@ def _apply_joined(room: RoomState, data: dict[str, Any], tally: Tally) -> RoomSt
     # 2. State that names the room.
     if state_after is not None:
         names.apply_state_events(events_of(state_after, tally), tally)
-    names.apply_summary(data.get("summary"), tally)
 
     # Everything below is gathered into one replace(): a frozen RoomState costs ~10 us
     # to copy, and an initial sync copies each of 1,000 rooms.
@@ -426,6 +438,19 @@ def _room_account_data(events: list[Any], tally: Tally) -> tuple[str | None, boo
                 marked_unstable = unread
     # The stable name wins when a sync carries both.
     return fully_read, (marked if marked is not None else marked_unstable)
+
+
+def _push_rules_json(account_data: object, tally: Tally) -> str | None:
+    """This sync's ``m.push_rules`` content as compact JSON, or None when it has none."""
+    found = None
+    for raw in events_of(account_data, tally):
+        if type(raw) is dict and raw.get("type") == "m.push_rules":
+            content = raw.get("content")
+            if type(content) is dict:
+                found = json.dumps(content, separators=(",", ":"), sort_keys=True)
+            else:
+                tally.skipped += 1
+    return found
 
 
 def _direct_rooms(account_data: object, tally: Tally) -> frozenset[RoomId] | None:

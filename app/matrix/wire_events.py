@@ -11,14 +11,21 @@ membership change carries are those of its moment in the timeline.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Final
 
 from app.matrix.naming import RoomNaming
 from app.matrix.wire import NAME_MAX_CHARS, Tally, clean_name, clean_text, timestamp
 from app.model.events import (
+    ALERT_HIGHLIGHT,
+    ALERT_NOTIFY,
+    ALERT_SILENT,
+    ALERT_UNKNOWN,
     ENCRYPTED,
+    MESSAGE_TYPES,
     POLL_START_TYPES,
+    REL_ANNOTATION,
     REL_REPLACE,
     Membership,
     MsgType,
@@ -26,6 +33,7 @@ from app.model.events import (
     Undecryptable,
 )
 from app.model.ids import is_event_id, is_token, is_user_id
+from app.model.push import PushContext, PushRuleset, default_ruleset, evaluate
 
 # A reaction's key is an emoji, mostly; nothing needs more.
 REACTION_KEY_MAX_CHARS: Final = 40
@@ -47,9 +55,33 @@ _SILENT_TYPES: Final = frozenset({"m.room.redaction"})
 _CIPHER_FIELDS: Final = ("algorithm", "sender_key", "session_id", "ciphertext", "device_id")
 
 
-def timeline_event(raw: object, names: RoomNaming, tally: Tally) -> TimelineEvent | None:
+# An event's alert as the push rules decide it (``raw``: the event as sent; the sender).
+Alert = Callable[[dict, str], int]
+
+
+def alerts(ruleset: PushRuleset | None, names: RoomNaming, room_id: str) -> Alert:
+    """The push rules' verdict on an event of this room, in its state as ``names`` has
+    it at that moment (my display name, the member count, the power levels)."""
+    rules = ruleset if ruleset is not None else default_ruleset(names.me)
+    me = names.me
+
+    def alert(raw: dict, sender: str) -> int:
+        power = names.power
+        context = PushContext(
+            me, names.members.get(me), names.joined or None, power.of(sender), {"room": power.notify_room}, room_id
+        )
+        outcome = evaluate(rules, raw, context)
+        if outcome.highlight:
+            return ALERT_HIGHLIGHT
+        return ALERT_NOTIFY if outcome.notify else ALERT_SILENT
+
+    return alert
+
+
+def timeline_event(raw: object, names: RoomNaming, tally: Tally, alert: Alert | None = None) -> TimelineEvent | None:
     """``raw`` as a ``TimelineEvent``, or None (counted in ``tally``) when it is not a
-    usable event. A state event is applied to ``names`` first."""
+    usable event. A state event is applied to ``names`` first. With ``alert``, a message
+    by someone else gets the push rules' verdict."""
     if type(raw) is not dict:
         tally.skipped += 1
         return None
@@ -101,7 +133,7 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally) -> TimelineEven
             redacts = target
 
     if state_key is not None:
-        names.apply_state(etype, state_key, content)
+        names.apply_state(etype, state_key, content, sender)
 
     # What the event says (nothing, once redacted).
     body = member_name = key = ""
@@ -149,6 +181,17 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally) -> TimelineEven
     else:
         # m.sticker, and any other type with a body.
         body = clean_text(content.get("body"))
+    verdict = ALERT_UNKNOWN
+    if (
+        alert is not None
+        and state_key is None
+        and not redacted
+        and etype in MESSAGE_TYPES
+        and rel_type != REL_REPLACE
+        and rel_type != REL_ANNOTATION
+        and sender != names.me
+    ):
+        verdict = alert(raw, sender)
     # Positional: measurably cheaper than keywords on the hot path (the field order is
     # pinned by a test).
     return TimelineEvent(
@@ -168,10 +211,14 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally) -> TimelineEven
         member_name,
         key,
         ciphertext,
+        "",
+        verdict,
     )
 
 
-def decrypted_event(encrypted: TimelineEvent, plaintext: dict[str, Any], names: RoomNaming) -> TimelineEvent:
+def decrypted_event(
+    encrypted: TimelineEvent, plaintext: dict[str, Any], names: RoomNaming, alert: Alert | None = None
+) -> TimelineEvent:
     """``encrypted`` once decrypted (``plaintext``: its ``type`` and ``content``): the
     facts of what it says come from the plaintext; its IDs, time and relation stay the
     cleartext ones (a thread's membership never depends on a key, and a plaintext cannot
@@ -196,7 +243,7 @@ def decrypted_event(encrypted: TimelineEvent, plaintext: dict[str, Any], names: 
         "type": plaintext.get("type"),
         "content": content,
     }
-    event = timeline_event(raw, names, Tally())
+    event = timeline_event(raw, names, Tally(), alert)
     if event is None or event.state_key is not None or event.type == ENCRYPTED:
         return replace(encrypted, undecryptable=Undecryptable.BAD.value)
     if not event.key and encrypted.key:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from itertools import chain
 
 from app.model.ids import MAIN, RoomId, ThreadId, UserId
+from app.model.push import PushRuleset
 from app.model.room import RoomState
 from app.model.summary import RoomSort, summarize, summary_sort_key
 from app.model.unread import room_unread, threads_unread
@@ -23,6 +24,11 @@ class AccountState:
     user_id: UserId
     rooms: Mapping[RoomId, RoomState] = field(default_factory=dict)
     next_batch: str | None = None
+    # The user's push rules (m.push_rules), merged with the spec's defaults; None until
+    # the server sent them (the defaults apply meanwhile).
+    push_rules: PushRuleset | None = None
+    # Their account data as the server sent it, for the cache to keep.
+    push_rules_json: str | None = None
 
     def with_room(self, room: RoomState) -> AccountState:
         rooms = dict(self.rooms)

@@ -72,6 +72,10 @@ class TimelineEvent:
 
     An event that came encrypted keeps its ``ciphertext`` (the compact JSON of its
     ``m.room.encrypted`` content), decrypted or not, so that only that reaches the disk.
+    ``alert`` is what the user's push rules, evaluated here, make of the event (``ALERT_*``):
+    worked out for the events an unread count can include (messages by others), on the
+    plaintext once an encrypted event is decrypted; ``ALERT_UNKNOWN`` for the rest.
+
     Until it is decrypted its ``type`` is ``m.room.encrypted``, the facts above are empty,
     and ``undecryptable`` says why it is not readable once that was tried (an
     ``Undecryptable`` value: ``no-key``, ``withheld:m.unverified``, ...). Its relation is
@@ -98,6 +102,7 @@ class TimelineEvent:
     key: str = ""
     ciphertext: str | None = None
     undecryptable: str = ""
+    alert: int = 0
 
     def __init__(
         self,
@@ -118,6 +123,7 @@ class TimelineEvent:
         key: str = "",
         ciphertext: str | None = None,
         undecryptable: str = "",
+        alert: int = 0,
     ) -> None:
         # The __init__ a frozen dataclass generates sets each field through
         # object.__setattr__; the slots' own setters do the same in half the time, and a
@@ -139,6 +145,7 @@ class TimelineEvent:
         _set_key(self, key)
         _set_ciphertext(self, ciphertext)
         _set_undecryptable(self, undecryptable)
+        _set_alert(self, alert)
 
     @property
     def is_state(self) -> bool:
@@ -167,6 +174,21 @@ _set_member_name = TimelineEvent.member_name.__set__  # type: ignore[attr-define
 _set_key = TimelineEvent.key.__set__  # type: ignore[attr-defined]
 _set_ciphertext = TimelineEvent.ciphertext.__set__  # type: ignore[attr-defined]
 _set_undecryptable = TimelineEvent.undecryptable.__set__  # type: ignore[attr-defined]
+_set_alert = TimelineEvent.alert.__set__  # type: ignore[attr-defined]
+
+# What the push rules make of an event (``TimelineEvent.alert``).
+ALERT_UNKNOWN: Final = 0  # not evaluated: counted as a notification, as servers count it
+ALERT_SILENT: Final = 1
+ALERT_NOTIFY: Final = 2
+ALERT_HIGHLIGHT: Final = 3  # a notification that highlights (a mention, say)
+
+
+def notifies(event: TimelineEvent) -> bool:
+    return event.alert != ALERT_SILENT
+
+
+def highlights(event: TimelineEvent) -> bool:
+    return event.alert == ALERT_HIGHLIGHT
 
 ENCRYPTED: Final = "m.room.encrypted"
 

@@ -806,3 +806,15 @@ def merged_ruleset(user_rules: PushRuleset | None, user_id: str) -> PushRuleset:
 def ruleset_from_account_data(content: object, user_id: str) -> PushRuleset:
     """``m.push_rules`` content to the ruleset in force: parsed, then merged."""
     return merged_ruleset(parse_push_rules(content), user_id)
+
+
+def ruleset_from_json(text: str, user_id: str) -> PushRuleset:
+    """``ruleset_from_account_data`` of the account data kept as JSON text (the cache
+    keeps it so); text that is no JSON gives the defaults."""
+    import json
+
+    try:
+        content = json.loads(text)
+    except (ValueError, RecursionError):
+        content = None
+    return ruleset_from_account_data(content, user_id)

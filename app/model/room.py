@@ -37,6 +37,28 @@ class ServerCounts:
     highlights: int = 0
 
 
+# Above any level a power-levels event can give (canonical JSON integers stop at 2**53).
+CREATOR_LEVEL: Final = 2**53
+
+
+@dataclass(frozen=True, slots=True)
+class PowerLevels:
+    """What readmark keeps of ``m.room.power_levels``: the level of a member without one
+    of their own, the level that may notify the whole room, and the members above the
+    default (a room's full list can be thousands long). From room version 12 the room's
+    creators (``m.room.create``) stand above every level and are listed in none."""
+
+    users_default: int = 0
+    notify_room: int = 50
+    elevated: Mapping[UserId, int] = field(default_factory=dict, hash=False, compare=True)
+    creators: frozenset[UserId] = frozenset()
+
+    def of(self, user_id: UserId) -> int:
+        if user_id in self.creators:
+            return CREATOR_LEVEL
+        return self.elevated.get(user_id, self.users_default)
+
+
 @dataclass(frozen=True, slots=True)
 class ReadPosition:
     """Where I have read up to in one thread, as an index in room order.
@@ -81,6 +103,7 @@ class RoomState:
     member_names: Mapping[UserId, str] = field(default_factory=dict)
     # m.room.encryption is in its state: its events come encrypted.
     encrypted: bool = False
+    power: PowerLevels = PowerLevels()
 
     # ---- derived indexes -------------------------------------------------
 

@@ -20,7 +20,7 @@ from app.model.unread import RoomUnread, room_unread
 # Stored with the summaries (the cache's meta table): bump it when what a summary holds
 # or how its counts are computed (app/model/unread.py) changes, so a cache written by an
 # older readmark paints no stale counts; its preview is then skipped once.
-SUMMARY_VERSION = 2
+SUMMARY_VERSION = 3
 
 
 class RoomSort(str, Enum):

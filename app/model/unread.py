@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app.model.events import TimelineEvent, counts_as_unread
+from app.model.events import ALERT_HIGHLIGHT, ALERT_SILENT, TimelineEvent, counts_as_unread
 from app.model.ids import MAIN, EventId, ThreadId
 from app.model.room import RoomState, ServerCounts
 
@@ -28,6 +28,11 @@ class ThreadUnread:
     server: ServerCounts
     # The first unread message, for jumping to it.
     first_unread: EventId | None = None
+    # Of the unread messages: those the push rules, evaluated here, notify and highlight
+    # for, and those still encrypted for want of a key.
+    local_notifications: int = 0
+    local_highlights: int = 0
+    undecryptable: int = 0
 
     @property
     def has_unread(self) -> bool:
@@ -50,6 +55,9 @@ class RoomUnread:
     highlights: int
     unread_threads: int
     marked_unread: bool
+    local_notifications: int = 0
+    local_highlights: int = 0
+    undecryptable: int = 0
 
     @property
     def has_unread(self) -> bool:
@@ -85,7 +93,17 @@ def room_unread(room: RoomState) -> RoomUnread:
     threads = sum(1 for t, c in counts.items() if t != MAIN and c.unread > 0)
     notifications = room.server_main.notifications + sum(c.notifications for c in room.server_threads.values())
     highlights = room.server_main.highlights + sum(c.highlights for c in room.server_threads.values())
-    result = RoomUnread(unread, lower, notifications, highlights, threads, room.marked_unread)
+    result = RoomUnread(
+        unread,
+        lower,
+        notifications,
+        highlights,
+        threads,
+        room.marked_unread,
+        sum(c.local_notifications for c in counts.values()),
+        sum(c.local_highlights for c in counts.values()),
+        sum(c.undecryptable for c in counts.values()),
+    )
     room.__dict__["_room_unread"] = result
     return result
 
@@ -130,12 +148,21 @@ def _count(room: RoomState, thread_id: ThreadId, positions: tuple[int, ...]) -> 
         lower = last_gap - 1
     lower_bound = last_gap > lower and (not complete or read.unresolved)
     me = room.me
-    unread = 0
+    unread = notify = highlight = undecryptable = 0
     first: EventId | None = None
     events: tuple[TimelineEvent, ...] = room.events
     for position in positions:
-        if position > lower and counts_as_unread(events[position], me):
-            unread += 1
-            if first is None:
-                first = events[position].event_id
-    return ThreadUnread(thread_id, unread, lower_bound, _server(room, thread_id), first)
+        if position > lower:
+            event = events[position]
+            if counts_as_unread(event, me):
+                unread += 1
+                alert = event.alert
+                if alert != ALERT_SILENT:
+                    notify += 1
+                    if alert == ALERT_HIGHLIGHT:
+                        highlight += 1
+                if event.undecryptable:
+                    undecryptable += 1
+                if first is None:
+                    first = event.event_id
+    return ThreadUnread(thread_id, unread, lower_bound, _server(room, thread_id), first, notify, highlight, undecryptable)

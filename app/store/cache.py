@@ -5,7 +5,8 @@ receipts and a pending fully-read marker, which are the receipt queue's to persi
 
 Layout (``SCHEMA_VERSION``):
 
-- ``meta(key, value)``: ``schema_version``, ``user_id``, ``device_id``, ``next_batch``;
+- ``meta(key, value)``: ``schema_version``, ``user_id``, ``device_id``, ``next_batch``,
+  ``push_rules`` (the account's ``m.push_rules``, which the server sends once);
 - ``rooms(room_id, data)``: one row per room, ``data`` a compact JSON array (UTF-8,
   lone surrogates kept) of the room's fields, events as positional arrays;
 - ``summaries(room_id, title, membership, latest_ts, unread, lower_bound,
@@ -59,10 +60,20 @@ from typing import Any, Final
 from app import paths
 from app.gcpause import collector_paused
 from app.model.account import AccountState
-from app.model.events import ENCRYPTED, Membership, MsgType, TimelineEvent
+from app.model.events import (
+    ALERT_HIGHLIGHT,
+    ALERT_NOTIFY,
+    ALERT_SILENT,
+    ALERT_UNKNOWN,
+    ENCRYPTED,
+    Membership,
+    MsgType,
+    TimelineEvent,
+)
 from app.model.names import NameInputs
+from app.model.push import ruleset_from_json
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
-from app.model.room import RoomState, ServerCounts, trim_history
+from app.model.room import PowerLevels, RoomState, ServerCounts, trim_history
 from app.model.summary import SUMMARY_VERSION, RoomSummary, summarize
 from app.model.unread import RoomUnread
 from app.store.files import FILE_MODE, create_private_file, private_dir
@@ -76,6 +87,7 @@ FILE_NAME: Final = "readmark.sqlite3"
 MAX_EVENTS_PER_ROOM: Final = 500
 
 _RECEIPT_TYPES: Final = {t.value: t for t in ReceiptType}
+_ALERTS: Final = frozenset({ALERT_UNKNOWN, ALERT_SILENT, ALERT_NOTIFY, ALERT_HIGHLIGHT})
 _MSGTYPES: Final = {t.value: t for t in MsgType}
 _MEMBERSHIPS: Final = {m.value: m for m in Membership}
 # Seconds to wait for another readmark process holding the file.
@@ -289,7 +301,8 @@ def _create_schema(db: sqlite3.Connection) -> None:
         "CREATE TABLE IF NOT EXISTS summaries (room_id TEXT PRIMARY KEY, title TEXT NOT NULL, membership TEXT NOT NULL,"
         " latest_ts INTEGER NOT NULL, unread INTEGER NOT NULL, lower_bound INTEGER NOT NULL,"
         " notifications INTEGER NOT NULL, highlights INTEGER NOT NULL, unread_threads INTEGER NOT NULL,"
-        " marked_unread INTEGER NOT NULL, encrypted INTEGER NOT NULL) WITHOUT ROWID"
+        " marked_unread INTEGER NOT NULL, encrypted INTEGER NOT NULL, local_notifications INTEGER NOT NULL,"
+        " local_highlights INTEGER NOT NULL) WITHOUT ROWID"
     )
 
 
@@ -325,7 +338,14 @@ def _load(db: sqlite3.Connection, user_id: str, device_id: str | None) -> Accoun
         room = decode_room(room_id, user_id, data)
         rooms[room_id] = room
     next_batch = meta.get("next_batch")
-    return AccountState(user_id, rooms, next_batch if isinstance(next_batch, str) and next_batch else None)
+    push_json = meta.get("push_rules") or None
+    return AccountState(
+        user_id,
+        rooms,
+        next_batch if isinstance(next_batch, str) and next_batch else None,
+        ruleset_from_json(push_json, user_id) if push_json else None,
+        push_json,
+    )
 
 
 def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Iterable[str] | None, device_id: str) -> None:
@@ -388,7 +408,7 @@ def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Itera
             db.executemany("INSERT OR REPLACE INTO rooms (room_id, data) VALUES (?, ?)", upserts)
             db.executemany("DELETE FROM summaries WHERE room_id = ?", unsummarised)
             db.executemany(
-                f"INSERT OR REPLACE INTO summaries ({_SUMMARY_COLUMNS}) VALUES ({', '.join('?' * 11)})", summaries
+                f"INSERT OR REPLACE INTO summaries ({_SUMMARY_COLUMNS}) VALUES ({', '.join('?' * 13)})", summaries
             )
         if count != len(rooms):
             # A caller that forgot a removed room (left, forgotten) must not bring it back
@@ -406,6 +426,7 @@ def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Itera
                 ("next_batch", account.next_batch or ""),
                 ("room_count", str(count)),
                 ("summary_version", str(SUMMARY_VERSION)),
+                ("push_rules", account.push_rules_json or ""),
             ],
         )
         db.execute("COMMIT")
@@ -471,12 +492,13 @@ def encode_room(room: RoomState) -> bytes:
                 e.member_name,
                 e.key,
                 None,
+                e.alert,
             ]
             if e.ciphertext is None
             # An encrypted event: its ciphertext and cleartext relation only; what it
             # says stays in memory (decrypted again after a restart).
             else [e.event_id, e.sender, e.ts, ENCRYPTED, "", e.rel_type, e.relates_to, None, e.redacted, None,
-                  e.thread_reply_count, None, None, "", "", e.ciphertext]
+                  e.thread_reply_count, None, None, "", "", e.ciphertext, e.alert]
             for e in events
         ],
         sorted(gaps),
@@ -494,6 +516,7 @@ def encode_room(room: RoomState) -> bytes:
         dict(room.member_names),
         {event_id: token for event_id, token in room.gap_tokens.items() if room.index.get(event_id) is not None},
         room.encrypted,
+        [room.power.users_default, room.power.notify_room, dict(room.power.elevated), sorted(room.power.creators)],
     ]
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
 
@@ -502,7 +525,7 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
     """The inverse of ``encode_room``. Raises CacheCorrupt (or a ValueError/TypeError/
     KeyError/IndexError) on anything that is not exactly that shape."""
     row = json.loads(data.decode("utf-8", "surrogatepass"))
-    if not isinstance(row, list) or len(row) != 16:
+    if not isinstance(row, list) or len(row) != 17:
         raise CacheCorrupt("a room row has the wrong shape")
     (
         name,
@@ -521,6 +544,7 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
         member_names,
         gap_tokens,
         encrypted,
+        power,
     ) = row
     events = tuple(TimelineEvent(*_checked_event(e)) for e in raw_events)
     receipts = {
@@ -548,6 +572,7 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
         member_names={_str(u): _str(n) for u, n in member_names.items()},
         gap_tokens={_str(e): _str(t) for e, t in gap_tokens.items()},
         encrypted=_bool(encrypted),
+        power=_power(power),
     )
 
 
@@ -565,7 +590,7 @@ _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _SUMMARY_COLUMNS: Final = (
     "room_id, title, membership, latest_ts, unread, lower_bound, notifications, highlights, unread_threads,"
-    " marked_unread, encrypted"
+    " marked_unread, encrypted, local_notifications, local_highlights"
 )
 
 
@@ -584,12 +609,15 @@ def encode_summary(summary: RoomSummary) -> tuple:
         u.unread_threads,
         int(u.marked_unread),
         int(summary.encrypted),
+        u.local_notifications,
+        u.local_highlights,
     )
 
 
 def decode_summary(row: tuple) -> RoomSummary:
     """The inverse of ``encode_summary``; raises CacheCorrupt on a wrong type."""
-    room_id, title, membership, latest_ts, unread, lower, notifications, highlights, threads, marked, encrypted = row
+    (room_id, title, membership, latest_ts, unread, lower, notifications, highlights, threads, marked, encrypted,
+     local_notifications, local_highlights) = row
     if not (
         type(room_id) is str
         and type(title) is str
@@ -602,9 +630,12 @@ def decode_summary(row: tuple) -> RoomSummary:
         and type(threads) is int
         and marked in (0, 1)
         and encrypted in (0, 1)
+        and type(local_notifications) is int
+        and type(local_highlights) is int
     ):
         raise CacheCorrupt("a summary row has the wrong types")
-    counts = RoomUnread(unread, lower == 1, notifications, highlights, threads, marked == 1)
+    counts = RoomUnread(unread, lower == 1, notifications, highlights, threads, marked == 1, local_notifications,
+                        local_highlights)
     return RoomSummary(room_id, title, membership, latest_ts, counts, encrypted == 1)
 
 
@@ -613,10 +644,10 @@ def _checked_event(raw: Any) -> list[Any]:
     turned into their enums. One expression of ``type()`` tests rather than a helper
     call per field: 29,000 events are checked on a start with 1,000 rooms, and per-field
     calls would be half the load."""
-    if type(raw) is not list or len(raw) != 16:
+    if type(raw) is not list or len(raw) != 17:
         raise CacheCorrupt("an event has the wrong shape")
     (event_id, sender, ts, kind, body, rel_type, relates_to, state_key, redacted, redacts, count,
-     msgtype, membership, member_name, key, ciphertext) = raw
+     msgtype, membership, member_name, key, ciphertext, alert) = raw
     if not (
         type(event_id) is str
         and type(sender) is str
@@ -634,6 +665,8 @@ def _checked_event(raw: Any) -> list[Any]:
         and type(member_name) is str
         and type(key) is str
         and (ciphertext is None or type(ciphertext) is str)
+        and type(alert) is int
+        and alert in _ALERTS
     ):
         raise CacheCorrupt("an event field has the wrong type")
     if msgtype is not None:
@@ -644,7 +677,19 @@ def _checked_event(raw: Any) -> list[Any]:
         raw[12] = _MEMBERSHIPS.get(membership)
         if raw[12] is None:
             raise CacheCorrupt("an event has an unknown membership")
+    # Why an event could not be decrypted is not stored: found again when it is tried.
+    raw.insert(16, "")
     return raw
+
+
+def _power(raw: Any) -> PowerLevels:
+    users_default, notify_room, elevated, creators = raw
+    if not isinstance(elevated, dict) or not isinstance(creators, list):
+        raise CacheCorrupt("a room's power levels have the wrong shape")
+    return PowerLevels(
+        _int(users_default), _int(notify_room), {_str(u): _int(v) for u, v in elevated.items()},
+        frozenset(_str(u) for u in creators),
+    )
 
 
 def _counts(raw: Any) -> ServerCounts:

@@ -178,6 +178,7 @@ def test_timeline_event_field_order_is_what_the_translation_assumes() -> None:
         "key",
         "ciphertext",
         "undecryptable",
+        "alert",
     ]
 
 
@@ -185,7 +186,8 @@ def test_a_message_becomes_a_timeline_event() -> None:
     raw = ev("$m1", body="hello")
     room = one_room(raw)
     assert room.events == (
-        TimelineEvent("$m1", ALICE, raw["origin_server_ts"], "m.room.message", "hello", msgtype=MsgType.TEXT),
+        # alert 2: the default push rules notify for a message in a group room.
+        TimelineEvent("$m1", ALICE, raw["origin_server_ts"], "m.room.message", "hello", msgtype=MsgType.TEXT, alert=2),
     )
     assert room.history_complete
 
@@ -792,7 +794,8 @@ def test_the_filter_asks_for_per_thread_counts_and_little_else() -> None:
     assert set(room["account_data"]["types"]) == {"m.fully_read", "m.marked_unread", "com.famedly.marked_unread"}
     assert body["account_data"] == {"types": ["m.direct", "m.push_rules"]}
     assert set(room["state"]["types"]) == {
-        "m.room.name", "m.room.canonical_alias", "m.room.member", "m.room.encryption", "m.room.power_levels"
+        "m.room.name", "m.room.canonical_alias", "m.room.member", "m.room.encryption", "m.room.power_levels",
+        "m.room.create",
     }
     assert body["presence"] == {"types": []}
     assert body["event_fields"] == list(EVENT_FIELDS)

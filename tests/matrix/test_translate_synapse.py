@@ -129,6 +129,11 @@ def test_core_counts_equal_synapse_per_thread_counts(make_actor: Callable[..., M
     assert _server_counts(body, seeded.room_id) == (main, expected_threads)
     assert _core_counts(account, seeded.room_id) == (main, expected_threads)
     room = account.rooms[seeded.room_id]
+    # The push rules evaluated here notify for what Synapse counts, and highlight nothing.
+    counts = threads_unread(room)
+    assert counts[MAIN].local_notifications == main
+    assert {t: c.local_notifications for t, c in counts.items() if t != MAIN and c.local_notifications} == expected_threads
+    assert sum(c.local_highlights for c in counts.values()) == 0
     assert room.server_main.notifications == main
     assert {t: c.notifications for t, c in room.server_threads.items()} == expected_threads
 
@@ -160,3 +165,32 @@ def test_fresh_recordings_translate_like_the_committed_ones(synapse, tmp_path: P
     assert edit["content"]["m.new_content"]["body"] == "hello, lab"
     check_threads_scenario(tmp_path)
     check_gap_scenario(tmp_path)
+
+
+def test_local_push_rules_count_and_highlight_as_synapse_does(make_actor: Callable[..., MatrixActor]) -> None:
+    """Notices, edits, reactions, mentions by m.mentions and of the room: the push rules
+    evaluated here give the notification and highlight counts Synapse gives."""
+    me, alice = make_actor("me"), make_actor("alice")
+    room = alice.create_room("Rules", preset="public_chat")
+    me.join(room)
+    plain = alice.send_text(room, "plain words")
+    alice.send_event(room, "m.room.message", {"msgtype": "m.notice", "body": "a bot says so"})
+    alice.send_text(room, "look here", mentions=[me.user_id])
+    alice.edit(room, plain, "plainer words")
+    alice.react(room, plain, "👀")
+    alice.send_event(room, "m.room.message", {"msgtype": "m.text", "body": "everyone!", "m.mentions": {"room": True}})
+    alice.send_event(room, "m.room.message", {"msgtype": "m.text", "body": "no one", "m.mentions": {}})
+
+    def settled() -> tuple[int, int] | None:
+        notifications, highlights, _ = me.unread_counts(room)
+        return (notifications, highlights) if (notifications, highlights) == (4, 2) else None
+
+    # Synapse: plain, the mention, the room mention, "no one" notify; the mention and
+    # the room mention (alice made the room: she may notify it) highlight.
+    MatrixActor.wait_for(settled, timeout=20)
+    body = me.sync(filter=sync_filter())
+    account = apply_sync(AccountState(me.user_id), parse_sync(body))
+    counts = threads_unread(account.rooms[room])[MAIN]
+    assert (counts.local_notifications, counts.local_highlights) == (4, 2)
+    server = body["rooms"]["join"][room]["unread_notifications"]
+    assert (server["notification_count"], server["highlight_count"]) == (4, 2)

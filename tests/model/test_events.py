@@ -12,7 +12,7 @@ import pytest
 from app.model.events import Membership, MsgType, TimelineEvent, as_redacted
 
 EVERY_FIELD = ("$e", "@a:b", 5, "m.room.member", "body", "m.thread", "$root", "@a:b", False, "$x", 3,
-               MsgType.EMOTE, Membership.JOIN, "Alice", "🎂", '{"algorithm":"m.megolm.v1.aes-sha2"}', "no-key")
+               MsgType.EMOTE, Membership.JOIN, "Alice", "🎂", '{"algorithm":"m.megolm.v1.aes-sha2"}', "no-key", 3)
 
 
 def test_init_takes_the_fields_in_order_with_their_defaults() -> None:
@@ -32,7 +32,7 @@ def test_every_field_is_set_from_its_own_argument() -> None:
                                                                      strict=True)})
     assert by_keyword == event and hash(by_keyword) == hash(event)
     assert TimelineEvent("$e", "@a:b", 5, "m.room.message") == TimelineEvent(
-        "$e", "@a:b", 5, "m.room.message", "", None, None, None, False, None, None, None, None, "", "", None, "")
+        "$e", "@a:b", 5, "m.room.message", "", None, None, None, False, None, None, None, None, "", "", None, "", 0)
 
 
 def test_an_event_is_frozen_slotted_and_copied_by_replace() -> None:

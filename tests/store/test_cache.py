@@ -370,7 +370,7 @@ def test_an_event_row_holds_every_field_of_an_event() -> None:
     All but ``undecryptable``: why an event could not be decrypted is found again after a
     restart, when decryption is tried again."""
     (event,) = json.loads(encode_room(add_timeline(RoomState("!a:test", ME), [message("$a")], limited=False)))[3]
-    assert len(event) == len(dataclasses.fields(TimelineEvent)) - 1 == 16
+    assert len(event) == len(dataclasses.fields(TimelineEvent)) - 1 == 17
     assert SCHEMA_VERSION == 5
 
 
