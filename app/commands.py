@@ -135,6 +135,9 @@ def status_document(account: AccountState, *, unread_only: bool = False) -> dict
                     "unread_is_lower_bound": unread.lower_bound,
                     "notifications": unread.server.notifications,
                     "highlights": unread.server.highlights,
+                    "local_notifications": unread.local_notifications,
+                    "local_highlights": unread.local_highlights,
+                    "undecryptable": unread.undecryptable,
                     "latest_event_id": latest.event_id if latest is not None else None,
                     "my_receipt": {
                         "public": room.my_furthest_receipt((ReceiptType.PUBLIC,), (None, thread_id)),
@@ -150,6 +153,10 @@ def status_document(account: AccountState, *, unread_only: bool = False) -> dict
                 "unread_is_lower_bound": counts.lower_bound,
                 "notifications": counts.notifications,
                 "highlights": counts.highlights,
+                "encrypted": room.encrypted,
+                "local_notifications": counts.local_notifications,
+                "local_highlights": counts.local_highlights,
+                "undecryptable": counts.undecryptable,
                 "marked_unread": room.marked_unread,
                 "fully_read": room.fully_read_event(),
                 "threads": threads,
@@ -162,7 +169,11 @@ def status_text(document: dict) -> str:
     lines = []
     for room in document["rooms"]:
         unread = f"{room['unread']}{'+' if room['unread_is_lower_bound'] else ''}" if room["unread"] else "-"
-        highlights = f" @{room['highlights']}" if room["highlights"] else ""
+        # In an encrypted room the server cannot tell a mention: the count made here is the one.
+        count = room["local_highlights"] if room["encrypted"] else room["highlights"]
+        highlights = f" @{count}" if count else ""
+        if room["encrypted"]:
+            highlights += " (e2e)"
         threads = sum(1 for t in room["threads"] if t["thread_id"] != MAIN and t["unread"])
         thread_text = f" threads:{threads}" if threads else ""
         lines.append(f"{unread:>5}{highlights}{thread_text}  {room['name']}")

@@ -113,3 +113,42 @@ async def test_a_key_withheld_by_its_sender_shows_its_code(make_actor, tmp_path)
             await stopped(service, task)
     finally:
         await bob.close()
+
+
+async def test_status_json_reads_an_encrypted_room_and_counts_its_mentions_itself(make_actor, tmp_path, capsys) -> None:  # noqa: ANN001
+    import json
+
+    from app import cli
+    from app.matrix.session import save_session
+
+    me, alice_actor = make_actor("me"), make_actor("alice")
+    alice = peer_of(alice_actor, tmp_path, "alice")
+    await alice.start()
+    try:
+        room = await alice.create_encrypted_room("Secret plans", invite=[me.user_id])
+        me.join(room)
+        before = await alice.send(room, "sent before readmark existed")
+        save_session(session_of(me))
+        async with MatrixClient.from_session(session_of(me)) as client:
+            assert await set_up_device(client) is None
+        root = await alice.send(room, "Deploy plan for Friday")
+        await alice.send(room, "step one: coffee", thread=root)
+        await alice.send(room, "are you there?", mentions=[me.user_id])
+        # The server: every encrypted message notifies, none highlights (it cannot read them).
+        counts = await asyncio.to_thread(
+            MatrixActor.wait_for, lambda: me.unread_counts(room) if me.unread_counts(room)[0] == 3 else None, 20
+        )
+        assert counts[1] == 0
+        assert await asyncio.to_thread(cli.main, ["status", "--json"]) == 0
+        document = json.loads(capsys.readouterr().out)
+        [ours] = [r for r in document["rooms"] if r["room_id"] == room]
+        assert ours["encrypted"] is True
+        assert ours["highlights"] == 0 and ours["local_highlights"] == 1
+        assert ours["undecryptable"] == 1  # the message sent before this device existed
+        threads = {t["thread_id"]: t for t in ours["threads"]}
+        assert threads[root]["root_preview"] == "Deploy plan for Friday"
+        assert (threads[root]["unread"], threads[root]["local_notifications"]) == (1, 1)
+        assert (threads[MAIN]["unread"], threads[MAIN]["local_highlights"], threads[MAIN]["undecryptable"]) == (3, 1, 1)
+        assert before not in capsys.readouterr().out
+    finally:
+        await alice.close()
