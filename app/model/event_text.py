@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from app.model.events import POLL_START_TYPES, Membership, MsgType, TimelineEvent
+from app.model.events import POLL_START_TYPES, Membership, MsgType, TimelineEvent, Undecryptable
 
 # A line is at most this long; longer ones are cut with an ellipsis. The translation
 # bounds each text it keeps by the same figure.
@@ -50,7 +50,7 @@ def event_text(event: TimelineEvent) -> str:
         label = _MEDIA_LABELS.get(msgtype)  # type: ignore[arg-type]
         return body if label is None else _labelled(label, body)
     if etype == "m.room.encrypted":
-        return "[encrypted]"
+        return undecryptable_text(event.undecryptable)
     if etype == "m.sticker":
         return _labelled("[sticker]", body)
     if etype in POLL_START_TYPES:
@@ -58,6 +58,36 @@ def event_text(event: TimelineEvent) -> str:
     if etype == "m.reaction":
         return f"{REACTION_LABEL} {event.key}" if event.key else REACTION_LABEL
     return body
+
+
+_UNDECRYPTABLE: Final = {
+    Undecryptable.NO_KEY.value: "waiting for the key",
+    Undecryptable.UNKNOWN_INDEX.value: "sent before this device had the key",
+    Undecryptable.REPLAY.value: "rejected: a replayed message",
+    Undecryptable.MISMATCH.value: "rejected: its key is not its sender's",
+    Undecryptable.BAD.value: "damaged",
+    Undecryptable.NO_STORE.value: "readable in the readmark that owns this profile",
+}
+# m.room_key.withheld codes (the spec's).
+_WITHHELD: Final = {
+    "m.unverified": "key withheld: this device is not verified",
+    "m.blacklisted": "key withheld: the sender blocks this device",
+    "m.unauthorised": "key withheld: not shared with this device",
+    "m.unavailable": "key withheld: the sender no longer has it",
+    "m.no_olm": "key withheld: no secure channel to the sender",
+}
+
+
+def undecryptable_text(reason: str) -> str:
+    """``[encrypted]``, with why it cannot be read once that is known."""
+    if not reason:
+        return "[encrypted]"
+    if reason.startswith(Undecryptable.WITHHELD.value):
+        code = reason.partition(":")[2]
+        words = _WITHHELD.get(code, f"key withheld ({code[:40]})" if code else "key withheld")
+    else:
+        words = _UNDECRYPTABLE.get(reason, "unreadable")
+    return f"[encrypted: {words}]"
 
 
 def _state_text(event: TimelineEvent) -> str:

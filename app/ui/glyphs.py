@@ -24,6 +24,7 @@ class Glyphs:
     sent: str
     settled: str
     failed: str
+    encrypted: str
 
 
 FANCY = Glyphs(
@@ -42,6 +43,7 @@ FANCY = Glyphs(
     sent="→",
     settled="✓",
     failed="✗",
+    encrypted="🔒",
 )
 
 PLAIN = Glyphs(
@@ -60,6 +62,7 @@ PLAIN = Glyphs(
     sent="->",
     settled="ok",
     failed="FAILED",
+    encrypted="e2e",
 )
 
 

@@ -175,7 +175,9 @@ class RoomList(KeyedList):
         if counts.has_unread:
             name = name.stylize("bold")
         unread = count_text(counts.unread, counts.lower_bound) if counts.unread else ""
-        highlights = f"{glyphs.highlight}{count_text(counts.highlights)}" if counts.highlights else ""
+        # The server cannot read an encrypted room's mentions: there the count is readmark's.
+        highlight_count = counts.local_highlights if summary.encrypted else counts.highlights
+        highlights = f"{glyphs.highlight}{count_text(highlight_count)}" if highlight_count else ""
         threads = f"{glyphs.threads}{count_text(counts.unread_threads)}" if counts.unread_threads else ""
         right = columns(
             (unread, COUNT_WIDTH, "bold"),
@@ -184,4 +186,6 @@ class RoomList(KeyedList):
             " ",
             (threads, COUNT_WIDTH, "$secondary"),
         )
+        if summary.encrypted:
+            name = Content.assemble(name, " ", Content.styled(glyphs.encrypted, "$text-muted"))
         return Row(Content.assemble(marker, " ", name), right)

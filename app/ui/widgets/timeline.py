@@ -19,7 +19,7 @@ from textual.reactive import reactive
 from app.model.account import AccountState
 from app.model.edits import latest_edits, latest_text
 from app.model.event_text import event_text
-from app.model.events import REL_ANNOTATION, REL_REPLACE, TimelineEvent, is_message
+from app.model.events import REL_ANNOTATION, REL_REPLACE, TimelineEvent, is_message, is_undecrypted
 from app.model.ids import MAIN, EventId, ThreadId, UserId
 from app.model.receipts import ReceiptType
 from app.model.room import RoomState
@@ -248,6 +248,8 @@ def _event_row(
     sender_content = sender_content.stylize("$text-muted" if mine else "bold")
     if event.redacted:
         body = Content.styled("(deleted)", "$text-muted italic")
+    elif is_undecrypted(event):
+        body = Content.styled(event_text(event), "$text-muted italic")
     elif not is_message(event):
         body = Content.styled(event_text(event) or event.type, "$text-muted")
     else:
