@@ -118,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--with-receipt", action="store_true", help="with --fully-read: also move the read receipt (unthreaded)"
     )
     mark.add_argument("--event", metavar="EVENT_ID", help="up to this event instead of the latest")
+
+    keys = sub.add_parser("keys", help="import or export room keys (Element's key export format)")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="import|export", required=True)
+    for name, text in (("import", "import room keys from an Element key export"),
+                       ("export", "export every room key held, encrypted with a passphrase")):
+        command = keys_sub.add_parser(name, help=text, description=text + ". The passphrase is asked for, never an argument.")
+        command.add_argument("file", metavar="FILE")
+        command.add_argument("--passphrase-stdin", action="store_true",
+                             help="read the passphrase from the first line of stdin (no prompt)")
     return parser
 
 
@@ -295,7 +304,47 @@ def run(argv: Sequence[str] | None = None) -> int:
         return _one_shot(args)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "keys":
+        return _keys(args)
     return _tui()
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app import room_keys
+    from app.commands import CommandError
+
+    session = _require_session()
+    passphrase = _read_passphrase(args, confirm=args.keys_command == "export")
+    try:
+        if args.keys_command == "import":
+            output = room_keys.import_keys(session, Path(args.file), passphrase)
+        else:
+            output = room_keys.export_keys(session, Path(args.file), passphrase)
+    except CommandError as error:
+        raise CliError(str(error), error.exit_code) from None
+    print(output)
+    return 0
+
+
+def _read_passphrase(args: argparse.Namespace, *, confirm: bool) -> str:
+    if args.passphrase_stdin:
+        passphrase = sys.stdin.readline().rstrip("\r\n")
+        if not passphrase:
+            raise CliError("--passphrase-stdin: no passphrase on stdin", EXIT_USAGE)
+        return passphrase
+    import getpass
+
+    try:
+        passphrase = getpass.getpass("Passphrase of the key file: ")
+        if confirm and passphrase and getpass.getpass("The same passphrase again: ") != passphrase:
+            raise CliError("the two passphrases differ; nothing was written", EXIT_USAGE)
+    except EOFError:
+        raise CliError("no passphrase given", EXIT_USAGE) from None
+    if not passphrase:
+        raise CliError("no passphrase given", EXIT_USAGE)
+    return passphrase
 
 
 # -- status / mark ----------------------------------------------------------------

@@ -34,6 +34,7 @@ from app.matrix.retry import retry_delay
 from app.matrix.sync_filter import sync_filter
 from app.matrix.crypto import CryptoDevice, CryptoStoreError, ImportResult
 from app.matrix.encryption import decryptor, exchange_keys
+from app.matrix.key_inbox import KEY_INBOX_DIR, Answer, KeyInbox
 from app.matrix.translate import SyncFormatError, parse_sync
 from app.model.account import AccountState
 from app.model.ids import RoomId, ThreadId
@@ -215,6 +216,7 @@ class MatrixService(CoreFront):
         # The profile's single-writer rule: app/store/profile.py.
         self._profile = ProfileLock(queue_path.parent)
         self._inbox = ReceiptInbox(queue_path.parent / INBOX_DIR, client.user_id)
+        self._key_inbox = KeyInbox(queue_path.parent / KEY_INBOX_DIR, client.user_id)
         # None until decided; then "owner" or "follower".
         self._role: str | None = None
         self._owner = Owner(None)
@@ -378,7 +380,22 @@ class MatrixService(CoreFront):
         while True:
             if self._core.synced:
                 self._adopt_waiting()
+            self._import_handed_keys()
             await asyncio.sleep(INBOX_POLL_S)
+
+    def _import_handed_keys(self) -> None:
+        """Room keys ``readmark keys import`` handed over: imported, the events that waited
+        for them decrypted, and the counts answered."""
+        for path, sessions in self._key_inbox.waiting():
+            if sessions is None:
+                self._key_inbox.answer(path, Answer(0, 0, 0, "the request could not be read"))
+                continue
+            try:
+                result = self.import_room_keys(sessions)
+            except CryptoStoreError as error:
+                self._key_inbox.answer(path, Answer(0, 0, 0, str(error)))
+                continue
+            self._key_inbox.answer(path, Answer(result.imported, result.known, result.invalid))
 
     def _adopt_waiting(self) -> None:
         changed = False

@@ -35,7 +35,7 @@ class Owner:
     @property
     def short_lived(self) -> bool:
         """A one-shot command: it lets go within seconds."""
-        return self.kind in ("status", "mark")
+        return self.kind in ("status", "mark", "keys", "logout")
 
     def describe(self) -> str:
         what = {"tui": "readmark", "status": "readmark status", "mark": "readmark mark"}.get(self.kind, "readmark")

@@ -152,3 +152,98 @@ async def test_status_json_reads_an_encrypted_room_and_counts_its_mentions_itsel
         assert before not in capsys.readouterr().out
     finally:
         await alice.close()
+
+
+def run_cli(capsys, *argv: str, stdin: str = "") -> tuple[int, str, str]:  # noqa: ANN001
+    import io
+    import sys
+
+    from app import cli
+
+    old = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        code = cli.main(list(argv))
+    finally:
+        sys.stdin = old
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+async def test_keys_import_makes_earlier_messages_readable_alone_and_in_a_running_tui(make_actor, tmp_path, capsys) -> None:  # noqa: ANN001
+    import json
+
+    from app.matrix.session import save_session
+
+    me, alice_actor = make_actor("me"), make_actor("alice")
+    alice = peer_of(alice_actor, tmp_path, "alice")
+    await alice.start()
+    try:
+        room = await alice.create_encrypted_room("History", invite=[me.user_id])
+        me.join(room)
+        first = await alice.send(room, "the first secret")
+        alice.forget_session(room)
+        second = await alice.send(room, "the second secret")
+        save_session(session_of(me))
+        async with MatrixClient.from_session(session_of(me)) as client:
+            assert await set_up_device(client) is None
+        export = tmp_path / "alice-keys.txt"
+        await alice.export_keys(export, "correct horse")
+
+        # Bad input first: nothing imported, nothing else touched.
+        code, out, err = await asyncio.to_thread(run_cli, capsys, "keys", "import", str(export), "--passphrase-stdin",
+                                                 stdin="wrong horse\n")
+        assert code == 1 and out == "" and err.count("\n") == 1 and "wrong passphrase" in err, err
+        truncated = tmp_path / "truncated.txt"
+        truncated.write_text(export.read_text()[:200])
+        code, _, err = await asyncio.to_thread(run_cli, capsys, "keys", "import", str(truncated), "--passphrase-stdin",
+                                               stdin="correct horse\n")
+        assert code == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+
+        # No readmark running: imported into the store; status reads the first message.
+        only_first = tmp_path / "first-only.txt"
+        from app.matrix.key_export import decrypt_export, encrypt_export
+
+        sessions = decrypt_export(export.read_bytes(), "correct horse").sessions
+        first_session = await asyncio.to_thread(alice_event_session, alice, room, first)
+        only_first.write_text(encrypt_export([s for s in sessions if s.session_id == first_session], "pw", rounds=1000))
+        code, out, err = await asyncio.to_thread(run_cli, capsys, "keys", "import", str(only_first), "--passphrase-stdin",
+                                                 stdin="pw\n")
+        assert code == 0, err
+        assert out.strip() == "imported 1 room key(s); 0 already known"
+        code, out, _ = await asyncio.to_thread(run_cli, capsys, "status", "--json")
+        [ours] = [r for r in json.loads(out)["rooms"] if r["room_id"] == room]
+        assert ours["undecryptable"] == 1  # the second one's key is not in that file
+
+        # A running readmark owns the store: the import is handed to it, and the second
+        # message is readable in it at once.
+        service, recorder, task = await started(me)
+        try:
+            await eventually(lambda: service.status.state is SyncState.LIVE and event_in(service, room, second))
+            assert event_in(service, room, first).body == "the first secret"
+            assert event_in(service, room, second).type == ENCRYPTED
+            code, out, err = await asyncio.to_thread(run_cli, capsys, "keys", "import", str(export),
+                                                     "--passphrase-stdin", stdin="correct horse\n")
+            assert code == 0, err
+            assert out.startswith("imported 1 room key(s); 1 already known") and "(by readmark (pid" in out, out
+            await eventually(lambda: event_in(service, room, second).body == "the second secret", timeout=5)
+        finally:
+            await stopped(service, task)
+        # Exporting needs the store: fine now that it has quit.
+        code, out, err = await asyncio.to_thread(run_cli, capsys, "keys", "export", str(tmp_path / "mine.txt"),
+                                                 "--passphrase-stdin", stdin="mine\n")
+        assert code == 0 and out.strip() == f"exported 2 room key(s) to {tmp_path / 'mine.txt'}", err
+        assert (tmp_path / "mine.txt").stat().st_mode & 0o777 == 0o600
+    finally:
+        await alice.close()
+
+
+def alice_event_session(peer: EncryptingPeer, room: str, event_id: str) -> str:
+    """The Megolm session an event of ``peer`` was sent with (read back from the server)."""
+    import urllib.parse
+
+    from app.devserver.actor import http_call
+
+    path = f"/_matrix/client/v3/rooms/{urllib.parse.quote(room)}/event/{urllib.parse.quote(event_id)}"
+    event = http_call(peer.client.homeserver, "GET", path, access_token=peer.client.access_token)
+    return event["content"]["session_id"]
