@@ -247,3 +247,90 @@ def alice_event_session(peer: EncryptingPeer, room: str, event_id: str) -> str:
     path = f"/_matrix/client/v3/rooms/{urllib.parse.quote(room)}/event/{urllib.parse.quote(event_id)}"
     event = http_call(peer.client.homeserver, "GET", path, access_token=peer.client.access_token)
     return event["content"]["session_id"]
+
+
+async def test_keys_sent_while_status_polls_beside_the_tui_still_decrypt_in_the_tui(make_actor, tmp_path, capsys) -> None:  # noqa: ANN001
+    """A status bar runs readmark status every second beside the TUI: it must not take the
+    to-device messages (room keys are delivered once) the TUI needs."""
+    from app.matrix.session import save_session
+
+    me, alice_actor = make_actor("me"), make_actor("alice")
+    alice = peer_of(alice_actor, tmp_path, "alice")
+    await alice.start()
+    try:
+        room = await alice.create_encrypted_room("Busy", invite=[me.user_id])
+        me.join(room)
+        save_session(session_of(me))
+        async with MatrixClient.from_session(session_of(me)) as client:
+            assert await set_up_device(client) is None
+        service, recorder, task = await started(me)
+        try:
+            await eventually(lambda: service.status.state is SyncState.LIVE and room in service.account.rooms)
+            sent = []
+            for round_ in range(4):
+                alice.forget_session(room)  # a new room key each time, sent over to-device
+                sent.append(await alice.send(room, f"secret {round_}"))
+                code, _, err = await asyncio.to_thread(run_cli, capsys, "status", "--json")
+                assert code == 0, err
+            await eventually(lambda: all(event_in(service, room, e) and event_in(service, room, e).type != ENCRYPTED
+                                         for e in sent), timeout=30)
+            assert [event_in(service, room, e).body for e in sent] == [f"secret {i}" for i in range(4)]
+        finally:
+            await stopped(service, task)
+    finally:
+        await alice.close()
+
+
+KILLED_UPLOAD = """
+import asyncio, os, signal, sys
+from app.matrix.client import MatrixClient
+from app.matrix.crypto import CryptoDevice
+from app.matrix.encryption import set_up_device
+from app.matrix.session import load_session
+
+def killed(self, answer):
+    os.kill(os.getpid(), signal.SIGKILL)  # the server has the keys; this process never marks them
+
+CryptoDevice.uploaded = killed
+
+async def main():
+    async with MatrixClient.from_session(load_session()) as client:
+        await set_up_device(client)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_login_killed_during_its_key_upload_recovers_without_duplicate_keys(make_actor, tmp_path) -> None:  # noqa: ANN001
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from app.matrix.session import save_session
+
+    me, alice_actor = make_actor("me"), make_actor("alice")
+    save_session(session_of(me))
+    process = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", KILLED_UPLOAD],
+                                      cwd=Path(__file__).resolve().parents[2], env=os.environ.copy(), capture_output=True)
+    assert process.returncode == -signal.SIGKILL, process.stderr
+    # The next start uploads the very same keys again (the server takes them as the ones
+    # it has), marks them, and the device works.
+    async with MatrixClient.from_session(session_of(me)) as client:
+        assert await set_up_device(client) is None
+    alice = peer_of(alice_actor, tmp_path, "alice")
+    await alice.start()
+    try:
+        room = await alice.create_encrypted_room("After the crash", invite=[me.user_id])
+        me.join(room)
+        message = await alice.send(room, "still readable")
+        service, recorder, task = await started(me)
+        try:
+            await eventually(lambda: event_in(service, room, message) and event_in(service, room, message).type != ENCRYPTED,
+                             timeout=30)
+            assert event_in(service, room, message).body == "still readable"
+        finally:
+            await stopped(service, task)
+    finally:
+        await alice.close()
