@@ -137,6 +137,7 @@ class CryptoDevice:
         in use by another process, unreadable, or the store of another device."""
         directory = directory or store_directory(device_id)
         try:
+            private_dir(directory.parent)
             private_dir(directory)
             lock_fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
         except OSError as error:

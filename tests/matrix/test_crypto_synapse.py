@@ -106,9 +106,9 @@ async def test_a_key_withheld_by_its_sender_shows_its_code(make_actor, tmp_path)
                 "sender_key": sender_key, "code": "m.unverified", "reason": "Device not verified"}}}})
         service, recorder, task = await started(me)
         try:
-            await eventually(lambda: event_in(service, room, secret) and event_in(service, room, secret).undecryptable,
-                             timeout=30)
-            assert event_in(service, room, secret).undecryptable == "withheld:m.unverified"
+            seen = await eventually(lambda: event_in(service, room, secret) and event_in(service, room, secret).undecryptable
+                                    == "withheld:m.unverified" and event_in(service, room, secret), timeout=30)
+            assert seen.type == ENCRYPTED, seen
         finally:
             await stopped(service, task)
     finally:
