@@ -334,3 +334,66 @@ async def test_a_login_killed_during_its_key_upload_recovers_without_duplicate_k
             await stopped(service, task)
     finally:
         await alice.close()
+
+
+async def test_the_tui_shows_decrypted_messages_and_a_mention_as_its_own_highlight(make_actor, tmp_path) -> None:  # noqa: ANN001
+    from app.config import Settings
+    from app.ui.screens.main import MainScreen
+    from tests.reliability.helpers import until
+    from tests.ui.helpers import RecordingApp, shown
+
+    me, alice_actor = make_actor("me"), make_actor("alice")
+    async with MatrixClient.from_session(session_of(me)) as client:
+        assert await set_up_device(client) is None
+    alice = peer_of(alice_actor, tmp_path, "alice")
+    await alice.start()
+    try:
+        room = await alice.create_encrypted_room("Launch", invite=[me.user_id])
+        me.join(room)
+        root = await alice.send(room, "Launch checklist")
+        await alice.send(room, "fuel: done", thread=root)
+        mention = await alice.send(room, "can you sign off?", mentions=[me.user_id])
+        app = RecordingApp(MatrixService(MatrixClient.from_session(session_of(me)), sync_timeout_ms=300), Settings())
+        async with app.run_test(size=(250, 40)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, MainScreen) and room in app.screen.rooms.keys)
+            screen = app.screen
+            await until(pilot, lambda: shown(screen.rooms, room).split()[-3:-1] == ["3", "@1"], 30,
+                        "the room's own highlight count")
+            assert "Launch 🔒" in shown(screen.rooms, room)
+            screen.select(room)
+            await until(pilot, lambda: root in screen.threads.keys, 10)
+            assert "Launch checklist" in shown(screen.threads, root)
+            await until(pilot, lambda: mention in screen.timeline.keys, 10)
+            assert "can you sign off?" in shown(screen.timeline, mention)
+            await pilot.press("q")
+            await pilot.pause()
+    finally:
+        await alice.close()
+
+
+async def test_a_damaged_crypto_store_is_one_line_and_the_rest_works(make_actor, tmp_path, xdg_dirs) -> None:  # noqa: ANN001
+    from app.matrix.crypto import store_directory
+    from app.model.plan import ActionKind, ReceiptAction, ReceiptRequest
+    from app.model.receipts import ReceiptType
+
+    me, alice = make_actor("me"), make_actor("alice")
+    async with MatrixClient.from_session(session_of(me)) as client:
+        assert await set_up_device(client) is None
+    database = next(store_directory(me.device_id).glob("*.db"))
+    database.write_bytes(b"garbage" * 1000)
+    room = alice.create_room("Plain", invite=[me.user_id])
+    me.join(room)
+    message = alice.send_text(room, "still here")
+    service, recorder, task = await started(me)
+    try:
+        await eventually(lambda: service.status.state is SyncState.LIVE and event_in(service, room, message))
+        details = [s.detail for s in recorder.statuses if s.detail]
+        assert any("encrypted rooms stay unreadable" in d and "unreadable" in d for d in details), details
+        assert all("\n" not in d and "Traceback" not in d for d in details)
+        # Receipts and counts are not the crypto store's business.
+        request = service.submit(room, ReceiptAction(ActionKind.THREADED, ReceiptType.PRIVATE, MAIN))
+        assert isinstance(request, ReceiptRequest)
+        await eventually(lambda: any(o.request == request and o.accepted for o in recorder.outcomes))
+    finally:
+        await stopped(service, task)
+    assert database.read_bytes() == b"garbage" * 1000  # left for the user to look at
