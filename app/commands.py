@@ -17,19 +17,18 @@ from app import paths
 
 from app.config import Settings
 from app.matrix.client import MatrixClient
+from app.matrix import owner_socket
 from app.matrix.core import ReadStateCore
 from app.matrix.crypto import CryptoDevice, CryptoStoreError
 from app.matrix.errors import RequestRefused
 from app.matrix.queue import INBOX_DIR, QUEUE_FILE, read_queue_file
 from app.matrix.service import load_thread, sync_once
 from app.matrix.session import Session
-from app.model.account import AccountState, sorted_rooms, sorted_threads
-from app.model.edits import latest_text
 from app.model.ids import MAIN, is_event_id, is_room_alias, is_room_id
 from app.model.plan import ActionKind, FullyReadRequest, ReceiptAction, Refusal
 from app.model.receipts import ReceiptType
 from app.model.sending import refuse_action, sends_receipt
-from app.model.unread import room_unread, threads_unread
+from app.model.status import status_document
 from app.store import cache
 from app.store.profile import Owner, ProfileLock
 
@@ -111,60 +110,6 @@ async def synced_with_keys(client: MatrixClient, core: ReadStateCore) -> frozens
             device.close()
 
 
-def status_document(account: AccountState, *, unread_only: bool = False) -> dict:
-    rooms = []
-    for room in sorted_rooms(account):
-        counts = room_unread(room)
-        if unread_only and not counts.has_unread:
-            continue
-        per_thread = threads_unread(room)
-        threads = []
-        for thread_id in sorted_threads(room):
-            unread = per_thread.get(thread_id)
-            if unread is None:
-                continue
-            if unread_only and not unread.has_unread:
-                continue
-            root = None if thread_id == MAIN else room.event(thread_id)
-            latest = room.latest_event(thread_id)
-            threads.append(
-                {
-                    "thread_id": thread_id,
-                    "root_preview": latest_text(room, root) if root is not None else None,
-                    "unread": unread.unread,
-                    "unread_is_lower_bound": unread.lower_bound,
-                    "notifications": unread.server.notifications,
-                    "highlights": unread.server.highlights,
-                    "local_notifications": unread.local_notifications,
-                    "local_highlights": unread.local_highlights,
-                    "undecryptable": unread.undecryptable,
-                    "latest_event_id": latest.event_id if latest is not None else None,
-                    "my_receipt": {
-                        "public": room.my_furthest_receipt((ReceiptType.PUBLIC,), (None, thread_id)),
-                        "private": room.my_furthest_receipt((ReceiptType.PRIVATE,), (None, thread_id)),
-                    },
-                }
-            )
-        rooms.append(
-            {
-                "room_id": room.room_id,
-                "name": room.name or room.room_id,
-                "unread": counts.unread,
-                "unread_is_lower_bound": counts.lower_bound,
-                "notifications": counts.notifications,
-                "highlights": counts.highlights,
-                "encrypted": room.encrypted,
-                "local_notifications": counts.local_notifications,
-                "local_highlights": counts.local_highlights,
-                "undecryptable": counts.undecryptable,
-                "marked_unread": room.marked_unread,
-                "fully_read": room.fully_read_event(),
-                "threads": threads,
-            }
-        )
-    return {"user_id": account.user_id, "rooms": rooms}
-
-
 def status_text(document: dict) -> str:
     lines = []
     for room in document["rooms"]:
@@ -199,9 +144,15 @@ def profile_warnings(state: Path | None = None) -> list[str]:
 
 async def status(session: Session, *, as_json: bool, unread_only: bool, offline: bool) -> str:
     with profile_owned("status") as owner:
-        async with MatrixClient.from_session(session, request_timeout=REQUEST_TIMEOUT) as client:
-            core = await synced_core(client, offline=offline, owner=owner)
-    document = status_document(core.account, unread_only=unread_only)
+        document = None
+        if owner is not None and not offline:
+            # The running owner's live state: decrypted text too, which no file holds.
+            answer = owner_socket.ask(paths.state_dir(), {"request": "status", "unread_only": unread_only})
+            document = answer.get("status") if answer is not None else None
+        if not isinstance(document, dict):
+            async with MatrixClient.from_session(session, request_timeout=REQUEST_TIMEOUT) as client:
+                core = await synced_core(client, offline=offline, owner=owner)
+            document = status_document(core.account, unread_only=unread_only)
     document["warnings"] = profile_warnings()
     return json.dumps(document, ensure_ascii=False) if as_json else status_text(document)
 

@@ -34,6 +34,7 @@ from app.matrix.retry import retry_delay
 from app.matrix.sync_filter import sync_filter
 from app.matrix.crypto import CryptoDevice, CryptoStoreError, ImportResult
 from app.matrix.encryption import decryptor, exchange_keys
+from app.matrix import owner_socket
 from app.matrix.key_inbox import KEY_INBOX_DIR, Answer, KeyInbox
 from app.matrix.translate import SyncFormatError, parse_sync
 from app.model.account import AccountState
@@ -41,6 +42,7 @@ from app.model.ids import RoomId, ThreadId
 from app.model.plan import ReceiptAction, Refusal, Request, apply_optimistic
 from app.model.receipts import ReceiptType
 from app.model.sending import ModeRules, RoomMode
+from app.model.status import status_document
 from app.model.summary import RoomSummary, summarize
 from app.store import cache
 from app.store.profile import Owner, ProfileLock
@@ -228,6 +230,7 @@ class MatrixService(CoreFront):
         # This login's crypto store, open while this process owns the profile.
         self._crypto: CryptoDevice | None = None
         self._crypto_problem: str | None = None
+        self._answers: asyncio.AbstractServer | None = None
         self._queue = ReceiptQueue(
             queue_path,
             client.user_id,
@@ -445,6 +448,7 @@ class MatrixService(CoreFront):
                 await self._wait_for_ownership()
             self._open_crypto()
             self._report_queue_problems()
+            self._answers = await owner_socket.serve(self._queue.path.parent, self._answer)
             helpers = self._helpers = [
                 asyncio.create_task(self._queue.run(self._client.send_request), name="receipt queue"),
                 asyncio.create_task(self._adopt_handed_over(), name="receipt inbox"),
@@ -455,6 +459,9 @@ class MatrixService(CoreFront):
             ]
             await self._run_as_owner(helpers)
         finally:
+            if self._answers is not None:
+                self._answers.close()
+                self._answers = None
             self._profile.release()
 
     def _report_queue_problems(self) -> None:
@@ -510,6 +517,12 @@ class MatrixService(CoreFront):
         if self._core.keys_arrived(result.sessions, decryptor(self._crypto)):
             self._publish()
         return result
+
+    def _answer(self, request: dict) -> dict:
+        """What this owner says to a ``readmark status`` beside it (app/matrix/owner_socket.py)."""
+        if request.get("request") != "status":
+            return {"error": "unknown request"}
+        return {"status": status_document(self._core.account, unread_only=request.get("unread_only") is True)}
 
     async def _run_as_owner(self, helpers: list[asyncio.Task]) -> None:
         try:

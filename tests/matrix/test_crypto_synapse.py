@@ -100,7 +100,7 @@ async def test_a_key_withheld_by_its_sender_shows_its_code(make_actor, tmp_path)
         secret = await bob.send(room, "for verified devices only")
         session_id = bob.client.olm.outbound_group_sessions[room].id
         sender_key = bob.client.olm.account.identity_keys["curve25519"]
-        bob_actor.request("PUT", f"/_matrix/client/v3/sendToDevice/m.room_key.withheld/w{session_id[:8]}", {
+        bob_actor.request("PUT", f"/_matrix/client/v3/sendToDevice/m.room_key.withheld/w{abs(hash(session_id))}", {
             "messages": {me.user_id: {me.device_id: {
                 "algorithm": "m.megolm.v1.aes-sha2", "room_id": room, "session_id": session_id,
                 "sender_key": sender_key, "code": "m.unverified", "reason": "Device not verified"}}}})
@@ -275,6 +275,17 @@ async def test_keys_sent_while_status_polls_beside_the_tui_still_decrypt_in_the_
             await eventually(lambda: all(event_in(service, room, e) and event_in(service, room, e).type != ENCRYPTED
                                          for e in sent), timeout=30)
             assert [event_in(service, room, e).body for e in sent] == [f"secret {i}" for i in range(4)]
+            # And the status bar's status --json is the running readmark's own state: the
+            # decrypted thread title, which no file holds.
+            root = await alice.send(room, "Friday's plan")
+            reply = await alice.send(room, "in a thread", thread=root)
+            await eventually(lambda: event_in(service, room, reply) and event_in(service, room, root).type != ENCRYPTED)
+            code, out, err = await asyncio.to_thread(run_cli, capsys, "status", "--json")
+            assert code == 0, err
+            import json
+
+            [ours] = [r for r in json.loads(out)["rooms"] if r["room_id"] == room]
+            assert {t["thread_id"]: t["root_preview"] for t in ours["threads"]}[root] == "Friday's plan"
         finally:
             await stopped(service, task)
     finally:

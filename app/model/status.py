@@ -1,0 +1,66 @@
+"""The status document: what ``readmark status --json`` prints of an account, built from
+the account alone (pure), by the one-shot command and by a running readmark that answers
+for it over its owner socket.
+"""
+
+from __future__ import annotations
+
+from app.model.account import AccountState, sorted_rooms, sorted_threads
+from app.model.edits import latest_text
+from app.model.ids import MAIN
+from app.model.receipts import ReceiptType
+from app.model.unread import room_unread, threads_unread
+
+
+def status_document(account: AccountState, *, unread_only: bool = False) -> dict:
+    rooms = []
+    for room in sorted_rooms(account):
+        counts = room_unread(room)
+        if unread_only and not counts.has_unread:
+            continue
+        per_thread = threads_unread(room)
+        threads = []
+        for thread_id in sorted_threads(room):
+            unread = per_thread.get(thread_id)
+            if unread is None:
+                continue
+            if unread_only and not unread.has_unread:
+                continue
+            root = None if thread_id == MAIN else room.event(thread_id)
+            latest = room.latest_event(thread_id)
+            threads.append(
+                {
+                    "thread_id": thread_id,
+                    "root_preview": latest_text(room, root) if root is not None else None,
+                    "unread": unread.unread,
+                    "unread_is_lower_bound": unread.lower_bound,
+                    "notifications": unread.server.notifications,
+                    "highlights": unread.server.highlights,
+                    "local_notifications": unread.local_notifications,
+                    "local_highlights": unread.local_highlights,
+                    "undecryptable": unread.undecryptable,
+                    "latest_event_id": latest.event_id if latest is not None else None,
+                    "my_receipt": {
+                        "public": room.my_furthest_receipt((ReceiptType.PUBLIC,), (None, thread_id)),
+                        "private": room.my_furthest_receipt((ReceiptType.PRIVATE,), (None, thread_id)),
+                    },
+                }
+            )
+        rooms.append(
+            {
+                "room_id": room.room_id,
+                "name": room.name or room.room_id,
+                "unread": counts.unread,
+                "unread_is_lower_bound": counts.lower_bound,
+                "notifications": counts.notifications,
+                "highlights": counts.highlights,
+                "encrypted": room.encrypted,
+                "local_notifications": counts.local_notifications,
+                "local_highlights": counts.local_highlights,
+                "undecryptable": counts.undecryptable,
+                "marked_unread": room.marked_unread,
+                "fully_read": room.fully_read_event(),
+                "threads": threads,
+            }
+        )
+    return {"user_id": account.user_id, "rooms": rooms}
