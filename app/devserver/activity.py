@@ -5,12 +5,17 @@ by a seeded ``random.Random`` so a run is reproducible) one of the other users p
 main-timeline message or a thread reply in one of the demo rooms, now and then mentioning
 the demo user, then sends a public receipt for it as real clients do, and another member
 of the room moves their public receipt to it too. Counts and readers' initials change live.
+Every few steps (``encrypted_every``) the post goes to one of the encrypted rooms instead,
+through the colleague's encrypting client (``Peers``, stores in ``peer_stores``): the
+demo user reads it only by decrypting it.
 
 Why a thread and not an asyncio task: the actor is synchronous (urllib), and the TUI owns
 the main thread's event loop (Textual). A thread needs nothing from that loop, cannot stall
 it, and works the same under a test that has no loop at all. ``stop()`` wakes it through a
 ``threading.Event`` and joins it; every request has a short timeout, so the join is prompt
-even when the server hangs.
+even when the server hangs. The encrypting clients are asyncio: they run on an event loop
+of their own in a second thread, started at the first encrypted post and closed when this
+thread finishes; each call to them has a timeout too.
 
 When the server goes away, the thread logs one line (and one more when it comes back) and
 keeps trying at the same pace; nothing reaches the terminal: the module's logger has a
@@ -26,9 +31,11 @@ import threading
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from app.devserver.actor import CLIENT_V3, MatrixActor, http_call
+from app.devserver.peers import Peers
 from app.devserver.seed import DEMO_KEY, DemoAccount
 
 log = logging.getLogger(__name__)
@@ -96,17 +103,27 @@ class LiveActivity:
 
     def __init__(self, account: DemoAccount, *, interval: float = 6.0, jitter: float = 0.5,
                  seed: int = 2024, mention_chance: float = 0.15, thread_chance: float = 0.4,
-                 rooms: Sequence[str] = _LIVE_ROOMS) -> None:
+                 rooms: Sequence[str] = _LIVE_ROOMS, peer_stores: Path | None = None,
+                 encrypted_every: int = 3) -> None:
         """``interval`` is the longest pause between two posts; each pause is drawn from
-        ``[interval * (1 - jitter), interval]``, so something happens at least that often."""
-        if interval <= 0 or not 0 <= jitter < 1:
-            raise ValueError("interval must be > 0 and 0 <= jitter < 1")
+        ``[interval * (1 - jitter), interval]``, so something happens at least that often.
+        Every ``encrypted_every``-th post goes to an encrypted room, when ``peer_stores``
+        (where the colleagues' encrypting clients keep their stores) is given."""
+        if interval <= 0 or not 0 <= jitter < 1 or encrypted_every < 1:
+            raise ValueError("interval must be > 0, 0 <= jitter < 1 and encrypted_every >= 1")
         self.account = account
         self.interval = interval
         self.jitter = jitter
         self.mention_chance = mention_chance
         self.thread_chance = thread_chance
-        self.rooms = tuple(room for room in rooms if room in account.rooms and account.members.get(room))
+        self.rooms = tuple(room for room in rooms if room in account.rooms and account.members.get(room)
+                           and room not in account.encrypted)
+        self.encrypted_rooms = tuple(room for room in account.encrypted
+                                     if room in account.rooms and account.members.get(room)) if peer_stores else ()
+        self.peer_stores = peer_stores
+        self.encrypted_every = encrypted_every
+        self._steps = 0
+        self._peers: Peers | None = None
         self._random = random.Random(seed)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -125,13 +142,17 @@ class LiveActivity:
         self._thread.start()
 
     def stop(self, timeout: float = _SHORT_TIMEOUT * 3) -> None:
-        """Ask the thread to finish and join it. Safe to call twice, or before ``start()``."""
+        """Ask the thread to finish and join it. Safe to call twice, or before ``start()``;
+        without a thread, it closes what calls of ``step()`` opened (logins, peers)."""
         self._stopping.set()
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
             if thread.is_alive():  # only if a request outlived its own timeout
                 log.warning("live activity thread did not stop within %.0f s", timeout)
+        else:
+            self._close_peers()
+            self._log_out()
 
     @property
     def running(self) -> bool:
@@ -161,6 +182,7 @@ class LiveActivity:
                 else:
                     self._note_success()
         finally:
+            self._close_peers()
             self._log_out()
 
     def _pause(self) -> float:
@@ -194,6 +216,18 @@ class LiveActivity:
             self._actors[key] = actor
         return actor
 
+    def _peers_started(self) -> Peers:
+        if self._peers is None:
+            assert self.peer_stores is not None
+            self._peers = Peers(self.account.base_url, self.account.others, self.peer_stores,
+                                timeout=2 * _SHORT_TIMEOUT, login_timeout=_SHORT_TIMEOUT)
+        return self._peers
+
+    def _close_peers(self) -> None:
+        peers, self._peers = self._peers, None
+        if peers is not None:
+            peers.close(timeout=_SHORT_TIMEOUT)
+
     def _log_out(self) -> None:
         """Each run logs colleagues in afresh; log them out so devices do not pile up."""
         for actor in self._actors.values():
@@ -207,6 +241,9 @@ class LiveActivity:
 
     def step(self) -> Posted:
         """Post one message or thread reply, and move two public receipts to it."""
+        self._steps += 1
+        if self.encrypted_rooms and self._steps % self.encrypted_every == 0:
+            return self.step_encrypted()
         pick = self._random
         if not self.rooms:
             raise RuntimeError("no demo rooms to be active in")
@@ -252,19 +289,60 @@ class LiveActivity:
         log.debug("live activity: %s posted in %s (%s)", actor.user_id, room, thread_id)
         return posted
 
+    def step_encrypted(self, room: str | None = None) -> Posted:
+        """Post one message or thread reply to an encrypted room (``room``, or one drawn)
+        through the sender's encrypting client; receipts as in ``step``."""
+        pick = self._random
+        if not self.encrypted_rooms:
+            raise RuntimeError("no encrypted demo rooms to be active in")
+        room = room if room is not None else pick.choice(self.encrypted_rooms)
+        room_id = self.account.rooms[room]
+        members = list(self.account.members[room])
+        sender = pick.choice(members)
+        roots = self.account.thread_roots(room)
+        in_thread = bool(roots) and pick.random() < self.thread_chance
+        mention = pick.random() < self.mention_chance
+        if mention:
+            text = pick.choice(_MENTIONS).format(name=self.account.display_name)
+        else:
+            text = pick.choice(_REPLIES if in_thread else _CHATTER)
+        content = _text(text, [self.account.user_id] if mention else [])
+        actor = self._actor(sender)  # the receipts' sender, and the thread's latest event
+        thread_id = "main"
+        if in_thread:
+            thread_id = pick.choice(roots)
+            content["m.relates_to"] = self._thread_relation(actor, room_id, thread_id)
+        event_id = self._peers_started().send_event(sender, room_id, "m.room.message", content)
+        actor.send_receipt(room_id, event_id, thread_id=thread_id)
+        readers = [key for key in members if key not in (sender, DEMO_KEY)]
+        if readers:
+            receipt_thread = thread_id if thread_id != "main" else pick.choice((None, "main"))
+            self._actor(pick.choice(readers)).send_receipt(room_id, event_id, thread_id=receipt_thread)
+        posted = Posted(room, actor.user_id, event_id, thread_id, mention)
+        with self._lock:
+            self._posted.append(posted)
+        log.debug("live activity: %s posted in the encrypted room %s (%s)", actor.user_id, room, thread_id)
+        return posted
+
+    @classmethod
+    def _reply(cls, actor: MatrixActor, room_id: str, root: str, content: dict[str, Any]) -> str:
+        content["m.relates_to"] = cls._thread_relation(actor, room_id, root)
+        return actor.send_event(room_id, "m.room.message", content)
+
     @staticmethod
-    def _reply(actor: MatrixActor, room_id: str, root: str, content: dict[str, Any]) -> str:
+    def _thread_relation(actor: MatrixActor, room_id: str, root: str) -> dict[str, Any]:
+        """A thread reply's relation, replying to the thread's latest event (the relations
+        are cleartext in an encrypted room too)."""
         latest = actor.request(
             "GET", f"/_matrix/client/v1/rooms/{_quote(room_id)}/relations/{_quote(root)}/m.thread",
             query={"limit": 1, "dir": "b"},
         ).get("chunk", [])
-        content["m.relates_to"] = {
+        return {
             "rel_type": "m.thread",
             "event_id": root,
             "is_falling_back": True,
             "m.in_reply_to": {"event_id": latest[0]["event_id"] if latest else root},
         }
-        return actor.send_event(room_id, "m.room.message", content)
 
 
 def _text(text: str, mentions: Sequence[str]) -> dict[str, Any]:

@@ -7,7 +7,17 @@ Layout under ``data_root`` (default ``app.paths.cache_dir()/demo``)::
     synapse/            the homeserver's data dir, reused between runs (``reset=True`` wipes it)
     synapse/readmark-demo.json   written once seeding finished: the DemoAccount
     profile/            XDG config/data/state/cache dirs the TUI runs with (removed with the
-                        homeserver's data: its cache and receipt queue name that server's rooms)
+                        homeserver's data: its cache and receipt queue name that server's rooms,
+                        and its crypto store holds the keys of that server's demo device)
+    peers/<localpart>/  the colleagues' encrypting clients' stores (removed with it too)
+
+The demo user reads as one fixed device (``DEMO_DEVICE_ID``) whose crypto store lives in
+the profile. Its keys are on the server before the encrypted rooms are seeded, and the
+device is never logged out (a logout would delete it and its keys, and the store's room
+keys would then belong to a device the colleagues no longer encrypt for): the next run on
+the same homeserver logs in as the same device and finds its keys and its store as they
+were. Should the two part ways (a profile deleted by hand, a device deleted elsewhere),
+the device starts afresh with a new store.
 
 Two demos at once: each start picks a free port, so demos with different data roots never
 collide. Two demos on the *same* data root cannot share it (one SQLite database, and a
@@ -16,7 +26,8 @@ reset would pull it from under the other), so the second one stops at once with
 drops it when its process dies, so a crashed demo never leaves a stale lock.
 
 Everything the demo starts is stopped in ``finally`` (Ctrl-C, SIGTERM and SIGHUP
-included): the live activity thread, the demo logins, the homeserver's process group.
+included): the live activity thread and its encrypting clients, the homeserver's process
+group.
 A homeserver left behind by a demo killed with SIGKILL is found through ``homeserver.pid``
 and stopped by the next demo.
 
@@ -26,6 +37,7 @@ touches the user's real session or config: the TUI runs inside ``demo_environmen
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import json
@@ -42,8 +54,9 @@ from typing import TYPE_CHECKING, TextIO
 
 from app import paths
 from app.devserver.activity import LiveActivity
-from app.devserver.actor import CLIENT_V3, MatrixActor, MatrixHttpError, http_call
-from app.devserver.seed import SEED_VERSION, DemoAccount, seed_demo_account
+from app.devserver.actor import CLIENT_V3, MatrixActor, MatrixHttpError
+from app.devserver.peers import PeersError
+from app.devserver.seed import DEMO_KEY, SEED_VERSION, DemoAccount, DemoUser, seed_demo_account
 from app.store.files import private_dir, write_atomic
 
 if TYPE_CHECKING:  # the launcher imports pyyaml, which only comes with matrix-synapse
@@ -53,6 +66,7 @@ LOCK_NAME = "demo.lock"
 HOMESERVER_PID_NAME = "homeserver.pid"
 SYNAPSE_DIR_NAME = "synapse"
 PROFILE_DIR_NAME = "profile"
+PEERS_DIR_NAME = "peers"
 DEMO_DEVICE_ID = "READMARK_DEMO"
 MARKER_NAME = "readmark-demo.json"
 
@@ -126,6 +140,61 @@ def demo_environment(profile_dir: Path) -> Iterator[Path]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+# -- the demo user's reading device ---------------------------------------------------------
+
+
+class DemoDeviceError(Exception):
+    """The demo device's encryption keys could not be set up; one line."""
+
+
+def _device_keys_on_server(actor: MatrixActor) -> bool:
+    answer = actor.request("POST", f"{CLIENT_V3}/keys/query", {"device_keys": {actor.user_id: [actor.device_id]}})
+    return actor.device_id in answer.get("device_keys", {}).get(actor.user_id, {})
+
+
+def prepare_demo_device(base_url: str, user_id: str, password: str, profile_dir: Path,
+                        say: Callable[[str], None] = lambda _line: None) -> MatrixActor:
+    """Log the demo user in as ``DEMO_DEVICE_ID`` with its encryption keys on the server and
+    its crypto store in ``profile_dir``, as ``readmark login`` sets a device up.
+
+    A device whose store is in the profile and whose keys are on the server is ready as it
+    is: setting it up again would upload nothing, and opening its store here would load
+    nio before the TUI's first screen (readmark loads it after); the TUI's service tops
+    its one-time keys up. Raises ``DemoDeviceError``, ``MatrixHttpError`` or ``OSError``.
+    """
+    from app.matrix.client import MatrixClient
+    from app.matrix.crypto import remove_store, store_directory
+    from app.matrix.encryption import set_up_device
+    from app.matrix.session import Session
+
+    async def set_up(actor: MatrixActor) -> str | None:
+        async with MatrixClient.from_session(Session(base_url, actor.user_id, actor.device_id,
+                                                     actor.access_token)) as client:
+            return await set_up_device(client)
+
+    # The store's place is the profile's data dir: only known inside its environment.
+    with demo_environment(profile_dir):
+        has_store = store_directory(DEMO_DEVICE_ID).exists()
+        demo = MatrixActor.login(base_url, user_id, password, device_id=DEMO_DEVICE_ID)
+        has_keys = _device_keys_on_server(demo)
+        if has_store and has_keys:
+            return demo
+        if has_store:
+            # The server forgot the device: the store's identity is nobody's any more.
+            remove_store(DEMO_DEVICE_ID)
+            say("the demo device's keys are gone from the homeserver: new keys for it")
+        elif has_keys:
+            # The keys belong to a store that is gone, and a device keeps its identity key
+            # for good: a logout deletes the device, and the login makes it anew.
+            demo.logout()
+            demo = MatrixActor.login(base_url, user_id, password, device_id=DEMO_DEVICE_ID)
+            say("the demo device's crypto store is gone: the device starts afresh")
+        problem = asyncio.run(set_up(demo))
+    if problem is not None:
+        raise DemoDeviceError(problem)
+    return demo
 
 
 # -- one demo at a time per data root -----------------------------------------------------------
@@ -248,13 +317,6 @@ def _start_server(synapse_dir: Path) -> SynapseServer:
     raise AssertionError("unreachable")
 
 
-def _log_out_quietly(actor: MatrixActor) -> None:
-    """Each run logs in afresh; log out so devices do not pile up. Short timeout: the
-    server may be gone or stuck, and this runs on the way out."""
-    with contextlib.suppress(Exception):
-        http_call(actor.base_url, "POST", f"{CLIENT_V3}/logout", {}, access_token=actor.access_token, timeout=3.0)
-
-
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[None]:
     """SIGTERM and SIGHUP (a closed terminal) unwind like Ctrl-C, so ``finally`` runs."""
@@ -315,7 +377,6 @@ def run_demo(
     marker = synapse_dir / MARKER_NAME
     server: SynapseServer | None = None
     activity: LiveActivity | None = None
-    demo: MatrixActor | None = None
     try:
         with _stop_on_signals():
             _stop_orphan(pid_file, synapse_dir.resolve() / "homeserver.yaml", out)
@@ -330,15 +391,24 @@ def run_demo(
             first_run = not (synapse_dir / "generated.yaml").exists()
             out.line(f"readmark demo: data in {root}")
             profile_dir = root / PROFILE_DIR_NAME
+            peers_dir = root / PEERS_DIR_NAME
             if first_run and profile_dir.exists():
                 # Its read-state cache and receipt queue name rooms of the homeserver
-                # that was just removed.
+                # that was just removed, and its crypto store a device of that server.
                 try:
                     shutil.rmtree(profile_dir)
                 except OSError as error:
                     out.line(f"readmark demo: could not remove the old demo profile: {error}")
                     return 1
                 out.line(f"new homeserver: removed the old demo profile {profile_dir}")
+            if first_run and peers_dir.exists():
+                # The colleagues' devices in these stores were that server's.
+                try:
+                    shutil.rmtree(peers_dir)
+                except OSError as error:
+                    out.line(f"readmark demo: could not remove the old demo peers' stores: {error}")
+                    return 1
+                out.line(f"new homeserver: removed the old demo peers' stores {peers_dir}")
 
             label = "starting homeserver (first run: generating its keys)" if first_run else "starting homeserver"
             try:
@@ -351,25 +421,35 @@ def run_demo(
                 return 1
             write_atomic(pid_file, f"{server.pid}\n".encode("ascii"))
 
+            # The same device every run: readmark keeps a login's cache only for that
+            # login, so the next run paints from what this one cached, and the room keys
+            # its store received stay this device's.
+            notes: list[str] = []
+            devices: list[MatrixActor] = []
+
+            def ready(user: DemoUser) -> None:
+                devices.append(prepare_demo_device(server.base_url, user.user_id, user.password,
+                                                   profile_dir, notes.append))
+
             try:
                 if account is None:
                     with out.step("seeding the demo account") as details:
-                        account = seed_demo_account(server.base_url)
+                        account = seed_demo_account(server.base_url, peer_stores=peers_dir, prepare_demo_device=ready)
                         details.append(f"{account.events_sent} events in {len(account.rooms) + len(account.invites)} rooms")
                     _write_marker(marker, account)
                 else:
                     account = account.with_base_url(server.base_url)
-                with out.step(f"logging in as {account.user_id}"):
-                    # The same device every run: readmark keeps a login's cache only for
-                    # that login, so the next run paints from what this one cached.
-                    demo = MatrixActor.login(server.base_url, account.user_id, account.password,
-                                             device_id=DEMO_DEVICE_ID)
-            except (MatrixHttpError, OSError) as error:
+                    with out.step(f"logging in as {account.user_id}"):
+                        ready(DemoUser(DEMO_KEY, account.user_id, account.password, account.display_name))
+                for note in notes:
+                    out.line(note)
+                demo = devices[0]
+            except (MatrixHttpError, OSError, PeersError, DemoDeviceError) as error:
                 out.line(f"readmark demo: could not prepare the demo account: {error} "
                          f"(log: {synapse_dir / 'homeserver.log'}; `readmark demo --reset` starts clean)")
                 return 1
 
-            activity = LiveActivity(account, interval=activity_interval)
+            activity = LiveActivity(account, interval=activity_interval, peer_stores=peers_dir)
             activity.start()
             session = DemoSession(
                 homeserver=server.base_url,
@@ -387,8 +467,6 @@ def run_demo(
         stopping = time.monotonic()
         if activity is not None:
             activity.stop()
-        if demo is not None:
-            _log_out_quietly(demo)
         if server is not None:
             server.stop()
             pid_file.unlink(missing_ok=True)

@@ -1,13 +1,15 @@
 """The demo account: a deterministic, realistic Matrix account worth triaging.
 
-``seed_demo_account(base_url)`` registers ``@demo`` and four colleagues (Alice, Bob, Carol,
-Dan) on a local homeserver and fills eleven rooms with fixed work-chat texts: team channels
-with 1-6 threads of 1-15 replies, a DM, a room named only by its alias, a busy room of 200+
-messages (an initial sync with a small timeline limit has a gap), a calm fully read room and
-a pending invite. It places the demo user's receipts (public and private, threaded,
-``main`` and unthreaded) and fully-read markers at known points, and other users' public
-receipts at different points, and returns a ``DemoAccount`` that records all of it so tests
-can check what the server holds.
+``seed_demo_account(base_url, peer_stores=...)`` registers ``@demo`` and four colleagues
+(Alice, Bob, Carol, Dan) on a local homeserver and fills thirteen rooms with fixed
+work-chat texts: team channels with 1-6 threads of 1-15 replies, a DM, a room named only by
+its alias, a busy room of 200+ messages (an initial sync with a small timeline limit has a
+gap), a calm fully read room, a pending invite, and two end-to-end encrypted rooms: a team
+room with threads and a DM whose message mentions the demo user by ``m.mentions`` (the
+server cannot read it, so only a client that decrypts it sees the mention). It places the
+demo user's receipts (public and private, threaded, ``main`` and unthreaded) and fully-read
+markers at known points, and other users' public receipts at different points, and returns
+a ``DemoAccount`` that records all of it so tests can check what the server holds.
 
 Speed: the server takes a while over each event (SQLite), and a seed sends ~500. Each room's
 script is a generator: the part before its ``yield`` (room creation, joins, the bulk of the
@@ -16,25 +18,34 @@ one room at a time in a fixed order, so the rooms' latest activity (what a clien
 comes out in the same order on every run. Rate limits are not handled: the launcher turns
 them off.
 
-Standard library and the raw-HTTP actor only: no nio, no textual.
+Encrypted rooms: the colleagues post there through encrypting clients (``Peers``, nio
+behind ``app.matrix``), which share their room keys with the devices that have keys when
+they send. The demo user's reading device must therefore upload its keys before the first
+encrypted room exists: ``prepare_demo_device`` is called for that once the demo user is
+registered. The demo user's own receipts there go out over plain HTTP, as everywhere.
+
+Otherwise the standard library and the raw-HTTP actor only: no nio, no textual.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from app.devserver.actor import CLIENT_V3, MatrixActor, MatrixHttpError
+from app.devserver.peers import Peers
 
 # Bump when the seeded content changes: a demo data dir seeded by another version is re-seeded.
-SEED_VERSION = 2
+SEED_VERSION = 3
 
 DEMO_KEY = "demo"
 DEMO_DISPLAY_NAME = "Demo"
@@ -120,6 +131,7 @@ class DemoAccount:
     mentions: tuple[SeededMention, ...]
     events_sent: int
     seed_seconds: float
+    encrypted: tuple[str, ...] = ()  # short names of the end-to-end encrypted rooms
     seed_version: int = SEED_VERSION
 
     def thread_roots(self, room: str) -> tuple[str, ...]:
@@ -154,6 +166,7 @@ class DemoAccount:
             "mentions": [vars(mention) for mention in self.mentions],
             "events_sent": self.events_sent,
             "seed_seconds": self.seed_seconds,
+            "encrypted": list(self.encrypted),
         }
 
     @classmethod
@@ -181,6 +194,7 @@ class DemoAccount:
             mentions=tuple(SeededMention(**mention) for mention in data["mentions"]),
             events_sent=data["events_sent"],
             seed_seconds=data["seed_seconds"],
+            encrypted=tuple(data.get("encrypted", ())),
             seed_version=data.get("seed_version", 0),
         )
 
@@ -239,6 +253,7 @@ class _Room:
         self.latest_in_thread: dict[str, str] = {}
         self.latest_in_main: str | None = None
         self.latest_message: str | None = None
+        self.encrypted = False
 
     # - membership -
     def create(self, creator: str, *, name: str | None, display: str, joiners: Sequence[str] = (),
@@ -270,13 +285,43 @@ class _Room:
             self.members.append(key)
         return self.room_id
 
+    def create_encrypted(self, creator: str, *, name: str | None, display: str, joiners: Sequence[str],
+                         is_direct: bool = False) -> str:
+        """An end-to-end encrypted room (encrypted from its first event), made by the
+        creator's encrypting client; the colleagues join through theirs, so their clients
+        follow the room's members and share room keys with them, and the demo user joins
+        over plain HTTP (readmark only reads)."""
+        invite = [self.seeder.user_id(key) for key in joiners]
+        self.room_id = self.seeder.peers.create_encrypted_room(creator, name, invite, is_direct=is_direct)
+        self.display = display
+        self.encrypted = True
+        self.members = [creator]
+        for key in joiners:
+            if key == DEMO_KEY:
+                self.seeder.actor(key).join(self.room_id)
+            else:
+                self.seeder.peers.join(key, self.room_id)
+            self.members.append(key)
+        return self.room_id
+
     def join(self, key: str) -> None:
         self.seeder.actor(key).join(self.room_id)
         self.members.append(key)
 
+    def direct(self, one: str, other: str) -> None:
+        """Both users list the room as their DM with each other (``m.direct``, written once
+        seeding is done: it is one account-data event for all of a user's DMs)."""
+        self.seeder.direct.append((one, other, self.room_id))
+        self.seeder.direct.append((other, one, self.room_id))
+
     # - events -
     def _send(self, sender: str, event_type: str, content: Mapping[str, Any]) -> str:
-        event_id = self.seeder.actor(sender).send_event(self.room_id, event_type, content)
+        if self.encrypted:
+            if sender == DEMO_KEY:
+                raise ValueError(f"seed script: the demo user has no encrypting client to send in {self.key}")
+            event_id = self.seeder.peers.send_event(sender, self.room_id, event_type, dict(content))
+        else:
+            event_id = self.seeder.actor(sender).send_event(self.room_id, event_type, content)
         self.events_sent += 1
         return event_id
 
@@ -378,11 +423,13 @@ class _Room:
 
 class _Seeder:
     def __init__(self, base_url: str, actors: Mapping[str, MatrixActor], users: Mapping[str, DemoUser],
-                 suffix: str) -> None:
+                 suffix: str, peers: Peers) -> None:
         self.base_url = base_url
         self.actors = actors
         self.users = users
         self.suffix = suffix
+        self.peers = peers
+        self.direct: list[tuple[str, str, str]] = []  # (user key, other user key, room ID)
         self.server_name = users[DEMO_KEY].user_id.split(":", 1)[1]
         # Appended to from pool threads: list.append is atomic, and every record names its room.
         self.receipts: list[SeededReceipt] = []
@@ -391,6 +438,14 @@ class _Seeder:
 
     def actor(self, key: str) -> MatrixActor:
         return self.actors[key]
+
+    def write_direct(self) -> None:
+        by_user: dict[str, dict[str, list[str]]] = {}
+        for key, other, room_id in self.direct:
+            by_user.setdefault(key, {}).setdefault(self.user_id(other), []).append(room_id)
+        for key, content in by_user.items():
+            self.actor(key).request(
+                "PUT", f"{CLIENT_V3}/user/{_quote(self.user_id(key))}/account_data/m.direct", content)
 
     def user_id(self, key: str) -> str:
         return self.users[key].user_id
@@ -679,15 +734,47 @@ def _coffee(r: _Room) -> Iterator[None]:
 def _dm(r: _Room) -> Iterator[None]:
     r.create("alice", name=None, display="Alice", preset="trusted_private_chat", invite=["demo"], is_direct=True)
     r.join("demo")
-    for key, other in (("alice", "demo"), ("demo", "alice")):
-        r.seeder.actor(key).request(
-            "PUT", f"{CLIENT_V3}/user/{_quote(r.seeder.user_id(key))}/account_data/m.direct",
-            {r.seeder.user_id(other): [r.room_id]})
+    r.direct("alice", "demo")
     r.say("alice", "Hey, do you have 5 min after standup?")
     r.say("demo", "Sure, what's up?")
     r.say("alice", "Want to pair on the receipts bug this afternoon")
     yield
     r.say("alice", "Also: lunch on Thursday?")
+
+
+def _launch(r: _Room) -> Iterator[None]:
+    r.create_encrypted("alice", name="Launch", display="Launch", joiners=["bob", "carol", "demo"])
+    r.say("alice", "Launch checklist for 3.0 is in the doc, one owner per line please")
+    r.say("bob", "Press embargo lifts Tuesday 09:00 CET")
+    pricing = r.thread("carol", "Pricing page copy: final review")
+    pricing_replies = r.replies(pricing, [
+        ("alice", "The annual discount still says 15%, it's 20% now"),
+        ("carol", "Fixed, and the FAQ matches"),
+        ("bob", "LGTM"),
+    ])
+    r.receipt("demo", pricing_replies[-1], thread_id=pricing,
+              note="public threaded receipt in 'Pricing page copy: final review', read to its end")
+    read_here = r.say("alice", "Blog post draft is ready for a last read")
+    r.receipt("demo", read_here, thread_id=MAIN, note="public main receipt in Launch")
+    video = r.thread("bob", "Product video: the 90 s cut or the 3 min cut?")
+    r.replies(video, [
+        ("carol", "90 s for social, 3 min on the landing page"),
+        ("alice", "Agreed, both then"),
+    ])
+    r.reply(video, "bob", "Demo, could you check the captions on the long cut?", mention=["demo"])
+    r.say("carol", "Status page banner is scheduled for launch morning")
+    yield
+    r.reply(pricing, "alice", "Legal wants one more look at the footnote")
+    r.say("bob", "Go/no-go call moved to Monday 16:00")
+
+
+def _bob_dm(r: _Room) -> Iterator[None]:
+    r.create_encrypted("bob", name=None, display="Bob", joiners=["demo"], is_direct=True)
+    r.direct("bob", "demo")
+    r.say("bob", "Got a minute later? It's about the launch budget")
+    r.say("bob", "Demo, can you approve the ad spend before Friday?", mention=["demo"])
+    yield
+    r.say("bob", "The numbers are in the launch doc, tab 'Ads'")
 
 
 def _announcements(r: _Room) -> Iterator[None]:
@@ -717,24 +804,39 @@ _ROOMS: tuple[tuple[str, RoomScript], ...] = (
     ("release", _release),
     ("ci", _ci),
     ("support", _support),
+    ("launch", _launch),
     ("design", _design),
+    ("bob_dm", _bob_dm),
     ("dm", _dm),
     ("ops", _ops),
 )
 _INVITED_ONLY = frozenset({"hiring"})
+_ENCRYPTED = ("launch", "bob_dm")
 
 
 # -- entry point -----------------------------------------------------------------------------
 
 
-def seed_demo_account(base_url: str, *, suffix: str = "", workers: int = _POOL_WORKERS) -> DemoAccount:
+def seed_demo_account(base_url: str, *, suffix: str = "", workers: int = _POOL_WORKERS,
+                      peer_stores: Path | None = None,
+                      prepare_demo_device: Callable[[DemoUser], object] | None = None) -> DemoAccount:
     """Register the demo user and colleagues on ``base_url`` and seed their rooms.
 
     ``suffix`` is appended to every localpart (``demo-x``, ``alice-x``), so tests can seed a
     shared server without clashing with other tests' users. Registering a name that exists
     logs in with the known password instead, so seeding a server twice does not fail (it
     makes a second set of rooms).
+
+    ``peer_stores``: where the colleagues' encrypting clients keep their stores (the demo
+    reuses them for its live activity); None: a temporary directory, gone afterwards.
+    ``prepare_demo_device(demo_user)`` runs once the demo user exists and before any
+    encrypted room does: there the demo user's reading device uploads its keys, so that
+    the room keys of everything sent to the encrypted rooms reach it.
     """
+    if peer_stores is None:
+        with tempfile.TemporaryDirectory(prefix="readmark-demo-peers-") as scratch:
+            return seed_demo_account(base_url, suffix=suffix, workers=workers, peer_stores=Path(scratch),
+                                     prepare_demo_device=prepare_demo_device)
     began = time.monotonic()
     specs = ((DEMO_KEY, DEMO_DISPLAY_NAME), *_COLLEAGUES)
     actors: dict[str, MatrixActor] = {}
@@ -747,22 +849,28 @@ def seed_demo_account(base_url: str, *, suffix: str = "", workers: int = _POOL_W
         set_display_name(actor, display_name)
         actors[key] = actor
         users[key] = DemoUser(key, actor.user_id, password, display_name)
+    if prepare_demo_device is not None:
+        prepare_demo_device(users[DEMO_KEY])
 
-    seeder = _Seeder(base_url, actors, users, suffix)
-    rooms = [(_Room(seeder, key), script) for key, script in _ROOMS]
-    running: list[Iterator[None]] = [script(room) for room, script in rooms]
+    with Peers(base_url, {key: user for key, user in users.items() if key != DEMO_KEY}, peer_stores) as peers:
+        seeder = _Seeder(base_url, actors, users, suffix, peers)
+        rooms = [(_Room(seeder, key), script) for key, script in _ROOMS]
+        running: list[Iterator[None]] = [script(room) for room, script in rooms]
 
-    def run_until_yield(script: Iterator[None]) -> None:
-        next(script, None)
+        def run_until_yield(script: Iterator[None]) -> None:
+            next(script, None)
 
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="readmark-seed") as pool:
-        # Longest first: the busy room is most of the work.
-        order = sorted(range(len(rooms)), key=lambda i: rooms[i][0].key != "ci")
-        for future in [pool.submit(run_until_yield, running[i]) for i in order]:
-            future.result()
-    for script in running:
-        for _ in script:
-            pass
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="readmark-seed") as pool:
+            # Longest first: the busy room is most of the work, and the encrypted rooms
+            # (a sync before each message) next.
+            weight = {"ci": 0, **{key: 1 for key, _script in _ROOMS if key in _ENCRYPTED}}
+            order = sorted(range(len(rooms)), key=lambda i: weight.get(rooms[i][0].key, 2))
+            for future in [pool.submit(run_until_yield, running[i]) for i in order]:
+                future.result()
+        for script in running:
+            for _ in script:
+                pass
+        seeder.write_direct()
 
     server_name = seeder.server_name
     # Receipts in room order (the pool appended them in whatever order rooms ran).
@@ -793,6 +901,7 @@ def seed_demo_account(base_url: str, *, suffix: str = "", workers: int = _POOL_W
         mentions=tuple(sorted(seeder.mentions, key=by_room)),
         events_sent=sum(room.events_sent for room, _ in rooms),
         seed_seconds=time.monotonic() - began,
+        encrypted=tuple(room.key for room, _ in rooms if room.encrypted),
     )
 
 

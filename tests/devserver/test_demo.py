@@ -1,12 +1,16 @@
 """``run_demo`` end to end on its own Synapse (first run seeds, second run reuses), the
 isolated profile, the one-demo-per-data-dir lock, and LiveActivity when the server is gone.
 
-The TUI is replaced by a real callback that syncs as the demo user over HTTP: no fakes.
+The TUI is replaced by a real callback that runs ``readmark status --json`` in the demo
+profile as the demo device, and syncs as the demo user over HTTP from a login of its own
+(a sync as the demo device would take the room keys meant for readmark): no fakes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import logging
 import os
 import subprocess
@@ -21,7 +25,7 @@ import pytest
 
 from app import paths
 from app.devserver.activity import THREAD_NAME, LiveActivity
-from app.devserver.actor import MatrixActor
+from app.devserver.actor import CLIENT_V3, MatrixActor
 from app.devserver.demo import (
     DEMO_CONFIG,
     DEMO_DEVICE_ID,
@@ -31,6 +35,7 @@ from app.devserver.demo import (
     demo_root,
     run_demo,
 )
+from app.devserver.peers import THREAD_NAME as PEERS_THREAD
 from app.devserver.seed import DemoAccount, DemoUser, SeededThread
 from app.devserver.synapse import free_port
 
@@ -60,6 +65,32 @@ class TuiVisit:
     joined_rooms: int = 0
     new_message: dict[str, Any] | None = None
     sender_receipt: dict[str, Any] | None = None
+    device_keys: dict[str, str] = field(default_factory=dict)  # the demo device's, on the server
+    status_rooms: dict[str, dict[str, Any]] = field(default_factory=dict)  # by name, encrypted ones
+    encrypted_post: dict[str, Any] | None = None  # the live activity's, seen over HTTP
+    later_encrypted: set[str] = field(default_factory=set)  # its later posts in the same thread
+    status_after_post: dict[str, Any] | None = None  # readmark's view of that room afterwards
+
+
+def readmark_status(session: DemoSession) -> dict[str, Any]:
+    """``readmark status --json`` as the demo device, as the TUI would run (in the profile)."""
+    from app import cli
+    from app.matrix.session import Session, delete_session, save_session
+
+    save_session(Session(session.homeserver, session.user_id, session.device_id, session.access_token))
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            code = cli.main(["status", "--json"])
+    finally:
+        delete_session()
+    assert code == 0, out.getvalue()
+    return json.loads(out.getvalue())
+
+
+def thread_of(event: dict[str, Any]) -> str:
+    relation = event["content"].get("m.relates_to", {})
+    return relation["event_id"] if relation.get("rel_type") == "m.thread" else "main"
 
 
 def visit(began: float, root: Path, record: TuiVisit, *, try_second_demo: bool) -> Any:
@@ -76,31 +107,70 @@ def visit(began: float, root: Path, record: TuiVisit, *, try_second_demo: bool) 
             record.second_demo_code = run_demo(reset=True, open_tui=lambda _s: 0, data_root=root, progress=output)
             record.second_demo_output = output.getvalue()
 
-        demo = MatrixActor(session.homeserver, session.user_id, session.access_token, session.device_id)
-        first = demo.sync(filter={"room": {"timeline": {"limit": 1}}})
-        record.joined_rooms = len(first["rooms"]["join"])
-        since = first["next_batch"]
-        deadline = time.monotonic() + 2 * ACTIVITY_INTERVAL + 10  # the interval, plus logins and slack
-        while record.new_message is None and time.monotonic() < deadline:
-            answer = demo.sync(since=since, timeout_ms=1000, filter={"room": {"timeline": {"limit": 10}}})
-            since = answer["next_batch"]
-            for room_id, room in answer.get("rooms", {}).get("join", {}).items():
-                for event in room.get("timeline", {}).get("events", []):
-                    if event["type"] == "m.room.message" and event["sender"] != session.user_id:
-                        record.new_message = {**event, "room_id": room_id}
-        if record.new_message is not None:
-            message = record.new_message
-            thread = message["content"].get("m.relates_to", {}).get("event_id", "main")
-
-            def receipt() -> dict[str, Any] | None:
-                at = demo.room_receipts(message["room_id"]).get(message["event_id"], {})
-                return at.get("m.read", {}).get(message["sender"])
-
-            record.sender_receipt = demo.wait_for(receipt, timeout=10)
-            assert record.sender_receipt.get("thread_id") == thread
+        # readmark first: its sync takes the room keys waiting for the demo device.
+        record.status_rooms = {room["name"]: room for room in readmark_status(session)["rooms"] if room["encrypted"]}
+        demo = MatrixActor.login(session.homeserver, session.user_id, session.password)
+        try:
+            watch(session, demo, record)
+        finally:
+            demo.logout()
         return 0
 
     return open_tui
+
+
+def watch(session: DemoSession, demo: MatrixActor, record: TuiVisit) -> None:
+    """What the live activity posts, over HTTP: a plain message and its receipts, then an
+    encrypted post, which readmark must read."""
+    keys = demo.request("POST", f"{CLIENT_V3}/keys/query", {"device_keys": {session.user_id: [session.device_id]}})
+    record.device_keys = keys["device_keys"][session.user_id][session.device_id]["keys"]
+    first = demo.sync(filter={"room": {"timeline": {"limit": 1}}})
+    record.joined_rooms = len(first["rooms"]["join"])
+    encrypted_rooms = {room_id for room_id, room in first["rooms"]["join"].items()
+                       if any(e["type"] == "m.room.encryption" for e in room.get("state", {}).get("events", []))}
+    since = first["next_batch"]
+
+    def follow(timeout_ms: int = 1000) -> None:
+        nonlocal since
+        answer = demo.sync(since=since, timeout_ms=timeout_ms, filter={"room": {"timeline": {"limit": 10}}})
+        since = answer["next_batch"]
+        for room_id, room in answer.get("rooms", {}).get("join", {}).items():
+            for event in room.get("timeline", {}).get("events", []):
+                if event["sender"] == session.user_id:
+                    continue
+                if event["type"] == "m.room.message" and record.new_message is None:
+                    record.new_message = {**event, "room_id": room_id}
+                elif event["type"] == "m.room.encrypted" and room_id in encrypted_rooms:
+                    post = record.encrypted_post
+                    if post is None:
+                        record.encrypted_post = {**event, "room_id": room_id}
+                    elif room_id == post["room_id"] and thread_of(event) == thread_of(post):
+                        record.later_encrypted.add(event["event_id"])
+
+    deadline = time.monotonic() + 2 * ACTIVITY_INTERVAL + 10  # the interval, plus logins and slack
+    while record.new_message is None and time.monotonic() < deadline:
+        follow()
+    if record.new_message is not None:
+        # At once: the sender's next post in that thread moves the receipt on.
+        message = record.new_message
+        thread = message["content"].get("m.relates_to", {}).get("event_id", "main")
+
+        def receipt() -> dict[str, Any] | None:
+            at = demo.room_receipts(message["room_id"]).get(message["event_id"], {})
+            return at.get("m.read", {}).get(message["sender"])
+
+        record.sender_receipt = demo.wait_for(receipt, timeout=10)
+        assert record.sender_receipt.get("thread_id") == thread
+
+    # Every third post is encrypted; the first one also starts the encrypting clients.
+    deadline = time.monotonic() + 3 * ACTIVITY_INTERVAL + 20
+    while record.encrypted_post is None and time.monotonic() < deadline:
+        follow()
+    if record.encrypted_post is not None:
+        post = record.encrypted_post
+        [room] = [r for r in readmark_status(session)["rooms"] if r["room_id"] == post["room_id"]]
+        record.status_after_post = room
+        follow(timeout_ms=0)  # what came after it while readmark looked
 
 
 @pytest.mark.synapse
@@ -116,7 +186,11 @@ def test_run_demo_twice_reusing_the_data_dir(xdg_dirs: Any, capsys: pytest.Captu
     leftover = root / "profile" / "state" / "readmark" / "receipt-queue.json"
     leftover.parent.mkdir(parents=True)
     leftover.write_text("{}")
+    leftover_peer = root / "peers" / "alice" / "device.json"
+    leftover_peer.parent.mkdir(parents=True)
+    leftover_peer.write_text('{"device_id": "FROM_THE_OLD_SERVER"}')
     kept = root / "profile" / "cache" / "readmark" / "kept"
+    device_keys: list[dict[str, str]] = []
 
     for attempt in range(2):
         record = TuiVisit()
@@ -138,14 +212,30 @@ def test_run_demo_twice_reusing_the_data_dir(xdg_dirs: Any, capsys: pytest.Captu
         }
         assert record.config_text == DEMO_CONFIG and 'mode = "private"' in record.config_text
         assert record.session_file_inside_profile
-        assert record.joined_rooms >= 8
+        assert record.joined_rooms == 12  # thirteen seeded, one of them an invite
         assert record.new_message is not None, "LiveActivity posted nothing within its interval"
         assert record.sender_receipt is not None
+
+        # The encrypted rooms as readmark reads them: the seed's history and the live posts.
+        assert set(record.status_rooms) == {"Launch", "Bob"}
+        launch, dm = record.status_rooms["Launch"], record.status_rooms["Bob"]
+        assert launch["undecryptable"] == 0 and dm["undecryptable"] == 0
+        titles = {t["root_preview"] for t in launch["threads"] if t["thread_id"] != "main"}
+        assert titles == {"Pricing page copy: final review", "Product video: the 90 s cut or the 3 min cut?"}
+        assert dm["highlights"] == 0 and dm["local_highlights"] >= 1  # Bob's mention, by m.mentions
+        post = record.encrypted_post
+        assert post is not None, "LiveActivity posted nothing to an encrypted room"
+        after = record.status_after_post
+        assert after is not None and after["encrypted"] is True and after["undecryptable"] == 0
+        thread = next(t for t in after["threads"] if t["thread_id"] == thread_of(post))
+        assert thread["latest_event_id"] in {post["event_id"], *record.later_encrypted}
+        assert thread["unread"] >= 1 and thread["undecryptable"] == 0
+        device_keys.append(record.device_keys)
 
         # Everything the demo started is gone, and the real environment is back.
         assert process_gone(record.homeserver_pid)
         assert not (root / HOMESERVER_PID_NAME).exists()
-        assert not any(t.name == THREAD_NAME for t in threading.enumerate())
+        assert not any(t.name in (THREAD_NAME, PEERS_THREAD) for t in threading.enumerate())
         assert set(threading.enumerate()) <= threads_before
         assert dict(os.environ) == environment_before
         assert not paths.session_file().exists()
@@ -153,6 +243,7 @@ def test_run_demo_twice_reusing_the_data_dir(xdg_dirs: Any, capsys: pytest.Captu
         stray = [p for p in xdg_dirs.home.parent.rglob("session.json") if not p.is_relative_to(profile)]
         assert stray == []
         assert not leftover.exists()
+        assert "FROM_THE_OLD_SERVER" not in leftover_peer.read_text()  # the peers' stores went with it
         if attempt == 0:
             kept.parent.mkdir(parents=True, exist_ok=True)
             kept.write_text("written during the first run")
@@ -169,8 +260,12 @@ def test_run_demo_twice_reusing_the_data_dir(xdg_dirs: Any, capsys: pytest.Captu
     with pytest.raises(KeyboardInterrupt):
         run_demo(reset=False, open_tui=interrupted, activity_interval=ACTIVITY_INTERVAL, progress=io.StringIO())
     assert process_gone(record.homeserver_pid)
-    assert not any(t.name == THREAD_NAME for t in threading.enumerate())
+    assert not any(t.name in (THREAD_NAME, PEERS_THREAD) for t in threading.enumerate())
     assert dict(os.environ) == environment_before
+
+    # The same device, with the same keys, on the reused homeserver: its store was reused.
+    assert device_keys[0] == device_keys[1]
+    assert len(device_keys[0]) == 2  # curve25519 and ed25519
 
     first_seconds, first, first_output = runs[0]
     second_seconds, second, second_output = runs[1]
@@ -287,9 +382,11 @@ def unreachable_account() -> DemoAccount:
     return DemoAccount(
         base_url=f"http://127.0.0.1:{free_port()}", server_name="localhost", user_id="@demo:localhost",
         password="demo-password", display_name="Demo", others={"alice": alice},
-        rooms={"ops": "!ops:localhost"}, invites={}, room_names={"ops": "Ops"}, members={"ops": ("alice",)},
-        threads={"ops": (SeededThread("ops", "Deploy", "$root", ("$reply",)),)}, message_counts={"ops": 2},
-        receipts=(), relations=(), mentions=(), events_sent=0, seed_seconds=0.0,
+        rooms={"ops": "!ops:localhost", "launch": "!launch:localhost"}, invites={},
+        room_names={"ops": "Ops", "launch": "Launch"}, members={"ops": ("alice",), "launch": ("alice",)},
+        threads={"ops": (SeededThread("ops", "Deploy", "$root", ("$reply",)),)},
+        message_counts={"ops": 2, "launch": 1}, receipts=(), relations=(), mentions=(), events_sent=0,
+        seed_seconds=0.0, encrypted=("launch",),
     )
 
 
@@ -314,6 +411,32 @@ def test_live_activity_survives_the_server_going_away(
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "paused" in warnings[0].getMessage()
     assert capfd.readouterr().err == ""  # nothing printed over the TUI
+
+
+def test_live_activity_with_encrypting_clients_survives_the_server_going_away(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every post through an encrypting client, none answered: a warning, no traceback,
+    nothing on the terminal, and stop() closes the clients' loop thread at once."""
+    uncaught: list[Any] = []
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    caplog.set_level(logging.DEBUG, logger="app.devserver")
+
+    activity = LiveActivity(unreachable_account(), interval=0.05, peer_stores=tmp_path / "peers", encrypted_every=1)
+    assert activity.encrypted_rooms == ("launch",) and activity.rooms == ("ops",)
+    activity.start()
+    MatrixActor.wait_for(lambda: activity.errors >= 3, timeout=10, interval=0.02)
+    began = time.monotonic()
+    activity.stop()
+    assert time.monotonic() - began < 2
+    assert not activity.running
+    assert not any(t.name in (THREAD_NAME, PEERS_THREAD) for t in threading.enumerate())
+
+    assert uncaught == [] and activity.posted == ()
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "paused" in warnings[0].getMessage()
+    assert capfd.readouterr().err == ""
 
 
 def test_live_activity_pauses_are_jittered_and_bounded_by_the_interval() -> None:

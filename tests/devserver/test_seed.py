@@ -1,13 +1,19 @@
 """The seeded demo account, checked against what the real Synapse holds.
 
 One seed per module on the session server (users carry a random suffix so they cannot clash
-with other tests' users). The tests only read: none of them changes the account.
+with other tests' users), with the demo user's reading device set up as the demo sets it
+up, in a demo profile of its own, so readmark can be asked what it reads. The tests only
+read, but the last, which has one more message posted to an encrypted room.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote as _quote
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -15,7 +21,8 @@ from typing import Any, TypeVar
 import pytest
 
 from app.devserver.actor import CLIENT_V3, MatrixActor, MatrixHttpError
-from app.devserver.seed import DemoAccount, seed_demo_account
+from app.devserver.demo import DEMO_DEVICE_ID, demo_environment, prepare_demo_device
+from app.devserver.seed import DemoAccount, DemoUser, seed_demo_account
 from app.devserver.synapse import SynapseServer
 
 T = TypeVar("T")
@@ -25,11 +32,31 @@ def quote(part: str) -> str:
     return _quote(part, safe="")
 
 
+@dataclass(frozen=True)
+class Seeded:
+    account: DemoAccount
+    reader: MatrixActor  # the demo user's readmark device, DEMO_DEVICE_ID
+    profile: Path  # its demo profile, with its crypto store
+    peers: Path  # the colleagues' encrypting clients' stores
+
+
 @pytest.fixture(scope="module")
-def account(synapse: SynapseServer) -> DemoAccount:
-    seeded = seed_demo_account(synapse.base_url, suffix=f"-{uuid.uuid4().hex[:6]}")
-    print(f"\nseeded {seeded.events_sent} events in {seeded.seed_seconds:.1f} s")
-    return seeded
+def seeded(synapse: SynapseServer, tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    root = tmp_path_factory.mktemp("demo")
+    readers: list[MatrixActor] = []
+
+    def ready(user: DemoUser) -> None:
+        readers.append(prepare_demo_device(synapse.base_url, user.user_id, user.password, root / "profile"))
+
+    account = seed_demo_account(synapse.base_url, suffix=f"-{uuid.uuid4().hex[:6]}", peer_stores=root / "peers",
+                                prepare_demo_device=ready)
+    print(f"\nseeded {account.events_sent} events in {account.seed_seconds:.1f} s")
+    return Seeded(account, readers[0], root / "profile", root / "peers")
+
+
+@pytest.fixture(scope="module")
+def account(seeded: Seeded) -> DemoAccount:
+    return seeded.account
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +127,7 @@ def test_demo_user_joined_the_rooms_and_has_an_invite(account: DemoAccount, demo
 
 @pytest.mark.synapse
 def test_room_names_dm_and_alias(account: DemoAccount, demo: MatrixActor) -> None:
-    for key in ("ops", "random", "design", "release", "support", "quiet", "ci", "announcements"):
+    for key in ("ops", "random", "design", "release", "support", "quiet", "ci", "announcements", "launch"):
         assert state(demo, account.rooms[key], "m.room.name") == {"name": account.room_names[key]}
     # The DM and the alias room have no name: a client names them from heroes / the alias.
     assert state(demo, account.rooms["dm"], "m.room.name") is None
@@ -113,7 +140,8 @@ def test_room_names_dm_and_alias(account: DemoAccount, demo: MatrixActor) -> Non
     members = demo.request("GET", f"{CLIENT_V3}/rooms/{dm}/joined_members")["joined"]
     assert set(members) == {demo.user_id, account.others["alice"].user_id}
     direct = demo.request("GET", f"{CLIENT_V3}/user/{demo.user_id}/account_data/m.direct")
-    assert direct == {account.others["alice"].user_id: [dm]}
+    alice, bob = account.others["alice"].user_id, account.others["bob"].user_id
+    assert direct == {alice: [dm], bob: [account.rooms["bob_dm"]]}
     my_member = state(demo, dm, "m.room.member", demo.user_id)
     assert my_member is not None and my_member["membership"] == "join"
 
@@ -195,8 +223,9 @@ def test_ops_counts_exactly_reactions_and_edits_excluded(account: DemoAccount, d
 
 @pytest.mark.synapse
 def test_highlights_in_main_timelines_and_threads(account: DemoAccount, demo: MatrixActor) -> None:
-    main_mentions = {m.room for m in account.mentions if m.thread_id == "main"}
-    thread_mentions = {(m.room, m.thread_id) for m in account.mentions if m.thread_id != "main"}
+    plain = [m for m in account.mentions if m.room not in account.encrypted]
+    main_mentions = {m.room for m in plain if m.thread_id == "main"}
+    thread_mentions = {(m.room, m.thread_id) for m in plain if m.thread_id != "main"}
     assert len(main_mentions) >= 3 and len(thread_mentions) >= 2
 
     for room in sorted(main_mentions):
@@ -239,6 +268,93 @@ def test_reactions_edits_and_a_redaction(account: DemoAccount, demo: MatrixActor
     redacted = demo.request("GET", f"{CLIENT_V3}/rooms/{account.rooms[redaction.room]}/event/{redaction.target_id}")
     assert redacted["content"] == {}
     assert redacted["unsigned"]["redacted_because"]["event_id"] == redaction.event_id
+
+
+# -- the encrypted rooms -------------------------------------------------------------------------
+
+
+def readmark_status(seeded: Seeded) -> dict[str, Any]:
+    """``readmark status --json`` as the demo user's readmark device, in its demo profile."""
+    from app import cli
+    from app.matrix.session import Session, delete_session, save_session
+
+    reader = seeded.reader
+    out = io.StringIO()
+    with demo_environment(seeded.profile):
+        save_session(Session(reader.base_url, reader.user_id, reader.device_id, reader.access_token))
+        try:
+            with contextlib.redirect_stdout(out):
+                code = cli.main(["status", "--json"])
+        finally:
+            delete_session()
+    assert code == 0, out.getvalue()
+    return json.loads(out.getvalue())
+
+
+@pytest.mark.synapse
+def test_encrypted_rooms_hold_only_ciphertext_and_cleartext_threads(
+    account: DemoAccount, demo: MatrixActor, colleagues: dict[str, MatrixActor]
+) -> None:
+    assert account.encrypted == ("launch", "bob_dm")
+    for key in account.encrypted:
+        room_id = account.rooms[key]
+        assert state(demo, room_id, "m.room.encryption") == {"algorithm": "m.megolm.v1.aes-sha2"}
+        sent = [e for e in room_events(demo, room_id) if e["type"] in ("m.room.message", "m.room.encrypted")]
+        assert [e["type"] for e in sent] == ["m.room.encrypted"] * account.message_counts[key]
+        joined = demo.request("GET", f"{CLIENT_V3}/rooms/{quote(room_id)}/joined_members")["joined"]
+        assert set(joined) == {demo.user_id} | {account.others[k].user_id for k in account.members[key]}
+    assert account.members["launch"] == ("alice", "bob", "carol") and account.members["bob_dm"] == ("bob",)
+
+    # The DM has no name: clients name it after Bob. Both list it in m.direct.
+    bob_dm = account.rooms["bob_dm"]
+    assert state(demo, bob_dm, "m.room.name") is None and account.room_names["bob_dm"] == "Bob"
+    bob = colleagues["bob"]
+    assert bob.request("GET", f"{CLIENT_V3}/user/{quote(bob.user_id)}/account_data/m.direct") == {demo.user_id: [bob_dm]}
+
+    # Thread relations stay in cleartext: the server knows the threads.
+    launch = account.rooms["launch"]
+    answer = demo.request("GET", f"/_matrix/client/v1/rooms/{quote(launch)}/threads", query={"limit": 50})
+    on_server = {root["event_id"]: root["unsigned"]["m.relations"]["m.thread"]["count"] for root in answer["chunk"]}
+    assert on_server == {t.root_id: len(t.reply_ids) for t in account.threads["launch"]}
+    assert len(on_server) == 2
+
+
+@pytest.mark.synapse
+def test_the_server_counts_encrypted_messages_and_highlights_none(account: DemoAccount, demo: MatrixActor) -> None:
+    """It cannot read them: every one notifies, the mentions in them do not highlight."""
+    threads = {t.title: t.root_id for t in account.threads["launch"]}
+    expected = (3, 0, {
+        threads["Pricing page copy: final review"]: (1, 0),  # read to its end, then one more
+        threads["Product video: the 90 s cut or the 3 min cut?"]: (3, 0),  # one of them mentions Demo
+    })
+    assert settle(lambda: demo.unread_counts(account.rooms["launch"]), expected) == expected
+    assert settle(lambda: demo.unread_counts(account.rooms["bob_dm"]), (3, 0, {})) == (3, 0, {})
+    encrypted_mentions = {(m.room, m.thread_id) for m in account.mentions if m.room in account.encrypted}
+    assert encrypted_mentions == {("bob_dm", "main"), ("launch", threads["Product video: the 90 s cut or the 3 min cut?"])}
+
+
+@pytest.mark.synapse
+def test_readmark_reads_the_encrypted_rooms_and_counts_their_mentions(seeded: Seeded) -> None:
+    account = seeded.account
+    assert seeded.reader.device_id == DEMO_DEVICE_ID
+    rooms = {room["room_id"]: room for room in readmark_status(seeded)["rooms"]}
+    launch, dm = rooms[account.rooms["launch"]], rooms[account.rooms["bob_dm"]]
+    assert (launch["name"], dm["name"]) == ("Launch", "Bob")
+    for room in (launch, dm):
+        assert room["encrypted"] is True and room["undecryptable"] == 0, room
+    assert rooms[account.rooms["ops"]]["encrypted"] is False
+
+    # Thread titles come from the decrypted roots; counts from the seeded receipts.
+    by_title = {t.title: t.root_id for t in account.threads["launch"]}
+    threads = {t["thread_id"]: t for t in launch["threads"]}
+    assert {threads[root]["root_preview"] for root in by_title.values()} == set(by_title)
+    pricing, video = by_title["Pricing page copy: final review"], by_title["Product video: the 90 s cut or the 3 min cut?"]
+    assert (threads["main"]["unread"], threads[pricing]["unread"], threads[video]["unread"]) == (3, 1, 3)
+
+    # The mentions by m.mentions: highlights readmark finds itself, none on the server.
+    assert (dm["highlights"], dm["local_highlights"]) == (0, 1)
+    assert (launch["highlights"], launch["local_highlights"]) == (0, 1)
+    assert threads[video]["local_highlights"] == 1
 
 
 # -- receipts and markers ------------------------------------------------------------------------
@@ -328,7 +444,7 @@ def test_account_record_round_trips_through_json() -> None:
         members={"ops": ("alice",)}, threads={"ops": (SeededThread("ops", "T", "$r", ("$a", "$b")),)},
         message_counts={"ops": 3}, receipts=(SeededReceipt("ops", "@demo:localhost", "m.read", None, "$a", "n"),),
         relations=(SeededRelation("ops", "edit", "$e", "$a"),), mentions=(SeededMention("ops", "main", "$m"),),
-        events_sent=4, seed_seconds=0.5,
+        events_sent=4, seed_seconds=0.5, encrypted=("ops",),
     )
     again = DemoAccount.from_json(json.loads(json.dumps(account.to_json())))
     assert again == account
@@ -363,3 +479,33 @@ def test_registering_an_existing_user_logs_in_instead(account: DemoAccount) -> N
     with pytest.raises(MatrixHttpError) as raised:
         register_or_login(account.base_url, localpart, "not the password")
     assert raised.value.errcode == "M_FORBIDDEN"
+
+
+# -- last: this one posts ------------------------------------------------------------------------
+
+
+@pytest.mark.synapse
+def test_a_live_activity_post_to_an_encrypted_room_is_read_by_readmark(seeded: Seeded) -> None:
+    """The live activity's encrypting clients reuse the seed's stores (as a later demo run
+    does), and what they post readmark decrypts: the thread's latest event, unread, readable."""
+    import threading
+
+    from app.devserver.activity import LiveActivity
+    from app.devserver.peers import THREAD_NAME as PEERS_THREAD
+
+    account = seeded.account
+    activity = LiveActivity(account, peer_stores=seeded.peers, thread_chance=1.0, mention_chance=0.0)
+    try:
+        posted = activity.step_encrypted("launch")
+    finally:
+        activity.stop()
+    assert not any(t.name == PEERS_THREAD for t in threading.enumerate())
+    assert posted.thread_id in account.thread_roots("launch")
+
+    rooms = {room["room_id"]: room for room in readmark_status(seeded)["rooms"]}
+    launch = rooms[account.rooms["launch"]]
+    thread = next(t for t in launch["threads"] if t["thread_id"] == posted.thread_id)
+    assert thread["latest_event_id"] == posted.event_id
+    assert thread["undecryptable"] == 0 and launch["undecryptable"] == 0
+    seeded_unread = {t.root_id: 1 if t.title.startswith("Pricing") else 3 for t in account.threads["launch"]}
+    assert thread["unread"] == seeded_unread[posted.thread_id] + 1
