@@ -509,3 +509,32 @@ def test_a_live_activity_post_to_an_encrypted_room_is_read_by_readmark(seeded: S
     assert thread["undecryptable"] == 0 and launch["undecryptable"] == 0
     seeded_unread = {t.root_id: 1 if t.title.startswith("Pricing") else 3 for t in account.threads["launch"]}
     assert thread["unread"] == seeded_unread[posted.thread_id] + 1
+
+
+@pytest.mark.synapse
+def test_readmarks_own_counts_equal_synapses_on_the_plain_rooms(seeded: Seeded, demo: MatrixActor) -> None:
+    """The push rules evaluated here count and highlight what Synapse does, room by room and
+    thread by thread, wherever both count the same messages: not where the demo user's own
+    reply reads a thread up to it (readmark's rule; Synapse does not lower its counts for
+    it), and not where readmark's count is only a lower bound (history not loaded)."""
+    account = seeded.account
+    status = {room["room_id"]: room for room in readmark_status(seeded)["rooms"]}
+    compared = 0
+    for short, room_id in account.rooms.items():
+        if short in account.encrypted or room_id not in status:
+            continue
+        own_threads = set()
+        for event in room_events(demo, room_id):
+            if event["sender"] == demo.user_id and event["type"] == "m.room.message":
+                relation = event["content"].get("m.relates_to") or {}
+                own_threads.add(relation.get("event_id") if relation.get("rel_type") == "m.thread" else "main")
+        notifications, highlights, per_thread = demo.unread_counts(room_id)
+        server = {"main": (notifications, highlights), **per_thread}
+        for thread in status[room_id]["threads"]:
+            tid = thread["thread_id"]
+            if tid in own_threads or thread["unread_is_lower_bound"]:
+                continue
+            local = (thread["local_notifications"], thread["local_highlights"])
+            assert local == server.get(tid, (0, 0)), (short, thread["root_preview"], local, server.get(tid))
+            compared += 1
+    assert compared >= 10  # the main timelines and threads of the plain rooms (12 when written)
