@@ -63,6 +63,7 @@ def test_the_core_does_no_io_and_no_waiting() -> None:
         "app.matrix.crypto",
         "app.matrix.queue",
         "app.matrix.key_export",
+        "app.matrix.secrets",
         "app.store.cache",
         "app.commands",
         "app.config",
@@ -86,6 +87,13 @@ def test_the_key_export_format_is_pure() -> None:
     loaded = modules_after_import("app.matrix.key_export")
     assert not {"nio", "aiohttp", "asyncio", "sqlite3", "textual"} & top_level(loaded)
     assert {m for m in loaded if m.startswith("app.")} == {"app.matrix", "app.matrix.key_export"}
+
+
+def test_the_secret_storage_crypto_is_pure() -> None:
+    """Recovery keys, 4S, signatures and backup session data need no nio, no I/O, no loop."""
+    loaded = modules_after_import("app.matrix.secrets")
+    assert not {"nio", "aiohttp", "asyncio", "sqlite3", "textual"} & top_level(loaded)
+    assert {m for m in loaded if m.startswith("app.")} == {"app.matrix", "app.matrix.secrets"}
 
 
 def test_the_cli_loads_textual_and_nio_only_for_the_commands_that_need_them() -> None:

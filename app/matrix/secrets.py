@@ -164,10 +164,11 @@ def decode_recovery_key(text: str) -> bytes:
     decoded = _base58_decode(chars)
     if len(decoded) != _RECOVERY_BYTES or not decoded.startswith(_RECOVERY_PREFIX):
         raise RecoveryKeyError(
-            "the recovery key has a bad prefix (every recovery key starts with 'Es'): check the first group for a typo"
+            "the recovery key has a bad prefix (every recovery key starts with 'Es'): check for a typo,"
+            " most likely in the first groups"
         )
     if _parity(decoded) != 0:
-        raise RecoveryKeyError("the recovery key failed its parity check: check for a typo")
+        raise RecoveryKeyError("the recovery key's parity check failed: check for a typo")
     return decoded[len(_RECOVERY_PREFIX) : -1]
 
 
