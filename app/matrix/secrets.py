@@ -32,6 +32,7 @@ from Crypto.Util.Padding import pad, unpad
 
 __all__ = [
     "BACKUP_ALGORITHM",
+    "MAX_PBKDF2_ITERATIONS",
     "PBKDF2_ALGORITHM",
     "SSSS_ALGORITHM",
     "RecoveryKeyError",
@@ -154,7 +155,7 @@ def decode_recovery_key(text: str) -> bytes:
             hint = " (recovery keys have no 0, O, I or l)" if char in "0OIl" else ""
             raise RecoveryKeyError(
                 f"the recovery key has a bad character {_shown(char)} at position {position}"
-                f" (group {(position - 1) // 4 + 1}){hint}: check for a typo"
+                f" (group {(position - 1) // 4 + 1}): check for a typo{hint}"
             )
     if len(chars) != _RECOVERY_CHARS:
         raise RecoveryKeyError(
@@ -333,8 +334,14 @@ def encrypt_secret(key: bytes, name: str, secret: str, iv: bytes | None = None) 
     """One entry of an account-data secret's ``encrypted`` map, in unpadded base64."""
     key = _check_bytes(key)
     iv = _new_iv(iv)
+    try:
+        plaintext = secret.encode("utf-8")
+    except UnicodeEncodeError:
+        plaintext = None
+    if plaintext is None:
+        raise SecretsError(f"the secret {name!r} cannot be encoded as UTF-8")
     aes_key, mac_key = _aes_hmac_keys(key, name)
-    ciphertext = _ctr(aes_key, iv, secret.encode("utf-8"))
+    ciphertext = _ctr(aes_key, iv, plaintext)
     mac = hmac.new(mac_key, ciphertext, hashlib.sha256).digest()
     return {"iv": _b64encode(iv), "ciphertext": _b64encode(ciphertext), "mac": _b64encode(mac)}
 
@@ -347,11 +354,11 @@ def decrypt_secret(key: bytes, name: str, encrypted: dict) -> str:
     for field in ("iv", "ciphertext", "mac"):
         if field not in encrypted:
             raise SecretsError(f"the stored secret {name!r} has no {field}")
-    iv = _description_iv(encrypted["iv"], f"the stored secret {name!r}'s iv")
-    ciphertext = _b64decode(encrypted["ciphertext"], f"the stored secret {name!r}'s ciphertext")
-    mac = _b64decode(encrypted["mac"], f"the stored secret {name!r}'s mac")
+    iv = _description_iv(encrypted["iv"], f"the iv of the stored secret {name!r}")
+    ciphertext = _b64decode(encrypted["ciphertext"], f"the ciphertext of the stored secret {name!r}")
+    mac = _b64decode(encrypted["mac"], f"the mac of the stored secret {name!r}")
     if len(mac) != _MAC_BYTES:
-        raise SecretsError(f"the stored secret {name!r}'s mac is {len(mac)} bytes where it needs {_MAC_BYTES}")
+        raise SecretsError(f"the mac of the stored secret {name!r} is {len(mac)} bytes where it needs {_MAC_BYTES}")
     aes_key, mac_key = _aes_hmac_keys(key, name)
     if not hmac.compare_digest(hmac.new(mac_key, ciphertext, hashlib.sha256).digest(), mac):
         raise TamperedSecretError(
