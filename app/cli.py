@@ -25,7 +25,13 @@ from app.matrix.errors import (
     ServerError,
     TokenInvalid,
 )
-from app.matrix.session import Session, SessionError, delete_session, load_session, save_session
+from app.matrix.session import (
+    Session,
+    SessionError,
+    delete_session,
+    load_session,
+    save_session,
+)
 
 if TYPE_CHECKING:  # imported where used: `readmark login` and the one-shot commands stay light
     import argparse
@@ -79,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     login.add_argument(
         "--password-stdin", action="store_true", help="read the password from the first line of stdin (no prompt)"
     )
+    login.add_argument(
+        "--verify-stdin", action="store_true",
+        help="then verify the device with the recovery key or passphrase on the next line of stdin",
+    )
     login.add_argument("--device-name", default="readmark", metavar="NAME", help="name shown in your device list")
 
     logout = sub.add_parser(
@@ -119,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mark.add_argument("--event", metavar="EVENT_ID", help="up to this event instead of the latest")
 
+    verify = sub.add_parser(
+        "verify",
+        help="verify this device with your recovery key (or its passphrase) and restore the key backup",
+        description="Unlock secret storage with the recovery key Element gave you (or its passphrase), "
+        "cross-sign this device, and restore room keys from the key backup. The key is asked for, "
+        "never an argument, and never stored.",
+    )
+    verify.add_argument("--stdin", action="store_true", help="read the recovery key or passphrase from the first line of stdin")
+    verify.add_argument("--passphrase", action="store_true", help="what is read is the passphrase, not the recovery key")
+
     keys = sub.add_parser("keys", help="import or export room keys (Element's key export format)")
     keys_sub = keys.add_subparsers(dest="keys_command", metavar="import|export", required=True)
     for name, text in (("import", "import room keys from an Element key export"),
@@ -152,7 +172,11 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _login(args: argparse.Namespace) -> int:
-    from app.matrix.client import MatrixClient, insecure_transport_warning, normalize_homeserver
+    from app.matrix.client import (
+        MatrixClient,
+        insecure_transport_warning,
+        normalize_homeserver,
+    )
 
     existing = load_session()
     if existing is not None:
@@ -179,7 +203,19 @@ def _login(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"readmark: warning: end-to-end encryption is not set up yet: {problem}", file=sys.stderr)
     print(f"logged in as {session.user_id} (device {session.device_id})")
-    return 0
+    if problem is not None:
+        return 0
+    if args.verify_stdin:
+        secret = _read_recovery("", True)
+    elif sys.stdin.isatty() and not args.password_stdin:
+        secret = _read_recovery("Recovery key or passphrase, to verify this device (Enter to skip): ", False, optional=True)
+        if secret is None:
+            print("this device stays unverified: `readmark verify` does it later")
+            return 0
+    else:
+        return 0
+    assert secret is not None
+    return _run_verify(session, secret, passphrase=None)
 
 
 async def _store_or_log_out(client: MatrixClient, session: Session) -> None:
@@ -306,7 +342,46 @@ def run(argv: Sequence[str] | None = None) -> int:
         return _demo(args)
     if args.command == "keys":
         return _keys(args)
+    if args.command == "verify":
+        return _verify(args)
     return _tui()
+
+
+def _read_recovery(prompt: str, from_stdin: bool, *, optional: bool = False) -> str | None:
+    """The recovery key or passphrase: a line of stdin, or a prompt that does not echo."""
+    if from_stdin:
+        secret = sys.stdin.readline().strip()
+        if not secret:
+            raise CliError("no recovery key or passphrase on stdin", EXIT_USAGE)
+        return secret
+    import getpass
+
+    try:
+        secret = getpass.getpass(prompt).strip()
+    except EOFError:
+        secret = ""
+    if not secret and not optional:
+        raise CliError("no recovery key or passphrase given", EXIT_USAGE)
+    return secret or None
+
+
+def _verify(args: argparse.Namespace) -> int:
+    session = _require_session()
+    secret = _read_recovery("Recovery key or passphrase: ", args.stdin)
+    assert secret is not None
+    return _run_verify(session, secret, passphrase=True if args.passphrase else None)
+
+
+def _run_verify(session: Session, secret: str, *, passphrase: bool | None) -> int:
+    from app import verify
+    from app.commands import CommandError
+
+    try:
+        output = verify.verify(session, secret, passphrase=passphrase, progress=sys.stderr.isatty())
+    except CommandError as error:
+        raise CliError(str(error), error.exit_code) from None
+    print(output)
+    return 0
 
 
 def _keys(args: argparse.Namespace) -> int:
@@ -544,7 +619,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("interrupted")
         return 130
-    except Exception as error:  # noqa: BLE001 - the last line of defence: no traceback for users
+    except Exception as error:
         log.exception("unexpected error")
         _say(f"internal error: {type(error).__name__}: {error} (details in {log_file()})")
         return EXIT_INTERNAL

@@ -14,10 +14,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from app import paths
-
 from app.config import Settings
+from app.matrix import owner_socket, recovery
 from app.matrix.client import MatrixClient
-from app.matrix import owner_socket
 from app.matrix.core import ReadStateCore
 from app.matrix.crypto import CryptoDevice, CryptoStoreError
 from app.matrix.errors import RequestRefused
@@ -123,7 +122,9 @@ def status_text(document: dict) -> str:
         thread_text = f" threads:{threads}" if threads else ""
         lines.append(f"{unread:>5}{highlights}{thread_text}  {room['name']}")
     total = sum(r["unread"] for r in document["rooms"])
-    lines.append(f"{document['user_id']}: {total} unread in {sum(1 for r in document['rooms'] if r['unread'])} rooms")
+    device = document.get("device") or {}
+    standing = "" if device.get("verified", True) else " · device unverified (readmark verify)"
+    lines.append(f"{document['user_id']}: {total} unread in {sum(1 for r in document['rooms'] if r['unread'])} rooms{standing}")
     lines.extend(f"warning: {warning}" for warning in document.get("warnings", ()))
     return "\n".join(lines)
 
@@ -153,6 +154,7 @@ async def status(session: Session, *, as_json: bool, unread_only: bool, offline:
             async with MatrixClient.from_session(session, request_timeout=REQUEST_TIMEOUT) as client:
                 core = await synced_core(client, offline=offline, owner=owner)
             document = status_document(core.account, unread_only=unread_only)
+    document["device"] = recovery.device_state(session.device_id)
     document["warnings"] = profile_warnings()
     return json.dumps(document, ensure_ascii=False) if as_json else status_text(document)
 

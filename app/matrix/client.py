@@ -598,6 +598,43 @@ class MatrixClient:
         """``POST /keys/query``: the devices of the users in ``body``."""
         return await self._json("POST", f"{CLIENT_V3}/keys/query", body=body)
 
+    async def signatures_upload(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /keys/signatures/upload``: signatures of keys (this device's, by its
+        owner's self-signing key)."""
+        return await self._json("POST", f"{CLIENT_V3}/keys/signatures/upload", body=body)
+
+    async def account_data(self, event_type: str) -> dict[str, Any] | None:
+        """``GET /user/{me}/account_data/{type}``: its content, None when it is not set."""
+        path = f"{CLIENT_V3}/user/{_quote(self.user_id)}/account_data/{_quote(event_type)}"
+        try:
+            return await self._json("GET", path)
+        except RequestRefused as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def backup_version(self) -> dict[str, Any] | None:
+        """``GET /room_keys/version``: the current key backup's version, None when there is none."""
+        try:
+            return await self._json("GET", f"{CLIENT_V3}/room_keys/version")
+        except RequestRefused as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def backup_keys(self, version: str, room_id: str | None = None, session_id: str | None = None) -> dict[str, Any]:
+        """``GET /room_keys/keys[/{room}[/{session}]]?version=``: backed-up sessions."""
+        path = f"{CLIENT_V3}/room_keys/keys"
+        if room_id is not None:
+            path += f"/{_quote(room_id)}"
+            if session_id is not None:
+                path += f"/{_quote(session_id)}"
+        return await self._json("GET", path, query={"version": version}, max_bytes=MAX_SYNC_BYTES)
+
+    async def backup_put(self, version: str, rooms: Mapping[str, Any]) -> dict[str, Any]:
+        """``PUT /room_keys/keys?version=``: sessions into the backup."""
+        return await self._json("PUT", f"{CLIENT_V3}/room_keys/keys", query={"version": version}, body={"rooms": rooms})
+
     # -- sync -------------------------------------------------------------------
 
     async def upload_filter(self, filter: Mapping[str, Any]) -> str:  # noqa: A002 - the API's word

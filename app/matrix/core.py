@@ -266,6 +266,10 @@ class ReadStateCore:
         """The screen shows this thread: decrypt its events not tried yet."""
         return bool(self._decrypt_in([room_id], decrypt, lambda room: decryption.in_thread(room, thread_id)))
 
+    def waiting_sessions(self) -> dict[str, frozenset[RoomId]]:
+        """The Megolm sessions whose keys undecryptable events wait for, and their rooms."""
+        return {session: frozenset(rooms) for session, rooms in self._waiting.items()}
+
     def encrypted_members(self) -> set[str]:
         """Who shares an encrypted room with me, as far as the loaded state says: the
         device lists to follow, for the checks decryption makes."""

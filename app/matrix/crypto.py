@@ -442,20 +442,31 @@ class CryptoDevice:
 
     def export_sessions(self) -> list[dict[str, Any]]:
         """Every room key held, as key export entries, each from its first known index."""
-        exported = []
-        for session in self._olm.inbound_group_store:
-            exported.append(
-                {
-                    "algorithm": MEGOLM,
-                    "room_id": session.room_id,
-                    "sender_key": session.sender_key,
-                    "session_id": session.id,
-                    "session_key": session.export_session(session.first_known_index),
-                    "sender_claimed_keys": {"ed25519": session.ed25519},
-                    "forwarding_curve25519_key_chain": list(session.forwarding_chain),
-                }
-            )
-        return exported
+        return [_exported(session) for session in self._olm.inbound_group_store]
+
+    def sessions_with_ids(self, session_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The room keys of these sessions held, as key export entries with their first
+        known index (what the key backup records of each)."""
+        wanted = set(session_ids)
+        if not wanted:
+            return []
+        return [
+            {**_exported(session), "first_known_index": session.first_known_index}
+            for session in self._olm.inbound_group_store
+            if session.id in wanted
+        ]
+
+
+def _exported(session: Any) -> dict[str, Any]:
+    return {
+        "algorithm": MEGOLM,
+        "room_id": session.room_id,
+        "sender_key": session.sender_key,
+        "session_id": session.id,
+        "session_key": session.export_session(session.first_known_index),
+        "sender_claimed_keys": {"ed25519": session.ed25519},
+        "forwarding_curve25519_key_chain": list(session.forwarding_chain),
+    }
 
 
 def vars_of(notice: Withheld) -> dict[str, str]:

@@ -35,6 +35,7 @@ from app.matrix.sync_filter import sync_filter
 from app.matrix.crypto import CryptoDevice, CryptoStoreError, ImportResult
 from app.matrix.encryption import decryptor, exchange_keys
 from app.matrix import owner_socket
+from app.matrix.key_backup import KeyBackup
 from app.matrix.key_inbox import KEY_INBOX_DIR, Answer, KeyInbox
 from app.matrix.translate import SyncFormatError, parse_sync
 from app.model.account import AccountState
@@ -229,6 +230,8 @@ class MatrixService(CoreFront):
         self._cache_seen: tuple[int, ...] | None = None
         # This login's crypto store, open while this process owns the profile.
         self._crypto: CryptoDevice | None = None
+        # The key backup's duties while this process owns the store (app/matrix/key_backup.py).
+        self._backup: KeyBackup | None = None
         self._crypto_problem: str | None = None
         self._answers: asyncio.AbstractServer | None = None
         self._queue = ReceiptQueue(
@@ -493,6 +496,7 @@ class MatrixService(CoreFront):
             self._crypto_problem = f"encrypted rooms stay unreadable: {error}"
             log.warning("%s", self._crypto_problem)
             return
+        self._backup = KeyBackup(self._crypto)
         if self._core.decrypt_wanted(list(self._core.account.rooms), self._decrypt):
             self._publish()
 
@@ -507,6 +511,15 @@ class MatrixService(CoreFront):
             await exchange_keys(self._client, self._crypto)
         except (MatrixError, CryptoStoreError) as error:
             log.info("the key exchange after a sync failed: %s", error)
+        if self._backup is None:
+            return
+        try:
+            restored = await self._backup.after_sync(self._client, self._core.waiting_sessions())
+        except (MatrixError, CryptoStoreError) as error:
+            log.info("the key backup's work after a sync failed: %s", error)
+            return
+        if restored and self._core.keys_arrived(restored, decryptor(self._crypto)):
+            self._publish()
 
     def import_room_keys(self, sessions: list[dict]) -> ImportResult:
         """Room keys from a file (``readmark keys import`` in a running TUI): imported,
@@ -584,6 +597,7 @@ class MatrixService(CoreFront):
         if self._crypto is not None:
             self._crypto.close()
             self._crypto = None
+            self._backup = None
         self._profile.release()
         await self._client.close()
 
@@ -667,6 +681,8 @@ class MatrixService(CoreFront):
                 body = await self._client.sync_raw(since, timeout, filter_id)
                 sync = parse_sync(body)
                 touched = self._crypto.receive_sync(sync, self._core.encrypted_members()) if self._crypto else set()
+                if touched and self._backup is not None:
+                    self._backup.received(touched)
                 changed = self._core.receive_sync(sync, self._decrypt)
                 if touched and self._crypto is not None:
                     changed |= self._core.keys_arrived(touched, decryptor(self._crypto))
@@ -757,10 +773,15 @@ async def sync_once(client: MatrixClient, core: ReadStateCore, device: CryptoDev
         return core.receive_sync(sync)
     decrypt = decryptor(device)
     touched = device.receive_sync(sync, core.encrypted_members())
+    backup = KeyBackup(device)
+    backup.received(touched)
     changed = core.receive_sync(sync, decrypt) | core.keys_arrived(touched, decrypt)
     changed |= core.decrypt_wanted(list(core.account.rooms), decrypt)
     try:
         await exchange_keys(client, device)
+        restored = await backup.after_sync(client, core.waiting_sessions())
     except (MatrixError, CryptoStoreError) as error:
         log.info("the key exchange after a sync failed: %s", error)
+    else:
+        changed |= core.keys_arrived(restored, decrypt)
     return changed
