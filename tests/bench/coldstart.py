@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from app.matrix.translate import apply_sync_changes
@@ -58,9 +58,13 @@ IMPORTS = (
 
 
 @contextlib.contextmanager
-def profile(rooms: int) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
-    """An isolated XDG profile holding a session and the cache of a synthetic account;
-    yields the child environment and the expected count label of every joined room."""
+def profile(
+    rooms: int, sync: dict | None = None, prepare: Callable[[dict[str, str]], None] | None = None
+) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    """An isolated XDG profile holding a session and the cache of a synthetic account
+    (``sync``'s, when given; ``prepare`` is called with the profile's XDG variables, to
+    add to it); yields the child environment and the expected count label of every
+    joined room."""
     with tempfile.TemporaryDirectory(prefix="readmark-bench-") as home, silent_port() as port:
         env = dict(os.environ)
         env.update(TERM="xterm-256color", COLORTERM="truecolor", COLUMNS=str(COLUMNS), LINES=str(LINES))
@@ -71,11 +75,14 @@ def profile(rooms: int) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
         # The untimed first start of each writes them, outside the checkout.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = os.path.join(home, "pycache")
-        account, _ = apply_sync_changes(AccountState(ME), initial_sync(Shape(rooms)))
+        account, _ = apply_sync_changes(AccountState(ME), sync if sync is not None else initial_sync(Shape(rooms)))
         expected = {
             room_id: room_unread(room).label() for room_id, room in account.rooms.items() if room.membership == "join"
         }
-        env.update(write_profile(home, account, f"http://127.0.0.1:{port}"))
+        xdg = write_profile(home, account, f"http://127.0.0.1:{port}")
+        if prepare is not None:
+            prepare(xdg)
+        env.update(xdg)
         expect_path = os.path.join(home, "expected.json")
         with open(expect_path, "w", encoding="utf-8") as out:
             json.dump(expected, out)

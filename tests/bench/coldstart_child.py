@@ -16,6 +16,9 @@ with ``os._exit`` (quitting is not part of a start).
 Times are ``time.monotonic_ns()``: CLOCK_MONOTONIC, the same clock in the parent.
 Peak memory is ``VmHWM`` (Linux carries ``ru_maxrss`` over ``exec`` from the parent).
 ``READMARK_BENCH_PROFILE=FILE`` writes a cProfile of the start to FILE.
+``READMARK_BENCH_DECRYPTS=N`` (a cache of encrypted rooms, a crypto store holding their
+keys) counts the decryptions before the first frame and the wanted one, then waits for
+N decryptions before reporting when they happened.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ CHILD_START_NS = time.monotonic_ns()
 import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 
 # READMARK_BENCH_PROFILE=FILE: profile the start (cProfile) and write the stats there.
 _PROFILE = None
@@ -57,9 +61,68 @@ def _finish(app, report: dict) -> None:  # noqa: ANN001 - a textual App
     if _PROFILE is not None:
         _PROFILE.disable()
         _PROFILE.dump_stats(os.environ["READMARK_BENCH_PROFILE"])
+    if _DECRYPTS is not None:
+        # The frame is on the terminal; the decryption after it is waited for (later
+        # frames go nowhere), then reported with it.
+        report["decrypts_at_paint"] = _DECRYPTS["count"]
+        if writer is not None:
+            writer.write = lambda text: None  # type: ignore[method-assign]
+        threading.Thread(target=_report_decryption, args=(report,), daemon=True).start()
+        return
+    _write_report(report)
+
+
+def _write_report(report: dict) -> None:
     with open(os.environ["READMARK_BENCH_REPORT"], "w", encoding="utf-8") as out:
         json.dump(report, out)
     os._exit(0)
+
+
+# READMARK_BENCH_DECRYPTS=N: count CryptoDevice.decrypt calls and time the store's
+# opening and the first and last decryption; after the wanted frame, wait (up to
+# DECRYPT_WAIT_S) until N events are decrypted, then report.
+_DECRYPTS: dict | None = None
+DECRYPT_WAIT_S = 60.0
+
+
+def _watch_decryption() -> None:
+    global _DECRYPTS
+    from app.matrix.crypto import CryptoDevice
+
+    watch = _DECRYPTS = {"count": 0, "first_ns": None, "last_ns": None, "opened_ns": None}
+    decrypt, opened = CryptoDevice.decrypt, CryptoDevice.open.__func__
+
+    def counted(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if watch["first_ns"] is None:
+            watch["first_ns"] = time.monotonic_ns()
+        try:
+            return decrypt(self, *args, **kwargs)
+        finally:
+            watch["count"] += 1
+            watch["last_ns"] = time.monotonic_ns()
+
+    def open_timed(cls, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        device = opened(cls, *args, **kwargs)
+        watch["opened_ns"] = time.monotonic_ns()
+        return device
+
+    CryptoDevice.decrypt = counted  # type: ignore[method-assign]
+    CryptoDevice.open = classmethod(open_timed)  # type: ignore[method-assign]
+
+
+def _report_decryption(report: dict) -> None:
+    wanted = int(os.environ["READMARK_BENCH_DECRYPTS"])
+    deadline = time.monotonic() + DECRYPT_WAIT_S
+    while _DECRYPTS["count"] < wanted and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # anything after the wanted count is counted too
+    report.update(
+        decrypts_total=_DECRYPTS["count"],
+        crypto_opened_ns=_DECRYPTS["opened_ns"],
+        first_decrypt_ns=_DECRYPTS["first_ns"],
+        last_decrypt_ns=_DECRYPTS["last_ns"],
+    )
+    _write_report(report)
 
 
 def _check_rows(app) -> dict:  # noqa: ANN001 - a ReadmarkApp
@@ -258,15 +321,24 @@ def main() -> None:
                 and (rooms_expected or screen.account is not None)
             )
 
+    if kind == "readmark" and os.environ.get("READMARK_BENCH_DECRYPTS"):
+        _watch_decryption()
+    painted = False
+
     def probe(self, screen, renderable) -> None:  # noqa: ANN001
+        nonlocal painted
         original(self, screen, renderable)
-        if renderable is None:
+        if renderable is None or painted:
             return
         report["frames"] += 1
-        report.setdefault("first_frame_ns", time.monotonic_ns())
+        if "first_frame_ns" not in report:
+            report["first_frame_ns"] = time.monotonic_ns()
+            if _DECRYPTS is not None:
+                report["decrypts_at_first_frame"] = _DECRYPTS["count"]
         if wanted(self):
             if kind == "readmark":
                 report.update(_check_rows(self))
+            painted = True
             _finish(self, report)
 
     App._display = probe  # type: ignore[method-assign]

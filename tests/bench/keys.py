@@ -34,14 +34,17 @@ from collections.abc import Callable
 
 from textual import events
 
+from app.matrix.crypto import CryptoDevice
 from app.matrix.service import MatrixService
 from app.matrix.translate import apply_sync_changes
+from app.model import decryption
 from app.model.account import AccountState
 from app.model.ids import MAIN
 from app.model.unread import thread_unread
 from app.ui.app import ReadmarkApp
 from app.config import Settings
-from tests.bench.fixtures import SilentClient, in_profile, write_profile
+from tests.bench.encrypted_account import EncryptedAccount, import_into
+from tests.bench.fixtures import DEVICE, SilentClient, in_profile, write_profile
 from tests.bench.harness import Report, Stats, Table, Target
 from tests.bench.synthetic import ME, Shape, encode, incremental_sync, initial_sync
 
@@ -188,16 +191,25 @@ async def main_screen_ready(pilot, rooms: int):  # noqa: ANN001, ANN201
     raise RuntimeError("the account never showed")
 
 
-async def measure(rooms: int, samples: int, *, freeze_after_paint: bool = False) -> dict[str, object]:
+async def measure(
+    rooms: int, samples: int, *, freeze_after_paint: bool = False, encrypted: EncryptedAccount | None = None
+) -> dict[str, object]:
     """``freeze_after_paint``: ``gc.freeze()`` once the account is on screen, the
     experiment behind a recommendation to the app (see RESULTS.md); not what the app
-    does today."""
-    sync = initial_sync(Shape(rooms))
+    does today. ``encrypted``: its encrypted rooms instead (the syncs that arrive are
+    encrypted too), with a crypto store holding their keys; the decryptions each input
+    caused are counted."""
+    if encrypted is None:
+        sync = initial_sync(Shape(rooms))
+        bodies = [encode(incremental_sync(sync, step=step)) for step in range(samples)]
+    else:
+        sync = encrypted.encrypted
+        bodies = [encode(encrypted.encrypt_sync(incremental_sync(encrypted.plain, step=step))) for step in range(samples)]
     account, _ = apply_sync_changes(AccountState(ME), sync)
     joined = sum(1 for r in account.rooms.values() if r.membership == "join")
     threads = sum(len(r.thread_positions) - 1 for r in account.rooms.values())
-    bodies = [encode(incremental_sync(sync, step=step)) for step in range(samples)]
     del sync
+    decrypted: dict[str, list[int]] = {}
     results: dict[str, list[int]] = {}
     frames: dict[str, list[int]] = {}
     handling: dict[str, list[int]] = {}
@@ -206,18 +218,44 @@ async def measure(rooms: int, samples: int, *, freeze_after_paint: bool = False)
         env = write_profile(home, account)
         del account
         with in_profile(env):
+            if encrypted is not None:
+                device = CryptoDevice.open(ME, DEVICE)
+                try:
+                    import_into(device, encrypted)
+                finally:
+                    device.close()
             client = SilentClient(rtt_s=0.02)
             service = MatrixService(client)  # type: ignore[arg-type]
             app = ReadmarkApp(service, Settings())
             async with app.run_test(size=SIZE) as pilot:
                 probe = FrameProbe(app)
                 screen = await main_screen_ready(pilot, joined)
+                calls = [0]
+                if encrypted is not None:
+                    # The store opens after the first paint, and decrypts what is wanted.
+                    for _ in range(2_000):
+                        if service._crypto is not None:  # noqa: SLF001 - the bench's probe
+                            break
+                        await asyncio.sleep(0.01)
+                    else:
+                        raise RuntimeError("the crypto store never opened")
+                    device = service._crypto  # noqa: SLF001
+                    decrypt = device.decrypt
+
+                    def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+                        calls[0] += 1
+                        return decrypt(*args, **kwargs)
+
+                    device.decrypt = counted  # type: ignore[method-assign]
+                    await settle(pilot)
                 if freeze_after_paint:
                     gc.freeze()
                 watch = CollectorWatch().__enter__()
 
                 async def sample(label: str, act: Callable[[], None]) -> None:
+                    before = calls[0]
                     elapsed, drawn, handled = await to_frame(pilot, probe, act)
+                    decrypted.setdefault(label, []).append(calls[0] - before)
                     results.setdefault(label, []).append(elapsed)
                     frames.setdefault(label, []).append(drawn)
                     handling.setdefault(label, []).append(handled)
@@ -248,8 +286,22 @@ async def measure(rooms: int, samples: int, *, freeze_after_paint: bool = False)
                 # j in the threads pane: the next thread's timeline.
                 screen.threads.focus()
                 await quiet()
+                opened: list[asyncio.Task] = []
                 for _ in range(samples):
                     await sample("j (threads pane: next thread)", press(app, "j"))
+                    if encrypted is None:
+                        continue
+                    # What the screen asks for a thread shown (after its debounce; here at
+                    # once): its events decrypted, to the frame that shows them.
+                    selection = screen.selection
+                    room = service.account.rooms[selection.room_id]
+                    if decryption.in_thread(room, selection.thread_id):
+                        await sample(
+                            "thread shown: decrypted on demand (service.open_thread to frame)",
+                            lambda s=selection: opened.append(
+                                asyncio.ensure_future(service.open_thread(s.room_id, s.thread_id))
+                            ),
+                        )
                 # The triage loop: n to the next unread thread, r to read it.
                 await pilot.press("g")
                 await quiet()
@@ -273,9 +325,12 @@ async def measure(rooms: int, samples: int, *, freeze_after_paint: bool = False)
                     await quiet()
                 notes["selection_thread_main"] = screen.selection.thread_id == MAIN
                 watch.__exit__()
+                for task in opened:  # a thread fill the silent server never answers
+                    task.cancel()
                 notes["full_collections"] = [d / 1e6 for d in watch.durations]
             await service.close()
     notes["stats"] = {label: Stats(tuple(values)) for label, values in results.items()}
+    notes["decrypted"] = {label: sum(values) for label, values in decrypted.items()}
     notes["frames"] = {label: statistics.median(values) for label, values in frames.items()}
     notes["handled"] = {label: statistics.median(values) / 1e6 for label, values in handling.items()}
     return notes

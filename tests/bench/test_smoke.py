@@ -2,7 +2,9 @@
 (``--quick``) and reports numbers. No time is asserted: on a shared CI machine a time
 means nothing. Two behaviours are asserted, because they are not times: a burst of
 ``r`` presses sends at most two requests when the round trip outlasts the burst (the
-receipt queue coalesces), and the cold start paints counts that match the account.
+receipt queue coalesces), and the cold start paints counts that match the account;
+with encrypted rooms, what is decrypted is what the model wants, a thread looked at is
+decrypted then, and the cold start paints before any decryption.
 """
 
 from __future__ import annotations
@@ -59,6 +61,18 @@ def test_benchmark_runs_and_reports_numbers(name: str) -> None:
     elif name == "keys":
         assert report.figures["requests_sent"] > 0
         assert report.figures["r_counts_dropped"] > 0
+    elif name == "encrypted":
+        sync = report.figures["sync"]
+        # Exactly what the model wants is decrypted, nothing fails, and more of the sync
+        # stays encrypted until it is looked at.
+        assert 0 < sync["decrypted"] == sync["wanted"] < sync["present"], sync
+        assert sync["failed"] == 0 and sync["revealed"] > 0, sync
+        cold = report.figures["coldstart"]
+        assert cold["decrypts_at_first_frame"] == 0 and cold["decrypts_at_paint"] == 0, cold
+        assert cold["first_decrypt_after_paint"] and cold["decrypts_total"] == cold["wanted"] > 0, cold
+        assert cold["encrypted_rows_wrong"] == 0 and cold["encrypted_rows_checked"] > 0, cold
+        keys = report.figures["keys"]
+        assert keys["thread shown: decrypted on demand (service.open_thread to frame)"]["decrypted"] > 0, keys
     elif name == "incremental":
         timed = [value for key, value in report.figures.items() if isinstance(value, dict)]
         assert timed and all(value["n"] > 0 for value in timed)
