@@ -20,25 +20,42 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
 from app import paths
+from app.matrix import owner_socket, recovery
 from app.matrix.client import MatrixClient
-from app.matrix.core import MAIN_FILL_PAGES, Decrypt, FillJob, FillKind, ReadStateCore, ReceiptOutcome, describe_job
-from app.matrix.errors import MatrixError, RequestRefused, TokenInvalid
-from app.matrix.queue import INBOX_DIR, QUEUE_FILE, QueueWriteError, ReceiptInbox, ReceiptQueue, read_queue_file
-from app.matrix.retry import retry_delay
-from app.matrix.sync_filter import sync_filter
+from app.matrix.core import (
+    MAIN_FILL_PAGES,
+    Decrypt,
+    FillJob,
+    FillKind,
+    ReadStateCore,
+    ReceiptOutcome,
+    describe_job,
+)
 from app.matrix.crypto import CryptoDevice, CryptoStoreError, ImportResult
 from app.matrix.encryption import decryptor, exchange_keys
-from app.matrix import owner_socket
+from app.matrix.errors import MatrixError, RequestRefused, TokenInvalid
 from app.matrix.key_backup import KeyBackup
 from app.matrix.key_inbox import KEY_INBOX_DIR, Answer, KeyInbox
+from app.matrix.queue import (
+    INBOX_DIR,
+    QUEUE_FILE,
+    QueueWriteError,
+    ReceiptInbox,
+    ReceiptQueue,
+    read_queue_file,
+)
+from app.matrix.recovery import Progress, RecoveryError
+from app.matrix.retry import retry_delay
+from app.matrix.sync_filter import sync_filter
 from app.matrix.translate import SyncFormatError, parse_sync
 from app.model.account import AccountState
+from app.model.device import DeviceStanding
 from app.model.ids import RoomId, ThreadId
 from app.model.plan import ReceiptAction, Refusal, Request, apply_optimistic
 from app.model.receipts import ReceiptType
@@ -88,6 +105,8 @@ class SyncStatus:
     # Seconds until the next attempt, while OFFLINE.
     retry_in: float | None = None
     detail: str = ""
+    # This device's standing, when this process holds its crypto store.
+    device: DeviceStanding | None = None
 
 
 class ServiceListener(Protocol):
@@ -146,6 +165,11 @@ class ReadStateService(Protocol):
 
     async def open_thread(self, room_id: RoomId, thread_id: ThreadId) -> None:
         """Load a thread's history from the server so its counts are exact."""
+
+    async def verify(self, secret: str, progress: Progress | None = None) -> list[str]:
+        """Verify this device with the recovery key or passphrase ``secret`` and restore
+        the key backup (``app.matrix.recovery``); what was done, one line each. Raises
+        ``RecoveryError``."""
 
     async def close(self) -> None:
         """Stop syncing and sending; what is still queued stays on disk."""
@@ -232,6 +256,7 @@ class MatrixService(CoreFront):
         self._crypto: CryptoDevice | None = None
         # The key backup's duties while this process owns the store (app/matrix/key_backup.py).
         self._backup: KeyBackup | None = None
+        self._secret_storage: bool | None = None
         self._crypto_problem: str | None = None
         self._answers: asyncio.AbstractServer | None = None
         self._queue = ReceiptQueue(
@@ -520,6 +545,49 @@ class MatrixService(CoreFront):
             return
         if restored and self._core.keys_arrived(restored, decryptor(self._crypto)):
             self._publish()
+        await self._look_for_secret_storage()
+        self._set_status(self._status)  # the trust file may have changed (a verify beside)
+
+    def _standing(self) -> DeviceStanding | None:
+        if self._backup is None:
+            return None
+        self._backup.reload()
+        trust = self._backup.trust
+        return DeviceStanding(trust.verified, trust.backup, can_unlock=self._secret_storage is True)
+
+    async def _look_for_secret_storage(self) -> None:
+        """Whether a recovery key could verify this device (asked once, while unverified)."""
+        if self._secret_storage is not None or self._backup is None or self._backup.trust.verified:
+            return
+        try:
+            self._secret_storage = await self._client.account_data(recovery.DEFAULT_KEY) is not None
+        except MatrixError as error:
+            log.info("cannot tell whether the account has secret storage: %s", error)
+            return
+        self._set_status(self._status)
+
+    async def verify(self, secret: str, progress: Progress | None = None) -> list[str]:
+        if self._crypto is None or self._backup is None:
+            raise RecoveryError(self._crypto_problem or "this readmark does not hold the crypto store: verify in the one that does")
+        crypto = self._crypto
+
+        def import_sessions(sessions: list[dict]) -> tuple[int, int, int]:
+            result = crypto.import_sessions(sessions)
+            if self._core.keys_arrived(result.sessions, decryptor(crypto)):
+                self._publish()
+            return result.imported, result.known, result.invalid
+
+        try:
+            await exchange_keys(self._client, crypto)
+            _, lines = await recovery.verify_device(
+                self._client, crypto.identity_keys, crypto.directory, secret, passphrase=None,
+                import_sessions=import_sessions, progress=progress,
+            )
+        except (MatrixError, CryptoStoreError) as error:
+            raise RecoveryError(str(error)) from None
+        finally:
+            self._set_status(self._status)
+        return lines
 
     def import_room_keys(self, sessions: list[dict]) -> ImportResult:
         """Room keys from a file (``readmark keys import`` in a running TUI): imported,
@@ -615,6 +683,7 @@ class MatrixService(CoreFront):
         self._set_status(SyncStatus(SyncState.LOGGED_OUT, detail=str(error)))
 
     def _set_status(self, status: SyncStatus) -> None:
+        status = replace(status, device=self._standing())
         if status != self._status:
             self._status = status
             self._listener.status_changed(status)

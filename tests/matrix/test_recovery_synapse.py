@@ -302,3 +302,75 @@ async def test_a_429_halfway_is_waited_out(make_actor, synapse, tmp_path, capsys
             assert await asyncio.to_thread(undecryptable, capsys, s.room) == 0
         finally:
             await s.close()
+
+
+async def test_the_tui_offers_the_unlock_screen_and_a_recovery_key_makes_history_readable(make_actor, tmp_path) -> None:  # noqa: ANN001
+    from textual.widgets import Input
+
+    from app.config import Settings
+    from app.ui.screens.main import MainScreen
+    from app.ui.screens.unlock import UnlockScreen
+    from tests.reliability.helpers import until
+    from tests.ui.helpers import RecordingApp, shown
+
+    s = await scene(make_actor, tmp_path)
+    try:
+        app = RecordingApp(MatrixService(MatrixClient.from_session(session_of(s.me)), sync_timeout_ms=300), Settings())
+        async with app.run_test(size=(200, 40)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, UnlockScreen), 30, "the unlock screen")
+            main = next(screen for screen in app.screen_stack if isinstance(screen, MainScreen))
+            assert main.status.device_text == "unverified"
+            # A typo: said on the screen, which stays; nothing sent.
+            key = s.first.recovery_key
+            app.screen.query_one(Input).value = key[:10] + ("a" if key[10] != "a" else "b") + key[11:]
+            await pilot.press("enter")
+            await until(pilot, lambda: "typo" in app.screen.message, 10, "the typo message")
+            assert isinstance(app.screen, UnlockScreen) and app.screen.query_one(Input).value == ""
+            assert not signed_by(my_device_as_seen_by(s.alice_actor, s.me), s.me.user_id, s.first.public(s.first.self_signing))
+            # The key as Element shows it: verified, the earlier message readable at once.
+            app.screen.query_one(Input).value = key
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, MainScreen), 30, "back to the main screen")
+            assert signed_by(my_device_as_seen_by(s.alice_actor, s.me), s.me.user_id, s.first.public(s.first.self_signing))
+            await until(pilot, lambda: main.status.device_text == "verified", 10, "verified in the status line")
+            main.select(s.room)
+            await until(pilot, lambda: s.before in main.timeline.keys, 10)
+            await until(pilot, lambda: "sent before readmark existed" in shown(main.timeline, s.before), 10)
+            await pilot.press("q")
+            await pilot.pause()
+    finally:
+        await s.close()
+
+
+async def test_the_unlock_screen_is_skippable_and_not_offered_without_secret_storage(make_actor, tmp_path) -> None:  # noqa: ANN001
+    from app.config import Settings
+    from app.matrix.service import SyncState
+    from app.ui.screens.main import MainScreen
+    from app.ui.screens.unlock import UnlockScreen
+    from tests.reliability.helpers import until
+    from tests.ui.helpers import RecordingApp
+
+    s = await scene(make_actor, tmp_path)
+    try:
+        app = RecordingApp(MatrixService(MatrixClient.from_session(session_of(s.me)), sync_timeout_ms=300), Settings())
+        async with app.run_test(size=(200, 40)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, UnlockScreen), 30, "the unlock screen")
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, MainScreen), 5)
+            assert app.screen.status.device_text == "unverified"
+            await pilot.press("q")
+            await pilot.pause()
+    finally:
+        await s.close()
+    bare = await scene(make_actor, tmp_path / "bare", set_up=False)
+    try:
+        app = RecordingApp(MatrixService(MatrixClient.from_session(session_of(bare.me)), sync_timeout_ms=300), Settings())
+        async with app.run_test(size=(200, 40)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.sync_status.state is SyncState.LIVE, 30)
+            await until(pilot, lambda: app.screen.status.device_text == "unverified", 10)
+            await pilot.pause(1.0)
+            assert isinstance(app.screen, MainScreen)  # nothing to unlock: no screen
+            await pilot.press("q")
+            await pilot.pause()
+    finally:
+        await bare.close()

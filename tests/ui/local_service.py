@@ -95,6 +95,11 @@ class LocalService(CoreFront):
     async def open_thread(self, room_id: RoomId, thread_id: ThreadId) -> None:
         self.opened.append((room_id, thread_id))
 
+    async def verify(self, secret: str, progress=None) -> list[str]:  # noqa: ANN001
+        from app.matrix.recovery import RecoveryError
+
+        raise RecoveryError("this in-memory service has no homeserver to verify against")
+
     async def close(self) -> None:
         self.closed = True
 

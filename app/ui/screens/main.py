@@ -39,6 +39,7 @@ from app.ui import keymap
 from app.ui.describe import describe_refusal, describe_request, mode_word, room_title, thread_title
 from app.ui.messages import ReceiptSubmitted
 from app.ui.state import LastAction, ModeState, Selection, View
+from app.ui.screens.unlock import UnlockScreen
 from app.ui.widgets.footer import SteadyFooter
 from app.ui.widgets.keyed_list import KeyedList
 from app.ui.widgets.room_list import RoomList
@@ -102,6 +103,7 @@ class MainScreen(Screen[None]):
         self._last_request: Request | None = None
         self._thread_memory: dict[RoomId, ThreadId] = {}
         self._titles: dict[str, str] = {}
+        self._unlock_offered = False
         self.set_reactive(MainScreen.view, View(glyphs=settings.glyphs))
 
     @property
@@ -209,8 +211,17 @@ class MainScreen(Screen[None]):
             self.notify(str(error) or type(error).__name__, title="Could not load the thread",
                         severity="warning", markup=False)
 
-    def watch_sync_status(self) -> None:
+    def watch_sync_status(self, status: SyncStatus) -> None:
         self._update_mode()
+        device = status.device
+        if device is not None and not device.verified and device.can_unlock and not self._unlock_offered:
+            # Once a start, when a recovery key can verify this device.
+            self._unlock_offered = True
+            self.app.push_screen(UnlockScreen(self.service), self._unlocked)
+
+    def _unlocked(self, lines: list[str] | None) -> None:
+        if lines:
+            self.notify("\n".join(lines), title="Device verified", markup=False)
 
     def watch_view(self) -> None:
         self._update_titles()

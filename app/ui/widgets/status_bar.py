@@ -135,7 +135,8 @@ class StatusBar(Widget):
 
     @property
     def account_text(self) -> str:
-        return self.part_text("account")
+        """The account as shown (the device's standing beside it is ``device_text``)."""
+        return self._shown["account"][1][0][0]
 
     @property
     def last_text(self) -> str:
@@ -154,11 +155,27 @@ class StatusBar(Widget):
 
     def _parts(self) -> dict[PartName, _Part]:
         return {
-            "account": ("$text-muted", ((self.user_id, ""),)),
+            "account": ("$text-muted", ((self.user_id, ""), *self._device_pieces())),
             "sync": (self._sync_style(), ((self.sync_text, ""),)),
             "mode": (self._mode_style(), ((self.mode_text, ""),)),
             "last": self._last_part(),
         }
+
+    @property
+    def device_text(self) -> str:
+        """This device's standing: unverified, or verified (and the backup when it is not on)."""
+        device = self.sync_status.device
+        if device is None:
+            return ""
+        if not device.verified:
+            return "unverified"
+        return "verified" if device.backup == "on" else f"verified, backup {device.backup}"
+
+    def _device_pieces(self) -> tuple[tuple[str, str], ...]:
+        text = self.device_text
+        if not text:
+            return ()
+        return (("  ", ""), (text, "$warning" if text == "unverified" else ""))
 
     def _sync_style(self) -> str:
         state = self.sync_status.state
