@@ -374,3 +374,55 @@ async def test_the_unlock_screen_is_skippable_and_not_offered_without_secret_sto
             await pilot.pause()
     finally:
         await bare.close()
+
+
+async def test_a_key_only_the_backup_has_is_fetched_on_demand_without_asking_again(make_actor, tmp_path, capsys) -> None:  # noqa: ANN001
+    s = await scene(make_actor, tmp_path)
+    try:
+        code, _, err = await asyncio.to_thread(verify, capsys, s.first.recovery_key)
+        assert code == 0, err
+        # Alice's client refuses readmark's device its key; the first device gets it and backs it up.
+        await s.alice.sync()
+        readmark_device = s.alice.client.device_store[s.me.user_id][s.me.device_id]
+        s.alice.client.blacklist_device(readmark_device)
+        s.alice.forget_session(s.room)
+        only_backed_up = await s.alice.send(s.room, "readmark was never sent this key")
+        await s.first.peer.sync()
+        assert s.first.back_up() >= 2
+        # status syncs, finds it undecryptable, looks its session up in the backup: readable.
+        await asyncio.to_thread(status, capsys)
+        document = await asyncio.to_thread(status, capsys)
+        assert room_in(document, s.room)["undecryptable"] == 0, document
+        service = MatrixService(MatrixClient.from_session(session_of(s.me)), sync_timeout_ms=300)
+        task = asyncio.create_task(service.run(Recorder()))
+        try:
+            await eventually(lambda: service.status.state is SyncState.LIVE and event_in(service, s.room, only_backed_up))
+            service._core.reveal(s.room, "main", service._decrypt)
+            assert event_in(service, s.room, only_backed_up).body == "readmark was never sent this key"
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await service.close()
+    finally:
+        await s.close()
+
+
+async def test_verify_beside_a_running_readmark_hands_it_the_restored_keys(make_actor, tmp_path, capsys) -> None:  # noqa: ANN001
+    s = await scene(make_actor, tmp_path)
+    try:
+        service = MatrixService(MatrixClient.from_session(session_of(s.me)), sync_timeout_ms=300)
+        task = asyncio.create_task(service.run(Recorder()))
+        try:
+            await eventually(lambda: service.status.state is SyncState.LIVE and event_in(service, s.room, s.before))
+            assert service.status.device is not None and not service.status.device.verified
+            code, out, err = await asyncio.to_thread(verify, capsys, s.first.recovery_key)
+            assert code == 0, err
+            assert "restored 1 room key(s)" in out and "(imported by readmark (pid" in out, out
+            await eventually(lambda: event_in(service, s.room, s.before).body == "sent before readmark existed", timeout=10)
+            await eventually(lambda: service.status.device.verified and service.status.device.backup == "on", timeout=10)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await service.close()
+    finally:
+        await s.close()
