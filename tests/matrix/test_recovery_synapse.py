@@ -272,12 +272,17 @@ async def test_a_download_that_fails_or_races_a_new_backup_imports_nothing_and_a
             one_line(code, out, err, "is verified", "nothing was imported", "run it again")
             assert await asyncio.to_thread(undecryptable, capsys, s.room) == 1
             proxy.rules.clear()
+            # A 404 (the backup deleted under it): not retried, the same one line.
+            proxy.add(Rule(downloads, times=1, status=404, body={"errcode": "M_NOT_FOUND", "error": "Unknown backup version"}))
+            code, out, err = await asyncio.to_thread(verify, capsys, s.first.recovery_key)
+            one_line(code, out, err, "M_NOT_FOUND", "nothing was imported")
+            assert await asyncio.to_thread(undecryptable, capsys, s.room) == 1
+            proxy.rules.clear()
 
             # A new backup version made while the download is under way.
             def racing(request) -> bool:  # noqa: ANN001
                 if downloads(request):
-                    s.first.backup_key = os.urandom(32)
-                    s.first.create_backup()
+                    s.first.create_backup()  # same key, a new version
                     return True
                 return False
 
@@ -286,7 +291,14 @@ async def test_a_download_that_fails_or_races_a_new_backup_imports_nothing_and_a
             assert code == 1 and "changed during the download" in err and "nothing was imported" in err, err
             assert await asyncio.to_thread(undecryptable, capsys, s.room) == 1
             document = await asyncio.to_thread(status, capsys)
-            assert document["device"]["verified"] is True
+            assert document["device"] == {"verified": True, "backup": "none"}
+            proxy.rules.clear()
+
+            # The retry resumes against the new version, once the first device backed up to it.
+            assert s.first.back_up() == 1
+            code, out, err = await asyncio.to_thread(verify, capsys, s.first.recovery_key)
+            assert code == 0 and f"restored 1 room key(s) from the key backup (version {s.first.backup_version})" in out, err
+            assert await asyncio.to_thread(undecryptable, capsys, s.room) == 0
         finally:
             await s.close()
 
