@@ -11,14 +11,21 @@ Problems are ``CommandError``s (one line, an exit code); the passphrase is never
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from app import paths
 from app.commands import CommandError, profile_owned
 from app.matrix.crypto import CryptoDevice, CryptoStoreError
-from app.matrix.key_export import KeyExportError, decrypt_export, encrypt_export, ExportedSession
-from app.matrix.key_inbox import KEY_INBOX_DIR, KeyInbox
+from app.matrix.key_export import (
+    ExportedSession,
+    KeyExportError,
+    decrypt_export,
+    encrypt_export,
+)
+from app.matrix.key_inbox import KEY_INBOX_DIR, Answer, KeyInbox
 from app.matrix.session import Session
 from app.store.files import write_atomic
+from app.store.profile import Owner
 
 # How long an import waits for the running readmark to answer.
 OWNER_ANSWER_S = 20.0
@@ -42,6 +49,20 @@ def _counts(imported: int, known: int, invalid: int, skipped: int = 0) -> str:
     return text + (f"; {bad} skipped as unusable" if bad else "")
 
 
+def hand_to_owner(user_id: str, owner: Owner, sessions: list[dict[str, Any]], timeout: float) -> Answer | None:
+    """Room keys handed to the readmark that owns the profile (and its crypto store); its
+    answer, or None when it did not answer within ``timeout``."""
+    inbox = KeyInbox(paths.state_dir() / KEY_INBOX_DIR, user_id)
+    try:
+        request = inbox.hand_over(sessions)
+    except OSError as error:
+        raise CommandError(f"cannot hand the keys to {owner.describe()}: {error.strerror or error}") from None
+    answer = inbox.wait_for_answer(request, timeout)
+    if answer is not None and answer.error:
+        raise CommandError(f"{owner.describe()} could not import the keys: {answer.error}")
+    return answer
+
+
 def import_keys(session: Session, path: Path, passphrase: str) -> str:
     try:
         contents = decrypt_export(_read(path), passphrase)
@@ -50,16 +71,9 @@ def import_keys(session: Session, path: Path, passphrase: str) -> str:
     sessions = [s.to_json() for s in contents.sessions]
     with profile_owned("keys") as owner:
         if owner is not None:
-            inbox = KeyInbox(paths.state_dir() / KEY_INBOX_DIR, session.user_id)
-            try:
-                request = inbox.hand_over(sessions)
-            except OSError as error:
-                raise CommandError(f"cannot hand the keys to {owner.describe()}: {error.strerror or error}") from None
-            answer = inbox.wait_for_answer(request, OWNER_ANSWER_S)
+            answer = hand_to_owner(session.user_id, owner, sessions, OWNER_ANSWER_S)
             if answer is None:
                 return f"handed {len(sessions)} room key(s) to {owner.describe()}, which imports them when it next looks"
-            if answer.error:
-                raise CommandError(f"{owner.describe()} could not import the keys: {answer.error}")
             return _counts(answer.imported, answer.known, answer.invalid, contents.skipped) + f" (by {owner.describe()})"
         device = _open(session)
         try:

@@ -17,16 +17,15 @@ import json
 import sys
 from typing import Any
 
-from app import paths
 from app.commands import CommandError, profile_owned
 from app.matrix import recovery
 from app.matrix.client import MatrixClient
 from app.matrix.crypto import CryptoDevice, CryptoStoreError, store_directory
 from app.matrix.encryption import exchange_keys
 from app.matrix.errors import MatrixError
-from app.matrix.key_inbox import KEY_INBOX_DIR, KeyInbox
 from app.matrix.recovery import RecoveryError
 from app.matrix.session import Session
+from app.room_keys import hand_to_owner
 from app.store.files import private_dir
 
 OWNER_ANSWER_S = 60.0
@@ -91,18 +90,10 @@ def _importer(session: Session, device: CryptoDevice | None, owner: Any):
             return result.imported, result.known, result.invalid
         return into_store
 
-    inbox = KeyInbox(paths.state_dir() / KEY_INBOX_DIR, session.user_id)
-
     def to_owner(sessions: list[dict[str, Any]]) -> tuple[int, int, int]:
-        try:
-            request = inbox.hand_over(sessions)
-        except OSError as error:
-            raise CommandError(f"cannot hand the keys to {owner.describe()}: {error.strerror or error}") from None
-        answer = inbox.wait_for_answer(request, OWNER_ANSWER_S)
+        answer = hand_to_owner(session.user_id, owner, sessions, OWNER_ANSWER_S)
         if answer is None:
             raise CommandError(f"{owner.describe()} did not take the restored keys in time; run readmark verify again")
-        if answer.error:
-            raise CommandError(f"{owner.describe()} could not import the keys: {answer.error}")
         return answer.imported, answer.known, answer.invalid
     return to_owner
 
