@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 
@@ -44,7 +45,7 @@ class Scene:
         await self.alice.close()
 
 
-async def scene(make_actor, tmp_path, *, passphrase: str | None = None, set_up: bool = True, backup: bool = True,  # noqa: ANN001
+async def scene(make_actor, tmp_path, *, passphrase: str | None = None, set_up: bool = True, backup: bool = True,
                 base_url: str | None = None) -> Scene:
     me, alice_actor = make_actor("me"), make_actor("alice")
     alice = EncryptingPeer(alice_actor.base_url, alice_actor.user_id, alice_actor.device_id, alice_actor.access_token,
@@ -66,11 +67,31 @@ async def scene(make_actor, tmp_path, *, passphrase: str | None = None, set_up: 
     return Scene(me, first, alice, alice_actor, room, before)
 
 
-def verify(capsys, secret: str, *extra: str) -> tuple[int, str, str]:  # noqa: ANN001
+@contextlib.asynccontextmanager
+async def running(me: MatrixActor):
+    """readmark's service syncing as ``me`` (the profile's owner) until the block ends."""
+    service = MatrixService(MatrixClient.from_session(session_of(me)), sync_timeout_ms=300)
+    task = asyncio.create_task(service.run(Recorder()))
+    try:
+        yield service
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await service.close()
+
+
+def tui(me: MatrixActor):
+    from app.config import Settings
+    from tests.ui.helpers import RecordingApp
+
+    return RecordingApp(MatrixService(MatrixClient.from_session(session_of(me)), sync_timeout_ms=300), Settings())
+
+
+def verify(capsys, secret: str, *extra: str) -> tuple[int, str, str]:
     return run_cli(capsys, "verify", "--stdin", *extra, stdin=secret + "\n")
 
 
-def status(capsys) -> dict:  # noqa: ANN001
+def status(capsys) -> dict:
     code, out, err = run_cli(capsys, "status", "--json")
     assert code == 0, err
     return json.loads(out)
@@ -105,11 +126,11 @@ def my_device_as_seen_by(observer: MatrixActor, me: MatrixActor) -> dict:
     return answer["device_keys"][me.user_id][me.device_id]
 
 
-def undecryptable(capsys, room: str) -> int:  # noqa: ANN001
+def undecryptable(capsys, room: str) -> int:
     return room_in(status(capsys), room)["undecryptable"]
 
 
-async def test_the_recovery_key_verifies_the_device_and_restores_history(make_actor, tmp_path, capsys) -> None:  # noqa: ANN001
+async def test_the_recovery_key_verifies_the_device_and_restores_history(make_actor, tmp_path, capsys) -> None:
     s = await scene(make_actor, tmp_path)
     try:
         assert (await asyncio.to_thread(status, capsys))["device"] == {"verified": False, "backup": "none"}
@@ -145,14 +166,12 @@ async def test_the_recovery_key_verifies_the_device_and_restores_history(make_ac
         await s.close()
 
 
-async def test_a_key_arriving_later_goes_to_the_backup_and_a_fresh_login_restores_it(make_actor, tmp_path, capsys) -> None:  # noqa: ANN001
+async def test_a_key_arriving_later_goes_to_the_backup_and_a_fresh_login_restores_it(make_actor, tmp_path, capsys) -> None:
     s = await scene(make_actor, tmp_path)
     try:
         code, _, err = await asyncio.to_thread(verify, capsys, s.first.recovery_key)
         assert code == 0, err
-        service = MatrixService(MatrixClient.from_session(session_of(s.me)), sync_timeout_ms=300)
-        task = asyncio.create_task(service.run(Recorder()))
-        try:
+        async with running(s.me) as service:
             await eventually(lambda: service.status.state is SyncState.LIVE)
             s.alice.forget_session(s.room)
             later = await s.alice.send(s.room, "sent while only readmark was online")
@@ -162,10 +181,6 @@ async def test_a_key_arriving_later_goes_to_the_backup_and_a_fresh_login_restore
             backed_up = await eventually(
                 lambda: session_id in s.first.backed_up()["rooms"].get(s.room, {}).get("sessions", {}), timeout=20)
             assert backed_up
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await service.close()
 
         # A fresh login of readmark, verified at login: both messages decrypt from the backup.
         code, _, err = await asyncio.to_thread(run_cli, capsys, "logout")
@@ -183,7 +198,7 @@ async def test_a_key_arriving_later_goes_to_the_backup_and_a_fresh_login_restore
         await s.close()
 
 
-async def test_the_passphrase_unlocks_as_the_key_description_says(make_actor, tmp_path, capsys) -> None:  # noqa: ANN001
+async def test_the_passphrase_unlocks_as_the_key_description_says(make_actor, tmp_path, capsys) -> None:
     s = await scene(make_actor, tmp_path, passphrase="correct horse battery staple")
     try:
         code, out, err = await asyncio.to_thread(verify, capsys, "wrong horse battery staple")
@@ -194,7 +209,7 @@ async def test_the_passphrase_unlocks_as_the_key_description_says(make_actor, tm
         await s.close()
 
 
-def assert_nothing_done(s: Scene, capsys) -> None:  # noqa: ANN001
+def assert_nothing_done(s: Scene, capsys) -> None:
     """No signature uploaded, nothing recorded, nothing imported."""
     seen = my_device_as_seen_by(s.alice_actor, s.me)
     assert not signed_by(seen, s.me.user_id, s.first.public(s.first.self_signing))
@@ -210,7 +225,7 @@ def one_line(code: int, out: str, err: str, *fragments: str) -> None:
         assert fragment in err, err
 
 
-async def test_wrong_keys_and_typos_are_one_line_and_change_nothing(make_actor, tmp_path, capsys) -> None:  # noqa: ANN001
+async def test_wrong_keys_and_typos_are_one_line_and_change_nothing(make_actor, tmp_path, capsys) -> None:
     from app.matrix import secrets
 
     s = await scene(make_actor, tmp_path)
@@ -226,7 +241,7 @@ async def test_wrong_keys_and_typos_are_one_line_and_change_nothing(make_actor, 
         await s.close()
 
 
-async def test_a_tampered_or_foreign_or_mismatched_secret_is_refused(make_actor, tmp_path, capsys) -> None:  # noqa: ANN001
+async def test_a_tampered_or_foreign_or_mismatched_secret_is_refused(make_actor, tmp_path, capsys) -> None:
     s = await scene(make_actor, tmp_path)
     try:
         name = "m.cross_signing.self_signing"
@@ -247,7 +262,7 @@ async def test_a_tampered_or_foreign_or_mismatched_secret_is_refused(make_actor,
         await s.close()
 
 
-async def test_an_account_without_secret_storage_or_cross_signing_says_what_to_do(make_actor, tmp_path, capsys) -> None:  # noqa: ANN001
+async def test_an_account_without_secret_storage_or_cross_signing_says_what_to_do(make_actor, tmp_path, capsys) -> None:
     s = await scene(make_actor, tmp_path, set_up=False)
     try:
         one_line(*await asyncio.to_thread(verify, capsys, s.first.recovery_key), "no secret storage")
@@ -260,7 +275,7 @@ async def test_an_account_without_secret_storage_or_cross_signing_says_what_to_d
 
 
 async def test_a_download_that_fails_or_races_a_new_backup_imports_nothing_and_a_retry_resumes(
-    make_actor, synapse, tmp_path, capsys  # noqa: ANN001
+    make_actor, synapse, tmp_path, capsys
 ) -> None:
     async with FaultProxy(synapse.base_url) as proxy:
         s = await scene(make_actor, tmp_path, base_url=proxy.base_url)
@@ -280,7 +295,7 @@ async def test_a_download_that_fails_or_races_a_new_backup_imports_nothing_and_a
             proxy.rules.clear()
 
             # A new backup version made while the download is under way.
-            def racing(request) -> bool:  # noqa: ANN001
+            def racing(request) -> bool:
                 if downloads(request):
                     s.first.create_backup()  # same key, a new version
                     return True
@@ -303,7 +318,7 @@ async def test_a_download_that_fails_or_races_a_new_backup_imports_nothing_and_a
             await s.close()
 
 
-async def test_a_429_halfway_is_waited_out(make_actor, synapse, tmp_path, capsys) -> None:  # noqa: ANN001
+async def test_a_429_halfway_is_waited_out(make_actor, synapse, tmp_path, capsys) -> None:
     async with FaultProxy(synapse.base_url) as proxy:
         s = await scene(make_actor, tmp_path, base_url=proxy.base_url)
         try:
@@ -316,18 +331,17 @@ async def test_a_429_halfway_is_waited_out(make_actor, synapse, tmp_path, capsys
             await s.close()
 
 
-async def test_the_tui_offers_the_unlock_screen_and_a_recovery_key_makes_history_readable(make_actor, tmp_path) -> None:  # noqa: ANN001
+async def test_the_tui_offers_the_unlock_screen_and_a_recovery_key_makes_history_readable(make_actor, tmp_path) -> None:
     from textual.widgets import Input
 
-    from app.config import Settings
     from app.ui.screens.main import MainScreen
     from app.ui.screens.unlock import UnlockScreen
     from tests.reliability.helpers import until
-    from tests.ui.helpers import RecordingApp, shown
+    from tests.ui.helpers import shown
 
     s = await scene(make_actor, tmp_path)
     try:
-        app = RecordingApp(MatrixService(MatrixClient.from_session(session_of(s.me)), sync_timeout_ms=300), Settings())
+        app = tui(s.me)
         async with app.run_test(size=(200, 40)) as pilot:
             await until(pilot, lambda: isinstance(app.screen, UnlockScreen), 30, "the unlock screen")
             main = next(screen for screen in app.screen_stack if isinstance(screen, MainScreen))
@@ -354,17 +368,15 @@ async def test_the_tui_offers_the_unlock_screen_and_a_recovery_key_makes_history
         await s.close()
 
 
-async def test_the_unlock_screen_is_skippable_and_not_offered_without_secret_storage(make_actor, tmp_path) -> None:  # noqa: ANN001
-    from app.config import Settings
+async def test_the_unlock_screen_is_skippable_and_not_offered_without_secret_storage(make_actor, tmp_path) -> None:
     from app.matrix.service import SyncState
     from app.ui.screens.main import MainScreen
     from app.ui.screens.unlock import UnlockScreen
     from tests.reliability.helpers import until
-    from tests.ui.helpers import RecordingApp
 
     s = await scene(make_actor, tmp_path)
     try:
-        app = RecordingApp(MatrixService(MatrixClient.from_session(session_of(s.me)), sync_timeout_ms=300), Settings())
+        app = tui(s.me)
         async with app.run_test(size=(200, 40)) as pilot:
             await until(pilot, lambda: isinstance(app.screen, UnlockScreen), 30, "the unlock screen")
             await pilot.press("escape")
@@ -376,7 +388,7 @@ async def test_the_unlock_screen_is_skippable_and_not_offered_without_secret_sto
         await s.close()
     bare = await scene(make_actor, tmp_path / "bare", set_up=False)
     try:
-        app = RecordingApp(MatrixService(MatrixClient.from_session(session_of(bare.me)), sync_timeout_ms=300), Settings())
+        app = tui(bare.me)
         async with app.run_test(size=(200, 40)) as pilot:
             await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.sync_status.state is SyncState.LIVE, 30)
             await until(pilot, lambda: app.screen.status.device_text == "unverified", 10)
@@ -388,7 +400,7 @@ async def test_the_unlock_screen_is_skippable_and_not_offered_without_secret_sto
         await bare.close()
 
 
-async def test_a_key_only_the_backup_has_is_fetched_on_demand_without_asking_again(make_actor, tmp_path, capsys) -> None:  # noqa: ANN001
+async def test_a_key_only_the_backup_has_is_fetched_on_demand_without_asking_again(make_actor, tmp_path, capsys) -> None:
     s = await scene(make_actor, tmp_path)
     try:
         code, _, err = await asyncio.to_thread(verify, capsys, s.first.recovery_key)
@@ -405,26 +417,18 @@ async def test_a_key_only_the_backup_has_is_fetched_on_demand_without_asking_aga
         await asyncio.to_thread(status, capsys)
         document = await asyncio.to_thread(status, capsys)
         assert room_in(document, s.room)["undecryptable"] == 0, document
-        service = MatrixService(MatrixClient.from_session(session_of(s.me)), sync_timeout_ms=300)
-        task = asyncio.create_task(service.run(Recorder()))
-        try:
+        async with running(s.me) as service:
             await eventually(lambda: service.status.state is SyncState.LIVE and event_in(service, s.room, only_backed_up))
             service._core.reveal(s.room, "main", service._decrypt)
             assert event_in(service, s.room, only_backed_up).body == "readmark was never sent this key"
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await service.close()
     finally:
         await s.close()
 
 
-async def test_verify_beside_a_running_readmark_hands_it_the_restored_keys(make_actor, tmp_path, capsys) -> None:  # noqa: ANN001
+async def test_verify_beside_a_running_readmark_hands_it_the_restored_keys(make_actor, tmp_path, capsys) -> None:
     s = await scene(make_actor, tmp_path)
     try:
-        service = MatrixService(MatrixClient.from_session(session_of(s.me)), sync_timeout_ms=300)
-        task = asyncio.create_task(service.run(Recorder()))
-        try:
+        async with running(s.me) as service:
             await eventually(lambda: service.status.state is SyncState.LIVE and event_in(service, s.room, s.before))
             assert service.status.device is not None and not service.status.device.verified
             code, out, err = await asyncio.to_thread(verify, capsys, s.first.recovery_key)
@@ -432,9 +436,5 @@ async def test_verify_beside_a_running_readmark_hands_it_the_restored_keys(make_
             assert "restored 1 room key(s)" in out and "(imported by readmark (pid" in out, out
             await eventually(lambda: event_in(service, s.room, s.before).body == "sent before readmark existed", timeout=10)
             await eventually(lambda: service.status.device.verified and service.status.device.backup == "on", timeout=10)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await service.close()
     finally:
         await s.close()
