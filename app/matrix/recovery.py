@@ -217,12 +217,21 @@ async def cross_sign(client: MatrixClient, identity: Mapping[str, str], unlocked
         result = await client.signatures_upload({user_id: {device_id: signed}})
     except MatrixError as error:
         raise RecoveryError(f"the homeserver refused this device's signature: {error}") from None
-    failures = result.get("failures")
-    if isinstance(failures, dict) and failures:
-        failure = next(iter(next(iter(failures.values())).values()), {}) if isinstance(next(iter(failures.values())), dict) else {}
-        detail = f"{failure.get('errcode', '')}: {failure.get('error', '')}" if isinstance(failure, dict) else ""
-        raise RecoveryError(f"the homeserver refused this device's signature ({' '.join(detail.split())[:200]})")
+    failure = _first_failure(result.get("failures"))
+    if failure is not None:
+        raise RecoveryError(f"the homeserver refused this device's signature ({failure})")
     return ssk_public
+
+
+def _first_failure(failures: object) -> str | None:
+    """``/keys/signatures/upload``'s first failure (user -> key -> error), as one line."""
+    if not isinstance(failures, dict) or not failures:
+        return None
+    for by_key in failures.values():
+        for error in (by_key.values() if isinstance(by_key, dict) else ()):
+            if isinstance(error, dict):
+                return " ".join(f"{error.get('errcode', '')}: {error.get('error', '')}".split())[:200]
+    return "no reason given"
 
 
 async def device_signed(client: MatrixClient, ssk_public: str) -> bool:
@@ -297,18 +306,18 @@ async def restore(
         raise RecoveryError(f"the key backup changed during the download (version {version} -> {new}); "
                             "nothing was imported: run it again")
     sessions, invalid = backup_sessions(answer, backup_key)
-    imported = known = 0
     total = len(sessions) + invalid
+    imported = known = 0
+    done = invalid  # the entries that did not decrypt are done with
     if progress is not None:
-        progress(0, total)
+        progress(done, total)
     for start in range(0, len(sessions), IMPORT_BATCH):
         batch = sessions[start:start + IMPORT_BATCH]
         new, old, bad = import_sessions(batch)
         imported, known, invalid = imported + new, known + old, invalid + bad
+        done += len(batch)
         if progress is not None:
-            progress(min(total, start + len(batch) + (invalid if start + IMPORT_BATCH >= len(sessions) else 0)), total)
-    if progress is not None:
-        progress(total, total)
+            progress(done, total)
     return Restored(version, total, imported, known, invalid)
 
 
