@@ -18,7 +18,7 @@ from app.matrix.recovery import (
 )
 
 
-def test_the_trust_file_round_trips_privately_and_a_damaged_one_is_no_trust(tmp_path) -> None:  # noqa: ANN001
+def test_the_trust_file_round_trips_privately_and_a_damaged_one_is_no_trust(tmp_path) -> None:
     old = os.umask(0)
     try:
         trust = DeviceTrust(verified=True, self_signing_key="ssk", backup_version="3", backup_key=b"k" * 32,
