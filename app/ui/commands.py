@@ -102,6 +102,10 @@ def main_screen_commands(screen: MainScreen) -> list[PaletteCommand]:
             screen.action_cycle_sort,
             "sort.cycle",
         ),
+        PaletteCommand(
+            "Verify this device", "recovery key or passphrase; restores the key backup",
+            screen.action_verify_device, "device.verify",
+        ),
         PaletteCommand("Next pane", "rooms, threads, timeline", screen.action_next_pane, "pane.next"),
         PaletteCommand("Previous pane", "timeline, threads, rooms", screen.action_previous_pane, "pane.previous"),
         PaletteCommand(

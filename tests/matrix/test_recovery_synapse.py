@@ -382,6 +382,11 @@ async def test_the_unlock_screen_is_skippable_and_not_offered_without_secret_sto
             await pilot.press("escape")
             await until(pilot, lambda: isinstance(app.screen, MainScreen), 5)
             assert app.screen.status.device_text == "unverified"
+            # V brings it back later; escape again.
+            await pilot.press("V")
+            await until(pilot, lambda: isinstance(app.screen, UnlockScreen), 5, "the unlock screen again")
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, MainScreen), 5)
             await pilot.press("q")
             await pilot.pause()
     finally:

@@ -219,6 +219,17 @@ class MainScreen(Screen[None]):
             self._unlock_offered = True
             self.app.push_screen(UnlockScreen(self.service), self._unlocked)
 
+    def action_verify_device(self) -> None:
+        device = self.sync_status.device
+        if device is None:
+            self.notify("This readmark does not hold the crypto store (another one owns the profile).",
+                        title="Cannot verify here", severity="warning", markup=False)
+        elif device.verified:
+            self.notify("This device is already verified.", title="Verified", markup=False)
+        else:
+            self._unlock_offered = True
+            self.app.push_screen(UnlockScreen(self.service), self._unlocked)
+
     def _unlocked(self, lines: list[str] | None) -> None:
         if lines:
             self.notify("\n".join(lines), title="Device verified", markup=False)
