@@ -10,7 +10,9 @@
 //
 // MODE "first" (the default): logs in as a new device, answers {"ready": true, "device_id"}.
 //   {"cmd": "set_up", "room": ROOM}       joins the room, bootstraps cross-signing, secret
-//                                           storage and key backup; answers {"recovery_key",
+//     (optional "passphrase")               storage (its key derived from the passphrase when
+//                                           given, as Element's "security phrase") and key
+//                                           backup; answers {"recovery_key",
 //                                           "device_id", "backup_version"}: the only place the
 //                                           recovery key is ever written.
 //   {"cmd": "await_key", "room", "event"}  waits until the event decrypts and its session is
@@ -142,7 +144,7 @@ async function backedUp(version, roomId, sessionId) {
 }
 
 const commands = {
-    async set_up({ room }) {
+    async set_up({ room, passphrase }) {
         await client.joinRoom(room);
         await crypto.bootstrapCrossSigning({
             authUploadDeviceSigningKeys: async (makeRequest) => {
@@ -156,7 +158,7 @@ const commands = {
         let recoveryKey = null;
         await crypto.bootstrapSecretStorage({
             createSecretStorageKey: async () => {
-                const key = await crypto.createRecoveryKeyFromPassphrase();
+                const key = await crypto.createRecoveryKeyFromPassphrase(passphrase);
                 recoveryKey = key.encodedPrivateKey;
                 return key;
             },

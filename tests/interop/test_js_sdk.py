@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,11 @@ SCRIPT = HERE / "first_device.mjs"
 ANSWER_TIMEOUT = 120.0
 
 
+def node_major() -> int:
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30).stdout
+    return int(version.strip().lstrip("v").split(".")[0])
+
+
 class JsDevice:
     """One js-sdk device of ``user`` in a Node process, driven one JSON line at a time."""
 
@@ -49,6 +55,8 @@ class JsDevice:
     async def start(cls, user: MatrixActor, log: Path, mode: str = "first") -> JsDevice:
         if not (HERE / "node_modules" / "matrix-js-sdk").is_dir():
             pytest.fail("tests/interop/node_modules is missing: run `make test` (or npm ci --prefix tests/interop)")
+        if node_major() < 20:
+            pytest.fail(f"matrix-js-sdk needs Node.js 20 or newer; `node` here is {node_major()}")
         password = f"pw-{user.user_id[1:].split(':')[0]}"
         env = {**os.environ, "READMARK_INTEROP_PASSWORD": password}
         stderr = log.open("wb")
@@ -101,29 +109,53 @@ def backed_up_sessions(me: MatrixActor, version: str, room: str) -> dict:
     return answer["rooms"].get(room, {}).get("sessions", {})
 
 
-async def test_readmark_verifies_and_restores_with_a_js_sdk_first_devices_recovery_key(
-    make_actor, tmp_path, capsys  # noqa: ANN001
-) -> None:
+class Scene:
+    """Me with a js-sdk first device that set everything up, Alice, and an encrypted room
+    where Alice wrote before readmark's device existed (js-sdk backed its key up)."""
+
+    def __init__(self, me: MatrixActor, alice: EncryptingPeer, first: JsDevice, room: str, before: str,
+                 set_up: dict) -> None:
+        self.me, self.alice, self.first, self.room, self.before = me, alice, first, room, before
+        self.recovery_key: str = set_up["recovery_key"]
+        self.backup_version: str = set_up["backup_version"]
+
+    async def close(self) -> None:
+        await self.first.close()
+        await self.alice.close()
+
+
+async def scene(make_actor, tmp_path: Path, passphrase: str | None = None) -> Scene:  # noqa: ANN001
     me, alice_actor = make_actor("me"), make_actor("alice")
     alice = EncryptingPeer(alice_actor.base_url, alice_actor.user_id, alice_actor.device_id, alice_actor.access_token,
                            tmp_path / "peer-alice")
     await alice.start()
     first = await JsDevice.start(me, tmp_path / "js-first.log")
-    restoring: JsDevice | None = None
     try:
         room = await alice.create_encrypted_room("Launch", invite=[me.user_id])
-        set_up = await first.ask("set_up", room=room)
-        recovery_key, version = set_up["recovery_key"], set_up["backup_version"]
+        set_up = await first.ask("set_up", room=room, **({"passphrase": passphrase} if passphrase else {}))
         assert set_up["device_id"] == first.device_id != me.device_id
         before = await alice.send(room, "sent before readmark existed")
         backed = await first.ask("await_key", room=room, event=before)
-        assert backed["body"] == "sent before readmark existed" and backed["backup_version"] == version
+        assert backed["body"] == "sent before readmark existed" and backed["backup_version"] == set_up["backup_version"]
 
         save_session(session_of(me))
         async with MatrixClient.from_session(session_of(me)) as client:
             assert await set_up_device(client) is None
-        assert (await asyncio.to_thread(status, capsys))["device"] == {"verified": False, "backup": "none"}
+    except BaseException:
+        await first.close()
+        await alice.close()
+        raise
+    return Scene(me, alice, first, room, before, set_up)
 
+
+async def test_readmark_verifies_and_restores_with_a_js_sdk_first_devices_recovery_key(
+    make_actor, tmp_path, capsys  # noqa: ANN001
+) -> None:
+    s = await scene(make_actor, tmp_path)
+    me, alice, room, recovery_key, version = s.me, s.alice, s.room, s.recovery_key, s.backup_version
+    restoring: JsDevice | None = None
+    try:
+        assert (await asyncio.to_thread(status, capsys))["device"] == {"verified": False, "backup": "none"}
         code, out, err = await asyncio.to_thread(verify, capsys, recovery_key)
         assert code == 0, err
         lines = out.strip().splitlines()
@@ -135,10 +167,10 @@ async def test_readmark_verifies_and_restores_with_a_js_sdk_first_devices_recove
         assert recovery_key not in out + err
 
         # js-sdk, the device that made the cross-signing keys, sees readmark's device signed.
-        seen = await first.ask("device_status", device=me.device_id)
+        seen = await s.first.ask("device_status", device=me.device_id)
         assert seen == {"known": True, "signed_by_owner": True, "cross_signing_verified": True,
                         "locally_verified": False, "is_verified": True}, seen
-        await first.close()  # from here on only readmark is online to receive and back up keys
+        await s.first.close()  # from here on only readmark is online to receive and back up keys
 
         service = MatrixService(MatrixClient.from_session(session_of(me)), sync_timeout_ms=300)
         task = asyncio.create_task(service.run(Recorder()))
@@ -162,7 +194,22 @@ async def test_readmark_verifies_and_restores_with_a_js_sdk_first_devices_recove
         for log in (tmp_path / "js-first.log", tmp_path / "js-restore.log"):
             assert recovery_key not in log.read_text(errors="replace")
     finally:
-        await first.close()
         if restoring is not None:
             await restoring.close()
-        await alice.close()
+        await s.close()
+
+
+async def test_a_js_sdk_security_phrase_unlocks_readmark_too(make_actor, tmp_path, capsys) -> None:  # noqa: ANN001
+    """Element's "security phrase": the secret storage key is PBKDF2 of the passphrase with
+    the salt and iterations js-sdk wrote in the key's description."""
+    s = await scene(make_actor, tmp_path, passphrase="correct horse battery staple")
+    try:
+        code, out, err = await asyncio.to_thread(verify, capsys, "wrong horse battery staple")
+        assert code == 1 and out == "" and err.count("\n") == 1 and "passphrase does not unlock" in err, err
+        code, out, err = await asyncio.to_thread(verify, capsys, "correct horse battery staple")
+        assert code == 0 and "is verified" in out and "restored 1 room key(s)" in out, err
+        document = await asyncio.to_thread(status, capsys)
+        assert document["device"] == {"verified": True, "backup": "on"}
+        assert room_in(document, s.room)["undecryptable"] == 0
+    finally:
+        await s.close()
