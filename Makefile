@@ -1,10 +1,13 @@
 # The two commands a newcomer runs: `make demo` and `make test`.
-# Both bootstrap .venv by themselves (and Debian's tmux for the terminal test).
+# Both bootstrap .venv by themselves (and Debian's tmux for the terminal test, Node.js
+# and npm for the matrix-js-sdk interop test, whose packages come from its lock file).
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.readmark-installed
+INTEROP := tests/interop
+NODE_STAMP := $(INTEROP)/node_modules/.readmark-installed
 
 .PHONY: test demo bench clean-venv system-deps
 
@@ -15,14 +18,26 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-# tmux drives the real-terminal end-to-end test.
+# tmux drives the real-terminal end-to-end test; node and npm run matrix-js-sdk in
+# tests/interop. Debian's packages, for whichever is missing, after one apt-get update.
 system-deps:
-	@command -v tmux >/dev/null 2>&1 || { \
-	  echo "installing tmux (Debian package)"; \
+	@missing=""; \
+	command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (Debian packages)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
-test: $(STAMP) system-deps
+# The interop test's Node packages, exactly as the lock file pins them; again only when
+# node_modules is gone (the stamp lives inside it) or the lock file changed.
+$(NODE_STAMP): $(INTEROP)/package-lock.json $(INTEROP)/package.json | system-deps
+	npm ci --prefix $(INTEROP) --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+test: $(STAMP) system-deps $(NODE_STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: $(STAMP)
