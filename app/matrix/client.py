@@ -552,6 +552,11 @@ class MatrixClient:
         path = f"{CLIENT_V3}/rooms/{_quote(room_id)}/receipt/{_quote(receipt_type)}/{_quote(event_id)}"
         await self._request("POST", path, body=body)
 
+    async def set_room_account_data(self, room_id: str, event_type: str, content: Mapping[str, Any]) -> None:
+        """``PUT /user/{me}/rooms/{room}/account_data/{type}``."""
+        path = f"{CLIENT_V3}/user/{_quote(self.user_id)}/rooms/{_quote(room_id)}/account_data/{_quote(event_type)}"
+        await self._request("PUT", path, body=content)
+
     async def set_read_markers(
         self,
         room_id: str,

@@ -209,6 +209,15 @@ class ReadStateCore:
             return Refusal("already-read", "already read up to there")
         return None
 
+    def mark_unread(self, room_id: RoomId, flag: bool) -> bool:
+        """Flag a room (``m.marked_unread``) or clear the flag, here at once; whether it
+        changed (the server is told by the caller, and its sync confirms it)."""
+        room = self.account.rooms.get(room_id)
+        if room is None or room.marked_unread == flag:
+            return False
+        self._change_room(room_id, lambda room: replace(room, marked_unread=flag))
+        return True
+
     def settled(self, request: Request, error: str | None) -> ReceiptOutcome:
         """The server accepted ``request`` (``error`` None) or refused it (rolled back)."""
         key = request_key(request)

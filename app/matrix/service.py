@@ -67,6 +67,8 @@ from app.store.profile import Owner, ProfileLock
 
 log = logging.getLogger(__name__)
 
+MARKED_UNREAD = "m.marked_unread"
+
 SYNC_TIMEOUT_MS = 30_000
 THREAD_FILL_PAGES = 10
 THREAD_DISCOVERY_LIMIT = 20
@@ -166,6 +168,10 @@ class ReadStateService(Protocol):
     async def open_thread(self, room_id: RoomId, thread_id: ThreadId) -> None:
         """Load a thread's history from the server so its counts are exact."""
 
+    async def set_marked_unread(self, room_id: RoomId, flag: bool) -> None:
+        """Flag a room as unread (``m.marked_unread``) or clear the flag; raises
+        ``MatrixError`` (and takes it back) when the server refuses."""
+
     async def verify(self, secret: str, progress: Progress | None = None) -> list[str]:
         """Verify this device with the recovery key or passphrase ``secret`` and restore
         the key backup (``app.matrix.recovery``); what was done, one line each. Raises
@@ -257,6 +263,7 @@ class MatrixService(CoreFront):
         # The key backup's duties while this process owns the store (app/matrix/key_backup.py).
         self._backup: KeyBackup | None = None
         self._secret_storage: bool | None = None
+        self._flag_tasks: set[asyncio.Task] = set()
         self._crypto_problem: str | None = None
         self._answers: asyncio.AbstractServer | None = None
         self._queue = ReceiptQueue(
@@ -678,6 +685,32 @@ class MatrixService(CoreFront):
         outcome = self._core.settled(request, None if error is None else str(error))
         self._publish()
         self._listener.receipt_settled(outcome)
+        room = self._core.account.rooms.get(request.room_id)
+        if error is None and request.receipt_type is not None and room is not None and room.marked_unread:
+            # A read receipt clears the room's marked-unread flag (the spec's SHOULD).
+            task = asyncio.create_task(self._clear_marked_unread(request.room_id), name="clear marked unread")
+            self._flag_tasks.add(task)
+            task.add_done_callback(self._flag_tasks.discard)
+
+    async def _clear_marked_unread(self, room_id: RoomId) -> None:
+        try:
+            await self.set_marked_unread(room_id, False)
+        except MatrixError as error:
+            log.info("clearing the marked-unread flag of %s failed: %s", room_id, error)
+
+    async def set_marked_unread(self, room_id: RoomId, flag: bool) -> None:
+        """Flag the room as unread (``m.marked_unread``) or clear the flag: shown at once,
+        then told to the server; taken back, and ``MatrixError`` raised, when it refuses."""
+        self.load_local()
+        if not self._core.mark_unread(room_id, flag):
+            return
+        self._publish()
+        try:
+            await self._client.set_room_account_data(room_id, MARKED_UNREAD, {"unread": flag})
+        except MatrixError:
+            self._core.mark_unread(room_id, not flag)
+            self._publish()
+            raise
 
     def _token_failed(self, error: MatrixError) -> None:
         self._set_status(SyncStatus(SyncState.LOGGED_OUT, detail=str(error)))

@@ -103,6 +103,10 @@ def main_screen_commands(screen: MainScreen) -> list[PaletteCommand]:
             "sort.cycle",
         ),
         PaletteCommand(
+            "Marked unread: toggle", "flag the selected room to come back to, or clear the flag",
+            screen.action_mark_unread, "room.marked_unread",
+        ),
+        PaletteCommand(
             "Verify this device", "recovery key or passphrase; restores the key backup",
             screen.action_verify_device, "device.verify",
         ),

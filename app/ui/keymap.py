@@ -138,6 +138,14 @@ KEYS: Final[tuple[KeySpec, ...]] = (
         "toggle the receipt mode, public or private, for this session",
     ),
     KeySpec(
+        "room.marked_unread",
+        "m",
+        "mark_unread",
+        "mark unread",
+        "flag the selected room as unread to come back to, or clear the flag (a read receipt clears it too)",
+        wire='PUT /user/{{me}}/rooms/{{room}}/account_data/m.marked_unread {{"unread": true|false}} (no receipt)',
+    ),
+    KeySpec(
         "device.verify",
         "V",
         "verify_device",
@@ -179,6 +187,7 @@ GROUP_OF: Final = {
     "marker": "Receipts",
     "mode": "Receipts",
     "device": "Receipts",
+    "room": "Triage",
     "unread": "Triage",
     "filter": "Lists",
     "sort": "Lists",

@@ -42,6 +42,7 @@ class LocalService(CoreFront):
         self.actions: list[tuple[RoomId, ReceiptAction]] = []
         self.outcomes: list[ReceiptOutcome] = []
         self.opened: list[tuple[RoomId, ThreadId]] = []
+        self.flags: list[tuple[RoomId, bool]] = []
         self.closed = False
         self.running = False
         self._pending: list[Request] = []
@@ -94,6 +95,11 @@ class LocalService(CoreFront):
 
     async def open_thread(self, room_id: RoomId, thread_id: ThreadId) -> None:
         self.opened.append((room_id, thread_id))
+
+    async def set_marked_unread(self, room_id: RoomId, flag: bool) -> None:
+        self.flags.append((room_id, flag))
+        if self._core.mark_unread(room_id, flag) and self._listener is not None:
+            self._listener.account_changed(self.account)
 
     async def verify(self, secret: str, progress=None) -> list[str]:  # noqa: ANN001
         from app.matrix.recovery import RecoveryError

@@ -175,7 +175,7 @@ async def test_private_mode_never_sends_m_read_through_any_key_or_palette_entry(
         await pilot.press("tab", "r", "f")
         await pilot.pause()
         commands = main_screen_commands(screen)
-        assert len(commands) == 20
+        assert len(commands) == 22
         for command in commands:
             if command.binding_id in ("mode.toggle", "app.quit"):
                 continue  # switching to PUBLIC is the user's explicit choice; quitting ends the test

@@ -219,6 +219,25 @@ class MainScreen(Screen[None]):
             self._unlock_offered = True
             self.app.push_screen(UnlockScreen(self.service), self._unlocked)
 
+    def action_mark_unread(self) -> None:
+        room = self._room()
+        if room is None:
+            self._nothing_selected()
+            return
+        flag = not room.marked_unread
+        name = room_title(room)
+        self.last_action = LastAction(f"{'marked' if flag else 'unmarked'} unread: {name}", "sent")
+        self._set_marked_unread(room.room_id, flag, name)
+
+    @work(group="marked-unread", exit_on_error=False, name="marked-unread")
+    async def _set_marked_unread(self, room_id: RoomId, flag: bool, name: str) -> None:
+        try:
+            await self.service.set_marked_unread(room_id, flag)
+        except MatrixError as error:
+            self.last_action = LastAction(f"{name} not {'marked' if flag else 'unmarked'} unread: {error}", "failed")
+            return
+        self.last_action = LastAction(f"{'marked' if flag else 'unmarked'} unread: {name}", "settled")
+
     def action_verify_device(self) -> None:
         device = self.sync_status.device
         if device is None:
