@@ -230,6 +230,33 @@ def _quote(part: str) -> str:
     return urllib.parse.quote(part, safe="")
 
 
+INVITE_FOR_ME = ".m.rule.invite_for_me"
+
+
+def _invite_rule_path(actor: MatrixActor) -> str:
+    return f"{CLIENT_V3}/pushrules/global/override/{INVITE_FOR_ME}/enabled"
+
+
+def invites_notify(actor: MatrixActor) -> bool:
+    return bool(actor.request("GET", _invite_rule_path(actor))["enabled"])
+
+
+def set_invites_notify(actor: MatrixActor, enabled: bool) -> None:
+    """Turn the user's ``.m.rule.invite_for_me`` push rule on or off.
+
+    The seed turns it off for the demo user while it invites them, and back to what it was
+    once done. Synapse 1.163 would otherwise keep the invite's notification in its push
+    actions; for a user with no receipt in the room it counts from their join on the direct
+    path, but its summary, summed every 30 s, holds every notification of the room, the
+    invite included, and once a summary ends after the join it answers with it: the DMs the
+    demo user joined by invite and has no receipt in count one more than they hold (4
+    instead of 3) for good, once a run falls after the room's first message and the cached
+    count is recomputed. Whether one does is timing. An invite that does not notify leaves
+    nothing before the join to count. The rooms, messages and receipts are the same.
+    """
+    actor.request("PUT", _invite_rule_path(actor), {"enabled": enabled})
+
+
 # -- the per-room writer ---------------------------------------------------------------------
 
 
@@ -852,25 +879,32 @@ def seed_demo_account(base_url: str, *, suffix: str = "", workers: int = _POOL_W
     if prepare_demo_device is not None:
         prepare_demo_device(users[DEMO_KEY])
 
-    with Peers(base_url, {key: user for key, user in users.items() if key != DEMO_KEY}, peer_stores) as peers:
-        seeder = _Seeder(base_url, actors, users, suffix, peers)
-        rooms = [(_Room(seeder, key), script) for key, script in _ROOMS]
-        running: list[Iterator[None]] = [script(room) for room, script in rooms]
+    # The demo user's invites must not notify (see set_invites_notify): off until the rooms are made.
+    demo_actor = actors[DEMO_KEY]
+    invite_rule_was = invites_notify(demo_actor)
+    set_invites_notify(demo_actor, False)
+    try:
+        with Peers(base_url, {key: user for key, user in users.items() if key != DEMO_KEY}, peer_stores) as peers:
+            seeder = _Seeder(base_url, actors, users, suffix, peers)
+            rooms = [(_Room(seeder, key), script) for key, script in _ROOMS]
+            running: list[Iterator[None]] = [script(room) for room, script in rooms]
 
-        def run_until_yield(script: Iterator[None]) -> None:
-            next(script, None)
+            def run_until_yield(script: Iterator[None]) -> None:
+                next(script, None)
 
-        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="readmark-seed") as pool:
-            # Longest first: the busy room is most of the work, and the encrypted rooms
-            # (a sync before each message) next.
-            weight = {"ci": 0, **{key: 1 for key, _script in _ROOMS if key in _ENCRYPTED}}
-            order = sorted(range(len(rooms)), key=lambda i: weight.get(rooms[i][0].key, 2))
-            for future in [pool.submit(run_until_yield, running[i]) for i in order]:
-                future.result()
-        for script in running:
-            for _ in script:
-                pass
-        seeder.write_direct()
+            with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="readmark-seed") as pool:
+                # Longest first: the busy room is most of the work, and the encrypted rooms
+                # (a sync before each message) next.
+                weight = {"ci": 0, **{key: 1 for key, _script in _ROOMS if key in _ENCRYPTED}}
+                order = sorted(range(len(rooms)), key=lambda i: weight.get(rooms[i][0].key, 2))
+                for future in [pool.submit(run_until_yield, running[i]) for i in order]:
+                    future.result()
+            for script in running:
+                for _ in script:
+                    pass
+            seeder.write_direct()
+    finally:
+        set_invites_notify(demo_actor, invite_rule_was)
 
     server_name = seeder.server_name
     # Receipts in room order (the pool appended them in whatever order rooms ran).
