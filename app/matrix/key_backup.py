@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +29,11 @@ from app.store.files import write_atomic
 log = logging.getLogger(__name__)
 
 PENDING_FILE: Final = "backup-pending.json"
+# Sessions the backup did not have, and when it said so: not asked again for an hour
+# (a status bar runs ``readmark status`` every few seconds, each a new process).
+ABSENT_FILE: Final = "backup-absent.json"
+ASK_AGAIN_S: Final = 3600.0
+MAX_ABSENT: Final = 10_000
 # Sessions looked up in the backup after one sync, at most (the rest after the next).
 LOOKUPS_PER_SYNC: Final = 20
 MAX_PENDING: Final = 100_000
@@ -41,6 +47,7 @@ class KeyBackup:
         self.trust = DeviceTrust()
         self._pending: list[str] = _load_pending(self._directory)
         self._asked: set[str] = set()
+        self._absent: dict[str, float] = _load_absent(self._directory)
         self.reload()
 
     def reload(self) -> bool:
@@ -103,13 +110,17 @@ class KeyBackup:
         for session_id, rooms in waiting.items():
             if session_id in self._asked or asked >= LOOKUPS_PER_SYNC:
                 continue
+            if time.time() - self._absent.get(session_id, float("-inf")) < ASK_AGAIN_S:
+                continue
             self._asked.add(session_id)
             for room_id in rooms:
                 asked += 1
                 try:
                     data = await client.backup_keys(version, room_id, session_id)
                 except MatrixError as error:
-                    if error.status != 404:
+                    if error.status == 404:
+                        self._note_absent(session_id)
+                    else:
                         self._asked.discard(session_id)  # a fault, not an answer: ask again later
                         log.info("looking a room key up in the backup failed: %s", error)
                     continue
@@ -126,11 +137,30 @@ class KeyBackup:
                 imported |= result.sessions
         return imported
 
+    def _note_absent(self, session_id: str) -> None:
+        self._absent[session_id] = time.time()
+        if len(self._absent) > MAX_ABSENT:
+            self._absent = dict(sorted(self._absent.items(), key=lambda item: item[1])[-MAX_ABSENT:])
+        try:
+            write_atomic(self._directory / ABSENT_FILE, json.dumps(self._absent).encode())
+        except OSError as error:
+            log.info("cannot record the room keys the backup lacks: %s", error)
+
     def _save_pending(self) -> None:
         try:
             write_atomic(self._directory / PENDING_FILE, json.dumps(self._pending).encode())
         except OSError as error:
             log.warning("cannot record the room keys waiting for the backup: %s", error)
+
+
+def _load_absent(directory: Path) -> dict[str, float]:
+    try:
+        raw = json.loads((directory / ABSENT_FILE).read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    return {k: float(v) for k, v in raw.items() if isinstance(k, str) and isinstance(v, (int, float))}
 
 
 def _load_pending(directory: Path) -> list[str]:

@@ -443,3 +443,21 @@ async def test_verify_beside_a_running_readmark_hands_it_the_restored_keys(make_
             await eventually(lambda: service.status.device.verified and service.status.device.backup == "on", timeout=10)
     finally:
         await s.close()
+
+
+async def test_a_status_bar_polling_asks_the_backup_for_a_missing_key_once(make_actor, synapse, tmp_path, capsys) -> None:  # noqa: ANN001
+    async with FaultProxy(synapse.base_url) as proxy:
+        s = await scene(make_actor, tmp_path, base_url=proxy.base_url)
+        try:
+            code, _, err = await asyncio.to_thread(verify, capsys, s.first.recovery_key)
+            assert code == 0, err
+            await s.alice.sync()
+            s.alice.client.blacklist_device(s.alice.client.device_store[s.me.user_id][s.me.device_id])
+            s.alice.forget_session(s.room)
+            await s.alice.send(s.room, "nobody backs this key up")
+            lookups = lambda: [seen for seen in proxy.seen if seen.method == "GET" and "/room_keys/keys/" in seen.path_qs]  # noqa: E731
+            for _ in range(3):
+                assert room_in(await asyncio.to_thread(status, capsys), s.room)["undecryptable"] == 1
+            assert len(lookups()) == 1, [seen.path_qs for seen in lookups()]
+        finally:
+            await s.close()
