@@ -28,9 +28,10 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
+from app.gcpause import collector_paused
 from app.matrix import translate
 from app.matrix.naming import RoomNaming
-from app.matrix.wire_events import alerts, decrypted_event
+from app.matrix.wire_events import DeferredAlert, alerts, decrypted_event, with_verdict
 from app.model import decryption
 from app.model.account import AccountState
 from app.model.ids import MAIN, EventId, RoomId, ThreadId
@@ -45,7 +46,7 @@ from app.model.plan import (
     settle,
 )
 from app.model.receipts import ReceiptType
-from app.model.events import Undecryptable
+from app.model.events import TimelineEvent, Undecryptable
 from app.model.room import RoomState, backfill, fill_gap, gap_before_latest, replace_events
 from app.model.sending import ModeRules, RoomMode, refuse_action, refuse_request, room_mode
 from app.model.unread import thread_unread, threads_unread
@@ -242,11 +243,25 @@ class ReadStateCore:
         added or removed. With ``decrypt``, the encrypted events the counts and the
         thread list need are decrypted. Raises ``translate.SyncFormatError`` on a body
         that is not a JSON object (and then changes nothing)."""
+        # The decoding, the translation, the decryption and the counts allocate a lot
+        # and make no reference cycles: collections while the sync's JSON is alive would
+        # walk all of it again and again (its young collections run once, at the end).
+        with collector_paused():
+            return self._receive_sync(body, decrypt)
+
+    def _receive_sync(self, body: bytes | str | Mapping[str, Any], decrypt: Decrypt | None) -> frozenset[RoomId]:
         sync = translate.parse_sync(body)
         initial = self.since is None
-        self.account, changed = translate.apply_sync_changes(self.account, sync, initial=initial)
-        if decrypt is not None:
-            self.decrypt_wanted(changed, decrypt)
+        if decrypt is None:
+            self.account, changed = translate.apply_sync_changes(self.account, sync, initial=initial)
+        else:
+            # The encrypted events' verdicts wait for their decryption: what is
+            # decrypted is judged on its plaintext only, the rest on its ciphertext.
+            deferred: dict[RoomId, list[tuple[TimelineEvent, DeferredAlert]]] = {}
+            self.account, changed = translate.apply_sync_changes(
+                self.account, sync, initial=initial, deferred=deferred
+            )
+            self._decrypt_in(changed, decrypt, decryption.wanted, deferred)
         if not self._synced_once:
             # After the first sync, not at load: rooms restored from the cache may hold
             # lower-bound threads from an earlier run too.
@@ -290,35 +305,78 @@ class ReadStateCore:
         members.discard(self.user_id)
         return members
 
-    def _decrypt_in(self, room_ids: Iterable[RoomId], decrypt: Decrypt, positions_of) -> frozenset[RoomId]:  # noqa: ANN001
+    def _decrypt_in(
+        self,
+        room_ids: Iterable[RoomId],
+        decrypt: Decrypt,
+        positions_of,  # noqa: ANN001
+        deferred: Mapping[RoomId, list[tuple[TimelineEvent, DeferredAlert]]] | None = None,
+    ) -> frozenset[RoomId]:
         changed = set()
-        for room_id in room_ids:
-            room = self.account.rooms.get(room_id)
-            if room is None:
-                continue
-            positions = positions_of(room)
-            if not positions:
-                continue
-            self.account = self.account.with_room(self._decrypted(room, positions, decrypt))
-            changed.add(room_id)
+        with collector_paused():
+            for room_id in room_ids:
+                if self._decrypt_room(room_id, decrypt, positions_of, deferred):
+                    changed.add(room_id)
         return frozenset(changed)
 
-    def _decrypted(self, room: RoomState, positions: Sequence[int], decrypt: Decrypt) -> RoomState:
+    def _decrypt_room(
+        self,
+        room_id: RoomId,
+        decrypt: Decrypt,
+        positions_of,  # noqa: ANN001
+        deferred: Mapping[RoomId, list[tuple[TimelineEvent, DeferredAlert]]] | None,
+    ) -> bool:
+        room = self.account.rooms.get(room_id)
+        if room is None:
+            return False
+        positions = positions_of(room)
+        waiting = deferred.get(room_id) if deferred else None
+        if not positions and not waiting:
+            return False
+        self.account = self.account.with_room(self._decrypted(room, positions, decrypt, waiting))
+        return True
+
+    def _decrypted(
+        self,
+        room: RoomState,
+        positions: Sequence[int],
+        decrypt: Decrypt,
+        waiting: list[tuple[TimelineEvent, DeferredAlert]] | None = None,
+    ) -> RoomState:
+        """``room`` with the events at ``positions`` decrypted (or marked why not), and
+        the verdicts ``waiting`` (``translate.apply_sync_changes``' deferred ones) set on
+        the events that stay ciphertext."""
         naming: RoomNaming | None = None
         alert = None
         replacements = {}
+        late: dict[EventId, DeferredAlert] = {}
+        if waiting:
+            index, events = room.index, room.events
+            for event, entry in waiting:
+                position = index.get(event.event_id)
+                if position is not None and events[position] is event:
+                    late[event.event_id] = entry
         for position in positions:
             event = room.events[position]
-            try:
-                content = json.loads(event.ciphertext or "")
-            except ValueError:
-                content = None
+            entry = late.pop(event.event_id, None)
+            if entry is not None:
+                # The sync's own content: what json.loads(event.ciphertext) gives.
+                content: Any = entry.cipher_fields()
+            else:
+                try:
+                    content = json.loads(event.ciphertext or "")
+                except ValueError:
+                    content = None
             if not isinstance(content, dict):
-                replacements[event.event_id] = replace(event, undecryptable=Undecryptable.BAD.value)
+                replacements[event.event_id] = with_verdict(
+                    event, entry.verdict() if entry is not None else event.alert, Undecryptable.BAD.value
+                )
                 continue
             result = decrypt(room.room_id, event.event_id, event.sender, event.ts, content)
             if isinstance(result, str):
-                replacements[event.event_id] = replace(event, undecryptable=result)
+                replacements[event.event_id] = with_verdict(
+                    event, entry.verdict() if entry is not None else event.alert, result
+                )
                 session = content.get("session_id")
                 if isinstance(session, str) and (result in decryption.RETRYABLE or result.startswith("withheld")):
                     self._waiting.setdefault(session, set()).add(room.room_id)
@@ -326,7 +384,14 @@ class ReadStateCore:
             if naming is None:
                 naming = RoomNaming(room)
                 alert = alerts(self.account.push_rules, naming, room.room_id)
-            replacements[event.event_id] = decrypted_event(event, result, naming, alert)
+            decrypted = decrypted_event(event, result, naming, alert)
+            if entry is not None and decrypted.undecryptable:
+                # A plaintext that is no event: it stays ciphertext, judged as such.
+                decrypted = with_verdict(decrypted, entry.verdict())
+            replacements[event.event_id] = decrypted
+        for event_id, entry in late.items():
+            event = room.events[room.index[event_id]]
+            replacements[event_id] = with_verdict(event, entry.verdict())
         return replace_events(room, replacements)
 
     def forget_since(self) -> None:

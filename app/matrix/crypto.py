@@ -128,6 +128,9 @@ class CryptoDevice:
         self._indexes: dict[tuple[str, str, int], tuple[str, int]] = {}
         self._fallback_wanted = False
         self._upload_in_flight: dict[str, Any] | None = None
+        # curve25519 identity key -> the user of the first known device with it (the
+        # device store's order); None until asked, dropped whenever nio may change it.
+        self._owners: dict[str, str] | None = None
 
     # ---- opening ------------------------------------------------------------------
 
@@ -249,6 +252,7 @@ class CryptoDevice:
         self._fallback_wanted = False
         # Sets shared, the server's count, marks one-time and fallback keys published, saves.
         self._olm.handle_response(response)
+        self._owners = None
 
     def _device_keys(self) -> dict[str, Any]:
         olm = self._olm
@@ -273,6 +277,9 @@ class CryptoDevice:
         device list changes of the people in ``encrypted_members``. The session IDs whose
         keys arrived (or were withheld) are returned: their events can be tried again."""
         touched: set[str] = set()
+        # What nio does with to-device messages is its own business: the owner map is
+        # built again after each sync (one walk of the device store per sync, not per event).
+        self._owners = None
         to_device = sync.get("to_device")
         events = to_device.get("events") if isinstance(to_device, dict) else None
         for raw in events if isinstance(events, list) else ():
@@ -349,6 +356,7 @@ class CryptoDevice:
         response = KeysQueryResponse.from_dict(dict(answer))
         if isinstance(response, KeysQueryResponse):
             self._olm.handle_response(response)
+            self._owners = None
 
     # ---- decryption ---------------------------------------------------------------------
 
@@ -393,12 +401,17 @@ class CryptoDevice:
         return {"type": event["type"], "content": event["content"]}
 
     def _device_owner(self, curve_key: str) -> str | None:
-        """The user whose known device has this identity key, if any."""
-        for user_id, devices in self._olm.device_store.items():
-            for device in devices.values():
-                if device.curve25519 == curve_key:
-                    return user_id
-        return None
+        """The user whose known device has this identity key, if any: one dict lookup
+        per event, the map built from the device store once per change of it (a
+        ``/keys/query`` answer; a sync's device list changes only queue a query)."""
+        owners = self._owners
+        if owners is None:
+            owners = {}
+            for user_id, devices in self._olm.device_store.items():
+                for device in devices.values():
+                    owners.setdefault(device.curve25519, user_id)
+            self._owners = owners
+        return owners.get(curve_key)
 
     def has_session(self, room_id: str, sender_key: str, session_id: str) -> bool:
         return self._olm.inbound_group_store.get(room_id, sender_key, session_id) is not None

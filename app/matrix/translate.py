@@ -34,7 +34,7 @@ from app.gcpause import collector_paused
 from app.matrix.naming import MAX_HEROES, RoomNaming
 from app.matrix.wire import PREVIEW_MAX_CHARS, Tally, clean_text, events_of, nonnegative, timestamp
 from app.model.push import PushRuleset, ruleset_from_json
-from app.matrix.wire_events import alerts, timeline_event
+from app.matrix.wire_events import DeferredAlert, alerts, timeline_event, with_verdict
 from app.model.account import AccountState
 from app.model.events import TimelineEvent
 from app.model.ids import MAIN, RoomId, UserId, is_event_id, is_room_id, is_token, is_user_id
@@ -110,7 +110,11 @@ def apply_sync(account: AccountState, sync: Mapping[str, Any]) -> AccountState:
 
 
 def apply_sync_changes(
-    account: AccountState, sync: Mapping[str, Any], *, initial: bool = False
+    account: AccountState,
+    sync: Mapping[str, Any],
+    *,
+    initial: bool = False,
+    deferred: dict[RoomId, list[tuple[TimelineEvent, DeferredAlert]]] | None = None,
 ) -> tuple[AccountState, frozenset[RoomId]]:
     """``apply_sync``, and the IDs of the rooms it changed, added or removed (for the
     cache and for redrawing only what moved).
@@ -118,15 +122,24 @@ def apply_sync_changes(
     ``initial``: the sync was made without a ``since`` token, so (``include_leave`` off)
     it lists every room I am in or invited to; a room of ``account`` it does not list was
     cached under an earlier token and left, or gone, meanwhile, and is removed. Applied on
-    top of them, an initial sync would otherwise keep such rooms for good."""
+    top of them, an initial sync would otherwise keep such rooms for good.
+
+    ``deferred``: for a caller that decrypts what it wants of the rooms next (the core).
+    The push rules' verdict on an encrypted timeline event of a joined room is left
+    ``ALERT_UNKNOWN``, and the event (as it is in the returned room: compare by
+    identity) with its ``DeferredAlert`` is listed under its room: the caller judges the
+    plaintext of what it decrypts and must set ``DeferredAlert.verdict()`` on the rest."""
     if not isinstance(sync, Mapping):
         raise SyncFormatError(f"sync response is a {type(sync).__name__}, not an object")
     with collector_paused():
-        return _apply_sync_changes(account, sync, initial)
+        return _apply_sync_changes(account, sync, initial, deferred)
 
 
 def _apply_sync_changes(
-    account: AccountState, sync: Mapping[str, Any], initial: bool
+    account: AccountState,
+    sync: Mapping[str, Any],
+    initial: bool,
+    deferred: dict[RoomId, list[tuple[TimelineEvent, DeferredAlert]]] | None = None,
 ) -> tuple[AccountState, frozenset[RoomId]]:
     tally = Tally()
     me = account.user_id
@@ -161,7 +174,7 @@ def _apply_sync_changes(
         listed.add(room_id)
         room = rooms.get(room_id) or RoomState(room_id, me)
         try:
-            rooms[room_id] = _apply_joined(room, data, tally, ruleset)
+            rooms[room_id] = _apply_joined(room, data, tally, ruleset, deferred)
         except Exception as error:
             _guard_failed(room_id, error, tally)
             continue
@@ -216,11 +229,18 @@ def _room_entries(section: object, tally: Tally) -> Iterable[tuple[RoomId, dict[
     return entries
 
 
-def _apply_joined(room: RoomState, data: dict[str, Any], tally: Tally, ruleset: PushRuleset | None = None) -> RoomState:
+def _apply_joined(
+    room: RoomState,
+    data: dict[str, Any],
+    tally: Tally,
+    ruleset: PushRuleset | None = None,
+    deferred: dict[RoomId, list[tuple[TimelineEvent, DeferredAlert]]] | None = None,
+) -> RoomState:
     names = RoomNaming(room)
     # The summary's member counts first: the push rules read the room's size.
     names.apply_summary(data.get("summary"), tally)
-    alert = alerts(ruleset, names, room.room_id)
+    asked: list[DeferredAlert] | None = [] if deferred is not None else None
+    alert = alerts(ruleset, names, room.room_id, asked)
     timeline = data.get("timeline")
     raw_events = events_of(timeline, tally)
     state_after = data.get("state_after")
@@ -236,10 +256,24 @@ def _apply_joined(room: RoomState, data: dict[str, Any], tally: Tally, ruleset: 
     if cut > 0:
         names.apply_state_events([raw for raw in raw_events[:cut] if type(raw) is dict and "state_key" in raw], tally)
         raw_events = raw_events[cut:]
-    for raw in raw_events:
-        event = timeline_event(raw, names, tally, alert)
-        if event is not None:
-            append(event)
+    if asked is None:
+        for raw in raw_events:
+            event = timeline_event(raw, names, tally, alert)
+            if event is not None:
+                append(event)
+    else:
+        # An alert is asked for last, just before its event is built: a verdict
+        # deferred during a call belongs to the event that call returns.
+        waiting: list[tuple[int, DeferredAlert]] = []
+        for raw in raw_events:
+            before = len(asked)
+            event = timeline_event(raw, names, tally, alert)
+            if event is not None:
+                if len(asked) != before:
+                    waiting.append((len(events), asked[-1]))
+                append(event)
+        if waiting:
+            _defer_alerts(room, events, waiting, deferred)  # type: ignore[arg-type]
     if events:
         limited = cut > 0 or (type(timeline) is dict and timeline.get("limited") is True)
         # A limited timeline that starts with an event already loaded (an initial sync on
@@ -315,6 +349,27 @@ def _apply_joined(room: RoomState, data: dict[str, Any], tally: Tally, ruleset: 
     if names.encrypted and not room.encrypted:
         updates["encrypted"] = True
     return replace(room, **updates) if updates else room
+
+
+def _defer_alerts(
+    room: RoomState,
+    events: list[TimelineEvent],
+    waiting: list[tuple[int, DeferredAlert]],
+    deferred: dict[RoomId, list[tuple[TimelineEvent, DeferredAlert]]],
+) -> None:
+    """Hand the encrypted events whose verdict waits (``waiting``: their positions in
+    ``events``) to the caller with their ``DeferredAlert``. Those that may not reach the
+    room as built (already loaded, or redacted in this batch, which copies them) are
+    judged now, as without deferring."""
+    redacted = {event.redacts for event in events if event.redacts is not None}
+    known = room.index
+    found = deferred.setdefault(room.room_id, [])
+    for position, entry in waiting:
+        event = events[position]
+        if event.event_id in redacted or event.event_id in known:
+            events[position] = with_verdict(event, entry.verdict())
+        else:
+            found.append((event, entry))
 
 
 def _server_counts(counts: Mapping[str, Any]) -> ServerCounts:

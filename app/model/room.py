@@ -347,7 +347,27 @@ def replace_events(room: RoomState, replacements: Mapping[EventId, TimelineEvent
     if not replacements:
         return room
     events = tuple(replacements.get(event.event_id, event) for event in room.events)
-    return replace(room, events=events)
+    new = replace(room, events=events)
+    # Same IDs at the same positions, same relations (decryption never changes them):
+    # the indexes derived from them, worked out already, hold for the new room too.
+    old_events, index = room.events, room.index
+    if all(
+        event.event_id == event_id
+        and event.rel_type == (old := old_events[index[event_id]]).rel_type
+        and event.relates_to == old.relates_to
+        for event_id, event in replacements.items()
+        if event_id in index
+    ):
+        derived = room.__dict__
+        for name in _DERIVED_FROM_IDS_AND_RELATIONS:
+            if name in derived:
+                new.__dict__[name] = derived[name]
+    return new
+
+
+# RoomState's cached properties that depend on its events only through their IDs,
+# positions and relations (and on fields replace_events does not touch).
+_DERIVED_FROM_IDS_AND_RELATIONS: Final = ("index", "thread_of", "thread_positions", "last_gap", "_my_read_by_thread")
 
 
 def gap_before_latest(room: RoomState) -> EventId | None:
