@@ -13,16 +13,19 @@ import tempfile
 from pathlib import Path
 
 from app.config import Settings
-from app.devserver.seed import seed_demo_account
+from app.devserver.actor import MatrixActor
+from app.devserver.demo import demo_environment, prepare_demo_device
+from app.devserver.seed import DemoUser, seed_demo_account
 from app.devserver.synapse import SynapseServer
 from app.matrix.client import MatrixClient
-from app.matrix.service import MatrixService
-from app.matrix.service import SyncState
+from app.matrix.service import MatrixService, SyncState
+from app.matrix.session import Session
 from app.ui.app import ReadmarkApp
 
 
-async def shoot(base_url: str, user: str, password: str, out: Path) -> None:
-    client, _ = await MatrixClient.login(base_url, user, password)
+async def shoot(base_url: str, demo: MatrixActor, out: Path) -> None:
+    # The demo's own device, set up before the encrypted rooms were posted to: it reads them.
+    client = MatrixClient.from_session(Session(base_url, demo.user_id, demo.device_id, demo.access_token))
     service = MatrixService(client, use_cache=False)
     app = ReadmarkApp(service, Settings())
     async with app.run_test(size=(150, 32)) as pilot:
@@ -34,6 +37,7 @@ async def shoot(base_url: str, user: str, password: str, out: Path) -> None:
         await pilot.press("tab", "j", "enter")
         await pilot.pause(1.0)
         svg = app.export_screenshot(title="readmark")
+    await service.close()
     out.write_text(svg, encoding="utf-8")
 
 
@@ -43,8 +47,15 @@ def main() -> int:
         for name in ("CONFIG", "DATA", "STATE", "CACHE"):
             os.environ[f"XDG_{name}_HOME"] = str(Path(scratch) / name.lower())
         with SynapseServer(Path(scratch) / "synapse") as server:
-            account = seed_demo_account(server.base_url)
-            asyncio.run(shoot(server.base_url, account.user_id, account.password, out))
+            profile = Path(scratch) / "profile"
+            devices: list[MatrixActor] = []
+
+            def ready(user: DemoUser) -> None:
+                devices.append(prepare_demo_device(server.base_url, user.user_id, user.password, profile))
+
+            seed_demo_account(server.base_url, peer_stores=Path(scratch) / "peers", prepare_demo_device=ready)
+            with demo_environment(profile):
+                asyncio.run(shoot(server.base_url, devices[0], out))
     print(out)
     return 0
 
