@@ -67,3 +67,27 @@ def test_a_refused_signature_is_named_in_one_line() -> None:
     assert _first_failure({}) is None and _first_failure(None) is None
     assert _first_failure({"@me:x": {"DEV": {"errcode": "M_INVALID_SIGNATURE", "error": "bad\nsig"}}}) == "M_INVALID_SIGNATURE: bad sig"
     assert _first_failure({"@me:x": "odd"}) == "no reason given"
+
+
+def test_verify_without_a_session_or_a_key_is_one_line(capsys, monkeypatch) -> None:  # noqa: ANN001
+    import io
+
+    from app import cli
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("EsTj 3yST y4ze\n"))
+    assert cli.main(["verify", "--stdin"]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not logged in" in err and "EsTj" not in err, err
+
+
+def test_an_empty_recovery_key_on_stdin_is_refused_before_any_request(capsys, monkeypatch) -> None:  # noqa: ANN001
+    import io
+
+    from app import cli
+    from app.matrix.session import Session, save_session
+
+    save_session(Session("http://127.0.0.1:9", "@me:x", "DEV", "token"))  # nothing listens there
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
+    assert cli.main(["verify", "--stdin"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "readmark: no recovery key or passphrase on stdin", err
