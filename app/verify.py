@@ -13,14 +13,13 @@ the new trust file when it next syncs.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from typing import Any
 
 from app.commands import CommandError, profile_owned
 from app.matrix import recovery
 from app.matrix.client import MatrixClient
-from app.matrix.crypto import CryptoDevice, CryptoStoreError, store_directory
+from app.matrix.crypto import CryptoDevice, CryptoStoreError, recorded_identity, store_directory
 from app.matrix.encryption import exchange_keys
 from app.matrix.errors import MatrixError
 from app.matrix.recovery import RecoveryError
@@ -29,16 +28,6 @@ from app.room_keys import hand_to_owner
 from app.store.files import private_dir
 
 OWNER_ANSWER_S = 60.0
-
-
-def _identity(device_id: str) -> dict[str, str] | None:
-    """This device's public identity keys, as its crypto store recorded them."""
-    try:
-        recorded = json.loads((store_directory(device_id) / "identity.json").read_bytes())
-    except (OSError, ValueError, RecursionError):
-        return None
-    keys = {name: recorded.get(name) for name in ("ed25519", "curve25519")} if isinstance(recorded, dict) else {}
-    return keys if all(isinstance(value, str) for value in keys.values()) else None  # type: ignore[return-value]
 
 
 def verify(session: Session, secret: str, *, passphrase: bool | None = None, progress: bool = False) -> str:
@@ -59,7 +48,7 @@ def verify(session: Session, secret: str, *, passphrase: bool | None = None, pro
 
 async def _verify(session: Session, secret: str, passphrase: bool | None, device: CryptoDevice | None,
                   owner: Any, progress: bool) -> str:
-    identity = device.identity_keys if device is not None else _identity(session.device_id)
+    identity = device.identity_keys if device is not None else recorded_identity(session.device_id)
     if identity is None:
         raise CommandError("this device has no encryption keys yet: start readmark once, then verify")
     directory = store_directory(session.device_id)

@@ -50,6 +50,7 @@ SIGNED_CURVE: Final = "signed_curve25519"
 # account's maximum, 50 with vodozemac): uploading after every claim would be a request
 # per message someone starts a session with.
 OTK_LOW_WATER: Final = 25
+IDENTITY_FILE: Final = "identity.json"
 # Withheld notices kept (one per session a sender refused to share).
 MAX_WITHHELD: Final = 10_000
 # Message indexes remembered for replay detection (what nio keeps too).
@@ -105,6 +106,19 @@ def store_directory(device_id: str) -> Path:
     if safe != device_id:
         safe += "-" + hashlib.sha256(device_id.encode()).hexdigest()[:12]
     return paths.data_dir() / "crypto" / safe
+
+
+def recorded_identity(device_id: str) -> dict[str, str] | None:
+    """This device's public identity keys as its store recorded them (``identity.json``),
+    read without opening the store (another process may hold it); None when unknown."""
+    try:
+        recorded = json.loads((store_directory(device_id) / IDENTITY_FILE).read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(recorded, dict):
+        return None
+    keys = {name: recorded.get(name) for name in ("ed25519", "curve25519")}
+    return keys if all(isinstance(value, str) for value in keys.values()) else None  # type: ignore[return-value]
 
 
 def remove_store(device_id: str) -> bool:
@@ -164,7 +178,7 @@ class CryptoDevice:
         """The store must be this device's: a store copied from another device, or one
         whose database was replaced, would upload keys the server already has for
         another identity (and other clients ignore a changed identity key)."""
-        marker = self.directory / "identity.json"
+        marker = self.directory / IDENTITY_FILE
         mine = {"user_id": user_id, "device_id": device_id, **self.identity_keys}
         try:
             recorded = json.loads(marker.read_bytes())

@@ -130,9 +130,10 @@ async def unlock(client: MatrixClient, secret: str, *, passphrase: bool | None =
     backup_text = await _secret(client, BACKUP_SECRET, key_id, key)
     backup_key = None
     if backup_text is not None:
-        backup_key = _b64decode(backup_text)
-        if backup_key is None or len(backup_key) != 32:
-            raise RecoveryError("the key backup's key in secret storage is not a 32-byte key; reset the backup in Element")
+        try:
+            backup_key = secrets.decode_key(backup_text, "the backup key")
+        except secrets.SecretsError:
+            raise RecoveryError("the key backup's key in secret storage is not a 32-byte key; reset the backup in Element") from None
     return Unlocked(seed, backup_key, master_public)
 
 
@@ -444,11 +445,14 @@ def load_trust(directory: Path) -> DeviceTrust:
         return DeviceTrust()
     if not isinstance(raw, dict):
         return DeviceTrust()
-    key = _b64decode(raw["backup_key"]) if isinstance(raw.get("backup_key"), str) else None
     version = raw.get("backup_version") if isinstance(raw.get("backup_version"), str) else None
     ssk = raw.get("self_signing_key") if isinstance(raw.get("self_signing_key"), str) else None
-    if key is not None and (len(key) != 32 or version is None):
-        key = None
+    key = None
+    if isinstance(raw.get("backup_key"), str) and version is not None:
+        try:
+            key = secrets.decode_key(raw["backup_key"], "the kept backup key")
+        except secrets.SecretsError:
+            key = None
     return DeviceTrust(
         verified=raw.get("verified") is True and ssk is not None,
         self_signing_key=ssk,
@@ -471,9 +475,3 @@ def save_trust(directory: Path, trust: DeviceTrust) -> None:
     }
     write_atomic(directory / TRUST_FILE, json.dumps(body).encode())
 
-
-def _b64decode(text: str) -> bytes | None:
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (ValueError, TypeError):
-        return None

@@ -372,12 +372,17 @@ def decrypt_secret(key: bytes, name: str, encrypted: dict) -> str:
     raise SecretsError(f"the stored secret {name!r} decrypted but is not UTF-8 text")
 
 
+def decode_key(text: str, what: str) -> bytes:
+    """A 32-byte key stored as base64 (padded or not): a cross-signing seed, the backup key."""
+    key = _b64decode(text, what)
+    if len(key) != _KEY_BYTES:
+        raise SecretsError(f"{what} is {len(key)} bytes where it needs {_KEY_BYTES}")
+    return key
+
+
 def decode_seed(secret: str) -> bytes:
     """The 32-byte ed25519 seed in a cross-signing secret (base64, as the spec stores it)."""
-    seed = _b64decode(secret, "the stored cross-signing key")
-    if len(seed) != _KEY_BYTES:
-        raise SecretsError(f"the stored cross-signing key is {len(seed)} bytes where it needs {_KEY_BYTES}")
-    return seed
+    return decode_key(secret, "the stored cross-signing key")
 
 
 # --- canonical JSON and signatures -------------------------------------------------------
