@@ -658,9 +658,10 @@ class MatrixService(CoreFront):
         self._stopped.set()
         # Stop what could still send before the client closes: a request after close
         # would open a new HTTP session that nothing closes.
-        for task in self._helpers:
+        stopping = [*self._helpers, *self._flag_tasks]
+        for task in stopping:
             task.cancel()
-        await asyncio.gather(*self._helpers, return_exceptions=True)
+        await asyncio.gather(*stopping, return_exceptions=True)
         # Only an account that was loaded is saved: quitting while the screen still
         # showed the preview (the cache not decoded yet) would otherwise write an empty
         # account over the cache.
@@ -883,7 +884,7 @@ async def sync_once(client: MatrixClient, core: ReadStateCore, device: CryptoDev
         await exchange_keys(client, device)
         restored = await backup.after_sync(client, core.waiting_sessions())
     except (MatrixError, CryptoStoreError) as error:
-        log.info("the key exchange after a sync failed: %s", error)
+        log.info("the key exchange or the key backup's work after a sync failed: %s", error)
     else:
         changed |= core.keys_arrived(restored, decrypt)
     return changed
