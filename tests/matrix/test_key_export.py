@@ -19,6 +19,7 @@ agrees with itself cannot pass:
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -213,14 +214,25 @@ def recorded_sessions() -> tuple[ExportedSession, ...]:
     return tuple(ExportedSession.from_json(entry) for entry in json.loads((RECORDED / "plaintext.json").read_text()))
 
 
-def test_a_file_element_web_wrote_with_500000_rounds_decrypts_well_under_a_second() -> None:
+def test_a_file_element_web_wrote_with_500000_rounds_costs_about_one_pbkdf2_in_c() -> None:
+    """The 500,000 rounds are the C implementation's, once: decrypting the file costs
+    about what ``hashlib.pbkdf2_hmac`` of the same rounds costs, measured interleaved in
+    the same run (a ratio, not a time: this machine is shared). A key derivation in
+    Python, or done twice, would be 2x and more."""
     data = (RECORDED / "element-web.txt").read_bytes()
     assert int.from_bytes(body_of(data.decode())[33:37], "big") == 500_000
-    started = time.perf_counter()
-    contents = decrypt_export(data, ELEMENT_WEB_PASSPHRASE)
-    elapsed = time.perf_counter() - started
-    assert contents == ExportContents(recorded_sessions(), 0)
-    assert elapsed < 1.0, f"decrypting 500,000 rounds took {elapsed:.2f} s"
+    assert decrypt_export(data, ELEMENT_WEB_PASSPHRASE) == ExportContents(recorded_sessions(), 0)
+    salt = body_of(data.decode())[1:17]
+    ours, floor = [], []
+    for _ in range(3):
+        started = time.perf_counter()
+        decrypt_export(data, ELEMENT_WEB_PASSPHRASE)
+        ours.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        hashlib.pbkdf2_hmac("sha512", ELEMENT_WEB_PASSPHRASE.encode(), salt, 500_000, 64)
+        floor.append(time.perf_counter() - started)
+    ratio = min(ours) / min(floor)
+    assert ratio < 1.6, f"decrypting took {ratio:.2f}x one PBKDF2 of its rounds"
 
 
 def test_the_recorded_files_hold_exactly_the_json_the_rust_sdk_exported() -> None:

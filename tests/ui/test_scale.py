@@ -3,7 +3,6 @@ not a thousand, and the panes stay responsive."""
 
 from __future__ import annotations
 
-import time
 
 from app.model.account import AccountState
 from app.model.ids import MAIN
@@ -64,17 +63,15 @@ async def test_one_changed_room_rebuilds_one_row(monkeypatch) -> None:
         target = "!room0500:example.org"
         before = list(screen.rooms.keys)
         assert before.index(target) == 500  # same activity everywhere: by name
-        started = time.perf_counter()
         room = service.room(target)
         service.deliver(add_timeline(room, [message("$news", ALICE, 59, "news")], limited=False))
         await pilot.pause()
-        elapsed = time.perf_counter() - started
+        # The work is one row, not a thousand (a time here would be a timed test).
         assert built == [target]
         assert thread_rows == []  # the threads pane shows another room: untouched
         assert " 21 " in shown(screen.rooms, target)
         # The newest activity moves it to the top; every other row keeps its place.
         assert list(screen.rooms.keys) == [target] + [key for key in before if key != target]
-        assert elapsed < 1.0, f"one room's change took {elapsed:.3f}s to show"
         await pilot.press("r")  # a receipt in the selected room rebuilds only that room's threads
         await pilot.pause()
         assert set(thread_rows) <= {screen.selection.room_id}
