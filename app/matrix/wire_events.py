@@ -185,11 +185,13 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally, alert: Alert | 
         names.apply_state(etype, state_key, content, sender)
 
     # What the event says (nothing, once redacted).
-    body = member_name = key = ""
-    msgtype = membership = ciphertext = None
+    membership = None
     if redacted:
-        pass
+        body = member_name = key = ""
+        msgtype = ciphertext = None
     elif state_key is not None:
+        body = member_name = key = ""
+        msgtype = ciphertext = None
         if etype == "m.room.member":
             membership = _membership(content.get("membership"))
             member_name = (
@@ -201,35 +203,8 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally, alert: Alert | 
             body = clean_name(content.get("alias")) or ""
         elif etype == "m.room.topic":
             body = clean_text(content.get("topic"))
-    elif etype == "m.room.message":
-        if type(relation) is dict and relation.get("rel_type") == REL_REPLACE:
-            # An edit says its new text, not the "* ..." fallback (nor, without
-            # m.new_content, the fallback's "* ").
-            new = content.get("m.new_content")
-            if type(new) is dict and type(new.get("body")) is str:
-                content = new
-            elif type(content.get("body")) is str:
-                content = {**content, "body": content["body"].removeprefix("* ")}
-        kind = content.get("msgtype")
-        msgtype = _MSGTYPES.get(kind, MsgType.OTHER) if type(kind) is str else MsgType.OTHER
-        if msgtype is MsgType.EMOTE:
-            member_name = names.display_name_of(sender)
-        body = clean_text(content.get("body"))
-    elif etype == ENCRYPTED:
-        ciphertext = _ciphertext(content)
-        if type(relation) is dict:
-            # A reaction's relation, key included, stays cleartext in an encrypted room.
-            key = clean_text(relation.get("key"), REACTION_KEY_MAX_CHARS)
-    elif etype in _SILENT_TYPES:
-        pass
-    elif etype in POLL_START_TYPES:
-        body = _poll_question(content)
-    elif etype == "m.reaction":
-        if type(relation) is dict:
-            key = clean_text(relation.get("key"), REACTION_KEY_MAX_CHARS)
     else:
-        # m.sticker, and any other type with a body.
-        body = clean_text(content.get("body"))
+        body, msgtype, member_name, key, ciphertext = _says(etype, content, relation, names, sender)
     verdict = ALERT_UNKNOWN
     if (
         alert is not None
@@ -265,42 +240,103 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally, alert: Alert | 
     )
 
 
+def _says(
+    etype: str, content: dict[str, Any], relation: object, names: RoomNaming, sender: str
+) -> tuple[str, MsgType | None, str, str, str | None]:
+    """What an unredacted event that is not state says: its body, msgtype, the member
+    name an emote shows, a reaction's key, and (encrypted) its ciphertext."""
+    body = member_name = key = ""
+    msgtype = ciphertext = None
+    if etype == "m.room.message":
+        if type(relation) is dict and relation.get("rel_type") == REL_REPLACE:
+            # An edit says its new text, not the "* ..." fallback (nor, without
+            # m.new_content, the fallback's "* ").
+            new = content.get("m.new_content")
+            if type(new) is dict and type(new.get("body")) is str:
+                content = new
+            elif type(content.get("body")) is str:
+                content = {**content, "body": content["body"].removeprefix("* ")}
+        kind = content.get("msgtype")
+        msgtype = _MSGTYPES.get(kind, MsgType.OTHER) if type(kind) is str else MsgType.OTHER
+        if msgtype is MsgType.EMOTE:
+            member_name = names.display_name_of(sender)
+        body = clean_text(content.get("body"))
+    elif etype == ENCRYPTED:
+        ciphertext = _ciphertext(content)
+        if type(relation) is dict:
+            # A reaction's relation, key included, stays cleartext in an encrypted room.
+            key = clean_text(relation.get("key"), REACTION_KEY_MAX_CHARS)
+    elif etype in _SILENT_TYPES:
+        pass
+    elif etype in POLL_START_TYPES:
+        body = _poll_question(content)
+    elif etype == "m.reaction":
+        if type(relation) is dict:
+            key = clean_text(relation.get("key"), REACTION_KEY_MAX_CHARS)
+    else:
+        # m.sticker, and any other type with a body.
+        body = clean_text(content.get("body"))
+    return body, msgtype, member_name, key, ciphertext
+
+
 def decrypted_event(
     encrypted: TimelineEvent, plaintext: dict[str, Any], names: RoomNaming, alert: Alert | None = None
 ) -> TimelineEvent:
     """``encrypted`` once decrypted (``plaintext``: its ``type`` and ``content``): the
     facts of what it says come from the plaintext; its IDs, time and relation stay the
     cleartext ones (a thread's membership never depends on a key, and a plaintext cannot
-    move its event into another thread); its ciphertext stays, for the disk."""
+    move its event into another thread); its ciphertext stays, for the disk.
+
+    The event ``timeline_event`` makes of the plaintext under the cleartext's IDs (a
+    test holds the two equal), built without checking again what the ciphertext's
+    event had checked: this runs once per decrypted event, beside vodozemac."""
+    etype = plaintext.get("type")
+    if etype == ENCRYPTED or not is_token(etype):
+        return replace(encrypted, undecryptable=Undecryptable.BAD.value)
     content = plaintext.get("content")
-    content = dict(content) if type(content) is dict else {}
-    if encrypted.rel_type is not None:
-        relation = content.get("m.relates_to")
-        content["m.relates_to"] = {
+    if type(content) is not dict:
+        content = {}
+    relation = content.get("m.relates_to")
+    rel_type = encrypted.rel_type
+    if rel_type is not None:
+        relation = {
             **(relation if type(relation) is dict else {}),
-            "rel_type": encrypted.rel_type,
+            "rel_type": rel_type,
             "event_id": encrypted.relates_to,
         }
-    elif _is_relation(content.get("m.relates_to")):
+        content = {**content, "m.relates_to": relation}
+    elif _is_relation(relation):
         # Without a cleartext relation the plaintext's is not taken: it could put the
         # event into a thread its cleartext does not name.
-        del content["m.relates_to"]
-    raw = {
-        "event_id": encrypted.event_id,
-        "sender": encrypted.sender,
-        "origin_server_ts": encrypted.ts,
-        "type": plaintext.get("type"),
-        "content": content,
-    }
-    event = timeline_event(raw, names, Tally(), alert)
-    if event is None or event.state_key is not None or event.type == ENCRYPTED:
-        return replace(encrypted, undecryptable=Undecryptable.BAD.value)
-    e = event
-    # replace(event, key=..., ciphertext=..., thread_reply_count=...), positionally.
+        content = {name: value for name, value in content.items() if name != "m.relates_to"}
+        relation = None
+    redacts = None
+    if etype == "m.room.redaction":
+        target = content.get("redacts")
+        if is_event_id(target):
+            redacts = target
+    sender = encrypted.sender
+    body, msgtype, member_name, key, _ = _says(etype, content, relation, names, sender)
+    verdict = ALERT_UNKNOWN
+    if (
+        alert is not None
+        and etype in MESSAGE_TYPES
+        and rel_type != REL_REPLACE
+        and rel_type != REL_ANNOTATION
+        and sender != names.me
+    ):
+        raw = {
+            "event_id": encrypted.event_id,
+            "sender": sender,
+            "origin_server_ts": encrypted.ts,
+            "type": etype,
+            "content": content,
+        }
+        verdict = alert(raw, sender)
     return TimelineEvent(
-        e.event_id, e.sender, e.ts, e.type, e.body, e.rel_type, e.relates_to, e.state_key, e.redacted, e.redacts,
-        encrypted.thread_reply_count, e.msgtype, e.membership, e.member_name, e.key or encrypted.key,
-        encrypted.ciphertext, e.undecryptable, e.alert,
+        encrypted.event_id, sender, encrypted.ts, etype, body, rel_type, encrypted.relates_to, None, False, redacts,
+        encrypted.thread_reply_count, msgtype, None, member_name, key or encrypted.key, encrypted.ciphertext, "",
+        verdict,
     )
 
 
