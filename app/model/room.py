@@ -22,6 +22,8 @@ from app.model.ids import MAIN, EventId, RoomId, ThreadId, UserId
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 
+# ``m.room.create``'s ``type`` for a space-room.
+SPACE_TYPE: Final = "m.space"
 # How far the thread of a related event is looked for (the spec recommends 3 hops).
 MAX_RELATION_HOPS = 3
 # No receipt of mine in a thread: nothing read, nothing unresolved.
@@ -52,11 +54,33 @@ class PowerLevels:
     notify_room: int = 50
     elevated: Mapping[UserId, int] = field(default_factory=dict, hash=False, compare=True)
     creators: frozenset[UserId] = frozenset()
+    # The level needed to send ``m.space.child`` (its ``events`` entry, else
+    # ``state_default``, else the spec's 50): who may put a room into this space.
+    space_child: int = 50
 
     def of(self, user_id: UserId) -> int:
         if user_id in self.creators:
             return CREATOR_LEVEL
         return self.elevated.get(user_id, self.users_default)
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceChild:
+    """A valid ``m.space.child`` in a space's state (one with a ``via`` list): the
+    child's ``order`` when valid (spec: at most 50 characters in ``\\x20``-``\\x7E``),
+    and the event's ``origin_server_ts``, which order the children without one."""
+
+    order: str | None = None
+    ts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceParent:
+    """A valid ``m.space.parent`` in a room's state: who sent it (the claim holds only
+    if the parent lists the room, or its sender may add children there)."""
+
+    sender: UserId = ""
+    canonical: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +128,11 @@ class RoomState:
     # m.room.encryption is in its state: its events come encrypted.
     encrypted: bool = False
     power: PowerLevels = PowerLevels()
+    # ``m.room.create``'s ``type``: "m.space" for a space.
+    room_type: str | None = None
+    # A space's children (state key: the child room) and a room's claimed parents.
+    space_children: Mapping[RoomId, SpaceChild] = field(default_factory=dict)
+    space_parents: Mapping[RoomId, SpaceParent] = field(default_factory=dict)
 
     # ---- derived indexes -------------------------------------------------
 
@@ -236,6 +265,10 @@ class RoomState:
             if event.sender != self.me and event.state_key is None:
                 return event
         return None
+
+    @property
+    def is_space(self) -> bool:
+        return self.room_type == SPACE_TYPE
 
     def display_name_of(self, user_id: UserId) -> str:
         return self.member_names.get(user_id) or user_id
