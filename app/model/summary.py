@@ -14,13 +14,14 @@ from enum import Enum
 
 from app.model.ids import RoomId
 from app.model.room import RoomState
+from app.model.spaces import NO_LINKS, RoomLinks, room_links
 from app.model.unread import RoomUnread, room_unread
 
 
 # Stored with the summaries (the cache's meta table): bump it when what a summary holds
 # or how its counts are computed (app/model/unread.py) changes, so a cache written by an
 # older readmark paints no stale counts; its preview is then skipped once.
-SUMMARY_VERSION = 3
+SUMMARY_VERSION = 4
 
 
 class RoomSort(str, Enum):
@@ -47,6 +48,8 @@ class RoomSummary:
     unread: RoomUnread
     # Its events come encrypted (the rooms pane marks it; its @N is counted here).
     encrypted: bool = False
+    # Where it sits in the pane's groups (spaces, direct messages).
+    links: RoomLinks = NO_LINKS
 
 
 def room_title(room: RoomState) -> str:
@@ -61,7 +64,8 @@ def summarize(room: RoomState) -> RoomSummary:
     if cached is not None:
         return cached
     summary = RoomSummary(
-        room.room_id, room_title(room), room.membership, room.latest_ts, room_unread(room), room.encrypted
+        room.room_id, room_title(room), room.membership, room.latest_ts, room_unread(room), room.encrypted,
+        room_links(room),
     )
     room.__dict__["_summary"] = summary
     return summary

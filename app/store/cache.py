@@ -10,7 +10,7 @@ Layout (``SCHEMA_VERSION``):
 - ``rooms(room_id, data)``: one row per room, ``data`` a compact JSON array (UTF-8,
   lone surrogates kept) of the room's fields, events as positional arrays;
 - ``summaries(room_id, title, membership, latest_ts, unread, lower_bound,
-  notifications, highlights, unread_threads, marked_unread)``: each room's
+  notifications, highlights, unread_threads, marked_unread, ..., links)``: each room's
   ``RoomSummary`` (what its row in the rooms pane shows) as the room will be when
   decoded, in a table of its own (a few pages, not interleaved with the rooms' big
   rows) and in plain columns, so a start paints the rooms pane from the summaries
@@ -74,6 +74,7 @@ from app.model.names import NameInputs
 from app.model.push import ruleset_from_json
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import PowerLevels, RoomState, ServerCounts, trim_history
+from app.model.spaces import DIRECT_LINKS, NO_LINKS, RoomLinks
 from app.model.summary import SUMMARY_VERSION, RoomSummary, summarize
 from app.model.unread import RoomUnread
 from app.store.files import FILE_MODE, create_private_file, private_dir
@@ -302,7 +303,7 @@ def _create_schema(db: sqlite3.Connection) -> None:
         " latest_ts INTEGER NOT NULL, unread INTEGER NOT NULL, lower_bound INTEGER NOT NULL,"
         " notifications INTEGER NOT NULL, highlights INTEGER NOT NULL, unread_threads INTEGER NOT NULL,"
         " marked_unread INTEGER NOT NULL, encrypted INTEGER NOT NULL, local_notifications INTEGER NOT NULL,"
-        " local_highlights INTEGER NOT NULL) WITHOUT ROWID"
+        " local_highlights INTEGER NOT NULL, links TEXT NOT NULL) WITHOUT ROWID"
     )
 
 
@@ -408,7 +409,7 @@ def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Itera
             db.executemany("INSERT OR REPLACE INTO rooms (room_id, data) VALUES (?, ?)", upserts)
             db.executemany("DELETE FROM summaries WHERE room_id = ?", unsummarised)
             db.executemany(
-                f"INSERT OR REPLACE INTO summaries ({_SUMMARY_COLUMNS}) VALUES ({', '.join('?' * 13)})", summaries
+                f"INSERT OR REPLACE INTO summaries ({_SUMMARY_COLUMNS}) VALUES ({', '.join('?' * 14)})", summaries
             )
         if count != len(rooms):
             # A caller that forgot a removed room (left, forgotten) must not bring it back
@@ -590,7 +591,7 @@ _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _SUMMARY_COLUMNS: Final = (
     "room_id, title, membership, latest_ts, unread, lower_bound, notifications, highlights, unread_threads,"
-    " marked_unread, encrypted, local_notifications, local_highlights"
+    " marked_unread, encrypted, local_notifications, local_highlights, links"
 )
 
 
@@ -611,13 +612,47 @@ def encode_summary(summary: RoomSummary) -> tuple:
         int(summary.encrypted),
         u.local_notifications,
         u.local_highlights,
+        _encode_links(summary.links),
     )
+
+
+def _encode_links(links: RoomLinks) -> str:
+    """A summary's links as JSON text ("" for a room in no space, not direct: most)."""
+    if links is NO_LINKS:
+        return ""
+    if links is DIRECT_LINKS:
+        return "d"
+    return json.dumps(
+        [links.is_space, links.is_direct, list(links.children), [list(p) for p in links.parents],
+         sorted(links.adders), links.anyone_adds],
+        ensure_ascii=False, separators=(",", ":"),
+    )
+
+
+def _decode_links(text: str) -> RoomLinks:
+    if text == "":
+        return NO_LINKS
+    if text == "d":
+        return DIRECT_LINKS
+    raw = json.loads(text)
+    if not (isinstance(raw, list) and len(raw) == 6):
+        raise CacheCorrupt("a summary's links have the wrong shape")
+    is_space, is_direct, children, parents, adders, anyone = raw
+    if not (
+        type(is_space) is bool and type(is_direct) is bool and type(anyone) is bool
+        and type(children) is list and all(type(c) is str for c in children)
+        and type(parents) is list
+        and all(type(p) is list and len(p) == 2 and all(type(x) is str for x in p) for p in parents)
+        and type(adders) is list and all(type(a) is str for a in adders)
+    ):
+        raise CacheCorrupt("a summary's links have the wrong shape")
+    return RoomLinks(is_space, is_direct, tuple(children), tuple((p, s) for p, s in parents), frozenset(adders), anyone)
 
 
 def decode_summary(row: tuple) -> RoomSummary:
     """The inverse of ``encode_summary``; raises CacheCorrupt on a wrong type."""
     (room_id, title, membership, latest_ts, unread, lower, notifications, highlights, threads, marked, encrypted,
-     local_notifications, local_highlights) = row
+     local_notifications, local_highlights, links) = row
     if not (
         type(room_id) is str
         and type(title) is str
@@ -632,11 +667,12 @@ def decode_summary(row: tuple) -> RoomSummary:
         and encrypted in (0, 1)
         and type(local_notifications) is int
         and type(local_highlights) is int
+        and type(links) is str
     ):
         raise CacheCorrupt("a summary row has the wrong types")
     counts = RoomUnread(unread, lower == 1, notifications, highlights, threads, marked == 1, local_notifications,
                         local_highlights)
-    return RoomSummary(room_id, title, membership, latest_ts, counts, encrypted == 1)
+    return RoomSummary(room_id, title, membership, latest_ts, counts, encrypted == 1, _decode_links(links))
 
 
 def _checked_event(raw: Any) -> list[Any]:
