@@ -23,7 +23,7 @@ Its tests run in milliseconds: nothing here waits, reads a file or sends a reque
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
@@ -34,6 +34,8 @@ from app.matrix.naming import RoomNaming
 from app.matrix.wire_events import DeferredAlert, alerts, decrypted_event, with_verdict
 from app.model import decryption
 from app.model.account import AccountState
+from app.model.bulk import BulkPlan, bulk_plan
+from app.model.summary import room_title
 from app.model.ids import MAIN, EventId, RoomId, ThreadId
 from app.model.plan import (
     ReceiptAction,
@@ -190,6 +192,20 @@ class ReadStateCore:
         if room is None:
             return Refusal("unknown-room", f"room {room_id} is not joined")
         return plan(room, action)
+
+    def bulk_plan(self, scope: str, room_ids: Iterable[RoomId], seen: Collection[EventId] = ()) -> BulkPlan:
+        """The dry run of reading ``room_ids`` at once (``app.model.bulk``): each room in
+        its own mode, planned and refused as a single ``R`` would be."""
+        rooms = self.account.rooms
+        chosen = [rooms[room_id] for room_id in dict.fromkeys(room_ids) if room_id in rooms]
+        return bulk_plan(
+            scope,
+            chosen,
+            lambda room, action: self.plan(room.room_id, action),
+            lambda room_id: self.mode_in(room_id).receipt_type,
+            room_title,
+            seen,
+        )
 
     def queued(self, request: Request, *, now_ms: int) -> None:
         """A planned request is queued: counts change at once, until it is answered."""

@@ -58,6 +58,9 @@ MAX_QUEUE_BYTES = 16 * 2**20
 MIN_INTERVAL = 1.5
 QUIET = 0.5
 MAX_WAIT = 3.0
+# Requests in flight at once, over all keys: a bulk read of 300 rooms is 300 keys, and
+# goes out a few at a time rather than as 300 requests in one burst.
+MAX_IN_FLIGHT = 4
 
 Sender = Callable[[Request], Awaitable[None]]
 
@@ -174,6 +177,7 @@ class ReceiptQueue:
         min_interval: float = MIN_INTERVAL,
         quiet: float = QUIET,
         max_wait: float = MAX_WAIT,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self.path = path
         self.user_id = user_id
@@ -186,6 +190,7 @@ class ReceiptQueue:
         self._min_interval = min_interval
         self._quiet = quiet
         self._max_wait = max(max_wait, min_interval)
+        self._gate = asyncio.Semaphore(max(1, max_in_flight))
         self._last_start: dict[tuple[str, str, str], float] = {}
         # While run() is sending: its sender, and each key's worker.
         self._send: Sender | None = None
@@ -303,6 +308,36 @@ class ReceiptQueue:
         self._wake.set()
         return replaced
 
+    def submit_many(self, requests: list[Request]) -> list[Request]:
+        """Queue many requests with one write of the file (a bulk read of 300 rooms);
+        the older waiting requests they replaced, as ``submit``. Raises
+        ``QueueWriteError`` and queues none of them when the file cannot be written."""
+        if not requests:
+            return []
+        before = {key: (slot.waiting, slot.in_flight) for key, slot in self._slots.items()}
+        order = list(self._order)
+        replaced = [old for old in (self._put(request) for request in requests) if old is not None]
+        try:
+            self._persist()
+        except OSError as error:
+            for key in list(self._slots):
+                if key in before:
+                    self._slots[key].waiting = before[key][0]
+                else:
+                    del self._slots[key]
+            self._order = order
+            raise QueueWriteError(
+                f"cannot write the receipt queue {self.path}: {error.strerror or error}; nothing was sent"
+            ) from None
+        now = time.monotonic()
+        for request in requests:
+            self._slots[request_key(request)].submitted = now
+        self._on_change(len(self))
+        for request in requests:
+            self._start_worker(request_key(request))
+        self._wake.set()
+        return replaced
+
     def retry_now(self) -> None:
         """The server answers again (a sync got through): cut short the waits of
         retries after network errors and 5xx. A 429's wait is the server's, and stays."""
@@ -391,7 +426,10 @@ class ReceiptQueue:
             error: MatrixError | None = None
             try:
                 try:
-                    await send(request)
+                    # Free at once for a lone key: the first request still leaves from
+                    # within submit (acquiring an open semaphore does not wait).
+                    async with self._gate:
+                        await send(request)
                 finally:
                     # The first request starts from within submit(): its answer (even one
                     # that came without waiting, or a failure before any) is never

@@ -56,8 +56,9 @@ from app.matrix.sync_filter import sync_filter
 from app.matrix.translate import SyncFormatError, parse_sync
 from app.model.account import AccountState
 from app.model.device import DeviceStanding
-from app.model.ids import RoomId, ThreadId
-from app.model.plan import ReceiptAction, Refusal, Request, apply_optimistic
+from app.model.ids import EventId, RoomId, ThreadId
+from app.model.bulk import BulkPlan
+from app.model.plan import ActionKind, ReceiptAction, ReceiptRequest, Refusal, Request, apply_optimistic
 from app.model.receipts import ReceiptType
 from app.model.sending import ModeRules, RoomMode
 from app.model.status import status_document
@@ -165,6 +166,12 @@ class ReadStateService(Protocol):
     def submit(self, room_id: RoomId, action: ReceiptAction) -> Request | Refusal:
         """Plan, queue durably, apply and publish one receipt action."""
 
+    def bulk_plan(self, scope: str, room_ids: Sequence[RoomId], seen: Sequence[EventId] = ()) -> BulkPlan:
+        """The dry run of reading many rooms at once (``app.model.bulk``)."""
+
+    def submit_bulk(self, plan: BulkPlan) -> list[Request | Refusal]:
+        """Send a confirmed dry run: one unthreaded receipt per room, queued durably."""
+
     async def open_thread(self, room_id: RoomId, thread_id: ThreadId) -> None:
         """Load a thread's history from the server so its counts are exact."""
 
@@ -216,6 +223,34 @@ class CoreFront:
 
     def attach(self, listener: ServiceListener) -> None:
         self._listener = listener
+
+    def load_local(self) -> AccountState:
+        raise NotImplementedError
+
+    def bulk_plan(self, scope: str, room_ids: Sequence[RoomId], seen: Sequence[EventId] = ()) -> BulkPlan:
+        self.load_local()
+        return self._core.bulk_plan(scope, room_ids, frozenset(seen))
+
+    def submit_bulk(self, plan: BulkPlan) -> list[Request | Refusal]:
+        """Each room's receipt goes exactly on the event the dry run named, so it clears
+        no more than the dry run said (a message that came since stays unread); a room
+        read meanwhile is refused as already read. Rooms flagged unread with nothing to
+        read lose the flag."""
+        actions = [
+            (read.room_id, ReceiptAction(ActionKind.UNTHREADED, read.receipt_type, None, read.request.event_id))
+            for read in plan.sending
+            if isinstance(read.request, ReceiptRequest)
+        ]
+        results = self._submit_many(actions)
+        for room_id in plan.unflag:
+            self._unflag_later(room_id)
+        return results
+
+    def _submit_many(self, actions: Sequence[tuple[RoomId, ReceiptAction]]) -> list[Request | Refusal]:
+        raise NotImplementedError
+
+    def _unflag_later(self, room_id: RoomId) -> None:
+        raise NotImplementedError
 
 
 class _Silent:
@@ -640,6 +675,30 @@ class MatrixService(CoreFront):
         self._core.queued(result, now_ms=int(time.time() * 1000))
         self._publish()
         return result
+
+    def _submit_many(self, actions: Sequence[tuple[RoomId, ReceiptAction]]) -> list[Request | Refusal]:
+        """``submit`` for many rooms, with one write of the queue file for them all."""
+        self.load_local()
+        results: list[Request | Refusal] = [self._core.plan(room_id, action) for room_id, action in actions]
+        requests = [result for result in results if not isinstance(result, Refusal)]
+        if not requests:
+            return results
+        if self._role == "follower":
+            for request in requests:
+                self._handed[self._inbox.hand_over(request)] = request
+            self._listener.queue_changed(self.queued)
+        else:
+            self._queue.submit_many(requests)
+        now_ms = int(time.time() * 1000)
+        for request in requests:
+            self._core.queued(request, now_ms=now_ms)
+        self._publish()
+        return results
+
+    def _unflag_later(self, room_id: RoomId) -> None:
+        task = asyncio.create_task(self._clear_marked_unread(room_id), name="clear marked unread")
+        self._flag_tasks.add(task)
+        task.add_done_callback(self._flag_tasks.discard)
 
     async def open_thread(self, room_id: RoomId, thread_id: ThreadId) -> None:
         """Load a thread whole (its root and every reply) so its count is exact; for the

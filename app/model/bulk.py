@@ -134,6 +134,8 @@ class BulkPlan:
 
     scope: str
     rooms: tuple[RoomRead, ...]
+    # Rooms flagged unread with nothing left to read: the flag is cleared, no receipt.
+    unflag: tuple[RoomId, ...] = ()
 
     @property
     def sending(self) -> tuple[RoomRead, ...]:
@@ -149,6 +151,10 @@ class BulkPlan:
         for room in self.sending:
             total = total + room.clears
         return total
+
+    @property
+    def rooms_cleared(self) -> int:
+        return len(self.sending) + len(self.unflag)
 
     def count(self, receipt_type: ReceiptType) -> int:
         return sum(1 for r in self.sending if r.receipt_type is receipt_type)
@@ -173,6 +179,7 @@ class BulkPlan:
                 }
                 for r in self.rooms
             ],
+            "unflag": list(self.unflag),
             "total": {
                 "rooms": len(self.sending),
                 "public": self.count(ReceiptType.PUBLIC),
@@ -198,14 +205,21 @@ def bulk_plan(
     flagged unread) gets an unthreaded receipt in its own mode, planned by ``planner``
     (the core's: its refusals keep a private room private)."""
     reads: list[RoomRead] = []
+    unflag: list[RoomId] = []
     for room in rooms:
         if room.membership != "join" or not room_unread(room).has_unread:
             continue
         mode = mode_of(room.room_id)
         result = planner(room, ReceiptAction(ActionKind.UNTHREADED, mode))
-        clears = clears_all(room, seen) if not isinstance(result, Refusal) else NOTHING
+        if isinstance(result, Refusal):
+            if result.code == "already-read" and room.marked_unread and not room_unread(room).unread:
+                unflag.append(room.room_id)
+                continue
+            clears = NOTHING
+        else:
+            clears = clears_all(room, seen)
         reads.append(RoomRead(room.room_id, title_of(room), mode, result, clears))
-    return BulkPlan(scope, tuple(reads))
+    return BulkPlan(scope, tuple(reads), tuple(unflag))
 
 
 def describe_clears(clears: Clears, *, rooms: int | None = None) -> str:

@@ -93,6 +93,12 @@ class LocalService(CoreFront):
             self._wake.set()
         return result
 
+    def _submit_many(self, actions) -> list[Request | Refusal]:  # noqa: ANN001
+        return [self.submit(room_id, action) for room_id, action in actions]
+
+    def _unflag_later(self, room_id: RoomId) -> None:
+        asyncio.get_running_loop().create_task(self.set_marked_unread(room_id, False))
+
     async def open_thread(self, room_id: RoomId, thread_id: ThreadId) -> None:
         self.opened.append((room_id, thread_id))
 
