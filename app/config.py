@@ -11,6 +11,10 @@ mode = "private"            # or "public": what r, R, a and f send
 
 [display]
 glyphs = true               # false: words instead of 🧵 ⦿ ◂
+group_rooms = true          # false: one flat list, no spaces / direct messages groups
+
+[triage]
+confirm_above = 1           # a bulk read that clears more rooms than this asks first
 ```
 
 Errors name the key (and, for TOML syntax errors, the line); secrets never live here.
@@ -47,6 +51,9 @@ class Settings:
     room_modes: Mapping[str, ReceiptType] = field(default_factory=lambda: MappingProxyType({}))
     keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     glyphs: bool = True
+    group_rooms: bool = True
+    # A bulk read clearing more rooms than this asks for a confirmation first.
+    confirm_above: int = 1
 
     @property
     def mode_rules(self) -> ModeRules:
@@ -55,7 +62,7 @@ class Settings:
 
 
 _MODES = {"private": ReceiptType.PRIVATE, "public": ReceiptType.PUBLIC}
-_SECTIONS = {"receipts", "keys", "display"}
+_SECTIONS = {"receipts", "keys", "display", "triage"}
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -113,15 +120,22 @@ def parse_settings(document: Mapping[str, object], where: str = "config.toml") -
         if not isinstance(value, str) or not value.strip():
             raise fail(f"keys.{key}", "must be a key name such as \"r\" or \"ctrl+r\" (comma-separated for several)")
         keys[key] = value.strip()
-    glyphs = True
+    flags = {"glyphs": True, "group_rooms": True}
     for key, value in _table(document, "display", fail).items():
-        if key == "glyphs":
-            if not isinstance(value, bool):
-                raise fail("display.glyphs", "must be true or false")
-            glyphs = value
-        else:
-            raise fail(f"display.{key}", "unknown key (known: glyphs)")
-    return Settings(mode, MappingProxyType(room_modes), MappingProxyType(keys), glyphs)
+        if key not in flags:
+            raise fail(f"display.{key}", "unknown key (known: glyphs, group_rooms)")
+        if not isinstance(value, bool):
+            raise fail(f"display.{key}", "must be true or false")
+        flags[key] = value
+    confirm_above = 1
+    for key, value in _table(document, "triage", fail).items():
+        if key != "confirm_above":
+            raise fail(f"triage.{key}", "unknown key (known: confirm_above)")
+        if type(value) is not int or value < 0:
+            raise fail("triage.confirm_above", "must be a whole number of rooms, 0 or more")
+        confirm_above = value
+    return Settings(mode, MappingProxyType(room_modes), MappingProxyType(keys), flags["glyphs"],
+                    flags["group_rooms"], confirm_above)
 
 
 # Just enough of TOML's key syntax to find the line a key is set on (tomllib keeps no

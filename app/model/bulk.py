@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from app.model.events import ALERT_HIGHLIGHT, counts_as_unread
-from app.model.ids import MAIN, EventId, RoomId
+from app.model.ids import MAIN, EventId, RoomId, ThreadId
 from app.model.plan import ActionKind, ReceiptAction, ReceiptRequest, Refusal, Request, apply_optimistic
 from app.model.receipts import ReceiptType
 from app.model.room import RoomState
@@ -84,8 +84,27 @@ def clears_all(room: RoomState, seen: Collection[EventId] = ()) -> Clears:
         counts.unread_threads,
         counts.local_highlights,
         unseen,
-        counts.lower_bound and counts.unread > 0,
+        counts.lower_bound and any(t.lower_bound and t.unread for t in threads_unread(room).values()),
         int(counts.marked_unread),
+    )
+
+
+def clears_thread(room: RoomState, thread_id: ThreadId, seen: Collection[EventId] = ()) -> Clears:
+    """What a threaded receipt on a thread's latest event by someone else clears: the
+    thread's whole count, as ``clears_all`` for the room (a property test holds it to
+    ``clears_of``)."""
+    unread = threads_unread(room).get(thread_id)
+    if unread is None or not unread.unread:
+        return NOTHING
+    thread_of = room.thread_of
+    highlights = [e for e in _unread_highlights(room) if thread_of[e] == thread_id] if unread.local_highlights else []
+    return Clears(
+        unread.unread,
+        int(thread_id != MAIN),
+        unread.local_highlights,
+        _unseen(highlights, seen),
+        unread.lower_bound and unread.unread > 0,
+        int(room.marked_unread),
     )
 
 
@@ -108,7 +127,10 @@ def clears_of(room: RoomState, request: Request, seen: Collection[EventId] = ())
         threads,
         before_counts.local_highlights - after_counts.local_highlights,
         _unseen(cleared, seen),
-        before_counts.lower_bound and before_counts.unread > after_counts.unread,
+        any(
+            unread.lower_bound and unread.unread > (after_threads[t].unread if t in after_threads else 0)
+            for t, unread in before_threads.items()
+        ),
         flag,
     )
 

@@ -103,6 +103,30 @@ def main_screen_commands(screen: MainScreen) -> list[PaletteCommand]:
             "sort.cycle",
         ),
         PaletteCommand(
+            "Read every room shown (bulk read, dry run first)",
+            "one unthreaded receipt per room the list shows, each in its own mode; lists what it clears first",
+            screen.action_read_shown, "receipt.bulk",
+        ),
+        PaletteCommand(
+            "Read all rooms (bulk read, dry run first)",
+            "every joined room, one unthreaded receipt each in its own mode",
+            screen.read_all, "receipt.bulk",
+        ),
+        PaletteCommand(
+            "Read all direct messages (bulk read, dry run first)",
+            "every room m.direct names, one unthreaded receipt each in its own mode",
+            screen.read_direct, "receipt.bulk",
+        ),
+        PaletteCommand(
+            "Groups: collapse or expand the one under the cursor", "a space, direct messages, other rooms",
+            screen.action_toggle_group, "group.toggle",
+        ),
+        PaletteCommand(
+            f"Rooms: {'one flat list' if screen.view.grouped else 'grouped under spaces'}",
+            "spaces, then direct messages, then the other rooms; or one flat list",
+            screen.action_toggle_grouping, "group.flat",
+        ),
+        PaletteCommand(
             "Marked unread: toggle", "flag the selected room to come back to, or clear the flag",
             screen.action_mark_unread, "room.marked_unread",
         ),
@@ -128,6 +152,16 @@ def main_screen_commands(screen: MainScreen) -> list[PaletteCommand]:
             "app.quit",
         ),
     ]
+    grouping = screen.rooms.grouping
+    if grouping is not None:
+        for top in grouping.groups:
+            for group in top.walk():
+                if group.space_id is not None:
+                    commands.append(PaletteCommand(
+                        f"Read space {group.title} (bulk read, dry run first)",
+                        "every room in the space and its sub-spaces, one unthreaded receipt each in its own mode",
+                        partial(screen.read_space, group.space_id), "receipt.bulk",
+                    ))
     return commands
 
 

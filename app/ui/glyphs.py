@@ -25,6 +25,8 @@ class Glyphs:
     settled: str
     failed: str
     encrypted: str
+    group_open: str
+    group_closed: str
 
 
 FANCY = Glyphs(
@@ -44,6 +46,8 @@ FANCY = Glyphs(
     settled="✓",
     failed="✗",
     encrypted="🔒",
+    group_open="▾",
+    group_closed="▸",
 )
 
 PLAIN = Glyphs(
@@ -63,6 +67,8 @@ PLAIN = Glyphs(
     settled="ok",
     failed="FAILED",
     encrypted="e2e",
+    group_open="-",
+    group_closed="+",
 )
 
 

@@ -154,6 +154,21 @@ KEYS: Final[tuple[KeySpec, ...]] = (
         wire="POST /keys/signatures/upload (this device, signed by your self-signing key); GET /room_keys/keys",
         show=False,
     ),
+    KeySpec(
+        "receipt.bulk",
+        "A",
+        "read_shown",
+        "read all shown",
+        "read every room the list shows (all rooms, or those the filter leaves): one unthreaded "
+        "receipt per room in its own mode, after a dry run of what it clears (R on a group's "
+        "header reads that group: a space with its sub-spaces, the direct messages)",
+        wire="POST /rooms/{{room}}/receipt/<the room's mode>/{{event}} {{}}, once per room",
+        show=False,
+    ),
+    KeySpec("group.toggle", "z", "toggle_group", "fold", "collapse or expand the group under the cursor",
+            show=False),
+    KeySpec("group.flat", "Z", "toggle_grouping", "groups", "rooms under their spaces, or one flat list",
+            show=False),
     KeySpec("filter.unread", "u", "unread_only", "unread only", "show only rooms and threads with unread"),
     KeySpec("filter.name", "slash", "filter_rooms", "filter", "filter rooms by name", key_display="/"),
     KeySpec("sort.cycle", "s", "cycle_sort", "sort", "cycle the room sort: activity, unread, name", show=False),
@@ -190,6 +205,7 @@ GROUP_OF: Final = {
     "room": "Triage",
     "unread": "Triage",
     "filter": "Lists",
+    "group": "Lists",
     "sort": "Lists",
     "app": "Everywhere",
 }

@@ -25,6 +25,8 @@ class View:
     unread_only: bool = False
     name_filter: str = ""
     glyphs: bool = True
+    # Rooms under their spaces, then direct messages, then the rest; else a flat list.
+    grouped: bool = True
 
     def with_(self, **changes: object) -> View:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from app.config import Settings
+
 from textual.pilot import Pilot
 
 from app.ui.app import ReadmarkApp
@@ -29,9 +33,17 @@ def shown(pane: KeyedList, key: str) -> str:
 
 
 class RecordingApp(ReadmarkApp):
-    """The app, keeping every notification it showed: (title, message, severity)."""
+    """The app, keeping every notification it showed: (title, message, severity).
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    Rooms are shown as one flat list (``[display] group_rooms = false``) unless
+    ``grouped``: the tests of everything but the groups read rows keyed by room ID.
+    The groups have their own tests (tests/ui/test_groups.py) and snapshots."""
+
+    def __init__(self, *args: object, grouped: bool = False, **kwargs: object) -> None:
+        if len(args) >= 2:
+            args = (args[0], replace(args[1] or Settings(), group_rooms=grouped), *args[2:])  # type: ignore[arg-type]
+        else:
+            kwargs["settings"] = replace(kwargs.get("settings") or Settings(), group_rooms=grouped)  # type: ignore[arg-type]
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.notified: list[tuple[str, str, str]] = []
 

@@ -36,9 +36,9 @@ async def test_one_changed_room_rebuilds_one_row(monkeypatch) -> None:
     built: list[str] = []
     original = RoomList._room_row
 
-    def counting(summary: RoomSummary, glyphs_on: bool):  # noqa: ANN202
+    def counting(summary: RoomSummary, glyphs_on: bool, depth: int = 0):  # noqa: ANN202
         built.append(summary.room_id)
-        return original(summary, glyphs_on)
+        return original(summary, glyphs_on, depth)
 
     monkeypatch.setattr(RoomList, "_room_row", staticmethod(counting))
     thread_rows: list[str] = []

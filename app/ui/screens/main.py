@@ -31,18 +31,21 @@ from app.matrix.errors import MatrixError
 from app.matrix.service import ReadStateService, SyncState, SyncStatus
 from app.model import decryption
 from app.model.account import AccountState, RoomSort, next_unread
-from app.model.ids import MAIN, RoomId, ThreadId
-from app.model.plan import ActionKind, ReceiptAction, Refusal, Request
+from app.model.bulk import NOTHING, BulkPlan, Clears, clears_all, clears_of, clears_thread, describe_clears
+from app.model.ids import MAIN, EventId, RoomId, ThreadId
+from app.model.plan import ActionKind, ReceiptAction, Refusal, Request, plan
+from app.model.spaces import GroupKind, RoomGroup
 from app.model.receipts import ReceiptType
 from app.model.summary import RoomSummary
 from app.ui import keymap
 from app.ui.describe import describe_refusal, describe_request, mode_word, room_title, thread_title
 from app.ui.messages import ReceiptSubmitted
 from app.ui.state import LastAction, ModeState, Selection, View
+from app.ui.screens.bulk import BulkReadScreen, plan_summary
 from app.ui.screens.unlock import UnlockScreen
 from app.ui.widgets.footer import SteadyFooter
 from app.ui.widgets.keyed_list import KeyedList
-from app.ui.widgets.room_list import RoomList
+from app.ui.widgets.room_list import GROUP_PREFIX, RoomList, group_of_key, room_of_key
 from app.ui.widgets.status_bar import StatusBar
 from app.ui.widgets.thread_list import ThreadList
 from app.ui.widgets.timeline import Timeline
@@ -86,6 +89,9 @@ class MainScreen(Screen[None]):
     view: reactive[View] = reactive(View, init=False, repaint=False)
     mode: reactive[ModeState] = reactive(ModeState, init=False, repaint=False)
     last_action: reactive[LastAction] = reactive(LastAction, init=False, repaint=False)
+    # What r and R (or R on a group's header) would clear: text, and whether it clears
+    # mentions never on screen here.
+    clears: reactive[tuple[str, bool]] = reactive(("", False), init=False, repaint=False)
     # Textual's own ``Screen.focused`` repaints the screen on every focus change (tab,
     # enter, n into the threads pane). What focus changes is drawn by the widgets
     # themselves: the panes' :focus borders (a style change repaints the pane),
@@ -104,7 +110,12 @@ class MainScreen(Screen[None]):
         self._thread_memory: dict[RoomId, ThreadId] = {}
         self._titles: dict[str, str] = {}
         self._unlock_offered = False
-        self.set_reactive(MainScreen.view, View(glyphs=settings.glyphs))
+        # Events that have been on screen in the timeline (their mentions were seen).
+        self._seen: set[EventId] = set()
+        # A bulk read under way: its name, the requests not yet answered, how many were
+        # sent, and the server's refusals so far.
+        self._bulk: tuple[str, set[Request], int, list[str]] | None = None
+        self.set_reactive(MainScreen.view, View(glyphs=settings.glyphs, grouped=settings.group_rooms))
 
     @property
     def private_supported(self) -> bool:
@@ -131,6 +142,7 @@ class MainScreen(Screen[None]):
             MainScreen.mode,
             MainScreen.queued,
             MainScreen.last_action,
+            MainScreen.clears,
             user_id=self.user_id,
             glyphs=self.settings.glyphs,
         )
@@ -172,6 +184,7 @@ class MainScreen(Screen[None]):
             # The rooms pane sorts first; pick its top room once it has.
             self.call_later(self._select_first_room)
         self._update_titles()
+        self._update_clears()
 
     def watch_preview(self) -> None:
         if self.account is None and self.selection is None:
@@ -188,6 +201,7 @@ class MainScreen(Screen[None]):
     def watch_selection(self, old: Selection | None, new: Selection | None) -> None:
         self._update_mode()
         self._update_titles()
+        self._update_clears()
         if new is not None:
             if new.thread_id != MAIN:
                 self._thread_memory[new.room_id] = new.thread_id
@@ -305,12 +319,22 @@ class MainScreen(Screen[None]):
 
     @on(KeyedList.Highlighted, "#rooms")
     def _room_highlighted(self) -> None:  # also the rooms pane's on_highlight
-        key = self.rooms.cursor_key
+        key = room_of_key(self.rooms.cursor_key)
         # While only the preview is shown (no account yet), its rooms can be selected.
         if key is None or (self.account is not None and key not in self.account.rooms):
+            # A group's header: the panes keep the room; the status line says what R
+            # would clear of the group.
+            self._update_clears()
             return
         if self.selection is None or self.selection.room_id != key:
             self.select(key)
+        else:
+            self._update_clears()
+
+    @on(KeyedList.Highlighted, "#timeline")
+    def _event_highlighted(self) -> None:
+        # r now reads up to another event.
+        self._update_clears()
 
     @on(KeyedList.Highlighted, "#threads")
     def _thread_highlighted(self) -> None:  # also the threads pane's on_highlight
@@ -337,6 +361,7 @@ class MainScreen(Screen[None]):
     def _focus_pane(self, pane: KeyedList) -> None:
         self._mark_timeline_focus(pane is self.timeline)
         pane.focus()
+        self._update_clears()
 
     def _mark_timeline_focus(self, timeline: bool) -> None:
         # The class (it picks the two panes a narrow screen shows) sits on the panes'
@@ -478,6 +503,10 @@ class MainScreen(Screen[None]):
         self.send_thread_receipt(self.mode.receipt_type)
 
     def action_read_room(self) -> None:
+        group = self.rooms.cursor_group if self.focused is self.rooms else None
+        if group is not None:
+            self.read_group(group)
+            return
         self.send_room_receipt(self.mode.receipt_type)
 
     def action_read_and_next(self) -> None:
@@ -574,6 +603,14 @@ class MainScreen(Screen[None]):
         return refusal
 
     def receipt_settled(self, outcome: ReceiptOutcome) -> None:
+        if self._bulk is not None and outcome.request in self._bulk[1]:
+            self._bulk[1].discard(outcome.request)
+            if not outcome.accepted:
+                room = self.account.rooms.get(outcome.request.room_id) if self.account else None
+                name = room_title(room) if room is not None else outcome.request.room_id
+                self._bulk[3].append(f"{name}: {outcome.error or 'refused'} (rolled back)")
+            self._bulk_progress()
+            return
         room = self.account.rooms.get(outcome.request.room_id) if self.account else None
         text = describe_request(room, outcome.request) if room is not None else outcome.request.event_id
         if outcome.accepted:
@@ -592,3 +629,201 @@ class MainScreen(Screen[None]):
 
     def _say(self, text: str) -> None:
         self.last_action = LastAction(text, "info")
+
+    # ---- what a key would clear, and bulk reads ----------------------------------
+
+    def _update_clears(self) -> None:
+        """The status line's account of what ``r`` and ``R`` would clear for the
+        selection (or ``R`` for the group whose header is under the cursor), said
+        before either is pressed; mentions never on screen here are called out."""
+        if not self.is_mounted or self.account is None:
+            return
+        self._note_seen()
+        group = self.rooms.cursor_group if self.focused is self.rooms else None
+        if group is not None:
+            total = self._group_clears(group)
+            rooms = sum(1 for room_id in group.members if self._room_has_unread(room_id))
+            text = f"R: {describe_clears(total, rooms=rooms)}" if not total.nothing else ""
+            self.clears = (text, total.unseen_mentions > 0)
+            return
+        room = self._room()
+        if room is None or self.selection is None:
+            self.clears = ("", False)
+            return
+        seen = self._seen
+        whole = clears_all(room, seen)
+        if whole.nothing:
+            self.clears = ("", False)
+            return
+        event = self._highlighted_event()
+        if event is None:
+            thread = clears_thread(room, self.selection.thread_id, seen)
+        else:
+            request = plan(room, ReceiptAction(ActionKind.THREADED, self.mode.receipt_type,
+                                               self.selection.thread_id, event))
+            thread = NOTHING if isinstance(request, Refusal) else clears_of(room, request, seen)
+        parts = []
+        if not thread.nothing and thread != whole:
+            parts.append(f"r: {describe_clears(thread)}")
+        parts.append(f"R: {describe_clears(whole)}")
+        self.clears = (" · ".join(parts), whole.unseen_mentions > 0)
+
+    def _room_has_unread(self, room_id: RoomId) -> bool:
+        room = self.account.rooms.get(room_id) if self.account else None
+        return room is not None and not clears_all(room).nothing
+
+    def _group_clears(self, group: RoomGroup) -> Clears:
+        total = NOTHING
+        rooms = self.account.rooms if self.account else {}
+        for room_id in group.members:
+            room = rooms.get(room_id)
+            if room is not None:
+                total = total + clears_all(room, self._seen)
+        return total
+
+    def _note_seen(self) -> None:
+        """The timeline's lines on screen now: their mentions have been seen."""
+        timeline = self.timeline
+        if timeline.size.height:
+            for key in timeline.visible_keys():
+                if not key.startswith("marker:"):
+                    self._seen.add(key)
+
+    def action_toggle_group(self) -> None:
+        title = self.rooms.toggle_group()
+        if title is None:
+            self._say("no group here (rooms are grouped once you are in a space or have direct messages)")
+            return
+        key = self.rooms.cursor_key or ""
+        folded = self.rooms.collapsed(key[len(GROUP_PREFIX):])
+        self._say(f"{title} {'collapsed' if folded else 'expanded'}")
+        self._focus_pane(self.rooms)
+
+    def action_toggle_grouping(self) -> None:
+        grouped = not self.view.grouped
+        self.view = self.view.with_(grouped=grouped)
+        self._say("rooms grouped under spaces" if grouped else "rooms in one flat list")
+        if self.selection is not None:
+            self.call_after_refresh(self.rooms.show_room, self.selection.room_id)
+
+    def action_read_shown(self) -> None:
+        """Read every room the list shows: all of them, or those the filter leaves."""
+        self._load_rooms_now()
+        view = self.view
+        filtered = view.unread_only or view.name_filter.strip()
+        scope = "the rooms shown" if filtered else "all rooms"
+        self.bulk_read(scope, list(self.rooms.shown_room_ids))
+
+    def read_group(self, group: RoomGroup) -> None:
+        """R on a group's header: a space with its sub-spaces, the direct messages, or
+        the other rooms."""
+        if group.kind is GroupKind.SPACE:
+            scope = f"space {group.title}"
+        elif group.kind is GroupKind.DIRECT:
+            scope = "direct messages"
+        else:
+            scope = "other rooms"
+        self.bulk_read(scope, sorted(group.members, key=self._shown_rank()))
+
+    def read_space(self, space_id: RoomId) -> None:
+        grouping = self.rooms.grouping
+        group = grouping.space(space_id) if grouping is not None else None
+        if group is None:
+            self._refuse("not a space you are in")
+            return
+        self.read_group(group)
+
+    def read_direct(self) -> None:
+        grouping = self.rooms.grouping
+        group = grouping.find("direct") if grouping is not None else None
+        if group is None:
+            self._refuse("no direct messages")
+            return
+        self.read_group(group)
+
+    def read_all(self) -> None:
+        self._load_rooms_now()
+        account = self.account
+        if account is None:
+            return
+        joined = [r.room_id for r in account.rooms.values() if r.membership == "join" and not r.is_space]
+        self.bulk_read("all rooms", sorted(joined, key=self._shown_rank()))
+
+    def _shown_rank(self):  # noqa: ANN202 - a sort key
+        rank = {room_id: i for i, room_id in enumerate(self.rooms.shown_room_ids)}
+        return lambda room_id: (rank.get(room_id, len(rank)), room_id)
+
+    def bulk_read(self, scope: str, room_ids: Sequence[RoomId]) -> BulkPlan | None:
+        """A dry run of reading ``room_ids``; sent at once when it clears no more rooms
+        than ``[triage] confirm_above``, else after the dialog's confirmation."""
+        self._load_rooms_now()
+        self._note_seen()
+        try:
+            dry = self.service.bulk_plan(scope, room_ids, tuple(self._seen))
+        except Exception as error:  # the service's own failure must not take the UI down
+            log.exception("bulk plan failed for %s", scope)
+            self._refuse(f"could not plan reading {scope}: {error}")
+            return None
+        if not dry.rooms_cleared:
+            reason = f"; {len(dry.refused)} refused: {dry.refused[0].result.reason}" if dry.refused else ""  # type: ignore[union-attr]
+            self._say(f"nothing to read in {scope}{reason}")
+            return dry
+        if dry.rooms_cleared > self.settings.confirm_above:
+            self.last_action = LastAction(f"{plan_summary(dry)}? enter sends, escape cancels", "info")
+
+            def answered(send: bool | None) -> None:
+                if send:
+                    self._send_bulk(dry)
+                else:
+                    self._say(f"bulk read of {scope} cancelled: nothing sent")
+
+            self.app.push_screen(BulkReadScreen(dry, f"Read {scope}"), answered)
+        else:
+            self._send_bulk(dry)
+        return dry
+
+    def _send_bulk(self, dry: BulkPlan) -> None:
+        try:
+            results = self.service.submit_bulk(dry)
+        except Exception as error:  # a queue that cannot be written: nothing was sent
+            log.exception("bulk read of %s failed", dry.scope)
+            self.notify(str(error) or type(error).__name__, title="Could not queue the receipts",
+                        severity="error", markup=False)
+            self.last_action = LastAction(f"bulk read of {dry.scope}: nothing sent: {error}", "failed")
+            return
+        sent = [r for r in results if not isinstance(r, Refusal)]
+        refused = [r.reason for r in results if isinstance(r, Refusal)]
+        self._bulk = (dry.scope, set(sent), len(sent), refused)
+        self._bulk_progress()
+        self._move_on_after_bulk()
+
+    def _bulk_progress(self) -> None:
+        if self._bulk is None:
+            return
+        scope, waiting, total, refused = self._bulk
+        done = total - len(waiting)
+        failed = f", {len(refused)} refused" if refused else ""
+        if waiting:
+            self.last_action = LastAction(f"bulk read of {scope}: {done}/{total} sent{failed}", "sent")
+            return
+        self._bulk = None
+        outcome = "failed" if refused and not total else "settled"
+        self.last_action = LastAction(f"bulk read of {scope}: {total} room{'s' if total != 1 else ''} read{failed}",
+                                      outcome)
+        if refused:
+            self.notify("\n".join(refused[:10]), title=f"Bulk read of {scope}: {len(refused)} refused",
+                        severity="warning", timeout=8, markup=False)
+
+    def _move_on_after_bulk(self) -> None:
+        """After a bulk read the cursor lands on the next group with unread."""
+        grouping = self.rooms.grouping
+        if grouping is None:
+            return
+        keys = [g.key for top in grouping.groups for g in top.walk()]
+        current = group_of_key(self.rooms.cursor_key)
+        here = keys.index(current) if current in keys else -1
+        for key in keys[here + 1 :] + keys[: here + 1]:
+            totals = self.rooms.group_totals(key)
+            if totals is not None and totals[4] > 0 and self.rooms.move_cursor_to(GROUP_PREFIX + key, announce=False):
+                self._focus_pane(self.rooms)
+                return

@@ -326,6 +326,11 @@ class KeyedList(ScrollView, can_focus=True):
             return None
         return self._order[self._cursor]
 
+    def visible_keys(self) -> Sequence[str]:
+        """The keys of the lines on screen now."""
+        top = self.scroll_offset.y
+        return self._order[top : top + self.scrollable_content_region.height]
+
     @property
     def cursor_index(self) -> int | None:
         return self._cursor

@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from app.model.account import AccountState
 from app.model.ids import RoomId
 from app.model.room import RoomState
+from app.model.spaces import Grouping, RoomGroup, group_rooms
 from app.model.summary import RoomSort, RoomSummary, summarize, summary_sort_key
 from app.ui.describe import count_text
 from app.ui.glyphs import glyphs_for
@@ -29,12 +30,59 @@ from app.ui.widgets.keyed_list import KeyedList, Row, columns
 
 INVITES_HEADER = "invites:header"
 COUNT_WIDTH = 4
+# A group's header row is keyed GROUP_PREFIX + the group's key; a room's row inside a
+# group is keyed the group's key, ROOM_IN_GROUP, the room ID (a room in two spaces has
+# a row in each). Without groups a room's row is keyed by its room ID alone.
+GROUP_PREFIX = "group:"
+ROOM_IN_GROUP = "\x1f"
+
+
+def room_of_key(key: str | None) -> RoomId | None:
+    """The room a row shows (None for a header)."""
+    if key is None or key.startswith(GROUP_PREFIX) or key == INVITES_HEADER:
+        return None
+    _, _, room_id = key.rpartition(ROOM_IN_GROUP)
+    return room_id
+
+
+def group_of_key(key: str | None) -> str | None:
+    """The group key of a header row, or of the group a room's row sits in."""
+    if key is None:
+        return None
+    if key.startswith(GROUP_PREFIX):
+        return key[len(GROUP_PREFIX):]
+    if ROOM_IN_GROUP in key:
+        return key.rpartition(ROOM_IN_GROUP)[0]
+    return None
+
+
+class Totals:
+    """A group's totals, kept up to date by the changes of its rooms' summaries."""
+
+    __slots__ = ("unread", "highlights", "threads", "lower", "rooms_unread")
+
+    def __init__(self) -> None:
+        self.unread = self.highlights = self.threads = self.lower = self.rooms_unread = 0
+
+    def add(self, summary: RoomSummary, sign: int) -> None:
+        counts = summary.unread
+        self.unread += sign * counts.unread
+        self.highlights += sign * (counts.local_highlights if summary.encrypted else counts.highlights)
+        self.threads += sign * counts.unread_threads
+        self.lower += sign * int(counts.lower_bound and counts.unread > 0)
+        self.rooms_unread += sign * int(counts.has_unread)
+
+    def value(self) -> tuple[int, int, int, bool, int]:
+        return (self.unread, self.highlights, self.threads, self.lower > 0, self.rooms_unread)
+
 
 
 class RoomList(KeyedList):
-    """Rooms, sorted by the view's sort, filtered by unread and by name.
+    """Rooms, grouped under their spaces (then direct messages, then the rest), each
+    group sorted by the view's sort, filtered by unread and by name; invites below.
 
-    Bindings: those of ``KeyedList`` (j/k, g/G, enter).
+    Bindings: those of ``KeyedList`` (j/k, g/G, enter; enter on a group's header
+    collapses or expands it).
     """
 
     # Bound from the main screen. No repaint on change: the watchers hand the rows that
@@ -52,11 +100,25 @@ class RoomList(KeyedList):
         self._built_glyphs: bool | None = None
         self._sort_keys: dict[RoomId, tuple[RoomSummary, RoomSort, tuple]] = {}
         self._shown_ids: list[RoomId] = []
+        # Groups: the tree (None until the structure is known, or while flat), each
+        # group's totals, the groups each room counts in, the collapsed groups, each
+        # group's depth, and the row keys each room has now.
+        self._grouping: Grouping | None = None
+        self._grouping_stale = True
+        self._totals: dict[str, Totals] = {}
+        self._groups_of: dict[RoomId, list[str]] = {}
+        self._collapsed: set[str] = set()
+        self._depth: dict[str, int] = {}
+        self._keys_of: dict[RoomId, list[str]] = {}
+        self._header_shown: dict[str, tuple] = {}
+        # The summary each grouped room row was last given from.
+        self._row_source: dict[str, RoomSummary] = {}
 
     @property
     def shown_rooms(self) -> Sequence[RoomState]:
-        """The joined rooms in the order shown: the order ``n``/``N`` walk (none while
-        only the preview is shown). Looked up when asked: ``n``/``N`` ask, a sync does not."""
+        """The joined rooms in the order shown (each once, collapsed groups included):
+        the order ``n``/``N`` walk (none while only the preview is shown). Looked up when
+        asked: ``n``/``N`` ask, a sync does not."""
         account = self.account
         if account is None:
             return []
@@ -67,6 +129,29 @@ class RoomList(KeyedList):
     def shown_room_ids(self) -> Sequence[RoomId]:
         """The joined rooms' IDs in the order shown, preview included."""
         return self._shown_ids
+
+    @property
+    def cursor_room(self) -> RoomId | None:
+        """The room under the cursor (None on a header)."""
+        return room_of_key(self.cursor_key)
+
+    @property
+    def cursor_group(self) -> RoomGroup | None:
+        """The group whose header is under the cursor."""
+        key = self.cursor_key
+        if key is None or not key.startswith(GROUP_PREFIX) or self._grouping is None:
+            return None
+        return self._grouping.find(key[len(GROUP_PREFIX):])
+
+    @property
+    def grouping(self) -> Grouping | None:
+        """The groups shown (None for a flat list)."""
+        return self._grouping if self._grouped() else None
+
+    def group_totals(self, key: str) -> tuple[int, int, int, bool, int] | None:
+        """(unread, highlights, unread threads, lower bound, rooms with unread) of a group."""
+        totals = self._totals.get(key)
+        return totals.value() if totals is not None else None
 
     def watch_account(self) -> None:
         self._refresh_rows()
@@ -79,6 +164,12 @@ class RoomList(KeyedList):
 
     def watch_view(self, old: View, new: View) -> None:
         if new != old:
+            if new.grouped != old.grouped:
+                # Other keys for the same rooms: every row is given again.
+                self._built.clear()
+                self._row_source.clear()
+                self._header_shown.clear()
+                self._grouping_stale = True
             self._refresh_rows()
 
     def watch_selection(self, selection: Selection | None) -> None:
@@ -87,7 +178,64 @@ class RoomList(KeyedList):
         if self.view.unread_only:
             # A read room stays listed only while it is selected.
             self._refresh_rows()
-        self.move_cursor_to(selection.room_id, announce=False)
+        self.show_room(selection.room_id)
+
+    def show_room(self, room_id: RoomId) -> bool:
+        """Put the cursor on a row of ``room_id``: the one it is on, else the first
+        shown; a room only in collapsed groups opens the first of them."""
+        if room_of_key(self.cursor_key) == room_id:
+            return True
+        if not self._grouped():
+            return self.move_cursor_to(room_id, announce=False)
+        keys = self._keys_of.get(room_id)
+        if keys is None and self._grouping is not None:
+            for top in self._grouping.groups:
+                opened = False
+                for group in top.walk():
+                    if room_id in group.rooms:
+                        # Open it and the groups above it (their keys are its prefixes).
+                        self._collapsed = {k for k in self._collapsed if not group.key.startswith(k)}
+                        opened = True
+                        break
+                if opened:
+                    self._refresh_rows()
+                    keys = self._keys_of.get(room_id)
+                    break
+        if not keys:
+            return False
+        return self.move_cursor_to(keys[0], announce=False)
+
+    def toggle_group(self, key: str | None = None) -> str | None:
+        """Collapse or expand a group (by default the one under the cursor, or the one
+        the cursor's room sits in, whose header then takes the cursor); the group's
+        title, or None when there is no group there."""
+        if key is None:
+            key = group_of_key(self.cursor_key)
+        if key is None or self._grouping is None:
+            return None
+        group = self._grouping.find(key)
+        if group is None:
+            return None
+        if key in self._collapsed:
+            self._collapsed.discard(key)
+        else:
+            self._collapsed.add(key)
+        self._refresh_rows()
+        self.move_cursor_to(GROUP_PREFIX + key, announce=False)
+        return group.title
+
+    def collapsed(self, key: str) -> bool:
+        return key in self._collapsed
+
+    def action_open(self) -> None:
+        key = self.cursor_key
+        if key is not None and key.startswith(GROUP_PREFIX):
+            self.toggle_group(key[len(GROUP_PREFIX):])
+            return
+        super().action_open()
+
+    def _grouped(self) -> bool:
+        return self.view.grouped and self._grouping is not None and not self._grouping.trivial
 
     def _summaries(self) -> Sequence[RoomSummary] | None:
         account = self.account
@@ -104,19 +252,35 @@ class RoomList(KeyedList):
         if view.glyphs != self._built_glyphs:
             built.clear()
             self._built_glyphs = view.glyphs
-        changed: dict[str, Row | RoomSummary] = {}
+            self._header_shown.clear()
+        changed_summaries: list[tuple[RoomSummary | None, RoomSummary]] = []
         for summary in summaries:
             old = built.get(summary.room_id)
             if old is not summary and (old is None or old != summary):
-                # The summary stands for its row: made when first drawn (_make_row), so
-                # the first paint builds the rows on screen.
-                changed[summary.room_id] = summary
+                changed_summaries.append((old, summary))
+                if old is None or (
+                    old.links != summary.links or old.membership != summary.membership
+                    or (summary.links.is_space and old.title != summary.title)
+                ):
+                    self._grouping_stale = True
             built[summary.room_id] = summary
         present = {summary.room_id for summary in summaries} if len(built) != len(summaries) else None
         removed = [room_id for room_id in built if room_id not in present] if present is not None else []
         for room_id in removed:
             del built[room_id]
             self._sort_keys.pop(room_id, None)
+        if removed:
+            self._grouping_stale = True
+
+        if self._grouping_stale and view.grouped:
+            self._regroup(summaries)
+        elif self._grouping is not None and view.grouped:
+            for old, summary in changed_summaries:
+                for group_key in self._groups_of.get(summary.room_id, ()):
+                    totals = self._totals[group_key]
+                    if old is not None:
+                        totals.add(old, -1)
+                    totals.add(summary, 1)
 
         selected = self.selection.room_id if self.selection else None
         needle = view.name_filter.casefold().strip()
@@ -144,20 +308,131 @@ class RoomList(KeyedList):
         # the order the summaries came in: the preview's and the account's agree.
         positions = sorted(range(len(joined)), key=keys.__getitem__)
         order = [joined[i].room_id for i in positions]
-        self._shown_ids = order
+        changed: dict[str, Row | RoomSummary] = {}
+        forget: list[str] = list(removed)
+        if self._grouped():
+            if removed:
+                gone = set(removed)
+                forget += [key for key in self._row_source if room_of_key(key) in gone]
+                for key in forget:
+                    self._row_source.pop(key, None)
+            order = self._grouped_order(order, changed, bool(needle) or view.unread_only)
+        else:
+            self._shown_ids = order
+            self._keys_of = {}
+            for _, summary in changed_summaries:
+                changed[summary.room_id] = summary
         if invites:
             invites.sort(key=lambda summary: summary.title.casefold())
             header = Content.styled(f"Invites ({len(invites)})", "$text-muted bold")
             changed[INVITES_HEADER] = Row(header, selectable=False)
             order = [*order, INVITES_HEADER, *(summary.room_id for summary in invites)]
-        self.update_rows(order, changed, removed)
+            for summary in invites:
+                changed[summary.room_id] = summary
+        self.update_rows(order, changed, forget)
+
+    def _regroup(self, summaries: Sequence[RoomSummary]) -> None:
+        """Build the groups again (the structure changed: a space, a child, m.direct),
+        and every group's totals."""
+        self._grouping_stale = False
+        grouping = group_rooms((s.room_id, s.title, s.membership, s.links) for s in summaries)
+        self._grouping = grouping
+        by_id = {s.room_id: s for s in summaries}
+        totals: dict[str, Totals] = {}
+        groups_of: dict[RoomId, list[str]] = {}
+        depth: dict[str, int] = {}
+        for top in grouping.groups:
+            for group in top.walk():
+                total = totals[group.key] = Totals()
+                depth[group.key] = group.depth
+                for room_id in group.members:
+                    summary = by_id.get(room_id)
+                    if summary is not None:
+                        total.add(summary, 1)
+                        groups_of.setdefault(room_id, []).append(group.key)
+        self._totals, self._groups_of, self._depth = totals, groups_of, depth
+        self._header_shown.clear()
+        self._collapsed &= set(totals)
+        if not grouping.trivial:
+            # Rows keyed by room ID alone (a flat list before) are not shown any more.
+            for room_id in by_id:
+                self._rows.pop(room_id, None)
+
+    def _grouped_order(self, order: list[RoomId], changed: dict, filtered: bool) -> list[str]:
+        """The rows of the groups: each header, then (unless collapsed) its own rooms in
+        the sort's order, then its sub-spaces. With a filter on, a group with no room
+        left in it or below is not shown."""
+        assert self._grouping is not None
+        rank = {room_id: i for i, room_id in enumerate(order)}
+        rows: list[str] = []
+        keys_of: dict[RoomId, list[str]] = {}
+        walk: list[RoomId] = []
+        walked: set[RoomId] = set()
+        glyphs = glyphs_for(bool(self._built_glyphs))
+        row_source = self._row_source
+
+        def emit(group: RoomGroup, hidden: bool) -> bool:
+            own = sorted((r for r in group.rooms if r in rank), key=rank.__getitem__)
+            for room_id in own:
+                if room_id not in walked:
+                    walked.add(room_id)
+                    walk.append(room_id)
+            header_at = len(rows)
+            if not hidden:
+                rows.append(GROUP_PREFIX + group.key)
+            closed = group.key in self._collapsed
+            if not hidden and not closed:
+                for room_id in own:
+                    key = f"{group.key}{ROOM_IN_GROUP}{room_id}"
+                    rows.append(key)
+                    keys_of.setdefault(room_id, []).append(key)
+                    summary = self._built[room_id]
+                    if row_source.get(key) is not summary:
+                        row_source[key] = summary
+                        changed[key] = summary
+            anything = bool(own)
+            for sub in group.subgroups:
+                anything = emit(sub, hidden or closed) or anything
+            if filtered and not anything and not hidden:
+                del rows[header_at:]
+                return False
+            if not hidden:
+                self._header_row(group, closed, glyphs, changed)
+            return anything
+
+        for top in self._grouping.groups:
+            emit(top, False)
+        self._shown_ids = walk
+        self._keys_of = keys_of
+        return rows
+
+    def _header_row(self, group: RoomGroup, closed: bool, glyphs, changed: dict) -> None:  # noqa: ANN001
+        totals = self._totals[group.key].value()
+        shown = (group.title, closed, totals)
+        key = GROUP_PREFIX + group.key
+        if self._header_shown.get(key) == shown and key in self._rows:
+            return
+        self._header_shown[key] = shown
+        unread, highlights, threads, lower, _ = totals
+        marker = glyphs.group_closed if closed else glyphs.group_open
+        left = Content.assemble("  " * group.depth, Content.styled(f"{marker} ", "$text-muted"),
+                                Content.styled(group.title, "bold $text-accent" if unread else "bold"))
+        right = columns(
+            (count_text(unread, lower) if unread else "", COUNT_WIDTH, "bold"),
+            " ",
+            (f"{glyphs.highlight}{count_text(highlights)}" if highlights else "", COUNT_WIDTH, "$warning bold"),
+            " ",
+            (f"{glyphs.threads}{count_text(threads)}" if threads else "", COUNT_WIDTH, "$secondary"),
+        )
+        changed[key] = Row(left, right)
 
     def _make_row(self, key: str, source: object) -> Row:
         assert isinstance(source, RoomSummary)
-        return self._room_row(source, bool(self._built_glyphs))
+        depth = self._depth.get(group_of_key(key) or "", -1) + 1 if ROOM_IN_GROUP in key else 0
+        return self._room_row(source, bool(self._built_glyphs), depth)
 
     @staticmethod
-    def _room_row(summary: RoomSummary, glyphs_on: bool) -> Row:
+    def _room_row(summary: RoomSummary, glyphs_on: bool, depth: int = 0) -> Row:
         glyphs = glyphs_for(glyphs_on)
         name = Content(summary.title)
         if summary.membership == "invite":
@@ -188,4 +463,7 @@ class RoomList(KeyedList):
         )
         if summary.encrypted:
             name = Content.assemble(name, " ", Content.styled(glyphs.encrypted, "$text-muted"))
-        return Row(Content.assemble(marker, " ", name), right)
+        left = Content.assemble(marker, " ", name)
+        if depth:
+            left = Content.assemble("  " * depth, left)
+        return Row(left, right)

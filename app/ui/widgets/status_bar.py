@@ -31,7 +31,7 @@ from app.ui.describe import mode_word
 from app.ui.glyphs import glyphs_for
 from app.ui.state import LastAction, ModeState
 
-PartName = Literal["account", "sync", "mode", "last"]
+PartName = Literal["account", "sync", "mode", "clears", "last"]
 
 _VARIABLE = re.compile(r"\$([A-Za-z0-9_-]+)")
 
@@ -59,6 +59,8 @@ class StatusBar(Widget):
     queued: reactive[int] = reactive(0, init=False, repaint=False)
     last_action: reactive[LastAction] = reactive(LastAction, init=False, repaint=False)
     glyphs: reactive[bool] = reactive(True, init=False, repaint=False)
+    # What r and R would clear for the selection, and whether unseen mentions go too.
+    clears: reactive[tuple[str, bool]] = reactive(("", False), init=False, repaint=False)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -92,6 +94,13 @@ class StatusBar(Widget):
 
     def watch_glyphs(self) -> None:
         self._show()
+
+    def watch_clears(self) -> None:
+        self._show()
+
+    @property
+    def clears_text(self) -> str:
+        return self.clears[0]
 
     # ---- texts ----------------------------------------------------------
 
@@ -158,6 +167,7 @@ class StatusBar(Widget):
             "account": ("$text-muted", ((self.user_id, ""), *self._device_pieces())),
             "sync": (self._sync_style(), ((self.sync_text, ""),)),
             "mode": (self._mode_style(), ((self.mode_text, ""),)),
+            "clears": ("$warning" if self.clears[1] else "$text-muted", ((self.clears[0], ""),)),
             "last": self._last_part(),
         }
 
@@ -227,6 +237,11 @@ class StatusBar(Widget):
         variables = self.app.theme_variables
         fixed = [_padded(parts[name], variables) for name in ("account", "sync", "mode")]
         used = sum(part.cell_length for part in fixed)
+        if parts["clears"][1][0][0]:
+            # What a key would clear, before the last action: at most half of what is left.
+            room = max(0, (width - used) // 2 - 2) if width else None
+            fixed.append(_padded(parts["clears"], variables, min(room, len(parts["clears"][1][0][0])) if room is not None else None))
+            used += fixed[-1].cell_length
         # The last part takes the rest of the line (its padding too), cut short if need be.
         last = _padded(parts["last"], variables, max(0, width - used - 2))
         line = Content.assemble(*fixed, last)
