@@ -795,8 +795,12 @@ def test_the_filter_asks_for_per_thread_counts_and_little_else() -> None:
     assert body["account_data"] == {"types": ["m.direct", "m.push_rules"]}
     assert set(room["state"]["types"]) == {
         "m.room.name", "m.room.canonical_alias", "m.room.member", "m.room.encryption", "m.room.power_levels",
-        "m.room.create",
+        "m.room.create", "m.space.child", "m.space.parent",
     }
+    # What the spaces read, and no more of the power levels' events map than its one entry.
+    assert {"content.via", "content.order", "content.canonical", "content.type", "content.state_default",
+            "content.events.m\\.space\\.child"} <= set(EVENT_FIELDS)
+    assert "content.events" not in EVENT_FIELDS
     assert body["presence"] == {"types": []}
     assert body["event_fields"] == list(EVENT_FIELDS)
     assert sync_filter(10**6)["room"]["timeline"]["limit"] == 200

@@ -371,7 +371,7 @@ def test_an_event_row_holds_every_field_of_an_event() -> None:
     restart, when decryption is tried again."""
     (event,) = json.loads(encode_room(add_timeline(RoomState("!a:test", ME), [message("$a")], limited=False)))[3]
     assert len(event) == len(dataclasses.fields(TimelineEvent)) - 1 == 17
-    assert SCHEMA_VERSION == 5
+    assert SCHEMA_VERSION == 6
 
 
 def test_a_decrypted_event_reaches_the_disk_as_its_ciphertext_only() -> None:
