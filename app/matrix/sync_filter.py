@@ -9,7 +9,10 @@ byte nobody decodes. The filter asks for
   the members of the senders it shows, not all of them;
 - a bounded timeline window (gaps are filled on demand from ``/relations``);
 - room state limited to what names a room (name, canonical alias, members), whether it
-  is encrypted, and its power levels (for the push rules);
+  is encrypted, its power levels (for the push rules, and who may add a room to a
+  space), its creation (its creators, and its type: a space or not), and where it sits
+  among spaces (a space's ``m.space.child`` children, a room's ``m.space.parent``
+  claims);
 - ephemeral events limited to receipts (no typing notifications);
 - room account data limited to ``m.fully_read`` and ``m.marked_unread`` (stable and
   unstable names); global account data limited to ``m.direct`` and ``m.push_rules``; no
@@ -34,16 +37,20 @@ MAX_TIMELINE_LIMIT: Final = 200
 ROOM_ACCOUNT_DATA_TYPES: Final = ("m.fully_read", "m.marked_unread", "com.famedly.marked_unread")
 GLOBAL_ACCOUNT_DATA_TYPES: Final = ("m.direct", "m.push_rules")
 # State needed by the display-name algorithm (members: display names of heroes and
-# senders), whether the room is encrypted, and who may notify the whole room (push rules'
-# sender_notification_permission).
+# senders), whether the room is encrypted, who may notify the whole room (push rules'
+# sender_notification_permission), and the room's place among spaces.
 ROOM_STATE_TYPES: Final = (
     "m.room.name",
     "m.room.canonical_alias",
     "m.room.member",
     "m.room.encryption",
     "m.room.power_levels",
-    # Its creators: from room version 12 they stand above every power level.
+    # Its creators (from room version 12 they stand above every power level) and its
+    # type ("m.space" for a space).
     "m.room.create",
+    # Spaces: a space's children, and the spaces a room claims as its parents.
+    "m.space.child",
+    "m.space.parent",
 )
 
 # Dotted paths; a literal "." in a key is escaped as "\." (spec: Filtering, event_fields).
@@ -72,6 +79,14 @@ EVENT_FIELDS: Final = (
     "content.notifications",
     "content.room_version",
     "content.additional_creators",
+    # The level that may send m.space.child: its own entry, else the state default.
+    "content.events.m\\.space\\.child",
+    "content.state_default",
+    # A room's type (m.room.create), and a space's children and parents.
+    "content.type",
+    "content.via",
+    "content.order",
+    "content.canonical",
     # Relations (threads, edits, reactions) and redactions (room version 11 puts it here).
     "content.m\\.relates_to",
     # An edit's new text (its own body is a "* ..." fallback).

@@ -8,8 +8,9 @@ plain values, and ``app.model.ids`` says what a valid ID looks like. Nothing abo
 sees a sync dict.
 
 Per joined room, the order is: timeline events (so receipts and markers in the same sync
-can point at them), then the state that names the room, then receipts, room account data,
-and the server's notification counts. Room state is applied in Matrix order: the ``state``
+can point at them), then the state that names the room (and its power levels, its type,
+a space's children and a room's parents), then receipts, room account data, and the
+server's notification counts. Room state is applied in Matrix order: the ``state``
 block (state at the start of the timeline), then state events of the timeline in order;
 with ``state_after`` (MSC4222) the timeline's state first and ``state_after`` last.
 
@@ -348,6 +349,16 @@ def _apply_joined(
         updates["membership"] = "join"
     if names.encrypted and not room.encrypted:
         updates["encrypted"] = True
+    # Power levels (the push rules' and who may add children to a space) and the room's
+    # place among spaces, as the sync left them.
+    if names.power != room.power:
+        updates["power"] = names.power
+    if names.room_type != room.room_type:
+        updates["room_type"] = names.room_type
+    if names.children is not room.space_children and names.children != room.space_children:
+        updates["space_children"] = names.children
+    if names.parents is not room.space_parents and names.parents != room.space_parents:
+        updates["space_parents"] = names.parents
     return replace(room, **updates) if updates else room
 
 
@@ -397,7 +408,7 @@ def _apply_invite(room: RoomState, data: dict[str, Any], tally: Tally) -> RoomSt
             continue
         if not isinstance(content, dict):
             content = {}
-        names.apply_state(etype, state_key, content)
+        names.apply_state(etype, state_key, content, raw.get("sender"), timestamp(raw.get("origin_server_ts")), tally)
         if etype == "m.room.member" and is_user_id(state_key):
             membership = content.get("membership")
             if state_key == me:
@@ -422,6 +433,8 @@ def _apply_invite(room: RoomState, data: dict[str, Any], tally: Tally) -> RoomSt
         member_names=names.members,
         name=inputs.display_name(room.room_id, names.members),
         encrypted=names.encrypted,
+        # The stripped state's m.room.create: an invite to a space is known as one.
+        room_type=names.room_type,
     )
 
 

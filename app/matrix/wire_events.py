@@ -182,7 +182,7 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally, alert: Alert | 
             redacts = target
 
     if state_key is not None:
-        names.apply_state(etype, state_key, content, sender)
+        names.apply_state(etype, state_key, content, sender, ts, tally)
 
     # What the event says (nothing, once redacted).
     membership = None

@@ -73,7 +73,7 @@ from app.model.events import (
 from app.model.names import NameInputs
 from app.model.push import ruleset_from_json
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
-from app.model.room import PowerLevels, RoomState, ServerCounts, trim_history
+from app.model.room import PowerLevels, RoomState, ServerCounts, SpaceChild, SpaceParent, trim_history
 from app.model.spaces import DIRECT_LINKS, NO_LINKS, RoomLinks
 from app.model.summary import SUMMARY_VERSION, RoomSummary, summarize
 from app.model.unread import RoomUnread
@@ -82,8 +82,9 @@ from app.store.files import FILE_MODE, create_private_file, private_dir
 log = logging.getLogger(__name__)
 
 # 2 added gap tokens, 3 room summaries, 4 events' facts instead of their text, 5 encrypted
-# events' ciphertext and the rooms' encryption.
-SCHEMA_VERSION: Final = 5
+# events' ciphertext and the rooms' encryption, 6 the rooms' type, a space's children and
+# a room's parents, and the level that may add a space's children.
+SCHEMA_VERSION: Final = 6
 FILE_NAME: Final = "readmark.sqlite3"
 MAX_EVENTS_PER_ROOM: Final = 500
 
@@ -517,7 +518,13 @@ def encode_room(room: RoomState) -> bytes:
         dict(room.member_names),
         {event_id: token for event_id, token in room.gap_tokens.items() if room.index.get(event_id) is not None},
         room.encrypted,
-        [room.power.users_default, room.power.notify_room, dict(room.power.elevated), sorted(room.power.creators)],
+        [
+            room.power.users_default, room.power.notify_room, dict(room.power.elevated), sorted(room.power.creators),
+            room.power.space_child,
+        ],
+        room.room_type,
+        {child_id: [child.order, child.ts] for child_id, child in room.space_children.items()},
+        {parent_id: [parent.sender, parent.canonical] for parent_id, parent in room.space_parents.items()},
     ]
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
 
@@ -526,7 +533,7 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
     """The inverse of ``encode_room``. Raises CacheCorrupt (or a ValueError/TypeError/
     KeyError/IndexError) on anything that is not exactly that shape."""
     row = json.loads(data.decode("utf-8", "surrogatepass"))
-    if not isinstance(row, list) or len(row) != 17:
+    if not isinstance(row, list) or len(row) != 20:
         raise CacheCorrupt("a room row has the wrong shape")
     (
         name,
@@ -546,13 +553,18 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
         gap_tokens,
         encrypted,
         power,
+        room_type,
+        space_children,
+        space_parents,
     ) = row
     events = tuple(TimelineEvent(*_checked_event(e)) for e in raw_events)
     receipts = {
         ReceiptKey(_str(user), _RECEIPT_TYPES[kind], _opt_str(thread)): Receipt(_str(event_id), _int(ts))
         for user, kind, thread, event_id, ts in raw_receipts
     }
-    if not all(isinstance(part, dict) for part in (server_threads, member_names, gap_tokens)):
+    if not all(
+        isinstance(part, dict) for part in (server_threads, member_names, gap_tokens, space_children, space_parents)
+    ):
         raise CacheCorrupt("a room row has the wrong shape")
     return RoomState(
         room_id=room_id,
@@ -574,6 +586,9 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
         gap_tokens={_str(e): _str(t) for e, t in gap_tokens.items()},
         encrypted=_bool(encrypted),
         power=_power(power),
+        room_type=_opt_str(room_type),
+        space_children={_str(c): _space_child(v) for c, v in space_children.items()},
+        space_parents={_str(p): _space_parent(v) for p, v in space_parents.items()},
     )
 
 
@@ -719,13 +734,29 @@ def _checked_event(raw: Any) -> list[Any]:
 
 
 def _power(raw: Any) -> PowerLevels:
-    users_default, notify_room, elevated, creators = raw
+    if type(raw) is not list or len(raw) != 5:
+        raise CacheCorrupt("a room's power levels have the wrong shape")
+    users_default, notify_room, elevated, creators, space_child = raw
     if not isinstance(elevated, dict) or not isinstance(creators, list):
         raise CacheCorrupt("a room's power levels have the wrong shape")
     return PowerLevels(
         _int(users_default), _int(notify_room), {_str(u): _int(v) for u, v in elevated.items()},
-        frozenset(_str(u) for u in creators),
+        frozenset(_str(u) for u in creators), _int(space_child),
     )
+
+
+def _space_child(raw: Any) -> SpaceChild:
+    if type(raw) is not list or len(raw) != 2:
+        raise CacheCorrupt("a space's child has the wrong shape")
+    order, ts = raw
+    return SpaceChild(_opt_str(order), _int(ts))
+
+
+def _space_parent(raw: Any) -> SpaceParent:
+    if type(raw) is not list or len(raw) != 2:
+        raise CacheCorrupt("a room's parent has the wrong shape")
+    sender, canonical = raw
+    return SpaceParent(_str(sender), _bool(canonical))
 
 
 def _counts(raw: Any) -> ServerCounts:
@@ -781,4 +812,9 @@ def room_fields(room: RoomState) -> Mapping[str, Any]:
         "name_inputs": room.name_inputs,
         "member_names": dict(room.member_names),
         "gap_tokens": dict(room.gap_tokens),
+        "encrypted": room.encrypted,
+        "power": room.power,
+        "room_type": room.room_type,
+        "space_children": dict(room.space_children),
+        "space_parents": dict(room.space_parents),
     }

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.matrix.naming import MAX_SPACE_CHILDREN, MAX_SPACE_PARENTS
 from app.matrix.sync_filter import EVENT_FIELDS, sync_filter
 from app.matrix.translate import (
     PREVIEW_MAX_CHARS,
@@ -35,7 +36,7 @@ from app.model.event_text import event_text
 from app.model.events import Membership, MsgType, TimelineEvent
 from app.model.ids import MAIN
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
-from app.model.room import ServerCounts, add_pending
+from app.model.room import ServerCounts, SpaceChild, SpaceParent, add_pending
 from app.model.unread import room_unread, thread_unread, threads_unread
 
 ME = "@me:test"
@@ -782,6 +783,196 @@ def test_an_empty_sync_changes_nothing_but_the_token() -> None:
     assert after.next_batch == "s2"
 
 
+# ---- spaces ---------------------------------------------------------------------------------
+
+SPACE = "!space:test"
+CHILD = "!child:test"
+OTHER_CHILD = "!other:test"
+
+
+def child(room_id: str, content: Any, sender: str = ALICE) -> dict[str, Any]:
+    return state("m.space.child", room_id, content, sender)
+
+
+def space_after(*syncs: list[Any], timeline: bool = False) -> Any:
+    """The space after one sync per list of state events (in its ``state`` block, or in
+    its timeline)."""
+    account = fresh()
+    for number, events in enumerate(syncs):
+        room = joined(events) if timeline else joined(state_events=events)
+        account = apply_sync(account, sync({SPACE: room}, next_batch=f"s{number}"))
+    return account.rooms[SPACE]
+
+
+def test_a_space_is_known_by_its_creation_type() -> None:
+    space = space_after([state("m.room.create", "", {"type": "m.space", "room_version": "11"})])
+    assert space.room_type == "m.space" and space.is_space
+    plain = space_after([state("m.room.create", "", {"room_version": "11"})])
+    assert plain.room_type is None and not plain.is_space
+    for bad in (7, None, ["m.space"], {"m.space": 1}, "", "m space", "x" * 300):
+        assert space_after([state("m.room.create", "", {"type": bad})]).room_type is None
+
+
+def test_a_child_is_added_with_its_order_and_time() -> None:
+    event = child(CHILD, {"via": ["test"], "order": "a"})
+    space = space_after([event])
+    assert space.space_children == {CHILD: SpaceChild("a", event["origin_server_ts"])}
+
+
+def test_a_child_in_the_timeline_is_added_too() -> None:
+    event = child(CHILD, {"via": ["test"]})
+    space = space_after([event], timeline=True)
+    assert space.space_children == {CHILD: SpaceChild(None, event["origin_server_ts"])}
+
+
+@pytest.mark.parametrize(
+    ("order", "kept"),
+    [
+        ("a", "a"),
+        (" ~!09AZaz", " ~!09AZaz"),
+        ("x" * 50, "x" * 50),
+        ("x" * 51, None),
+        ("", None),
+        ("a\x7f", None),
+        ("a\x1f", None),
+        ("é", None),
+        (7, None),
+        (None, None),
+        (["a"], None),
+    ],
+)
+def test_a_childs_order_is_kept_only_when_valid(order: object, kept: str | None) -> None:
+    space = space_after([child(CHILD, {"via": ["test"], "order": order})])
+    assert space.space_children[CHILD].order == kept
+
+
+def test_a_childs_time_is_zero_when_the_event_has_none() -> None:
+    event = child(CHILD, {"via": ["test"]})
+    event["origin_server_ts"] = "yesterday"
+    assert space_after([event]).space_children[CHILD].ts == 0
+
+
+def test_a_child_is_removed_by_an_empty_content_in_a_later_sync() -> None:
+    space = space_after(
+        [child(CHILD, {"via": ["test"]}), child(OTHER_CHILD, {"via": ["test"]})],
+        [child(CHILD, {})],
+    )
+    assert set(space.space_children) == {OTHER_CHILD}
+
+
+def test_a_child_removed_later_in_the_same_timeline_is_gone() -> None:
+    space = space_after([child(CHILD, {"via": ["test"]}), child(CHILD, {})], timeline=True)
+    assert space.space_children == {}
+
+
+@pytest.mark.parametrize("via", [[], "test", {"test": 1}, [1], [None], ["test", 2], None])
+def test_a_child_without_a_valid_via_is_no_child(via: object) -> None:
+    content = {} if via is None else {"via": via}
+    assert space_after([child(CHILD, content)]).space_children == {}
+    # ... and removes one there was.
+    space = space_after([child(CHILD, {"via": ["test"]})], [child(CHILD, content)])
+    assert space.space_children == {}
+
+
+def test_children_keyed_by_anything_but_a_room_id_are_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    bad_keys = ["", "#alias:test", "@alice:test", "room", "! space", "!" + "x" * 300]
+    with caplog.at_level(logging.DEBUG, logger="app.matrix.translate"):
+        space = space_after([child(key, {"via": ["test"]}) for key in bad_keys] + [child(CHILD, {"via": ["test"]})])
+    assert set(space.space_children) == {CHILD}
+    assert f"sync: skipped {len(bad_keys)} malformed item(s) in 1 room(s)" in caplog.text
+
+
+def test_an_unchanged_child_leaves_the_mapping_as_it_was() -> None:
+    first = space_after([child(CHILD, {"via": ["test"], "order": "a"})])
+    event = child(CHILD, {"via": ["other"], "order": "a"})
+    event["origin_server_ts"] = first.space_children[CHILD].ts
+    account = apply_sync(AccountState(ME, {SPACE: first}), sync({SPACE: joined(state_events=[event])}))
+    assert account.rooms[SPACE].space_children is first.space_children
+
+
+def test_a_parent_is_kept_with_its_sender_and_canonical_flag() -> None:
+    room = space_after(
+        [
+            state("m.space.parent", SPACE, {"via": ["test"], "canonical": True}, sender=BOB),
+            state("m.space.parent", "!second:test", {"via": ["test"]}),
+            state("m.space.parent", "!third:test", {"via": ["test"], "canonical": "true"}),
+            state("m.space.parent", "!none:test", {"via": []}),
+            state("m.space.parent", "#alias:test", {"via": ["test"]}),
+        ]
+    )
+    assert room.space_parents == {
+        SPACE: SpaceParent(BOB, True),
+        "!second:test": SpaceParent(ALICE, False),
+        "!third:test": SpaceParent(ALICE, False),
+    }
+    later = space_after([state("m.space.parent", SPACE, {"via": ["test"]})], [state("m.space.parent", SPACE, {})])
+    assert later.space_parents == {}
+
+
+def test_a_parent_from_a_bad_sender_is_skipped() -> None:
+    event = state("m.space.parent", SPACE, {"via": ["test"]}, sender="not a user")
+    assert space_after([event]).space_parents == {}
+
+
+@pytest.mark.parametrize(
+    ("content", "level"),
+    [
+        ({"events": {"m.space.child": 75}, "state_default": 20}, 75),
+        ({"events": {"m.space.child": "80"}}, 80),
+        ({"events": {"m.room.name": 10}, "state_default": 20}, 20),
+        ({"events": {"m.space.child": "high"}, "state_default": 30}, 30),
+        ({"events": "m.space.child", "state_default": 0}, 0),
+        ({"state_default": None}, 50),
+        ({}, 50),
+    ],
+)
+def test_the_level_to_add_a_child_comes_from_events_then_state_default(content: dict[str, Any], level: int) -> None:
+    space = space_after([state("m.room.power_levels", "", content)])
+    assert space.power.space_child == level
+
+
+def test_power_levels_are_kept_for_the_next_sync() -> None:
+    space = space_after([state("m.room.power_levels", "", {"users": {BOB: 100}, "events": {"m.space.child": 75}})], [])
+    assert space.power.space_child == 75 and space.power.of(BOB) == 100
+
+
+def test_an_invite_to_a_space_is_known_as_one() -> None:
+    invite = {
+        "invite_state": {
+            "events": [
+                {"type": "m.room.create", "state_key": "", "sender": ALICE, "content": {"type": "m.space"}},
+                {"type": "m.room.member", "state_key": ME, "sender": ALICE, "content": {"membership": "invite"}},
+            ]
+        }
+    }
+    room = apply_sync(fresh(), sync(invite={SPACE: invite})).rooms[SPACE]
+    assert room.membership == "invite" and room.is_space
+
+
+def test_a_hostile_space_keeps_a_bounded_number_of_children(caplog: pytest.LogCaptureFixture) -> None:
+    """20,000 children: the first MAX_SPACE_CHILDREN are kept, the rest counted as skipped.
+    Each event costs O(1) (a quadratic copy per child would not finish here)."""
+    events = [child(f"!c{i}:test", {"via": ["test"]}) for i in range(20_000)]
+    with caplog.at_level(logging.DEBUG, logger="app.matrix.translate"):
+        space = space_after(events)
+    assert len(space.space_children) == MAX_SPACE_CHILDREN == 10_000
+    assert "!c0:test" in space.space_children and "!c9999:test" in space.space_children
+    assert "!c10000:test" not in space.space_children
+    assert "sync: skipped 10000 malformed item(s) in 1 room(s)" in caplog.text
+    # A full space still takes updates and removals of the children it keeps.
+    again = apply_sync(
+        AccountState(ME, {SPACE: space}),
+        sync({SPACE: joined(state_events=[child("!c0:test", {}), child("!c1:test", {"via": ["x"], "order": "z"})])}),
+    ).rooms[SPACE]
+    assert len(again.space_children) == 9_999 and again.space_children["!c1:test"].order == "z"
+
+
+def test_a_hostile_room_keeps_a_bounded_number_of_parents() -> None:
+    events = [state("m.space.parent", f"!p{i}:test", {"via": ["test"]}) for i in range(150)]
+    room = space_after(events)
+    assert len(room.space_parents) == MAX_SPACE_PARENTS == 100
+
+
 # ---- the filter ----------------------------------------------------------------------------
 
 
@@ -795,8 +986,12 @@ def test_the_filter_asks_for_per_thread_counts_and_little_else() -> None:
     assert body["account_data"] == {"types": ["m.direct", "m.push_rules"]}
     assert set(room["state"]["types"]) == {
         "m.room.name", "m.room.canonical_alias", "m.room.member", "m.room.encryption", "m.room.power_levels",
-        "m.room.create",
+        "m.room.create", "m.space.child", "m.space.parent",
     }
+    # What the spaces read, and no more of the power levels' events map than its one entry.
+    assert {"content.via", "content.order", "content.canonical", "content.type", "content.state_default",
+            "content.events.m\\.space\\.child"} <= set(EVENT_FIELDS)
+    assert "content.events" not in EVENT_FIELDS
     assert body["presence"] == {"types": []}
     assert body["event_fields"] == list(EVENT_FIELDS)
     assert sync_filter(10**6)["room"]["timeline"]["limit"] == 200
@@ -823,7 +1018,8 @@ def fuzzed_events(draw: st.DrawFn) -> Any:
     event: dict[str, Any] = {
         "type": draw(st.sampled_from(["m.room.message", "m.reaction", "m.room.redaction", "m.room.member",
                                       "m.room.name", "m.room.encrypted", "m.poll.start", "m.sticker",
-                                      "m.room.topic", "m.room.canonical_alias"]) | _junk),
+                                      "m.room.topic", "m.room.canonical_alias", "m.room.create",
+                                      "m.room.power_levels", "m.space.child", "m.space.parent"]) | _junk),
         "event_id": draw(_event_ids),
         "sender": draw(_users),
         "origin_server_ts": draw(st.integers() | st.floats() | _junk),
@@ -836,14 +1032,17 @@ def fuzzed_events(draw: st.DrawFn) -> Any:
             "event_id": _event_ids,
         }) | _junk),
     }
-    for key in ("name", "alias", "displayname", "redacts", "membership", "topic", "m.new_content", "m.poll"):
+    for key in ("name", "alias", "displayname", "redacts", "membership", "topic", "m.new_content", "m.poll",
+                "type", "order", "canonical", "state_default", "events"):
         if draw(st.booleans()):
             content[key] = draw(st.sampled_from(["join", "leave", "m.emote"]) | st.text() | _junk)
+    if draw(st.booleans()):
+        content["via"] = draw(st.sampled_from([["test"], [], ["test", 1]]) | _junk)
     if draw(st.booleans()) and isinstance(content["m.relates_to"], dict):
         content["m.relates_to"]["key"] = draw(st.text() | _junk)
     event["content"] = draw(st.just(content) | _junk)
     if draw(st.booleans()):
-        event["state_key"] = draw(st.sampled_from(["", ME, ALICE]) | _junk)
+        event["state_key"] = draw(st.sampled_from(["", ME, ALICE, "!space:test"]) | _junk)
     if draw(st.booleans()):
         event["unsigned"] = draw(st.fixed_dictionaries({
             "redacted_because": _junk,

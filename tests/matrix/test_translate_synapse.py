@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from app.devserver.actor import MatrixActor
+from app.devserver.actor import CLIENT_V3, MatrixActor
 from app.matrix.sync_filter import sync_filter
 from app.matrix.translate import apply_sync, parse_sync
 from app.model.account import AccountState
 from app.model.ids import MAIN
-from app.model.room import ServerCounts
+from app.model.room import ServerCounts, SpaceParent
 from app.model.unread import threads_unread
 
 from tests.matrix.record_sync import record
@@ -194,3 +194,55 @@ def test_local_push_rules_count_and_highlight_as_synapse_does(make_actor: Callab
     assert (counts.local_notifications, counts.local_highlights) == (4, 2)
     server = body["rooms"]["join"][room]["unread_notifications"]
     assert (server["notification_count"], server["highlight_count"]) == (4, 2)
+
+
+def _create_space(actor: MatrixActor, name: str, *, invite: Sequence[str] = ()) -> str:
+    """A public space (m.room.create's type "m.space") where adding a child takes level 75."""
+    body = {
+        "preset": "public_chat",
+        "name": name,
+        "invite": list(invite),
+        "creation_content": {"type": "m.space"},
+        "power_level_content_override": {"events": {"m.space.child": 75}},
+    }
+    return actor.request("POST", f"{CLIENT_V3}/createRoom", body)["room_id"]
+
+
+def test_a_spaces_children_and_a_rooms_parent_come_through_the_filter(make_actor: Callable[..., MatrixActor]) -> None:
+    """Through readmark's own filter: the space's type and m.space.child level, its child
+    (with the event's time), the child's m.space.parent and its sender; an invite to a
+    space is known as one from the stripped state; a child removed by an empty content is
+    gone after the next incremental sync."""
+    me, alice = make_actor("me"), make_actor("alice")
+    server = alice.user_id.split(":", 1)[1]
+    space = _create_space(alice, "Space")
+    room = alice.create_room("Inside", preset="public_chat")
+    alice.send_state(space, "m.space.child", {"via": [server], "order": "b"}, state_key=room)
+    alice.send_state(room, "m.space.parent", {"via": [server], "canonical": True}, state_key=space)
+    invited = _create_space(alice, "Invited", invite=[me.user_id])
+    me.join(space)
+    me.join(room)
+
+    first = me.sync(filter=sync_filter())
+    account = apply_sync(AccountState(me.user_id), parse_sync(first))
+    joined_space, child = account.rooms[space], account.rooms[room]
+    assert joined_space.room_type == "m.space" and joined_space.is_space
+    assert joined_space.power.space_child == 75
+    assert set(joined_space.space_children) == {room}
+    assert joined_space.space_children[room].order == "b" and joined_space.space_children[room].ts > 0
+    assert child.room_type is None and not child.is_space and child.space_children == {}
+    assert child.space_parents == {space: SpaceParent(alice.user_id, True)}
+    assert child.power.space_child == 50  # Synapse's default: state_default 50
+    assert account.rooms[invited].membership == "invite" and account.rooms[invited].is_space
+
+    alice.send_state(space, "m.space.child", {}, state_key=room)
+    since = first["next_batch"]
+
+    def removed() -> AccountState | None:
+        later = apply_sync(account, parse_sync(me.sync(since=since, filter=sync_filter())))
+        return later if room not in later.rooms[space].space_children else None
+
+    # The removal reaches my sync stream after its send returns.
+    later = MatrixActor.wait_for(removed, timeout=20)
+    assert later.rooms[space].space_children == {}
+    assert later.rooms[space].is_space and later.rooms[room].space_parents == account.rooms[room].space_parents

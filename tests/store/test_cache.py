@@ -19,12 +19,13 @@ from app.model.account import AccountState
 from app.model.events import Membership, MsgType, TimelineEvent
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
-from app.model.room import RoomState, ServerCounts, add_pending, add_timeline
+from app.model.room import PowerLevels, RoomState, ServerCounts, SpaceChild, SpaceParent, add_pending, add_timeline
 from app.model.unread import threads_unread
 from app.store import cache
 from app.store.cache import (
     MAX_EVENTS_PER_ROOM,
     SCHEMA_VERSION,
+    CacheCorrupt,
     CacheError,
     cache_path,
     decode_room,
@@ -170,6 +171,15 @@ def rooms(draw: st.DrawFn) -> RoomState:
             st.builds(NameInputs, _opt, _opt, st.lists(_ids, max_size=5).map(tuple), st.integers(0, 99), st.integers(0, 99))
         ),
         member_names=draw(st.dictionaries(_ids, _text, max_size=4)),
+        encrypted=draw(st.booleans()),
+        power=draw(st.builds(
+            PowerLevels, st.integers(-100, 100), st.integers(-100, 100),
+            st.dictionaries(_ids, st.integers(-100, 100), max_size=3), st.frozensets(_ids, max_size=2),
+            st.integers(-100, 100),
+        )),
+        room_type=draw(st.none() | st.just("m.space") | _ids),
+        space_children=draw(st.dictionaries(_ids, st.builds(SpaceChild, _opt, st.integers()), max_size=4)),
+        space_parents=draw(st.dictionaries(_ids, st.builds(SpaceParent, _ids, st.booleans()), max_size=3)),
     )
 
 
@@ -187,6 +197,68 @@ def test_database_round_trips_any_account(tmp_path: Path, generated: list[RoomSt
     save_account(account, path=path)
     assert_same(load_account(ME, path=path), account)
     delete_cache(path)
+
+
+def _space_room() -> RoomState:
+    """A space with every space fact set, and a parent of its own."""
+    return replace(
+        sample_room("!space:test", name="A space"),
+        room_type="m.space",
+        space_children={"!a:test": SpaceChild("a", 5), "!b:test": SpaceChild(None, 0), "!c:test": SpaceChild(" ~", -1)},
+        space_parents={"!outer:test": SpaceParent(OTHER, True), "!other:test": SpaceParent(ME, False)},
+        power=PowerLevels(0, 50, {OTHER: 100}, frozenset({OTHER}), space_child=75),
+    )
+
+
+def test_a_spaces_facts_round_trip() -> None:
+    room = _space_room()
+    restored = decode_room(room.room_id, ME, encode_room(room))
+    assert room_fields(restored) == room_fields(room)
+    assert restored.is_space and restored.power.space_child == 75
+    assert restored.space_children["!a:test"] == SpaceChild("a", 5)
+    assert restored.space_parents["!outer:test"] == SpaceParent(OTHER, True)
+    save_account(AccountState(ME, {room.room_id: room}))
+    assert_same(load_account(ME), AccountState(ME, {room.room_id: room}))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        (16, [0, 50, {}, []]),  # the power levels of schema 5: no space_child
+        (16, [0, 50, {}, [], "75"]),
+        (16, [0, 50, {}, [], 75, 1]),
+        (17, 7),
+        (17, ["m.space"]),
+        (18, [["!a:test", "a", 5]]),
+        (18, {"!a:test": ["a"]}),
+        (18, {"!a:test": ["a", 5, 6]}),
+        (18, {"!a:test": [7, 5]}),
+        (18, {"!a:test": ["a", "5"]}),
+        (18, {"!a:test": {"order": "a", "ts": 5}}),
+        (19, None),
+        (19, {"!outer:test": [OTHER, "yes"]}),
+        (19, {"!outer:test": [None, True]}),
+        (19, {"!outer:test": OTHER}),
+    ],
+)
+def test_a_bad_space_fact_raises_cache_corrupt_and_discards_the_cache(field: int, value: object) -> None:
+    room = _space_room()
+    row = json.loads(encode_room(room))
+    row[field] = value
+    data = json.dumps(row).encode()
+    with pytest.raises(CacheCorrupt):
+        decode_room(room.room_id, ME, data)
+    save_account(AccountState(ME, {room.room_id: room}))
+    with sqlite3.connect(cache_path()) as db:
+        db.execute("UPDATE rooms SET data = ? WHERE room_id = ?", (data, room.room_id))
+    assert load_account(ME) is None
+    assert not cache_path().exists()
+
+
+def test_a_room_row_of_schema_5_raises_cache_corrupt() -> None:
+    row = json.loads(encode_room(_space_room()))
+    with pytest.raises(CacheCorrupt):
+        decode_room("!space:test", ME, json.dumps(row[:17]).encode())
 
 
 # ---- incremental writes ------------------------------------------------------------
@@ -371,7 +443,7 @@ def test_an_event_row_holds_every_field_of_an_event() -> None:
     restart, when decryption is tried again."""
     (event,) = json.loads(encode_room(add_timeline(RoomState("!a:test", ME), [message("$a")], limited=False)))[3]
     assert len(event) == len(dataclasses.fields(TimelineEvent)) - 1 == 17
-    assert SCHEMA_VERSION == 5
+    assert SCHEMA_VERSION == 6
 
 
 def test_a_decrypted_event_reaches_the_disk_as_its_ciphertext_only() -> None:
