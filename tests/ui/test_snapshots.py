@@ -24,8 +24,24 @@ async def _shown(pilot: Pilot) -> None:
 
 
 def test_main_screen(snap_compare) -> None:
-    app = RecordingApp(LocalService(recorded_account()))
+    app = RecordingApp(LocalService(recorded_account()), grouped=True)
     assert snap_compare(app, terminal_size=(160, 36), run_before=_shown)
+
+
+def test_spaces_and_the_bulk_read_dialog(snap_compare) -> None:
+    from tests.ui.test_groups import ENG, account
+
+    app = RecordingApp(LocalService(account()), grouped=True)
+
+    async def run_before(pilot: Pilot) -> None:
+        screen = await main_screen(pilot)
+        screen.rooms.move_cursor_to(f"group:space:{ENG}")
+        screen.rooms.focus()
+        await pilot.pause()
+        await pilot.press("R")
+        await _no_blink(pilot)
+
+    assert snap_compare(app, terminal_size=(160, 36), run_before=run_before)
 
 
 def test_main_screen_in_a_thread_after_r(snap_compare) -> None:
