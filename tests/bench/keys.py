@@ -192,7 +192,8 @@ async def main_screen_ready(pilot, rooms: int):  # noqa: ANN001, ANN201
 
 
 async def measure(
-    rooms: int, samples: int, *, freeze_after_paint: bool = False, encrypted: EncryptedAccount | None = None
+    rooms: int, samples: int, *, freeze_after_paint: bool = False, encrypted: EncryptedAccount | None = None,
+    sync: dict | None = None, settings: Settings | None = None,
 ) -> dict[str, object]:
     """``freeze_after_paint``: ``gc.freeze()`` once the account is on screen, the
     experiment behind a recommendation to the app (see RESULTS.md); not what the app
@@ -200,13 +201,13 @@ async def measure(
     encrypted too), with a crypto store holding their keys; the decryptions each input
     caused are counted."""
     if encrypted is None:
-        sync = initial_sync(Shape(rooms))
+        sync = sync if sync is not None else initial_sync(Shape(rooms))
         bodies = [encode(incremental_sync(sync, step=step)) for step in range(samples)]
     else:
         sync = encrypted.encrypted
         bodies = [encode(encrypted.encrypt_sync(incremental_sync(encrypted.plain, step=step))) for step in range(samples)]
     account, _ = apply_sync_changes(AccountState(ME), sync)
-    joined = sum(1 for r in account.rooms.values() if r.membership == "join")
+    joined = sum(1 for r in account.rooms.values() if r.membership == "join" and not r.is_space)
     threads = sum(len(r.thread_positions) - 1 for r in account.rooms.values())
     del sync
     decrypted: dict[str, list[int]] = {}
@@ -226,7 +227,7 @@ async def measure(
                     device.close()
             client = SilentClient(rtt_s=0.02)
             service = MatrixService(client)  # type: ignore[arg-type]
-            app = ReadmarkApp(service, Settings())
+            app = ReadmarkApp(service, settings or Settings())
             async with app.run_test(size=SIZE) as pilot:
                 probe = FrameProbe(app)
                 screen = await main_screen_ready(pilot, joined)

@@ -292,6 +292,8 @@ class RoomList(KeyedList):
             if summary.membership == "invite":
                 invites.append(summary)
             elif summary.membership == "join":
+                if summary.links.is_space:
+                    continue  # a space is a group's header, never a room's row
                 if view.unread_only and summary.room_id != selected and not summary.unread.has_unread:
                     continue
                 joined.append(summary)
