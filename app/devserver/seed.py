@@ -45,7 +45,7 @@ from app.devserver.actor import CLIENT_V3, MatrixActor, MatrixHttpError
 from app.devserver.peers import Peers
 
 # Bump when the seeded content changes: a demo data dir seeded by another version is re-seeded.
-SEED_VERSION = 3
+SEED_VERSION = 4
 
 DEMO_KEY = "demo"
 DEMO_DISPLAY_NAME = "Demo"
@@ -132,6 +132,10 @@ class DemoAccount:
     events_sent: int
     seed_seconds: float
     encrypted: tuple[str, ...] = ()  # short names of the end-to-end encrypted rooms
+    # The spaces the demo user joined: short name -> room ID, and each one's children
+    # (short names of rooms and of sub-spaces).
+    spaces: Mapping[str, str] = field(default_factory=dict)
+    space_children: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     seed_version: int = SEED_VERSION
 
     def thread_roots(self, room: str) -> tuple[str, ...]:
@@ -167,6 +171,8 @@ class DemoAccount:
             "events_sent": self.events_sent,
             "seed_seconds": self.seed_seconds,
             "encrypted": list(self.encrypted),
+            "spaces": dict(self.spaces),
+            "space_children": {space: list(children) for space, children in self.space_children.items()},
         }
 
     @classmethod
@@ -195,6 +201,8 @@ class DemoAccount:
             events_sent=data["events_sent"],
             seed_seconds=data["seed_seconds"],
             encrypted=tuple(data.get("encrypted", ())),
+            spaces=_frozen(data.get("spaces", {})),
+            space_children=_frozen({k: tuple(v) for k, v in data.get("space_children", {}).items()}),
             seed_version=data.get("seed_version", 0),
         )
 
@@ -839,6 +847,35 @@ _ROOMS: tuple[tuple[str, RoomScript], ...] = (
 )
 _INVITED_ONLY = frozenset({"hiring"})
 _ENCRYPTED = ("launch", "bob_dm")
+# The demo's spaces (made by alice, joined by the demo user): Engineering holds Ops, Design
+# and the Releases sub-space; Releases holds Release and CI, and so does Engineering (a
+# room in two spaces); Company holds the general rooms.
+_SPACES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("releases", "Releases", ("release", "ci")),
+    ("engineering", "Engineering", ("ops", "design", "ci", "releases")),
+    ("company", "Company", ("announcements", "random", "coffee", "support")),
+)
+
+
+def _seed_spaces(seeder: _Seeder, room_ids: Mapping[str, str]) -> dict[str, str]:
+    """Make the spaces of ``_SPACES`` and link their children (``m.space.child``, and
+    ``m.space.parent`` in each child room alice may set state in)."""
+    alice = seeder.actor("alice")
+    demo = seeder.actor(DEMO_KEY)
+    via = [seeder.server_name]
+    made: dict[str, str] = {}
+    for key, name, children in _SPACES:
+        body = {"preset": "private_chat", "name": name, "invite": [demo.user_id],
+                "creation_content": {"type": "m.space"},
+                # No messages in a space (the spec's advice).
+                "power_level_content_override": {"events_default": 100}}
+        space_id = alice.request("POST", f"{CLIENT_V3}/createRoom", body)["room_id"]
+        demo.join(space_id)
+        made[key] = space_id
+        for order, child in enumerate(children):
+            child_id = made.get(child) or room_ids[child]
+            alice.send_state(space_id, "m.space.child", {"via": via, "order": f"{order:02d}"}, state_key=child_id)
+    return made
 
 
 # -- entry point -----------------------------------------------------------------------------
@@ -903,6 +940,7 @@ def seed_demo_account(base_url: str, *, suffix: str = "", workers: int = _POOL_W
                 for _ in script:
                     pass
             seeder.write_direct()
+            spaces = _seed_spaces(seeder, {room.key: room.room_id for room, _ in rooms})
     finally:
         set_invites_notify(demo_actor, invite_rule_was)
 
@@ -936,6 +974,8 @@ def seed_demo_account(base_url: str, *, suffix: str = "", workers: int = _POOL_W
         events_sent=sum(room.events_sent for room, _ in rooms),
         seed_seconds=time.monotonic() - began,
         encrypted=tuple(room.key for room, _ in rooms if room.encrypted),
+        spaces=_frozen(spaces),
+        space_children=_frozen({key: children for key, _name, children in _SPACES}),
     )
 
 

@@ -111,9 +111,22 @@ def state(actor: MatrixActor, room_id: str, event_type: str, state_key: str = ""
 
 
 @pytest.mark.synapse
+def test_the_spaces_hold_their_children_and_one_room_sits_in_two(account: DemoAccount, demo: MatrixActor) -> None:
+    ids = {**account.rooms, **account.spaces}
+    for key, space_id in account.spaces.items():
+        state = demo.request("GET", f"{CLIENT_V3}/rooms/{space_id}/state")
+        create = next(e for e in state if e["type"] == "m.room.create")
+        assert create["content"].get("type") == "m.space"
+        children = {e["state_key"] for e in state if e["type"] == "m.space.child" and e["content"].get("via")}
+        assert children == {ids[child] for child in account.space_children[key]}
+    assert "ci" in account.space_children["engineering"] and "ci" in account.space_children["releases"]
+    assert "releases" in account.space_children["engineering"]
+
+
+@pytest.mark.synapse
 def test_demo_user_joined_the_rooms_and_has_an_invite(account: DemoAccount, demo: MatrixActor) -> None:
     joined = set(demo.request("GET", f"{CLIENT_V3}/joined_rooms")["joined_rooms"])
-    assert joined == set(account.rooms.values())
+    assert joined == set(account.rooms.values()) | set(account.spaces.values())
     assert len(joined) >= 8
 
     answer = demo.sync(filter={"room": {"timeline": {"limit": 1}}})
