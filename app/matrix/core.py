@@ -195,17 +195,20 @@ class ReadStateCore:
 
     def bulk_plan(self, scope: str, room_ids: Iterable[RoomId], seen: Collection[EventId] = ()) -> BulkPlan:
         """The dry run of reading ``room_ids`` at once (``app.model.bulk``): each room in
-        its own mode, planned and refused as a single ``R`` would be."""
+        its own mode, planned and refused as a single ``R`` would be (``plan``'s steps,
+        with the room's mode looked up once)."""
         rooms = self.account.rooms
         chosen = [rooms[room_id] for room_id in dict.fromkeys(room_ids) if room_id in rooms]
-        return bulk_plan(
-            scope,
-            chosen,
-            lambda room, action: self.plan(room.room_id, action),
-            lambda room_id: self.mode_in(room_id).receipt_type,
-            room_title,
-            seen,
-        )
+        modes: dict[RoomId, RoomMode] = {}
+
+        def mode_of(room_id: RoomId) -> ReceiptType:
+            mode = modes[room_id] = self.mode_in(room_id)
+            return mode.receipt_type
+
+        def refuse(room: RoomState, action: ReceiptAction) -> Refusal | None:
+            return refuse_action(action, modes[room.room_id], private_supported=self.private_supported)
+
+        return bulk_plan(scope, chosen, refuse, mode_of, room_title, seen)
 
     def queued(self, request: Request, *, now_ms: int) -> None:
         """A planned request is queued: counts change at once, until it is answered."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from app.model.events import ALERT_HIGHLIGHT, counts_as_unread
 from app.model.ids import MAIN, EventId, RoomId, ThreadId
-from app.model.plan import ActionKind, ReceiptAction, ReceiptRequest, Refusal, Request, apply_optimistic
+from app.model.plan import ActionKind, ReceiptAction, ReceiptRequest, Refusal, Request, apply_optimistic, plan
 from app.model.receipts import ReceiptType
 from app.model.room import RoomState
 from app.model.unread import room_unread, threads_unread
@@ -215,26 +215,42 @@ class BulkPlan:
         }
 
 
+def room_receipt(room: RoomState, receipt_type: ReceiptType) -> Request | Refusal:
+    """``plan``'s answer for an unthreaded receipt on the room's latest event by
+    someone else, without its steps when the room has unread messages: then that
+    event lies after every receipt of mine (an unread message does, and it is at or
+    before the latest one by someone else), so nothing refuses it. A property test
+    holds the two equal."""
+    if room_unread(room).unread:
+        latest = room.latest_by_others(None)
+        if latest is not None:
+            return ReceiptRequest(room.room_id, receipt_type, latest.event_id, None)
+    return plan(room, ReceiptAction(ActionKind.UNTHREADED, receipt_type))
+
+
 def bulk_plan(
     scope: str,
     rooms: Sequence[RoomState],
-    planner: Callable[[RoomState, ReceiptAction], Request | Refusal],
+    refuse: Callable[[RoomState, ReceiptAction], Refusal | None],
     mode_of: Callable[[RoomId], ReceiptType],
     title_of: Callable[[RoomState], str],
     seen: Collection[EventId] = (),
 ) -> BulkPlan:
     """The dry run of reading ``rooms`` (in the order given): each room with unread (or
-    flagged unread) gets an unthreaded receipt in its own mode, planned by ``planner``
-    (the core's: its refusals keep a private room private)."""
+    flagged unread) gets an unthreaded receipt in its own mode, unless ``refuse`` (the
+    core's rules: a private room stays private) says no; planned as ``plan`` would."""
     reads: list[RoomRead] = []
     unflag: list[RoomId] = []
     for room in rooms:
-        if room.membership != "join" or not room_unread(room).has_unread:
+        counts = room_unread(room)
+        if room.membership != "join" or not counts.has_unread:
             continue
         mode = mode_of(room.room_id)
-        result = planner(room, ReceiptAction(ActionKind.UNTHREADED, mode))
+        result: Request | Refusal | None = refuse(room, ReceiptAction(ActionKind.UNTHREADED, mode))
+        if result is None:
+            result = room_receipt(room, mode)
         if isinstance(result, Refusal):
-            if result.code == "already-read" and room.marked_unread and not room_unread(room).unread:
+            if result.code == "already-read" and room.marked_unread and not counts.unread:
                 unflag.append(room.room_id)
                 continue
             clears = NOTHING

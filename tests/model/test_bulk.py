@@ -7,7 +7,7 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.model.bulk import Clears, bulk_plan, clears_all, clears_of, clears_thread, describe_clears
+from app.model.bulk import Clears, bulk_plan, clears_all, clears_of, clears_thread, describe_clears, room_receipt
 from app.model.events import ALERT_HIGHLIGHT, ALERT_NOTIFY
 from app.model.plan import ActionKind, ReceiptAction, ReceiptRequest, Refusal, plan
 from app.model.receipts import ReceiptType
@@ -59,6 +59,12 @@ def test_a_thread_receipt_on_its_latest_event_by_others_clears_the_thread(state,
     assert replace(fast, flags=0) == replace(slow, flags=0)
     if fast.messages:
         assert fast.flags == slow.flags
+
+
+@given(alerted_rooms(), st.sampled_from(list(ReceiptType)))
+@settings(max_examples=400, deadline=None)
+def test_the_dry_runs_shortcut_plans_what_plan_plans(state, receipt_type) -> None:
+    assert room_receipt(state, receipt_type) == plan(state, ReceiptAction(ActionKind.UNTHREADED, receipt_type))
 
 
 def highlighted(event_id: str, **kw):
@@ -119,7 +125,8 @@ def test_a_dry_run_lists_each_unread_room_in_its_own_mode() -> None:
     ]
     rooms_[2] = with_receipts(rooms_[2], ("$r1", ReceiptType.PUBLIC, None))
     modes = {"!pub:t": ReceiptType.PUBLIC}
-    dry = bulk_plan("all rooms", rooms_, plan, lambda r: modes.get(r, ReceiptType.PRIVATE), lambda r: r.name)
+    dry = bulk_plan("all rooms", rooms_, lambda room, action: None, lambda r: modes.get(r, ReceiptType.PRIVATE),
+                    lambda r: r.name)
     assert [(r.room_id, r.receipt_type, r.request) for r in dry.rooms] == [
         ("!pub:t", ReceiptType.PUBLIC, ReceiptRequest("!pub:t", ReceiptType.PUBLIC, "$p2", None)),
         ("!priv:t", ReceiptType.PRIVATE, ReceiptRequest("!priv:t", ReceiptType.PRIVATE, "$q1", None)),
@@ -134,10 +141,10 @@ def test_a_dry_run_lists_each_unread_room_in_its_own_mode() -> None:
 def test_a_refusal_in_one_room_is_listed_and_clears_nothing() -> None:
     rooms_ = [make_room("!a:t", msg("$a", ts=1)), make_room("!b:t", msg("$b", ts=1))]
 
-    def planner(room, action):
-        return Refusal("private-mode", "no") if room.room_id == "!a:t" else plan(room, action)
+    def refuse(room, action):
+        return Refusal("private-mode", "no") if room.room_id == "!a:t" else None
 
-    dry = bulk_plan("x", rooms_, planner, lambda r: ReceiptType.PRIVATE, lambda r: r.name)
+    dry = bulk_plan("x", rooms_, refuse, lambda r: ReceiptType.PRIVATE, lambda r: r.name)
     assert [r.room_id for r in dry.refused] == ["!a:t"]
     assert [r.room_id for r in dry.sending] == ["!b:t"]
     assert dry.clears.messages == 1

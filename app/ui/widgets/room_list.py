@@ -109,7 +109,13 @@ class RoomList(KeyedList):
         self._groups_of: dict[RoomId, list[str]] = {}
         self._collapsed: set[str] = set()
         self._depth: dict[str, int] = {}
-        self._keys_of: dict[RoomId, list[str]] = {}
+        # Per group: its own rooms as shown (sorted, filtered) and their row keys; the
+        # groups each room is one of the own rooms of; what the layout was built for.
+        self._own: dict[str, list[RoomId]] = {}
+        self._own_keys: dict[str, list[str]] = {}
+        self._own_groups_of: dict[RoomId, list[str]] = {}
+        self._layout_for: tuple | None = None
+        self._walk_stale = False
         self._header_shown: dict[str, tuple] = {}
         # The summary each grouped room row was last given from.
         self._row_source: dict[str, RoomSummary] = {}
@@ -123,11 +129,14 @@ class RoomList(KeyedList):
         if account is None:
             return []
         rooms = account.rooms
-        return [rooms[room_id] for room_id in self._shown_ids if room_id in rooms]
+        return [rooms[room_id] for room_id in self.shown_room_ids if room_id in rooms]
 
     @property
     def shown_room_ids(self) -> Sequence[RoomId]:
         """The joined rooms' IDs in the order shown, preview included."""
+        if self._walk_stale:
+            self._walk_stale = False
+            self._shown_ids = self._walk()
         return self._shown_ids
 
     @property
@@ -187,23 +196,25 @@ class RoomList(KeyedList):
             return True
         if not self._grouped():
             return self.move_cursor_to(room_id, announce=False)
-        keys = self._keys_of.get(room_id)
-        if keys is None and self._grouping is not None:
-            for top in self._grouping.groups:
-                opened = False
-                for group in top.walk():
-                    if room_id in group.rooms:
-                        # Open it and the groups above it (their keys are its prefixes).
-                        self._collapsed = {k for k in self._collapsed if not group.key.startswith(k)}
-                        opened = True
-                        break
-                if opened:
+        keys = self._keys_in_list(room_id)
+        if not keys and self._grouping is not None:
+            for group_key in self._own_groups_of.get(room_id, ()):
+                if room_id in self._own.get(group_key, ()):
+                    # Open it and the groups above it (their keys are its prefixes).
+                    self._collapsed = {k for k in self._collapsed if not group_key.startswith(k)}
                     self._refresh_rows()
-                    keys = self._keys_of.get(room_id)
+                    keys = self._keys_in_list(room_id)
                     break
         if not keys:
             return False
         return self.move_cursor_to(keys[0], announce=False)
+
+    def _keys_in_list(self, room_id: RoomId) -> list[str]:
+        """The keys of the rows of ``room_id`` shown now, top first."""
+        position = self._position
+        found = [key for key in (f"{g}{ROOM_IN_GROUP}{room_id}" for g in self._own_groups_of.get(room_id, ()))
+                 if key in position]
+        return sorted(found, key=position.__getitem__)
 
     def toggle_group(self, key: str | None = None) -> str | None:
         """Collapse or expand a group (by default the one under the cursor, or the one
@@ -318,10 +329,13 @@ class RoomList(KeyedList):
                 forget += [key for key in self._row_source if room_of_key(key) in gone]
                 for key in forget:
                     self._row_source.pop(key, None)
-            order = self._grouped_order(order, changed, bool(needle) or view.unread_only)
+            layout_for = (id(self._grouping), sort, needle, view.unread_only,
+                          selected if view.unread_only else None, frozenset(self._collapsed), self._built_glyphs)
+            order = self._grouped_order(order, changed, layout_for, [s.room_id for _, s in changed_summaries])
         else:
             self._shown_ids = order
-            self._keys_of = {}
+            self._walk_stale = False
+            self._layout_for = None
             for _, summary in changed_summaries:
                 changed[summary.room_id] = summary
         if invites:
@@ -352,7 +366,14 @@ class RoomList(KeyedList):
                     if summary is not None:
                         total.add(summary, 1)
                         groups_of.setdefault(room_id, []).append(group.key)
+        own_groups_of: dict[RoomId, list[str]] = {}
+        for top in grouping.groups:
+            for group in top.walk():
+                for room_id in group.rooms:
+                    own_groups_of.setdefault(room_id, []).append(group.key)
         self._totals, self._groups_of, self._depth = totals, groups_of, depth
+        self._own_groups_of = own_groups_of
+        self._layout_for = None
         self._header_shown.clear()
         self._collapsed &= set(totals)
         if not grouping.trivial:
@@ -360,53 +381,95 @@ class RoomList(KeyedList):
             for room_id in by_id:
                 self._rows.pop(room_id, None)
 
-    def _grouped_order(self, order: list[RoomId], changed: dict, filtered: bool) -> list[str]:
+    def _grouped_order(self, order: list[RoomId], changed: dict, layout_for: tuple, changed_ids: list[RoomId]) -> list[str]:
         """The rows of the groups: each header, then (unless collapsed) its own rooms in
         the sort's order, then its sub-spaces. With a filter on, a group with no room
-        left in it or below is not shown."""
+        left in it or below is not shown.
+
+        Each group's own rooms are sorted once and kept: when only some rooms changed
+        (a receipt, a sync), only the groups they sit in are sorted again (the others'
+        rooms kept their sort keys, so their order holds) and the rows are the kept
+        lists put together."""
         assert self._grouping is not None
-        rank = {room_id: i for i, room_id in enumerate(order)}
-        rows: list[str] = []
-        keys_of: dict[RoomId, list[str]] = {}
-        walk: list[RoomId] = []
-        walked: set[RoomId] = set()
-        glyphs = glyphs_for(bool(self._built_glyphs))
+        full = layout_for != self._layout_for
+        self._layout_for = layout_for
+        built = self._built
         row_source = self._row_source
+        if full:
+            dirty = list(self._depth)
+        else:
+            dirty = list(dict.fromkeys(g for room_id in changed_ids for g in self._own_groups_of.get(room_id, ())))
+        if dirty:
+            rank = {room_id: i for i, room_id in enumerate(order)}
+            groups = {g.key: g for top in self._grouping.groups for g in top.walk()} if full or len(dirty) > 8 else None
+            for key in dirty:
+                group = groups[key] if groups is not None else self._grouping.find(key)
+                if group is None:
+                    continue
+                own = sorted([r for r in group.rooms if r in rank], key=rank.__getitem__)
+                self._own[key] = own
+                self._own_keys[key] = [f"{key}{ROOM_IN_GROUP}{r}" for r in own]
+        glyphs = glyphs_for(bool(self._built_glyphs))
+        filtered = bool(layout_for[2]) or layout_for[3]
+        collapsed = self._collapsed
+        rows: list[str] = []
+        own_of, keys_of = self._own, self._own_keys
 
         def emit(group: RoomGroup, hidden: bool) -> bool:
-            own = sorted((r for r in group.rooms if r in rank), key=rank.__getitem__)
-            for room_id in own:
-                if room_id not in walked:
-                    walked.add(room_id)
-                    walk.append(room_id)
+            key = group.key
             header_at = len(rows)
+            closed = key in collapsed
             if not hidden:
-                rows.append(GROUP_PREFIX + group.key)
-            closed = group.key in self._collapsed
-            if not hidden and not closed:
-                for room_id in own:
-                    key = f"{group.key}{ROOM_IN_GROUP}{room_id}"
-                    rows.append(key)
-                    keys_of.setdefault(room_id, []).append(key)
-                    summary = self._built[room_id]
-                    if row_source.get(key) is not summary:
-                        row_source[key] = summary
-                        changed[key] = summary
-            anything = bool(own)
+                rows.append(GROUP_PREFIX + key)
+                if not closed:
+                    rows.extend(keys_of[key])
+            anything = bool(own_of[key])
             for sub in group.subgroups:
                 anything = emit(sub, hidden or closed) or anything
             if filtered and not anything and not hidden:
                 del rows[header_at:]
                 return False
-            if not hidden:
+            if not hidden and (full or key in touched):
                 self._header_row(group, closed, glyphs, changed)
             return anything
 
+        touched = {g for room_id in changed_ids for g in self._groups_of.get(room_id, ())}
         for top in self._grouping.groups:
             emit(top, False)
-        self._shown_ids = walk
-        self._keys_of = keys_of
+        if full:
+            for key in rows:
+                room_id = room_of_key(key)
+                if room_id is not None:
+                    summary = built[room_id]
+                    if row_source.get(key) is not summary:
+                        row_source[key] = summary
+                        changed[key] = summary
+        else:
+            for room_id in changed_ids:
+                summary = built.get(room_id)
+                if summary is None:
+                    continue
+                for group_key in self._own_groups_of.get(room_id, ()):
+                    key = f"{group_key}{ROOM_IN_GROUP}{room_id}"
+                    row_source[key] = summary
+                    changed[key] = summary
+        if full or dirty:
+            self._walk_stale = True
         return rows
+
+    def _walk(self) -> list[RoomId]:
+        """Every grouped room once, in the order shown (collapsed groups included)."""
+        walk: list[RoomId] = []
+        seen: set[RoomId] = set()
+        if self._grouping is None:
+            return walk
+        for top in self._grouping.groups:
+            for group in top.walk():
+                for room_id in self._own.get(group.key, ()):
+                    if room_id not in seen:
+                        seen.add(room_id)
+                        walk.append(room_id)
+        return walk
 
     def _header_row(self, group: RoomGroup, closed: bool, glyphs, changed: dict) -> None:  # noqa: ANN001
         totals = self._totals[group.key].value()
