@@ -350,3 +350,27 @@ def test_300_rooms_through_429s_and_a_sigkill_half_way(synapse, make_actor, xdg_
     view = me.wait_for(lambda: (v := _server_view(me, rooms)) and all(c == 0 for c, _ in v.values()) and v,
                        timeout=60)
     assert {room_id: mine for room_id, (_, mine) in view.items()} == rooms
+
+
+def test_a_running_owner_gets_the_receipts_through_its_inbox(seeded, capsys) -> None:
+    """Another process (a TUI) owns the profile: the bulk read is planned on its saved
+    state and each request handed to its inbox; the queue file is never written here."""
+    from app.matrix.queue import INBOX_DIR, ReceiptInbox
+    from app.store.profile import ProfileLock
+
+    me, alice, rooms, sent = seeded
+    assert run(capsys, "status")[0] == 0  # the owner's saved state
+    lock = ProfileLock(paths.state_dir())
+    assert lock.acquire("tui")
+    try:
+        code, out, err = run(capsys, "mark", "--all")
+    finally:
+        lock.release()
+    assert (code, err) == (0, ""), err
+    assert out.startswith("handed 4 receipt(s) to ")
+    handed = ReceiptInbox(paths.state_dir() / INBOX_DIR, me.user_id).waiting()
+    assert sorted((r.room_id, r.event_id) for _, r in handed if r is not None) == sorted(
+        (room_id, events[-1]) for room_id, events in sent.items()
+    )
+    assert not (paths.state_dir() / QUEUE_FILE).exists()
+    assert all(my_receipts(me, room_id) == {} for room_id in rooms.values())
