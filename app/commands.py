@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -31,7 +32,7 @@ from app.matrix.queue import (
     ReceiptQueue,
     read_queue_file,
 )
-from app.matrix.service import MARKED_UNREAD, load_thread, sync_once
+from app.matrix.service import MARKED_UNREAD, SHORT_LIVED_WAIT_S, load_thread, sync_once
 from app.matrix.session import Session
 from app.model.bulk import BulkPlan, describe_clears
 from app.model.ids import MAIN, RoomId, is_event_id, is_room_alias, is_room_id
@@ -246,8 +247,16 @@ async def mark(session: Session, settings: Settings, args: MarkArgs) -> str:
 async def mark_bulk(session: Session, settings: Settings, args: MarkArgs) -> tuple[str, int]:
     """``mark --space/--dms/--all``: what to print on stdout, and the exit code."""
     validate_mark(args)
-    with profile_owned("mark") as owner:
-        return await _mark_bulk(session, settings, args, owner)
+    # A one-shot command holding the profile lets go within seconds, and would never
+    # adopt what is handed to it: wait for it, then own the profile (and its queue).
+    deadline = time.monotonic() + SHORT_LIVED_WAIT_S
+    while True:
+        with profile_owned("mark") as owner:
+            if owner is None or not owner.short_lived:
+                return await _mark_bulk(session, settings, args, owner)
+        if time.monotonic() >= deadline:
+            raise CommandError(f"{owner.describe()} holds this profile; try again")
+        await asyncio.sleep(0.1)
 
 
 async def _mark(session: Session, settings: Settings, args: MarkArgs, owner: Owner | None) -> str:

@@ -374,3 +374,24 @@ def test_a_running_owner_gets_the_receipts_through_its_inbox(seeded, capsys) -> 
     )
     assert not (paths.state_dir() / QUEUE_FILE).exists()
     assert all(my_receipts(me, room_id) == {} for room_id in rooms.values())
+
+
+def test_a_short_lived_owner_is_waited_for_not_handed_to(seeded, capsys) -> None:
+    """A `readmark status` holding the profile lets go within seconds and adopts no
+    inbox: the bulk read waits for it, then owns the profile and sends itself."""
+    import threading
+
+    from app.store.profile import ProfileLock
+
+    me, alice, rooms, sent = seeded
+    lock = ProfileLock(paths.state_dir())
+    assert lock.acquire("status")
+    releaser = threading.Timer(0.5, lock.release)
+    releaser.start()
+    try:
+        code, out, err = run(capsys, "mark", "--all")
+    finally:
+        releaser.join()
+    assert code == 0, err
+    assert out.strip().splitlines()[-1] == "read 4 room(s) (public 1, private 3)"
+    assert me.wait_for(lambda: my_receipts(me, rooms["DM"])) == {"m.read.private": sent[rooms["DM"]][-1]}
