@@ -395,3 +395,32 @@ def test_a_short_lived_owner_is_waited_for_not_handed_to(seeded, capsys) -> None
     assert code == 0, err
     assert out.strip().splitlines()[-1] == "read 4 room(s) (public 1, private 3)"
     assert me.wait_for(lambda: my_receipts(me, rooms["DM"])) == {"m.read.private": sent[rooms["DM"]][-1]}
+
+
+def test_a_room_the_server_refuses_stops_no_other(seeded, synapse) -> None:
+    """The server refuses one room's receipt (403): that room is named with the reason,
+    the others are read, exit 1."""
+    me, alice, rooms, sent = seeded
+    refused = rooms["Private room"]
+
+    async def scenario() -> tuple[int, str, str]:
+        async with FaultProxy(synapse.base_url) as proxy:
+            proxy.add(Rule(lambda r: r.method == "POST" and f"/rooms/{refused}/receipt/" in r.path,
+                           times=10**6, status=403, body={"errcode": "M_FORBIDDEN", "error": "not today"}))
+            save_session(Session(proxy.base_url, me.user_id, me.device_id, me.access_token))
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "app", "mark", "--all", cwd=REPO, env=os.environ.copy(),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(process.communicate(), 120)
+            return process.returncode, out.decode(), err.decode()
+
+    code, out, err = asyncio.run(scenario())
+    assert code == 1, (out, err)
+    assert "Traceback" not in err
+    lines = out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("refused by the server: Private room: ") and "not today" in lines[0]
+    assert lines[1] == "read 3 room(s) (public 1, private 2)"
+    assert my_receipts(me, rooms["Private room"]) == {}
+    for name in ("Public room", "Default room", "DM"):
+        assert me.wait_for(lambda name=name: my_receipts(me, rooms[name]))
+    assert _queued(paths.state_dir()) == 0
