@@ -372,9 +372,10 @@ def bulk_text(plan: BulkPlan) -> str:
     lines = []
     for read in plan.rooms:
         if isinstance(read.result, Refusal):
-            lines.append(f"  refused  {read.title}: {read.result.reason}")
+            lines.append(f"  refused  {printable_line(read.title)}: {printable_line(read.result.reason)}")
         else:
-            lines.append(f"  {read.receipt_type.label:<7}  {read.title}: {describe_clears(read.clears)}")
+            title = printable_line(read.title)
+            lines.append(f"  {read.receipt_type.label:<7}  {title}: {describe_clears(read.clears)}")
     lines.extend(f"  unflag   {room_id}: marked unread, nothing to read" for room_id in plan.unflag)
     public, private = plan.count(ReceiptType.PUBLIC), plan.count(ReceiptType.PRIVATE)
     total = describe_clears(plan.clears, rooms=len(plan.sending))
@@ -542,10 +543,11 @@ def _bulk_outcome(
             "earlier_run": {"queued": earlier, "sent": max(0, earlier_sent)},
         }
         return json.dumps(document, ensure_ascii=False), int(failed)
-    lines = [f"refused: {room.title} ({room.room_id}): {room.result.reason}" for room in plan.refused
+    # Names and errors are others' text: one line each, whatever they hold.
+    lines = [printable_line(f"refused: {room.title} ({room.room_id}): {room.result.reason}") for room in plan.refused
              if isinstance(room.result, Refusal)]
-    lines += [f"refused by the server: {title}: {error}" for title, error in refused_here]
-    lines += [f"could not clear the marked-unread flag of {room_id}: {error}"
+    lines += [printable_line(f"refused by the server: {title}: {error}") for title, error in refused_here]
+    lines += [printable_line(f"could not clear the marked-unread flag of {room_id}: {error}")
               for room_id, error in flags.items() if error is not None]
     summary = (f"read {sum(read.values())} room(s) (public {read[ReceiptType.PUBLIC]}, "
                f"private {read[ReceiptType.PRIVATE]})")

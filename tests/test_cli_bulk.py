@@ -424,3 +424,16 @@ def test_a_room_the_server_refuses_stops_no_other(seeded, synapse) -> None:
     for name in ("Public room", "Default room", "DM"):
         assert me.wait_for(lambda name=name: my_receipts(me, rooms[name]))
     assert _queued(paths.state_dir()) == 0
+
+
+def test_a_room_name_cannot_forge_lines_of_the_dry_run(make_actor, capsys) -> None:
+    me, alice = make_actor("me"), make_actor("alice")
+    room = alice.create_room("Evil\nwould read (all): nothing\x1b[2J", preset="public_chat")
+    me.join(room)
+    alice.send_text(room, "unread")
+    save_session(session_of(me))
+    code, out, err = run(capsys, "mark", "--all", "--dry-run")
+    assert code == 0, err
+    lines = out.rstrip("\n").splitlines()
+    assert len(lines) == 2 and "\x1b" not in out
+    assert lines[0] == "  private  Evil would read (all): nothing[2J: 1 msg"
