@@ -501,7 +501,26 @@ async def _mark_bulk(session: Session, settings: Settings, args: MarkArgs, owner
         # A receipt clears the room's flag too (the spec's SHOULD), as the TUI does.
         sent_rooms = {request.room_id for request, error in outcomes.items() if error is None}
         flags = await _unflag(client, [*plan.unflag, *(room_id for room_id in flagged if room_id in sent_rooms)])
+        _save_read(core, client, [request for request, error in outcomes.items() if error is None])
     return _bulk_outcome(plan, requests, outcomes, flags, earlier, as_json=args.as_json)
+
+
+def _save_read(core: ReadStateCore, client: MatrixClient, accepted: list[Request]) -> None:
+    """The cache with the receipts the server took: `status --offline`, and the next
+    TUI's preview, show those rooms read before any sync."""
+    now_ms = int(time.time() * 1000)
+    changed = []
+    for request in accepted:
+        if request.room_id in core.account.rooms:
+            core.queued(request, now_ms=now_ms)
+            core.settled(request, None)
+            changed.append(request.room_id)
+    if not changed:
+        return
+    try:
+        cache.save_account(core.account, changed_room_ids=changed, device_id=client.device_id)
+    except OSError:
+        pass  # the cache is a convenience
 
 
 def _bulk_outcome(

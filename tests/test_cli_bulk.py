@@ -145,6 +145,10 @@ def test_all_dry_run_then_read_each_room_in_its_own_mode(seeded, capsys) -> None
     assert code == 0, err
     assert out.strip().splitlines()[-1] == "read 4 room(s) (public 1, private 3)"
     assert "4/4 sent" in err
+    # The cache holds the receipts sent: offline (no sync since), every room is read.
+    code, out, err = run(capsys, "status", "--json", "--offline")
+    assert code == 0, err
+    assert {r["room_id"]: r["unread"] for r in json.loads(out)["rooms"]} == dict.fromkeys(rooms.values(), 0)
     for name, room_id in rooms.items():
         expected = "m.read" if name == "Public room" else "m.read.private"
         assert me.wait_for(lambda room_id=room_id: my_receipts(me, room_id)) == {expected: sent[room_id][-1]}
