@@ -116,7 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Send one receipt (default: threaded on main, up to the latest event by someone "
         "else, in the configured receipt mode) and wait for the homeserver's answer.",
     )
-    mark.add_argument("room", metavar="ROOM", help="room ID (!id) or alias (#name:server)")
+    mark.add_argument("room", metavar="ROOM", nargs="?", help="room ID (!id) or alias (#name:server)")
+    mark.add_argument("--space", metavar="SPACE", help="read every room of this space and its sub-spaces (ID or alias)")
+    mark.add_argument("--dms", action="store_true", help="read every direct-message room")
+    mark.add_argument("--all", dest="all_rooms", action="store_true", help="read every joined room")
+    mark.add_argument("--dry-run", action="store_true", help="with --space/--dms/--all: say what would be read, send nothing")
+    mark.add_argument("--json", action="store_true", help="with --space/--dms/--all: print exactly one JSON document")
     scope = mark.add_mutually_exclusive_group()
     scope.add_argument("--thread", metavar="main|ROOT", help="threaded receipt in main or the thread of ROOT")
     scope.add_argument("--unthreaded", action="store_true", help="unthreaded receipt: the whole room")
@@ -465,9 +470,18 @@ def _one_shot(args: argparse.Namespace) -> int:
                 fully_read=args.fully_read,
                 with_receipt=args.with_receipt,
                 event_id=args.event,
+                space=args.space,
+                dms=args.dms,
+                all_rooms=args.all_rooms,
+                dry_run=args.dry_run,
+                as_json=args.json,
             )
             commands.validate_mark(mark_args)
             session = _require_session()
+            if mark_args.bulk:
+                output, code = asyncio.run(commands.mark_bulk(session, settings, mark_args))
+                print(output)
+                return code
             output = asyncio.run(commands.mark(session, settings, mark_args))
     except commands.CommandError as error:
         raise CliError(str(error), error.exit_code) from None

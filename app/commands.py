@@ -6,8 +6,11 @@ Problems are ``CommandError``s: one line for stderr and an exit code.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -15,19 +18,30 @@ from pathlib import Path
 
 from app import paths
 from app.config import Settings
+from app.logs import printable_line
 from app.matrix import owner_socket, recovery
 from app.matrix.client import MatrixClient
 from app.matrix.core import ReadStateCore
 from app.matrix.crypto import CryptoDevice, CryptoStoreError
-from app.matrix.errors import RequestRefused
-from app.matrix.queue import INBOX_DIR, QUEUE_FILE, read_queue_file
-from app.matrix.service import load_thread, sync_once
+from app.matrix.errors import MatrixError, RequestRefused
+from app.matrix.queue import (
+    INBOX_DIR,
+    QUEUE_FILE,
+    QueueWriteError,
+    ReceiptInbox,
+    ReceiptQueue,
+    read_queue_file,
+)
+from app.matrix.service import MARKED_UNREAD, SHORT_LIVED_WAIT_S, load_thread, sync_once
 from app.matrix.session import Session
-from app.model.ids import MAIN, is_event_id, is_room_alias, is_room_id
-from app.model.plan import ActionKind, FullyReadRequest, ReceiptAction, Refusal
+from app.model.bulk import BulkPlan, describe_clears
+from app.model.ids import MAIN, RoomId, is_event_id, is_room_alias, is_room_id
+from app.model.plan import ActionKind, FullyReadRequest, ReceiptAction, Refusal, Request
 from app.model.receipts import ReceiptType
 from app.model.sending import refuse_action, sends_receipt
+from app.model.spaces import GroupKind, descendants, group_account
 from app.model.status import status_document
+from app.model.summary import room_title
 from app.store import cache
 from app.store.profile import Owner, ProfileLock
 
@@ -163,17 +177,55 @@ async def status(session: Session, *, as_json: bool, unread_only: bool, offline:
 class MarkArgs:
     """What ``readmark mark`` was asked for, before ``validate_mark`` checks it."""
 
-    room: str
+    room: str | None
     thread: str | None = None  # "main" or a root; None with unthreaded=False means main
     unthreaded: bool = False
     receipt_type: ReceiptType | None = None  # None: the configured mode
     fully_read: bool = False
     with_receipt: bool = False
     event_id: str | None = None
+    # A bulk read instead of ROOM: one of these (``validate_mark`` checks).
+    space: str | None = None
+    dms: bool = False
+    all_rooms: bool = False
+    dry_run: bool = False
+    as_json: bool = False
+
+    @property
+    def bulk(self) -> bool:
+        return self.space is not None or self.dms or self.all_rooms
 
 
 def validate_mark(args: MarkArgs) -> None:
     """Reject malformed input before any request is made."""
+    chosen = [name for name, given in (
+        ("ROOM", args.room is not None),
+        ("--space", args.space is not None),
+        ("--dms", args.dms),
+        ("--all", args.all_rooms),
+    ) if given]
+    if not chosen:
+        raise CommandError("mark needs a ROOM, or one of --space SPACE, --dms, --all", 2)
+    if len(chosen) > 1:
+        raise CommandError(f"{' and '.join(chosen)} exclude each other: give one", 2)
+    if args.bulk:
+        scope = chosen[0]
+        for flag, given in (
+            ("--thread", args.thread is not None),
+            ("--unthreaded", args.unthreaded),
+            ("--fully-read", args.fully_read),
+            ("--with-receipt", args.with_receipt),
+            ("--event", args.event_id is not None),
+        ):
+            if given:
+                raise CommandError(f"{flag} does not go with {scope}: a bulk read sends one unthreaded receipt per room", 2)
+        if args.space is not None and not (is_room_id(args.space) or is_room_alias(args.space)):
+            raise CommandError(f"--space takes a room ID (!id) or alias (#name:server), not {args.space!r}", 2)
+        return
+    if args.dry_run or args.as_json:
+        flag = "--dry-run" if args.dry_run else "--json"
+        raise CommandError(f"{flag} goes with --space, --dms or --all", 2)
+    assert args.room is not None
     if not (is_room_id(args.room) or is_room_alias(args.room)):
         raise CommandError(f"{args.room!r} is not a room ID (!id) or alias (#name:server)", 2)
     if args.thread is not None and args.thread != MAIN and not is_event_id(args.thread):
@@ -192,10 +244,26 @@ async def mark(session: Session, settings: Settings, args: MarkArgs) -> str:
         return await _mark(session, settings, args, owner)
 
 
+async def mark_bulk(session: Session, settings: Settings, args: MarkArgs) -> tuple[str, int]:
+    """``mark --space/--dms/--all``: what to print on stdout, and the exit code."""
+    validate_mark(args)
+    # A one-shot command holding the profile lets go within seconds, and would never
+    # adopt what is handed to it: wait for it, then own the profile (and its queue).
+    deadline = time.monotonic() + SHORT_LIVED_WAIT_S
+    while True:
+        with profile_owned("mark") as owner:
+            if owner is None or not owner.short_lived:
+                return await _mark_bulk(session, settings, args, owner)
+        if time.monotonic() >= deadline:
+            raise CommandError(f"{owner.describe()} holds this profile; try again")
+        await asyncio.sleep(0.1)
+
+
 async def _mark(session: Session, settings: Settings, args: MarkArgs, owner: Owner | None) -> str:
     """``mark``; when another process owns the profile, planned on its saved state and
     sent from here (nothing queued, so sent once)."""
     async with MatrixClient.from_session(session, request_timeout=REQUEST_TIMEOUT) as client:
+        assert args.room is not None
         room_id = args.room
         if is_room_alias(room_id):
             try:
@@ -267,3 +335,244 @@ async def _load_event(client: MatrixClient, core: ReadStateCore, room_id: str, e
     except RequestRefused as error:
         raise CommandError(f"event {event_id} is not in {name}: {error}") from None
     core.thread_loaded(room_id, MAIN, [raw], complete=False)
+
+
+# ---- mark --space / --dms / --all -------------------------------------------------
+
+
+def _bulk_rooms(core: ReadStateCore, args: MarkArgs, space_id: RoomId | None) -> tuple[str, list[RoomId]]:
+    """The scope's name and its rooms (joined, not spaces), by title."""
+    rooms = core.account.rooms
+    joined = [room for room in rooms.values() if room.membership == "join"]
+    grouping = group_account(joined)
+    if args.all_rooms:
+        scope, chosen = "all", {room.room_id for room in joined if not room.is_space}
+    elif args.dms:
+        chosen = set()
+        for group in grouping.groups:
+            if group.kind is GroupKind.DIRECT:
+                chosen |= group.members
+        scope = "dms"
+    else:
+        assert space_id is not None and args.space is not None
+        found = descendants(grouping, space_id)
+        if found is None:
+            raise CommandError(f"not a space you are in: {args.space}")
+        scope, chosen = f"space {space_id}", set(found)
+    chosen -= grouping.spaces
+    ordered = sorted(
+        (room_id for room_id in chosen if room_id in rooms and not rooms[room_id].is_space),
+        key=lambda room_id: (room_title(rooms[room_id]).casefold(), room_id),
+    )
+    return scope, ordered
+
+
+def bulk_text(plan: BulkPlan) -> str:
+    """The dry run for a person: a line per room, then the total."""
+    lines = []
+    for read in plan.rooms:
+        if isinstance(read.result, Refusal):
+            lines.append(f"  refused  {printable_line(read.title)}: {printable_line(read.result.reason)}")
+        else:
+            title = printable_line(read.title)
+            lines.append(f"  {read.receipt_type.label:<7}  {title}: {describe_clears(read.clears)}")
+    lines.extend(f"  unflag   {room_id}: marked unread, nothing to read" for room_id in plan.unflag)
+    public, private = plan.count(ReceiptType.PUBLIC), plan.count(ReceiptType.PRIVATE)
+    total = describe_clears(plan.clears, rooms=len(plan.sending))
+    if not plan.sending:
+        total = "no room to read" if not plan.unflag else f"{len(plan.unflag)} flag(s) to clear"
+    lines.append(f"would read ({plan.scope}): {total} (public {public}, private {private})")
+    if plan.refused:
+        lines.append(f"{len(plan.refused)} room(s) refused")
+    return "\n".join(lines)
+
+
+class _Progress:
+    """``12/300 sent`` on stderr: rewritten in place on a terminal, else a line every tenth."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.tty = sys.stderr.isatty()
+        self._step = max(1, total // 10)
+
+    def settled(self) -> None:
+        self.done += 1
+        if self.tty:
+            end = "\n" if self.done >= self.total else ""
+            print(f"\r{self.done}/{self.total} sent", end=end, file=sys.stderr, flush=True)
+        elif self.done % self._step == 0 or self.done >= self.total:
+            print(f"{self.done}/{self.total} sent", file=sys.stderr, flush=True)
+
+
+async def _send_queued(
+    client: MatrixClient, queue_path: Path, user_id: str, requests: list[Request]
+) -> tuple[dict[Request, str | None], int]:
+    """Send ``requests`` through the durable queue, with what an earlier run left in it;
+    until it is empty. Each request's answer (None: taken; else the server's refusal),
+    and how many requests an earlier run had left."""
+    outcomes: dict[Request, str | None] = {}
+    emptied = asyncio.Event()
+    blocked: list[MatrixError] = []
+
+    def on_settled(request: Request, error: MatrixError | None) -> None:
+        outcomes[request] = None if error is None else str(error)
+        progress.settled()
+
+    def on_change(pending: int) -> None:
+        if pending == 0:
+            emptied.set()
+
+    def on_blocked(error: MatrixError) -> None:
+        blocked.append(error)
+        emptied.set()
+
+    queue = ReceiptQueue(queue_path, user_id, on_settled=on_settled, on_change=on_change, on_blocked=on_blocked)
+    left = queue.load()
+    if queue.problem is not None:
+        print(f"readmark: warning: {printable_line(queue.problem)}", file=sys.stderr)
+    try:
+        queue.submit_many(requests)
+    except QueueWriteError as error:
+        raise CommandError(str(error)) from None
+    progress = _Progress(len(queue))
+    if not len(queue):
+        return outcomes, len(left)
+    runner = asyncio.create_task(queue.run(client.send_request), name="receipt queue")
+    try:
+        await emptied.wait()
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    if blocked:
+        raise CommandError(
+            f"the session is no longer valid ({blocked[0]}); {len(queue)} receipt(s) stay queued "
+            "for the next `readmark login` of this user"
+        )
+    return outcomes, len(left)
+
+
+async def _unflag(client: MatrixClient, room_ids: list[RoomId]) -> dict[RoomId, str | None]:
+    """Clear the marked-unread flag of each room (account data, not a receipt)."""
+    answers: dict[RoomId, str | None] = {}
+    for room_id in room_ids:
+        try:
+            await client.set_room_account_data(room_id, MARKED_UNREAD, {"unread": False})
+            answers[room_id] = None
+        except MatrixError as error:
+            answers[room_id] = str(error)
+    return answers
+
+
+async def _mark_bulk(session: Session, settings: Settings, args: MarkArgs, owner: Owner | None) -> tuple[str, int]:
+    async with MatrixClient.from_session(session, request_timeout=REQUEST_TIMEOUT) as client:
+        space_id: RoomId | None = None
+        if args.space is not None:
+            space_id = args.space
+            if is_room_alias(space_id):
+                try:
+                    space_id = await client.resolve_alias(space_id)
+                except RequestRefused as error:
+                    raise CommandError(f"alias {args.space} does not resolve: {error}") from None
+        core = await synced_core(client, settings, session_mode=args.receipt_type, owner=owner)
+        core.private_supported = await client.supports_private_receipts()
+        scope, room_ids = _bulk_rooms(core, args, space_id)
+        plan = core.bulk_plan(scope, room_ids)
+        if args.dry_run:
+            return (json.dumps(plan.to_json(), ensure_ascii=False) if args.as_json else bulk_text(plan)), 0
+        requests = [read.request for read in plan.sending if read.request is not None]
+        flagged = [read.room_id for read in plan.sending if read.clears.flags]
+        if owner is not None:
+            # Never the owner's queue file: each request goes to its inbox.
+            inbox = ReceiptInbox(paths.state_dir() / INBOX_DIR, client.user_id)
+            try:
+                for request in requests:
+                    inbox.hand_over(request)
+            except QueueWriteError as error:
+                raise CommandError(str(error)) from None
+            flags = await _unflag(client, list(plan.unflag))
+            if args.as_json:
+                document = plan.to_json()
+                document["handed_over"] = {"to": owner.describe(), "receipts": len(requests)}
+                document["unflagged"] = [room_id for room_id, error in flags.items() if error is None]
+                return json.dumps(document, ensure_ascii=False), 0
+            return f"handed {len(requests)} receipt(s) to {owner.describe()}, which sends them", 0
+        outcomes, earlier = await _send_queued(client, paths.state_dir() / QUEUE_FILE, client.user_id, requests)
+        # A receipt clears the room's flag too (the spec's SHOULD), as the TUI does.
+        sent_rooms = {request.room_id for request, error in outcomes.items() if error is None}
+        flags = await _unflag(client, [*plan.unflag, *(room_id for room_id in flagged if room_id in sent_rooms)])
+        _save_read(core, client, [request for request, error in outcomes.items() if error is None])
+    return _bulk_outcome(plan, requests, outcomes, flags, earlier, as_json=args.as_json)
+
+
+def _save_read(core: ReadStateCore, client: MatrixClient, accepted: list[Request]) -> None:
+    """The cache with the receipts the server took: `status --offline`, and the next
+    TUI's preview, show those rooms read before any sync."""
+    now_ms = int(time.time() * 1000)
+    changed = []
+    for request in accepted:
+        if request.room_id in core.account.rooms:
+            core.queued(request, now_ms=now_ms)
+            core.settled(request, None)
+            changed.append(request.room_id)
+    if not changed:
+        return
+    try:
+        cache.save_account(core.account, changed_room_ids=changed, device_id=client.device_id)
+    except OSError:
+        pass  # the cache is a convenience
+
+
+def _bulk_outcome(
+    plan: BulkPlan,
+    requests: list[Request],
+    outcomes: dict[Request, str | None],
+    flags: dict[RoomId, str | None],
+    earlier: int,
+    *,
+    as_json: bool,
+) -> tuple[str, int]:
+    by_room: dict[RoomId, str | None] = {}
+    for request in requests:
+        # A request replaced by a newer one of the same key is covered by it.
+        by_room[request.room_id] = outcomes.get(request)
+    read = {ReceiptType.PUBLIC: 0, ReceiptType.PRIVATE: 0}
+    refused_here: list[tuple[str, str]] = []
+    for room in plan.sending:
+        error = by_room.get(room.room_id)
+        if error is None:
+            read[room.receipt_type] += 1
+        else:
+            refused_here.append((room.title, error))
+    failed = bool(refused_here) or any(error is not None for error in flags.values())
+    earlier_sent = sum(1 for request, error in outcomes.items() if error is None) - sum(read.values())
+    if as_json:
+        document = plan.to_json()
+        for entry in document["rooms"]:
+            if entry["refused"] is not None:
+                entry["outcome"], entry["error"] = "refused", entry["refused"]
+            else:
+                error = by_room.get(entry["room_id"])
+                entry["outcome"], entry["error"] = ("sent", None) if error is None else ("refused by the server", error)
+        document["unflagged"] = [room_id for room_id, error in flags.items() if error is None]
+        document["sent"] = {
+            "public": read[ReceiptType.PUBLIC],
+            "private": read[ReceiptType.PRIVATE],
+            "refused_by_server": len(refused_here),
+            "earlier_run": {"queued": earlier, "sent": max(0, earlier_sent)},
+        }
+        return json.dumps(document, ensure_ascii=False), int(failed)
+    # Names and errors are others' text: one line each, whatever they hold.
+    lines = [printable_line(f"refused: {room.title} ({room.room_id}): {room.result.reason}") for room in plan.refused
+             if isinstance(room.result, Refusal)]
+    lines += [printable_line(f"refused by the server: {title}: {error}") for title, error in refused_here]
+    lines += [printable_line(f"could not clear the marked-unread flag of {room_id}: {error}")
+              for room_id, error in flags.items() if error is not None]
+    summary = (f"read {sum(read.values())} room(s) (public {read[ReceiptType.PUBLIC]}, "
+               f"private {read[ReceiptType.PRIVATE]})")
+    if plan.unflag:
+        summary += f", {len(plan.unflag)} marked-unread flag(s) cleared"
+    if earlier:
+        summary += f"; {earlier} receipt(s) an earlier run left were sent too"
+    lines.append(summary)
+    return "\n".join(lines), int(failed)
