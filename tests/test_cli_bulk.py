@@ -176,7 +176,6 @@ def test_dms_reads_only_the_direct_messages(seeded, capsys) -> None:
         assert me.unread_counts(rooms[name])[0] == len(sent[rooms[name]])
 
 
-@pytest.mark.xfail(strict=False, reason="needs the spaces translation (branch spaces-matrix)")
 def test_space_reads_the_space_and_its_sub_spaces(make_actor, capsys) -> None:
     me, alice = make_actor("me"), make_actor("alice")
     server = me.user_id.split(":", 1)[1]
