@@ -202,3 +202,41 @@ async def test_A_reads_the_rooms_the_filter_shows() -> None:
         await pilot.pause()
         assert [r.room_id for r in service.requests] == [RANDOM]
         assert "bulk read of the rooms shown: 1 room read" in screen.status.last_text
+
+
+async def test_u_and_slash_work_inside_groups_and_hide_groups_left_empty() -> None:
+    app = app_for(LocalService(account()))
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await main_screen(pilot)
+        screen.select(RANDOM)
+        await pilot.pause()
+        await pilot.press("u")
+        await pilot.pause()
+        # Quiet (read) goes; every group keeps its unread rooms.
+        assert in_group("other", QUIET) not in screen.rooms.keys
+        assert in_group("other", RANDOM) in screen.rooms.keys
+        assert header("direct") in screen.rooms.keys
+        await pilot.press("u")
+        await pilot.press("slash", *"k8", "enter")
+        await pilot.pause()
+        # Only k8s matches: its groups (Eng, and Infra inside it) stay, the others go.
+        assert list(screen.rooms.keys) == [header(f"space:{ENG}"), header(f"space:{ENG}/{INFRA}"),
+                                           in_group(f"space:{ENG}/{INFRA}", K8S)]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert header("other") in screen.rooms.keys
+
+
+async def test_hostile_space_names_render_literally_and_a_cycle_does_not_hang() -> None:
+    hostile = "[bold red]Sp[/] \\x1b[31m $(rm)"
+    rooms = dict(account().rooms)
+    rooms["!loop1:t"] = space("!loop1:t", hostile, "!loop2:t", RANDOM)
+    rooms["!loop2:t"] = space("!loop2:t", "[link=x]two[/link]", "!loop1:t", "!gone:t")
+    app = app_for(LocalService(AccountState(ME, rooms)))
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await main_screen(pilot)
+        assert shown(screen.rooms, header("space:!loop1:t")).startswith("▾ [bold red]Sp[/] \\x1")
+        assert shown(screen.rooms, header("space:!loop1:t/!loop2:t")).startswith("  ▾ [link=x]two[/link]")
+        # Random is in the loop's space now, so no longer among the other rooms.
+        assert in_group("space:!loop1:t", RANDOM) in screen.rooms.keys
+        assert in_group("other", RANDOM) not in screen.rooms.keys
