@@ -9,12 +9,15 @@ from app.model.account import AccountState, sorted_rooms, sorted_threads
 from app.model.edits import latest_text
 from app.model.ids import MAIN
 from app.model.receipts import ReceiptType
+from app.model.spaces import group_account
 from app.model.unread import room_unread, threads_unread
 
 
 def status_document(account: AccountState, *, unread_only: bool = False) -> dict:
     rooms = []
     for room in sorted_rooms(account):
+        if room.is_space:
+            continue  # a space is a group (below), not a room with messages
         counts = room_unread(room)
         if unread_only and not counts.has_unread:
             continue
@@ -63,4 +66,35 @@ def status_document(account: AccountState, *, unread_only: bool = False) -> dict
                 "threads": threads,
             }
         )
-    return {"user_id": account.user_id, "rooms": rooms}
+    return {"user_id": account.user_id, "rooms": rooms, "groups": _groups(account)}
+
+
+def _groups(account: AccountState) -> list[dict]:
+    """The rooms pane's groups with their totals (each room counted once in a group,
+    however many of its sub-spaces hold it): spaces depth first, then direct messages,
+    then the other rooms."""
+    grouping = group_account(account.rooms.values())
+    found = []
+    for top in grouping.groups:
+        for group in top.walk():
+            unread = highlights = threads = 0
+            lower = False
+            for room_id in group.members:
+                room = account.rooms[room_id]
+                counts = room_unread(room)
+                unread += counts.unread
+                highlights += counts.local_highlights if room.encrypted else counts.highlights
+                threads += counts.unread_threads
+                lower = lower or (counts.lower_bound and counts.unread > 0)
+            found.append({
+                "kind": group.kind.value,
+                "space_id": group.space_id,
+                "name": group.title,
+                "depth": group.depth,
+                "unread": unread,
+                "unread_is_lower_bound": lower,
+                "highlights": highlights,
+                "unread_threads": threads,
+                "rooms": sorted(group.members),
+            })
+    return found
