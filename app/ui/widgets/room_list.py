@@ -14,6 +14,7 @@ touching five rooms) re-sorts cached keys instead of computing a thousand.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 
 from textual.content import Content
 from textual.reactive import reactive
@@ -311,11 +312,17 @@ class RoomList(KeyedList):
         sort = view.sort
         sort_keys = self._sort_keys
         keys: list[tuple] = []
+        # Rooms whose place in the sort changed (or that are new to it): only their
+        # groups are sorted again. A read that leaves a room's key as it was (it still
+        # has unread, its highlights are the same) moves nothing.
+        moved: list[RoomId] = []
         for summary in joined:
             cached = sort_keys.get(summary.room_id)
             if cached is None or cached[0] is not summary or cached[1] is not sort:
-                cached = (summary, sort, summary_sort_key(summary, sort))
-                sort_keys[summary.room_id] = cached
+                fresh = (summary, sort, summary_sort_key(summary, sort))
+                if cached is None or cached[2] != fresh[2]:
+                    moved.append(summary.room_id)
+                cached = sort_keys[summary.room_id] = fresh
             keys.append(cached[2])
         # No two keys are equal (the room ID is in each), so the order does not depend on
         # the order the summaries came in: the preview's and the account's agree.
@@ -331,7 +338,10 @@ class RoomList(KeyedList):
                     self._row_source.pop(key, None)
             layout_for = (id(self._grouping), sort, needle, view.unread_only,
                           selected if view.unread_only else None, frozenset(self._collapsed), self._built_glyphs)
-            order = self._grouped_order(order, changed, layout_for, [s.room_id for _, s in changed_summaries])
+            changed_ids = [s.room_id for _, s in changed_summaries]
+            # With unread-only, a room read or flagged enters or leaves the list whatever its key.
+            order = self._grouped_order(order, changed, layout_for, changed_ids,
+                                        changed_ids if view.unread_only else moved)
         else:
             self._shown_ids = order
             self._walk_stale = False
@@ -381,7 +391,9 @@ class RoomList(KeyedList):
             for room_id in by_id:
                 self._rows.pop(room_id, None)
 
-    def _grouped_order(self, order: list[RoomId], changed: dict, layout_for: tuple, changed_ids: list[RoomId]) -> list[str]:
+    def _grouped_order(
+        self, order: list[RoomId], changed: dict, layout_for: tuple, changed_ids: list[RoomId], moved: list[RoomId]
+    ) -> list[str]:
         """The rows of the groups: each header, then (unless collapsed) its own rooms in
         the sort's order, then its sub-spaces. With a filter on, a group with no room
         left in it or below is not shown.
@@ -398,7 +410,7 @@ class RoomList(KeyedList):
         if full:
             dirty = list(self._depth)
         else:
-            dirty = list(dict.fromkeys(g for room_id in changed_ids for g in self._own_groups_of.get(room_id, ())))
+            dirty = list(dict.fromkeys(g for room_id in moved for g in self._own_groups_of.get(room_id, ())))
         if dirty:
             rank = {room_id: i for i, room_id in enumerate(order)}
             groups = {g.key: g for top in self._grouping.groups for g in top.walk()} if full or len(dirty) > 8 else None
@@ -459,17 +471,11 @@ class RoomList(KeyedList):
 
     def _walk(self) -> list[RoomId]:
         """Every grouped room once, in the order shown (collapsed groups included)."""
-        walk: list[RoomId] = []
-        seen: set[RoomId] = set()
         if self._grouping is None:
-            return walk
-        for top in self._grouping.groups:
-            for group in top.walk():
-                for room_id in self._own.get(group.key, ()):
-                    if room_id not in seen:
-                        seen.add(room_id)
-                        walk.append(room_id)
-        return walk
+            return []
+        own = self._own
+        empty: list[RoomId] = []
+        return list(dict.fromkeys(chain.from_iterable(own.get(key, empty) for key in self._depth)))
 
     def _header_row(self, group: RoomGroup, closed: bool, glyphs, changed: dict) -> None:  # noqa: ANN001
         totals = self._totals[group.key].value()
