@@ -259,17 +259,22 @@ async def mark_bulk(session: Session, settings: Settings, args: MarkArgs) -> tup
         await asyncio.sleep(0.1)
 
 
+async def _resolved(client: MatrixClient, room: str) -> RoomId:
+    """A room ID as given, or the one an alias names."""
+    if not is_room_alias(room):
+        return room
+    try:
+        return await client.resolve_alias(room)
+    except RequestRefused as error:
+        raise CommandError(f"alias {room} does not resolve: {error}") from None
+
+
 async def _mark(session: Session, settings: Settings, args: MarkArgs, owner: Owner | None) -> str:
     """``mark``; when another process owns the profile, planned on its saved state and
     sent from here (nothing queued, so sent once)."""
     async with MatrixClient.from_session(session, request_timeout=REQUEST_TIMEOUT) as client:
         assert args.room is not None
-        room_id = args.room
-        if is_room_alias(room_id):
-            try:
-                room_id = await client.resolve_alias(room_id)
-            except RequestRefused as error:
-                raise CommandError(f"alias {args.room} does not resolve: {error}") from None
+        room_id = await _resolved(client, args.room)
         if args.fully_read:
             action = ReceiptAction(ActionKind.FULLY_READ, ReceiptType.PRIVATE, None, args.event_id, args.with_receipt)
         elif args.unthreaded:
@@ -466,14 +471,7 @@ async def _unflag(client: MatrixClient, room_ids: list[RoomId]) -> dict[RoomId, 
 
 async def _mark_bulk(session: Session, settings: Settings, args: MarkArgs, owner: Owner | None) -> tuple[str, int]:
     async with MatrixClient.from_session(session, request_timeout=REQUEST_TIMEOUT) as client:
-        space_id: RoomId | None = None
-        if args.space is not None:
-            space_id = args.space
-            if is_room_alias(space_id):
-                try:
-                    space_id = await client.resolve_alias(space_id)
-                except RequestRefused as error:
-                    raise CommandError(f"alias {args.space} does not resolve: {error}") from None
+        space_id = await _resolved(client, args.space) if args.space is not None else None
         core = await synced_core(client, settings, session_mode=args.receipt_type, owner=owner)
         core.private_supported = await client.supports_private_receipts()
         scope, room_ids = _bulk_rooms(core, args, space_id)
