@@ -152,7 +152,7 @@ def main_screen_commands(screen: MainScreen) -> list[PaletteCommand]:
             "app.quit",
         ),
     ]
-    grouping = screen.rooms.grouping
+    grouping = screen.account_groups()
     if grouping is not None:
         for top in grouping.groups:
             for group in top.walk():

@@ -11,6 +11,7 @@ from app.model.events import ALERT_HIGHLIGHT, ALERT_NOTIFY
 from app.model.plan import ReceiptRequest
 from app.model.receipts import ReceiptType
 from app.model.room import SPACE_TYPE, RoomState, ServerCounts, SpaceChild, add_timeline
+from app.ui.commands import main_screen_commands
 from app.ui.screens.bulk import BulkReadScreen
 from app.ui.screens.main import MainScreen
 from app.ui.widgets.room_list import GROUP_PREFIX, ROOM_IN_GROUP, room_of_key
@@ -240,3 +241,18 @@ async def test_hostile_space_names_render_literally_and_a_cycle_does_not_hang() 
         # Random is in the loop's space now, so no longer among the other rooms.
         assert in_group("space:!loop1:t", RANDOM) in screen.rooms.keys
         assert in_group("other", RANDOM) not in screen.rooms.keys
+
+
+async def test_the_palette_reads_a_space_or_the_dms_in_a_flat_list_too() -> None:
+    service = LocalService(account())
+    app = RecordingApp(service, Settings(confirm_above=10))  # flat
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await main_screen(pilot)
+        assert not any(key.startswith(GROUP_PREFIX) for key in screen.rooms.keys)
+        titles = [command.title for command in main_screen_commands(screen)]
+        assert "Read space Infra (bulk read, dry run first)" in titles
+        screen.read_direct()
+        await pilot.pause()
+        screen.read_space(INFRA)
+        await pilot.pause()
+        assert [r.room_id for r in service.requests] == [DM, K8S, BOTH]

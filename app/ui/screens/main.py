@@ -34,7 +34,7 @@ from app.model.account import AccountState, RoomSort, next_unread
 from app.model.bulk import NOTHING, BulkPlan, Clears, clears_all, clears_of, clears_thread, describe_clears
 from app.model.ids import MAIN, EventId, RoomId, ThreadId
 from app.model.plan import ActionKind, ReceiptAction, Refusal, Request, plan
-from app.model.spaces import GroupKind, RoomGroup
+from app.model.spaces import GroupKind, RoomGroup, group_account
 from app.model.receipts import ReceiptType
 from app.model.summary import RoomSummary
 from app.ui import keymap
@@ -725,8 +725,15 @@ class MainScreen(Screen[None]):
             scope = "other rooms"
         self.bulk_read(scope, sorted(group.members, key=self._shown_rank()))
 
-    def read_space(self, space_id: RoomId) -> None:
+    def account_groups(self):  # noqa: ANN201 - Grouping | None
+        """The account's groups, whether the list shows them or is flat."""
         grouping = self.rooms.grouping
+        if grouping is None and self.account is not None:
+            grouping = group_account(self.account.rooms.values())
+        return grouping
+
+    def read_space(self, space_id: RoomId) -> None:
+        grouping = self.account_groups()
         group = grouping.space(space_id) if grouping is not None else None
         if group is None:
             self._refuse("not a space you are in")
@@ -734,7 +741,7 @@ class MainScreen(Screen[None]):
         self.read_group(group)
 
     def read_direct(self) -> None:
-        grouping = self.rooms.grouping
+        grouping = self.account_groups()
         group = grouping.find("direct") if grouping is not None else None
         if group is None:
             self._refuse("no direct messages")
