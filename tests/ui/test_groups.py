@@ -256,3 +256,25 @@ async def test_the_palette_reads_a_space_or_the_dms_in_a_flat_list_too() -> None
         screen.read_space(INFRA)
         await pilot.pause()
         assert [r.room_id for r in service.requests] == [DM, K8S, BOTH]
+
+
+async def test_Z_switches_between_groups_and_a_flat_list_and_back() -> None:
+    app = app_for(LocalService(account()))
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await main_screen(pilot)
+        screen.select(K8S)
+        await pilot.pause()
+        grouped = list(screen.rooms.keys)
+        await pilot.press("Z")
+        await pilot.pause()
+        flat = list(screen.rooms.keys)
+        assert not any(key.startswith(GROUP_PREFIX) for key in flat)
+        # Every room once, no space among them; the selection kept.
+        assert sorted(flat) == sorted([BACKEND, K8S, BOTH, DM, RANDOM, QUIET])
+        assert screen.rooms.cursor_key == K8S
+        assert shown(screen.rooms, K8S).startswith("● k8s")
+        await pilot.press("Z")
+        await pilot.pause()
+        assert list(screen.rooms.keys) == grouped
+        assert room_of_key(screen.rooms.cursor_key) == K8S
+        assert shown(screen.rooms, in_group(f"space:{ENG}/{INFRA}", K8S)).startswith("    ● k8s")

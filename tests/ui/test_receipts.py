@@ -43,7 +43,7 @@ async def test_r_sends_a_threaded_receipt_in_the_current_mode_and_counts_drop_at
         assert screen.status.mode_text == "PRIVATE"
         await pilot.pause()
         status_last = screen.last_action.text
-        assert status_last == 'private receipt, thread "Deploy plan for Friday", up to 10:09'
+        assert status_last == 'private receipt, thread "Deploy plan for Friday", up to 10:09 · cleared 1 thread, 3 msgs'
         assert screen.status.queued == 1
         service.settle_all()
         await pilot.pause()
@@ -91,7 +91,7 @@ async def test_R_sends_an_unthreaded_receipt_for_the_whole_room(make_app, servic
         await pilot.pause()
         assert room_unread(service.room(OPS)).unread == 0
         assert shown(screen.rooms, OPS).split() == ["Ops", "@1"]  # the server's highlight stays until it syncs
-        assert screen.last_action.text == 'private receipt, whole room "Ops", up to 10:16'
+        assert screen.last_action.text == 'private receipt, whole room "Ops", up to 10:16 · cleared 2 threads, 9 msgs'
 
 
 async def test_f_moves_the_fully_read_marker(make_app, service) -> None:
@@ -167,15 +167,16 @@ async def test_a_server_refusal_rolls_the_count_back_and_notifies(make_app) -> N
 
 
 async def test_private_mode_never_sends_m_read_through_any_key_or_palette_entry(make_app, service) -> None:
-    app = make_app()
+    # Bulk reads send without their dialog here: they are among the paths checked.
+    app = make_app(Settings(confirm_above=1000))
     async with app.run_test(size=SIZE) as pilot:
         screen = await main_screen(pilot)
         await pilot.press("r", "R", "f")
         await pilot.press("tab", "j", "a", "a")
-        await pilot.press("tab", "r", "f")
+        await pilot.press("tab", "r", "f", "A")
         await pilot.pause()
         commands = main_screen_commands(screen)
-        assert len(commands) == 22
+        assert len(commands) == 27
         for command in commands:
             if command.binding_id in ("mode.toggle", "app.quit"):
                 continue  # switching to PUBLIC is the user's explicit choice; quitting ends the test

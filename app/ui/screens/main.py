@@ -114,7 +114,7 @@ class MainScreen(Screen[None]):
         self._seen: set[EventId] = set()
         # A bulk read under way: its name, the requests not yet answered, how many were
         # sent, and the server's refusals so far.
-        self._bulk: tuple[str, set[Request], int, list[str]] | None = None
+        self._bulk: tuple[str, set[Request], int, list[str], Clears] | None = None
         self.set_reactive(MainScreen.view, View(glyphs=settings.glyphs, grouped=settings.group_rooms))
 
     @property
@@ -564,6 +564,7 @@ class MainScreen(Screen[None]):
         server does not allow); report what happened on the status line."""
         # During the preview: the screen shows what the service will plan on.
         self._load_rooms_now()
+        before = self.service.account.rooms.get(room_id)
         try:
             result = self.service.submit(room_id, action)
         except Exception as error:  # the service's own failure must not take the UI down
@@ -585,7 +586,13 @@ class MainScreen(Screen[None]):
         self._last_request = result
         # Counts dropped already: the service applied and published the request.
         room = self.service.account.rooms.get(room_id)
-        self.last_action = LastAction(describe_request(room, result) if room else str(result), "sent")
+        text = describe_request(room, result) if room else str(result)
+        if before is not None:
+            # What it took off the counts, said after as before.
+            cleared = clears_of(before, result, self._seen)
+            if not cleared.nothing:
+                text += f" · cleared {describe_clears(cleared)}"
+        self.last_action = LastAction(text, "sent")
         return result
 
     def _hint(self, refusal: Refusal) -> str:
@@ -615,7 +622,9 @@ class MainScreen(Screen[None]):
         text = describe_request(room, outcome.request) if room is not None else outcome.request.event_id
         if outcome.accepted:
             if outcome.request == self._last_request:
-                self.last_action = LastAction(text, "settled")
+                # The same words as when it was sent (what it cleared included).
+                self.last_action = LastAction(self.last_action.text if self.last_action.outcome == "sent" else text,
+                                              "settled")
             return
         error = outcome.error or "refused"
         self.notify(
@@ -703,8 +712,6 @@ class MainScreen(Screen[None]):
         grouped = not self.view.grouped
         self.view = self.view.with_(grouped=grouped)
         self._say("rooms grouped under spaces" if grouped else "rooms in one flat list")
-        if self.selection is not None:
-            self.call_after_refresh(self.rooms.show_room, self.selection.room_id)
 
     def action_read_shown(self) -> None:
         """Read every room the list shows: all of them, or those the filter leaves."""
@@ -800,14 +807,14 @@ class MainScreen(Screen[None]):
             return
         sent = [r for r in results if not isinstance(r, Refusal)]
         refused = [r.reason for r in results if isinstance(r, Refusal)]
-        self._bulk = (dry.scope, set(sent), len(sent), refused)
+        self._bulk = (dry.scope, set(sent), len(sent), refused, dry.clears)
         self._bulk_progress()
         self._move_on_after_bulk()
 
     def _bulk_progress(self) -> None:
         if self._bulk is None:
             return
-        scope, waiting, total, refused = self._bulk
+        scope, waiting, total, refused, cleared = self._bulk
         done = total - len(waiting)
         failed = f", {len(refused)} refused" if refused else ""
         if waiting:
@@ -815,8 +822,9 @@ class MainScreen(Screen[None]):
             return
         self._bulk = None
         outcome = "failed" if refused and not total else "settled"
-        self.last_action = LastAction(f"bulk read of {scope}: {total} room{'s' if total != 1 else ''} read{failed}",
-                                      outcome)
+        self.last_action = LastAction(
+            f"bulk read of {scope}: {total} room{'s' if total != 1 else ''} read{failed} "
+            f"(cleared {describe_clears(cleared)})", outcome)
         if refused:
             self.notify("\n".join(refused[:10]), title=f"Bulk read of {scope}: {len(refused)} refused",
                         severity="warning", timeout=8, markup=False)

@@ -117,6 +117,8 @@ class RoomList(KeyedList):
         self._own_groups_of: dict[RoomId, list[str]] = {}
         self._layout_for: tuple | None = None
         self._walk_stale = False
+        # Row keys to forget with the next update (another layout's).
+        self._forget: list[str] = []
         self._header_shown: dict[str, tuple] = {}
         # The summary each grouped room row was last given from.
         self._row_source: dict[str, RoomSummary] = {}
@@ -175,12 +177,16 @@ class RoomList(KeyedList):
     def watch_view(self, old: View, new: View) -> None:
         if new != old:
             if new.grouped != old.grouped:
-                # Other keys for the same rooms: every row is given again.
+                # Other keys for the same rooms: every row is given again, the old ones
+                # forgotten once the new ones are shown.
+                self._forget.extend(self._rows)
                 self._built.clear()
                 self._row_source.clear()
                 self._header_shown.clear()
                 self._grouping_stale = True
             self._refresh_rows()
+            if new.grouped != old.grouped and self.selection is not None:
+                self.show_room(self.selection.room_id)
 
     def watch_selection(self, selection: Selection | None) -> None:
         if selection is None:
@@ -355,6 +361,9 @@ class RoomList(KeyedList):
             order = [*order, INVITES_HEADER, *(summary.room_id for summary in invites)]
             for summary in invites:
                 changed[summary.room_id] = summary
+        if self._forget:
+            forget += [key for key in self._forget if key not in changed]
+            self._forget = []
         self.update_rows(order, changed, forget)
 
     def _regroup(self, summaries: Sequence[RoomSummary]) -> None:
@@ -387,9 +396,9 @@ class RoomList(KeyedList):
         self._header_shown.clear()
         self._collapsed &= set(totals)
         if not grouping.trivial:
-            # Rows keyed by room ID alone (a flat list before) are not shown any more.
-            for room_id in by_id:
-                self._rows.pop(room_id, None)
+            # Rows keyed by room ID alone (a flat list before) are not shown any more:
+            # forgotten by the update (which still reads them for what was on screen).
+            self._forget.extend(room_id for room_id in by_id if room_id in self._rows)
 
     def _grouped_order(
         self, order: list[RoomId], changed: dict, layout_for: tuple, changed_ids: list[RoomId], moved: list[RoomId]
