@@ -22,6 +22,10 @@ from app.model.ids import MAIN, EventId, RoomId, ThreadId, UserId
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 
+# Room account data readmark writes: {"mode": "public" | "private" | "none"}; any other
+# content (``{}``) means the config's rules decide.
+RECEIPT_POLICY_TYPE: Final = "org.readmark.receipt_policy"
+RECEIPT_MODES: Final = ("public", "private", "none")
 # ``m.room.create``'s ``type`` for a space-room.
 SPACE_TYPE: Final = "m.space"
 # How far the thread of a related event is looked for (the spec recommends 3 hops).
@@ -133,6 +137,15 @@ class RoomState:
     # A space's children (state key: the child room) and a room's claimed parents.
     space_children: Mapping[RoomId, SpaceChild] = field(default_factory=dict)
     space_parents: Mapping[RoomId, SpaceParent] = field(default_factory=dict)
+    # ``m.room.join_rules``' ``join_rule`` and ``m.room.history_visibility``'s
+    # ``history_visibility`` (None until the state says), for the receipt policy's
+    # ``public`` and ``invite-only`` rules.
+    join_rule: str | None = None
+    history_visibility: str | None = None
+    # The receipt mode set for this room from readmark (``public``, ``private``,
+    # ``none``), kept in the room's account data (``RECEIPT_POLICY_TYPE``) so every
+    # readmark of this user agrees; None: the config's rules decide.
+    receipt_override: str | None = None
 
     # ---- derived indexes -------------------------------------------------
 
