@@ -4,7 +4,11 @@
 [receipts]
 mode = "private"            # or "public": what r, R, a and f send
 [receipts.rooms]
-"!abc:example.org" = "public"   # per-room override
+"!abc:example.org" = "public"   # per-room override ("public", "private" or "none")
+
+[[receipts.rule]]           # ordered: the first that matches a room decides
+match = "dm"                # dm, encrypted, public, invite-only, room:!id|#alias, space:!id|#alias
+mode = "private"            # public, private, or none (no receipt at all)
 
 [keys]
 "receipt.thread" = "r"      # remap a binding by its id (app/ui/keymap.py, the help screen)
@@ -29,6 +33,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from app.model.ids import is_room_alias, is_room_id
+from app.model.policy import RULE_KINDS, Mode, PolicyRule, parse_match
 from app.model.receipts import ReceiptType
 from app.model.sending import ModeRules
 from app.paths import config_file
@@ -48,17 +53,19 @@ class Settings:
     """What config.toml sets, with the defaults for what it leaves out."""
 
     receipt_mode: ReceiptType = ReceiptType.PRIVATE
-    room_modes: Mapping[str, ReceiptType] = field(default_factory=lambda: MappingProxyType({}))
+    room_modes: Mapping[str, ReceiptType | Mode] = field(default_factory=lambda: MappingProxyType({}))
     keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     glyphs: bool = True
     group_rooms: bool = True
     # A bulk read clearing more rooms than this asks for a confirmation first.
     confirm_above: int = 1
+    # The ordered receipt policy rules ([[receipts.rule]]).
+    rules: tuple[PolicyRule, ...] = ()
 
     @property
     def mode_rules(self) -> ModeRules:
         """What the receipt settings decide, for ``app.model.sending.room_mode``."""
-        return ModeRules(self.receipt_mode, self.room_modes)
+        return ModeRules(self.receipt_mode, self.room_modes, self.rules)
 
 
 _MODES = {"private": ReceiptType.PRIVATE, "public": ReceiptType.PUBLIC}
@@ -100,21 +107,30 @@ def parse_settings(document: Mapping[str, object], where: str = "config.toml") -
         raise fail(unknown[0], f"unknown section or key (known: {', '.join(sorted(_SECTIONS))})")
     receipts = _table(document, "receipts", fail)
     mode = ReceiptType.PRIVATE
-    room_modes: dict[str, ReceiptType] = {}
+    room_modes: dict[str, ReceiptType | Mode] = {}
+    rules: list[PolicyRule] = []
     for key, value in receipts.items():
         if key == "mode":
             mode = _mode(value, "receipts.mode", fail)
         elif key == "rooms":
             if not isinstance(value, dict):
-                raise fail("receipts.rooms", "must be a table of room ID = \"private\" | \"public\"")
+                raise fail("receipts.rooms", "must be a table of room ID = \"private\" | \"public\" | \"none\"")
             for room, room_mode in value.items():
                 if not is_room_id(room):
                     # An alias can move to another room; a privacy setting must not.
                     hint = " (aliases are not accepted: use the room ID)" if is_room_alias(room) else ""
                     raise fail(f"receipts.rooms.{room}", f"not a room ID (!id){hint}")
-                room_modes[room] = _mode(room_mode, f"receipts.rooms.{room}", fail)
+                if room_mode == "none":
+                    room_modes[room] = Mode.NONE
+                else:
+                    room_modes[room] = _mode(room_mode, f"receipts.rooms.{room}", fail, none=True)
+        elif key == "rule":
+            if not isinstance(value, list):
+                raise fail("receipts.rule", "must be a list of [[receipts.rule]] tables")
+            for number, entry in enumerate(value, 1):
+                rules.append(_rule(entry, number, fail))
         else:
-            raise fail(f"receipts.{key}", "unknown key (known: mode, rooms)")
+            raise fail(f"receipts.{key}", "unknown key (known: mode, rooms, rule)")
     keys: dict[str, str] = {}
     for key, value in _flatten(_table(document, "keys", fail)):
         if not isinstance(value, str) or not value.strip():
@@ -135,7 +151,31 @@ def parse_settings(document: Mapping[str, object], where: str = "config.toml") -
             raise fail("triage.confirm_above", "must be a whole number of rooms, 0 or more")
         confirm_above = value
     return Settings(mode, MappingProxyType(room_modes), MappingProxyType(keys), flags["glyphs"],
-                    flags["group_rooms"], confirm_above)
+                    flags["group_rooms"], confirm_above, tuple(rules))
+
+
+def _rule(entry: object, number: int, fail) -> PolicyRule:  # noqa: ANN001 - the parser's error maker
+    """One ``[[receipts.rule]]``: ``match`` and ``mode``, both required."""
+    where = f"receipts.rule[{number}]"
+    if not isinstance(entry, dict):
+        raise fail(where, "must be a table with match and mode")
+    unknown = sorted(set(entry) - {"match", "mode"})
+    if unknown:
+        raise fail(f"{where}.{unknown[0]}", "unknown key (known: match, mode)")
+    if "match" not in entry or "mode" not in entry:
+        raise fail(where, "needs both match and mode")
+    match = entry["match"]
+    parsed = parse_match(match) if isinstance(match, str) else None
+    if parsed is None:
+        kinds = ", ".join(k + (":ID" if k in ("room", "space") else "") for k in RULE_KINDS)
+        raise fail(f"{where}.match", f"must be one of {kinds} (ID: !room:server or #alias:server)")
+    kind, value = parsed
+    if value is not None and not (is_room_id(value) or is_room_alias(value)):
+        raise fail(f"{where}.match", f"{value!r} is not a room ID (!id) or alias (#name:server)")
+    mode = entry["mode"]
+    if mode not in ("public", "private", "none"):
+        raise fail(f"{where}.mode", 'must be "public", "private" or "none"')
+    return PolicyRule(kind, value, Mode(mode))
 
 
 # Just enough of TOML's key syntax to find the line a key is set on (tomllib keeps no
@@ -151,9 +191,16 @@ def _key_parts(dotted: str) -> list[str]:
     return [part[1:-1] if part[:1] in "\"'" else part for part in re.findall(_KEY_PART, dotted)]
 
 
+_ARRAY_KEY = r"^(.+)\[(\d+)\](?:\.(.+))?$"
+_ARRAY_HEADER = rf"^\s*\[\[\s*({_DOTTED})\s*\]\]\s*(?:#.*)?$"
+
+
 def _line_of(text: str, key: str) -> int | None:
     """The line that sets ``key`` (dotted), else the first line of a table or inline
-    table that holds it; None when neither is found."""
+    table that holds it; None when neither is found. ``table[n].key`` is ``key`` in the
+    n-th ``[[table]]`` (from 1), or that header's line."""
+    if match := re.match(_ARRAY_KEY, key):
+        return _array_line_of(text, match.group(1), int(match.group(2)), match.group(3))
     table: list[str] = []
     holder: int | None = None
     for number, line in enumerate(text.splitlines(), 1):
@@ -169,6 +216,28 @@ def _line_of(text: str, key: str) -> int | None:
         if holder is None and key.startswith(full + "."):
             holder = number
     return holder
+
+
+def _array_line_of(text: str, table: str, number: int, key: str | None) -> int | None:
+    seen = 0
+    header: int | None = None
+    for line_number, line in enumerate(text.splitlines(), 1):
+        if match := re.match(_ARRAY_HEADER, line):
+            if header is not None:
+                break  # the next entry: the key was not in this one
+            if ".".join(_key_parts(match.group(1))) == table:
+                seen += 1
+                if seen == number:
+                    header = line_number
+                    if key is None:
+                        return header
+            continue
+        if header is not None:
+            if re.match(_HEADER, line):
+                break
+            if (match := re.match(_ASSIGN, line)) and ".".join(_key_parts(match.group(1))) == key:
+                return line_number
+    return header
 
 
 def _flatten(table: dict, prefix: str = ""):
@@ -188,7 +257,8 @@ def _table(document: Mapping[str, object], name: str, fail) -> dict:
     return value
 
 
-def _mode(value: object, key: str, fail) -> ReceiptType:
+def _mode(value: object, key: str, fail, *, none: bool = False) -> ReceiptType:
     if not isinstance(value, str) or value.lower() not in _MODES:
-        raise fail(key, f"must be \"private\" or \"public\", not {value!r}")
+        words = '"private", "public" or "none"' if none else '"private" or "public"'
+        raise fail(key, f"must be {words}, not {value!r}")
     return _MODES[value.lower()]

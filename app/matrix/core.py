@@ -50,6 +50,7 @@ from app.model.plan import (
 from app.model.receipts import ReceiptType
 from app.model.events import TimelineEvent, Undecryptable
 from app.model.room import RoomState, backfill, fill_gap, gap_before_latest, replace_events
+from app.model.policy import needs_spaces, room_facts, space_ancestors, structure_of
 from app.model.sending import ModeRules, RoomMode, refuse_action, refuse_request, room_mode
 from app.model.unread import thread_unread, threads_unread
 
@@ -112,6 +113,8 @@ class ReadStateCore:
     ) -> None:
         self.account = AccountState(user_id)
         self.modes = modes if modes is not None else ModeRules()
+        # The spaces each room descends from, and the structure they were found for.
+        self._ancestors: tuple[tuple, dict[RoomId, frozenset[str]]] | None = None
         # What the session's toggle (``p``; ``mark --public``) chose; rooms pinned in
         # ``modes`` keep theirs.
         self.session_mode = session_mode if session_mode is not None else self.modes.default
@@ -179,8 +182,19 @@ class ReadStateCore:
         self.session_mode = modes.default
 
     def mode_in(self, room_id: RoomId | None) -> RoomMode:
-        """The receipt type read keys send in ``room_id``, and whether it is pinned."""
-        return room_mode(self.modes, self.session_mode, room_id)
+        """The receipt policy of ``room_id`` (``app.model.policy``): the receipt type its
+        read keys send, whether they send one, and what decided."""
+        room = self.account.rooms.get(room_id) if room_id is not None else None
+        if room is None:
+            return room_mode(self.modes, self.session_mode, room_id)
+        spaces: frozenset[str] = frozenset()
+        if needs_spaces(self.modes.rules):
+            rooms = self.account.rooms
+            structure = structure_of(rooms)
+            if self._ancestors is None or self._ancestors[0] != structure:
+                self._ancestors = (structure, space_ancestors(rooms))
+            spaces = self._ancestors[1].get(room.room_id, frozenset())
+        return room_mode(self.modes, self.session_mode, room_id, room_facts(room, spaces))
 
     def plan(self, room_id: RoomId, action: ReceiptAction) -> Request | Refusal:
         """The request ``action`` becomes, or why nothing may be sent. Changes nothing:

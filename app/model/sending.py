@@ -14,34 +14,79 @@ from types import MappingProxyType
 
 from app.model.ids import RoomId
 from app.model.plan import ActionKind, ReceiptAction, Refusal, Request
+from app.model.policy import Mode, PolicyRule, RoomFacts, decide
 from app.model.receipts import ReceiptType
 
 
 @dataclass(frozen=True, slots=True)
 class ModeRules:
-    """What config.toml says about receipt types: the default mode, and rooms pinned to one."""
+    """What config.toml says about receipt types: the default mode, rooms pinned to a
+    mode (``[receipts.rooms]``), and the ordered policy rules (``[[receipts.rule]]``)."""
 
     default: ReceiptType = ReceiptType.PRIVATE
-    rooms: Mapping[RoomId, ReceiptType] = field(default_factory=lambda: MappingProxyType({}))
+    rooms: Mapping[RoomId, ReceiptType | Mode] = field(default_factory=lambda: MappingProxyType({}))
+    rules: tuple[PolicyRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class RoomMode:
-    """The receipt type read keys send in one room, and whether a per-room setting chose it."""
+    """The receipt type read keys send in one room, whether a per-room setting or a rule
+    chose it (``pinned``: the session mode does not move it), whether they send a
+    receipt at all (``none``: they do not), and what decided, in words."""
 
     receipt_type: ReceiptType
     pinned: bool = False
+    sends: bool = True
+    rule: str = field(default="default", compare=False)
+
+    @property
+    def mode(self) -> Mode:
+        if not self.sends:
+            return Mode.NONE
+        return Mode.PUBLIC if self.receipt_type is ReceiptType.PUBLIC else Mode.PRIVATE
 
 
-def room_mode(rules: ModeRules, session_mode: ReceiptType | None, room_id: RoomId | None) -> RoomMode:
-    """A room pinned in ``rules`` keeps its type whatever the session mode is (the user
-    pinned it on purpose); any other room follows the session mode, which starts at the
-    default and is toggled for one session (``p``, ``mark --public``/``--private``)."""
-    if room_id is not None:
-        pinned = rules.rooms.get(room_id)
-        if pinned is not None:
-            return RoomMode(ReceiptType(pinned), True)
-    return RoomMode(session_mode if session_mode is not None else rules.default)
+def as_mode(value: ReceiptType | Mode | str) -> Mode:
+    """A mode from a receipt type, a mode, or its word."""
+    if isinstance(value, Mode):
+        return value
+    if isinstance(value, ReceiptType):
+        return Mode.PUBLIC if value is ReceiptType.PUBLIC else Mode.PRIVATE
+    if value in (ReceiptType.PUBLIC.value, ReceiptType.PRIVATE.value):
+        return as_mode(ReceiptType(value))
+    return Mode(value)
+
+
+def _of(mode: Mode, pinned: bool, rule: str) -> RoomMode:
+    if mode is Mode.NONE:
+        # No receipt goes out; the type is what a key would name if it could send one.
+        return RoomMode(ReceiptType.PRIVATE, pinned, False, rule)
+    return RoomMode(ReceiptType.PUBLIC if mode is Mode.PUBLIC else ReceiptType.PRIVATE, pinned, True, rule)
+
+
+def room_mode(
+    rules: ModeRules, session_mode: ReceiptType | None, room_id: RoomId | None, facts: RoomFacts | None = None
+) -> RoomMode:
+    """The receipt policy for one room (``app.model.policy``): the room's own setting,
+    a room pinned in config, the first matching rule, else the session mode, which
+    starts at the default and is toggled for one session (``p``,
+    ``mark --public``/``--private``). A pinned room or a rule keeps its mode whatever
+    the session mode is: the user chose it on purpose. ``facts`` (what the rules read
+    of the room) default to the room ID alone."""
+    session = session_mode if session_mode is not None else rules.default
+    if room_id is None:
+        return _of(as_mode(session), False, "session" if session is not rules.default else "default")
+    if facts is None:
+        facts = RoomFacts(room_id)
+    pinned = rules.rooms.get(room_id)
+    decision = decide(
+        facts,
+        rules.rules,
+        {room_id: as_mode(pinned)} if pinned is not None else None,
+        as_mode(session),
+        session_moved=session is not rules.default,
+    )
+    return _of(decision.mode, decision.pinned, decision.rule)
 
 
 def sends_receipt(action: ReceiptAction) -> bool:
@@ -69,6 +114,9 @@ def refuse_action(action: ReceiptAction, mode: RoomMode, *, private_supported: b
     """
     if not sends_receipt(action):
         return None
+    if not mode.sends:
+        return Refusal("receipts-off", f"receipts are off in this room ({mode.rule}): nothing is sent; "
+                                       "f still moves your fully-read marker")
     if action.receipt_type is ReceiptType.PUBLIC and mode.receipt_type is ReceiptType.PRIVATE:
         where = "this room is pinned to PRIVATE" if mode.pinned else "PRIVATE mode"
         return Refusal("private-mode", f"{where}: a public receipt needs PUBLIC mode")

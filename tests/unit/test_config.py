@@ -63,3 +63,59 @@ def test_errors_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
 def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"line 2"):
         load_settings(write(tmp_path, '[receipts]\nmode = "public\n'))
+
+
+def test_policy_rules_in_order_with_none(tmp_path: Path) -> None:
+    from app.model.policy import Mode, PolicyRule, RoomFacts
+
+    path = write(tmp_path, """
+[receipts]
+mode = "public"
+[receipts.rooms]
+"!quiet:x" = "none"
+
+[[receipts.rule]]
+match = "space:#work:x"
+mode = "private"
+
+[[receipts.rule]]
+match = "dm"
+mode = "none"
+
+[[receipts.rule]]
+match = "room:!a:x"
+mode = "public"
+""")
+    settings = load_settings(path)
+    assert settings.rules == (
+        PolicyRule("space", "#work:x", Mode.PRIVATE), PolicyRule("dm", None, Mode.NONE), PolicyRule("room", "!a:x", Mode.PUBLIC)
+    )
+    rules = settings.mode_rules
+    quiet = room_mode(rules, None, "!quiet:x")
+    assert not quiet.sends and quiet.rule == "room !quiet:x"
+    # A DM in the work space: the space rule comes first.
+    both = room_mode(rules, None, "!d:x", RoomFacts("!d:x", is_direct=True, spaces=frozenset({"#work:x"})))
+    assert both == RoomMode(ReceiptType.PRIVATE, pinned=True) and both.rule == "rule space #work:x"
+    dm = room_mode(rules, None, "!d:x", RoomFacts("!d:x", is_direct=True))
+    assert not dm.sends and dm.rule == "rule dm"
+    assert room_mode(rules, None, "!b:x") == RoomMode(ReceiptType.PUBLIC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[[receipts.rule]]\nmatch = "dm"\nmode = "loud"\n', 'line 3: receipts.rule[1].mode: must be "public", "private" or "none"'),
+        ('[[receipts.rule]]\nmatch = "dm"\nmode = "none"\n\n[[receipts.rule]]\nmatch = "dms"\nmode = "none"\n',
+         "line 6: receipts.rule[2].match: must be one of"),
+        ('[[receipts.rule]]\nmatch = "space:lobby"\nmode = "none"\n', "line 2: receipts.rule[1].match: 'lobby' is not a room ID"),
+        ('[[receipts.rule]]\nmatch = "dm"\n', "line 1: receipts.rule[1]: needs both match and mode"),
+        ('[[receipts.rule]]\nmatch = "dm"\nmode = "none"\ncolour = 1\n', "line 4: receipts.rule[1].colour: unknown key"),
+        ('[receipts]\nrule = 3\n', "receipts.rule: must be a list"),
+        ('[receipts]\nmode = "none"\n', 'receipts.mode: must be "private" or "public"'),
+    ],
+)
+def test_rule_errors_name_their_line(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    message = str(caught.value)
+    assert expected in message and "\n" not in message
