@@ -167,7 +167,7 @@ async def status(session: Session, *, as_json: bool, unread_only: bool, offline:
         if not isinstance(document, dict):
             async with MatrixClient.from_session(session, request_timeout=REQUEST_TIMEOUT) as client:
                 core = await synced_core(client, offline=offline, owner=owner)
-            document = status_document(core.account, unread_only=unread_only)
+            document = status_document(core.account, unread_only=unread_only, policy=core.mode_in)
     document["device"] = recovery.device_state(session.device_id)
     document["warnings"] = profile_warnings()
     return json.dumps(document, ensure_ascii=False) if as_json else status_text(document)

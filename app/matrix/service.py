@@ -645,7 +645,8 @@ class MatrixService(CoreFront):
         """What this owner says to a ``readmark status`` beside it (app/matrix/owner_socket.py)."""
         if request.get("request") != "status":
             return {"error": "unknown request"}
-        return {"status": status_document(self._core.account, unread_only=request.get("unread_only") is True)}
+        return {"status": status_document(self._core.account, unread_only=request.get("unread_only") is True,
+                                          policy=self._core.mode_in)}
 
     async def _run_as_owner(self, helpers: list[asyncio.Task]) -> None:
         try:

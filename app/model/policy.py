@@ -5,7 +5,7 @@ What decides, first match wins:
 
 1. the mode set for the room from readmark (``this room``), kept in the room's account
    data so every readmark of the user agrees (``RoomState.receipt_override``);
-2. ``[receipts.rooms]`` in config.toml (a room pinned by ID: ``room !id``);
+2. ``[receipts.rooms]`` in config.toml (a room pinned by ID: ``pinned in config``);
 3. the ordered ``[[receipts.rule]]`` list: by room ID or alias, by space (the room is a
    descendant), ``dm``, ``encrypted``, ``public`` (join rule public, or history
    world-readable), ``invite-only``;
@@ -99,8 +99,9 @@ class RoomFacts:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The mode a room takes, and what decided it: ``this room``, ``room !id``, a rule's
-    label, ``default`` or ``session``."""
+    """The mode a room takes, and what decided it: ``this room`` (set from readmark),
+    ``pinned in config`` (``[receipts.rooms]``), ``rule <label>``, ``default`` or
+    ``session`` (``p`` moved it)."""
 
     mode: Mode
     rule: str
@@ -123,7 +124,7 @@ def decide(
     if pinned_rooms:
         pinned = pinned_rooms.get(facts.room_id)
         if pinned is not None:
-            return Decision(pinned, f"room {facts.room_id}", True)
+            return Decision(pinned, "pinned in config", True)
     for rule in rules:
         if rule.matches(facts):
             return Decision(rule.mode, f"rule {rule.label}", True)

@@ -5,15 +5,24 @@ for it over its owner socket.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from app.model.account import AccountState, sorted_rooms, sorted_threads
+from app.model.ids import RoomId
+from app.model.room import RoomState
+from app.model.sending import RoomMode
 from app.model.edits import latest_text
 from app.model.ids import MAIN
-from app.model.receipts import ReceiptType
+from app.model.receipts import ReceiptKey, ReceiptType
 from app.model.spaces import group_account
 from app.model.unread import room_unread, threads_unread
 
 
-def status_document(account: AccountState, *, unread_only: bool = False) -> dict:
+def status_document(
+    account: AccountState, *, unread_only: bool = False, policy: Callable[[RoomId], RoomMode] | None = None
+) -> dict:
+    """``policy``: each room's receipt policy (the core's ``mode_in``); without it the
+    document says nothing of policies."""
     rooms = []
     for room in sorted_rooms(account):
         if room.is_space:
@@ -63,10 +72,27 @@ def status_document(account: AccountState, *, unread_only: bool = False) -> dict
                 "undecryptable": counts.undecryptable,
                 "marked_unread": room.marked_unread,
                 "fully_read": room.fully_read_event(),
+                **_policy(room, policy),
                 "threads": threads,
             }
         )
     return {"user_id": account.user_id, "rooms": rooms, "groups": _groups(account)}
+
+
+def _policy(room: RoomState, policy: Callable[[RoomId], RoomMode] | None) -> dict:
+    """The room's receipt policy, and the read position other members see: my furthest
+    public receipt the server confirmed (unthreaded or on the main timeline), or None."""
+    best: tuple[int, str] | None = None
+    for thread in (None, MAIN):
+        receipt = room.receipts.get(ReceiptKey(room.me, ReceiptType.PUBLIC, thread))
+        if receipt is not None:
+            candidate = (room.index.get(receipt.event_id, -1), receipt.event_id)
+            best = candidate if best is None or candidate > best else best
+    found: dict = {"visible_read_position": best[1] if best is not None else None}
+    if policy is not None:
+        mode = policy(room.room_id)
+        found["receipt_policy"] = {"mode": mode.mode.value, "rule": mode.rule}
+    return found
 
 
 def _groups(account: AccountState) -> list[dict]:

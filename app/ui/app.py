@@ -361,7 +361,7 @@ class ReadmarkApp(UnhandledErrorHook, App[None]):
         screen = self.main_screen
         mode = screen.mode.receipt_type if screen is not None else self.settings.receipt_mode
         keys = {spec.id: self.key_display(spec.id) for spec in keymap.KEYS}
-        self.push_screen(HelpScreen(mode, keys))
+        self.push_screen(HelpScreen(mode, keys, screen.mode.word if screen is not None else None))
 
     async def action_quit(self) -> None:
         """Quit; receipts not yet sent stay queued on disk (the service's ``close``)."""

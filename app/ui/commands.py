@@ -127,6 +127,11 @@ def main_screen_commands(screen: MainScreen) -> list[PaletteCommand]:
             screen.action_toggle_grouping, "group.flat",
         ),
         PaletteCommand(
+            f"Room receipt mode: next (now {screen.mode.word})",
+            "private, public, none (no receipts), or back to the rules; kept in the room's account data",
+            screen.action_cycle_room_policy, "room.policy",
+        ),
+        PaletteCommand(
             "Marked unread: toggle", "flag the selected room to come back to, or clear the flag",
             screen.action_mark_unread, "room.marked_unread",
         ),

@@ -146,6 +146,16 @@ KEYS: Final[tuple[KeySpec, ...]] = (
         wire='PUT /user/{{me}}/rooms/{{room}}/account_data/m.marked_unread {{"unread": true|false}} (no receipt)',
     ),
     KeySpec(
+        "room.policy",
+        "P",
+        "cycle_room_policy",
+        "room mode",
+        "set the selected room's receipt mode for every readmark of yours: private, public, none "
+        "(read keys send no receipt there; f still moves the fully-read marker), or back to the rules",
+        wire='PUT /user/{{me}}/rooms/{{room}}/account_data/org.readmark.receipt_policy {{"mode": ...}} (no receipt)',
+        show=False,
+    ),
+    KeySpec(
         "device.verify",
         "V",
         "verify_device",

@@ -41,10 +41,21 @@ class ModeState:
     pinned: bool = False
     # False when the server cannot take private receipts (no fallback to public).
     private_supported: bool = True
+    # False in a room whose policy is "none": read keys send no receipt there.
+    sends: bool = True
+    # What decided: "default", "session", "this room", "room !id", "rule dm"...
+    rule: str = "default"
 
     @property
     def can_send(self) -> bool:
-        return self.receipt_type is ReceiptType.PUBLIC or self.private_supported
+        return self.sends and (self.receipt_type is ReceiptType.PUBLIC or self.private_supported)
+
+    @property
+    def word(self) -> str:
+        """``PRIVATE``, ``PUBLIC`` or ``NONE``, then what decided unless it is the
+        session mode (the default, or ``p``): ``PRIVATE · rule dm``, ``NONE · this room``."""
+        word = "NONE" if not self.sends else self.receipt_type.label.upper()
+        return word if self.rule in ("default", "session") else f"{word} · {self.rule}"
 
 
 @dataclass(frozen=True, slots=True)

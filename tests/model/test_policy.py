@@ -89,7 +89,7 @@ def test_the_room_setting_then_a_pinned_room_come_before_any_rule(facts, rules, 
 
     assert decide(replace(facts, override=own), rules, {facts.room_id: pinned}, Mode.PUBLIC) == \
         Decision(own, "this room", True)
-    assert decide(facts, rules, {facts.room_id: pinned}, Mode.PUBLIC) == Decision(pinned, f"room {facts.room_id}", True)
+    assert decide(facts, rules, {facts.room_id: pinned}, Mode.PUBLIC) == Decision(pinned, "pinned in config", True)
 
 
 def test_none_refuses_every_receipt_and_lets_the_marker_move() -> None:

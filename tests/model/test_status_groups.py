@@ -38,3 +38,24 @@ def test_groups_total_each_room_once_and_spaces_are_not_rooms() -> None:
         ("direct", None, 0, 1, 1, ["!enc:t"]),
         ("other", None, 0, 1, 0, ["!loose:t"]),
     ]
+
+
+def test_each_room_says_its_receipt_policy_and_what_others_see() -> None:
+    from app.model.policy import Mode, PolicyRule
+    from app.model.receipts import Receipt, ReceiptKey, ReceiptType
+    from app.model.room import add_pending, apply_receipt
+    from app.model.sending import ModeRules, room_mode
+
+    room = add_timeline(RoomState("!r:t", ME, is_direct=True), [msg("$1", ts=1), msg("$2", ts=2)], limited=False)
+    room = apply_receipt(room, ReceiptKey(ME, ReceiptType.PUBLIC, None), Receipt("$1"))
+    room = apply_receipt(room, ReceiptKey(ME, ReceiptType.PRIVATE, None), Receipt("$2"))
+    # A public receipt not yet confirmed is not what others see.
+    room = add_pending(room, ReceiptKey(ME, ReceiptType.PUBLIC, "main"), Receipt("$2"))
+    rules = ModeRules(ReceiptType.PRIVATE, {}, (PolicyRule("dm", None, Mode.NONE),))
+    from app.model.policy import room_facts
+
+    document = status_document(AccountState(ME, {room.room_id: room}),
+                               policy=lambda room_id: room_mode(rules, None, room_id, room_facts(room)))
+    entry = document["rooms"][0]
+    assert entry["receipt_policy"] == {"mode": "none", "rule": "rule dm"}
+    assert entry["visible_read_position"] == "$1"

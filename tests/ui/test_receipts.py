@@ -220,7 +220,7 @@ async def test_a_pinned_public_room_sends_public_while_the_session_is_private(ma
         screen = await main_screen(pilot)
         await pilot.press("j", "j")
         assert screen.selection.room_id == RANDOM
-        assert screen.status.mode_text == "PUBLIC (room)"
+        assert screen.status.mode_text == "PUBLIC · pinned in config"
         await pilot.press("r")
         assert service.requests[-1] == ReceiptRequest(RANDOM, PUBLIC, "$rnd04-cats", MAIN)
         await pilot.press("k", "k")

@@ -92,7 +92,7 @@ mode = "public"
     )
     rules = settings.mode_rules
     quiet = room_mode(rules, None, "!quiet:x")
-    assert not quiet.sends and quiet.rule == "room !quiet:x"
+    assert not quiet.sends and quiet.rule == "pinned in config"
     # A DM in the work space: the space rule comes first.
     both = room_mode(rules, None, "!d:x", RoomFacts("!d:x", is_direct=True, spaces=frozenset({"#work:x"})))
     assert both == RoomMode(ReceiptType.PRIVATE, pinned=True) and both.rule == "rule space #work:x"

@@ -92,9 +92,11 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss", "close", id="help.close"),
     ]
 
-    def __init__(self, mode: ReceiptType, keys: dict[str, str]) -> None:
+    def __init__(self, mode: ReceiptType, keys: dict[str, str], word: str | None = None) -> None:
         super().__init__()
         self.mode = mode
+        # The mode as the status line names it, with what decided (``NONE · rule dm``).
+        self.word = word or mode_word(mode)
         # Binding ID -> key as shown to the user, after remapping.
         self.keys = keys
 
@@ -104,7 +106,7 @@ class HelpScreen(ModalScreen[None]):
                 Content.assemble(
                     ("readmark keys", "bold"),
                     "   receipt mode now: ",
-                    (mode_word(self.mode), "bold $warning" if self.mode is ReceiptType.PUBLIC else "bold $success"),
+                    (self.word, "bold $warning" if self.word.startswith("PUBLIC") else "bold $success"),
                     ("   (escape closes; remap with [keys] <id> = \"key\" in config.toml)", "$text-muted"),
                 ),
                 id="help-title",

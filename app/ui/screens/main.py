@@ -183,6 +183,8 @@ class MainScreen(Screen[None]):
         if self.selection is None or self.selection.room_id not in account.rooms:
             # The rooms pane sorts first; pick its top room once it has.
             self.call_later(self._select_first_room)
+        # A room's own mode can change with the account (set here or by another readmark).
+        self._update_mode()
         self._update_titles()
         self._update_clears()
 
@@ -252,6 +254,33 @@ class MainScreen(Screen[None]):
             return
         self.last_action = LastAction(f"{'marked' if flag else 'unmarked'} unread: {name}", "settled")
 
+    # The order P steps through a room's own setting: None is "back to the rules".
+    POLICY_CYCLE = (None, "private", "public", "none")
+
+    def action_cycle_room_policy(self) -> None:
+        room = self._room()
+        if room is None:
+            self._nothing_selected()
+            return
+        cycle = self.POLICY_CYCLE
+        current = room.receipt_override if room.receipt_override in cycle else None
+        new = cycle[(cycle.index(current) + 1) % len(cycle)]
+        name = room_title(room)
+        self._set_room_policy(room.room_id, new, name)
+
+    @work(group="room-policy", exit_on_error=False, name="room-policy")
+    async def _set_room_policy(self, room_id: RoomId, mode: str | None, name: str) -> None:
+        said = f"{name}: {mode.upper()} for every readmark of yours" if mode else f"{name}: back to the rules"
+        self.last_action = LastAction(said, "sent")
+        try:
+            await self.service.set_receipt_override(room_id, mode)
+        except MatrixError as error:
+            self.last_action = LastAction(f"{name}: mode not set: {error}", "failed")
+            return
+        self._update_mode()
+        decided = self.mode.word
+        self.last_action = LastAction(f"{said} (now {decided})" if not mode else said, "settled")
+
     def action_verify_device(self) -> None:
         device = self.sync_status.device
         if device is None:
@@ -283,7 +312,7 @@ class MainScreen(Screen[None]):
     def _update_mode(self) -> None:
         room_id = self.selection.room_id if self.selection else None
         mode = self.service.mode_in(room_id)
-        self.mode = ModeState(mode.receipt_type, mode.pinned, self.private_supported)
+        self.mode = ModeState(mode.receipt_type, mode.pinned, self.private_supported, mode.sends, mode.rule)
 
     def _update_titles(self) -> None:
         if not self.is_mounted:
@@ -484,10 +513,8 @@ class MainScreen(Screen[None]):
         if self.mode.pinned:
             room = self._room()
             name = room_title(room) if room is not None else "this room"
-            message = (
-                f"Session mode is now {mode_word(new_mode)}, but {name} is set to "
-                f"{mode_word(self.mode.receipt_type)} in config (room_modes)."
-            )
+            kept = "sends no receipts" if not self.mode.sends else f"stays {mode_word(self.mode.receipt_type)}"
+            message = f"Session mode is now {mode_word(new_mode)}, but {name} {kept} ({self.mode.rule})."
         elif new_mode is ReceiptType.PUBLIC:
             message = "PUBLIC: receipts (m.read) are visible to the other members."
         else:

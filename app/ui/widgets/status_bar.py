@@ -27,7 +27,6 @@ from textual.widget import Widget
 
 from app.matrix.service import SyncState, SyncStatus
 from app.model.receipts import ReceiptType
-from app.ui.describe import mode_word
 from app.ui.glyphs import glyphs_for
 from app.ui.state import LastAction, ModeState
 
@@ -131,10 +130,8 @@ class StatusBar(Widget):
     @property
     def mode_text(self) -> str:
         mode = self.mode
-        text = mode_word(mode.receipt_type)
-        if mode.pinned:
-            text += " (room)"
-        if not mode.can_send:
+        text = mode.word
+        if mode.sends and not mode.can_send:
             text += " (unsupported by server)"
         return text
 
@@ -196,6 +193,8 @@ class StatusBar(Widget):
         return "$warning"  # catching up, starting
 
     def _mode_style(self) -> str:
+        if not self.mode.sends:
+            return "bold $text on $panel"
         if not self.mode.can_send:
             return "bold $text on $error"
         if self.mode.receipt_type is ReceiptType.PUBLIC:
