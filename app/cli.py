@@ -110,6 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--unread-only", action="store_true", help="only rooms and threads with unread")
     status.add_argument("--offline", action="store_true", help="use the local cache only, no network")
 
+    audit = sub.add_parser(
+        "audit",
+        help="what other members can see of your reading, room by room, beside what only you see",
+        description="Sync once and show, per room, the read position other members see (your public "
+        "receipts) beside the one only you see (private), how far behind the latest messages each is, "
+        "the receipt policy that decides the room, and a warning for any public receipt of yours the "
+        "server holds in a room whose policy is private or none that readmark did not send.",
+    )
+    audit.add_argument("--json", action="store_true", help="print exactly one JSON document")
+    audit.add_argument("--offline", action="store_true", help="use the local cache only, no network")
+
     mark = sub.add_parser(
         "mark",
         help="send one read receipt or move the fully-read marker, and wait for the answer",
@@ -341,7 +352,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         return _login(args)
     if args.command == "logout":
         return _logout(args)
-    if args.command in ("status", "mark"):
+    if args.command in ("status", "mark", "audit"):
         return _one_shot(args)
     if args.command == "demo":
         return _demo(args)
@@ -456,8 +467,12 @@ def _one_shot(args: argparse.Namespace) -> int:
         if args.command == "status":
             session = _require_session()
             output = asyncio.run(
-                commands.status(session, as_json=args.json, unread_only=args.unread_only, offline=args.offline)
+                commands.status(session, as_json=args.json, unread_only=args.unread_only, offline=args.offline,
+                                settings=settings)
             )
+        elif args.command == "audit":
+            session = _require_session()
+            output = asyncio.run(commands.audit(session, settings, as_json=args.json, offline=args.offline))
         else:
             receipt_type = ReceiptType.PRIVATE if args.private else ReceiptType.PUBLIC if args.public else None
             if args.with_receipt and not args.fully_read:

@@ -42,7 +42,9 @@ from app.model.sending import refuse_action, sends_receipt
 from app.model.spaces import GroupKind, descendants, group_account
 from app.model.status import status_document
 from app.model.summary import room_title
-from app.store import cache
+from app.model.audit import audit_rooms
+from app.model.summary import room_title
+from app.store import cache, receipt_log
 from app.store.profile import Owner, ProfileLock
 
 log = logging.getLogger(__name__)
@@ -157,7 +159,9 @@ def profile_warnings(state: Path | None = None) -> list[str]:
     return warnings
 
 
-async def status(session: Session, *, as_json: bool, unread_only: bool, offline: bool) -> str:
+async def status(
+    session: Session, *, as_json: bool, unread_only: bool, offline: bool, settings: Settings | None = None
+) -> str:
     with profile_owned("status") as owner:
         document = None
         if owner is not None and not offline:
@@ -166,11 +170,44 @@ async def status(session: Session, *, as_json: bool, unread_only: bool, offline:
             document = answer.get("status") if answer is not None else None
         if not isinstance(document, dict):
             async with MatrixClient.from_session(session, request_timeout=REQUEST_TIMEOUT) as client:
-                core = await synced_core(client, offline=offline, owner=owner)
+                core = await synced_core(client, settings, offline=offline, owner=owner)
             document = status_document(core.account, unread_only=unread_only, policy=core.mode_in)
     document["device"] = recovery.device_state(session.device_id)
     document["warnings"] = profile_warnings()
     return json.dumps(document, ensure_ascii=False) if as_json else status_text(document)
+
+
+async def audit(session: Session, settings: Settings, *, as_json: bool, offline: bool) -> str:
+    """``readmark audit``: per room, what other members see of my reading beside what only
+    I see, and warnings where the server holds a public receipt of mine readmark did not
+    send in a room whose policy is not public."""
+    with profile_owned("audit") as owner:
+        async with MatrixClient.from_session(session, request_timeout=REQUEST_TIMEOUT) as client:
+            core = await synced_core(client, settings, offline=offline, owner=owner)
+    rooms = audit_rooms(core.account.rooms.values(), core.mode_in, room_title, receipt_log.read())
+    if as_json:
+        return json.dumps({"user_id": core.user_id, "rooms": [room.to_json() for room in rooms]}, ensure_ascii=False)
+    return audit_text(rooms)
+
+
+def audit_text(rooms: list) -> str:  # list[RoomAudit]
+    """One line per room: its mode and what decided, what others see (and how far behind
+    the latest messages that is), what only I see; a line per warning under it."""
+    lines = []
+    for room in rooms:
+        visible, private = room.visible, next((t.private for t in room.threads if t.thread_id == MAIN), None)
+
+        def where(position) -> str:  # noqa: ANN001 - a Position
+            if position is None or position.event_id is None:
+                return "nothing"
+            return "missing history" if position.behind is None else (
+                "up to date" if position.behind == 0 else f"{position.behind} behind")
+
+        mode = room.mode.value.upper() + ("" if room.rule == "default" else f" ({room.rule})")
+        lines.append(f"{printable_line(room.title)}  {mode}  others see: {where(visible)}  only you: {where(private)}")
+        for warning in room.warnings:
+            lines.append(f"  WARNING: {printable_line(warning.text)}")
+    return "\n".join(lines) if lines else "no rooms"
 
 
 @dataclass(frozen=True)
@@ -319,6 +356,8 @@ async def _mark(session: Session, settings: Settings, args: MarkArgs, owner: Own
         if isinstance(request, Refusal):
             raise CommandError(f"nothing sent: {request.reason}{_MARK_HINTS.get(request.code, '')}")
         await client.send_request(request)
+        if owner is None:  # the profile's one writer records it (the owner keeps its own)
+            receipt_log.record(receipt_log.entries_of(request, int(time.time() * 1000)))
         if isinstance(request, FullyReadRequest):
             kind = request.receipt_type
             extra = f" with a {kind.label} receipt up to {request.receipt_event_id}" if kind else ""
@@ -422,6 +461,8 @@ async def _send_queued(
 
     def on_settled(request: Request, error: MatrixError | None) -> None:
         outcomes[request] = None if error is None else str(error)
+        if error is None:
+            receipt_log.record(receipt_log.entries_of(request, int(time.time() * 1000)))
         progress.settled()
 
     def on_change(pending: int) -> None:

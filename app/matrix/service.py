@@ -57,13 +57,14 @@ from app.matrix.translate import SyncFormatError, parse_sync
 from app.model.account import AccountState
 from app.model.device import DeviceStanding
 from app.model.ids import EventId, RoomId, ThreadId
+from app.model.audit import RoomAudit, audit_rooms
 from app.model.bulk import BulkPlan
 from app.model.plan import ActionKind, ReceiptAction, ReceiptRequest, Refusal, Request, apply_optimistic
 from app.model.receipts import ReceiptType
 from app.model.sending import ModeRules, RoomMode
 from app.model.status import status_document
-from app.model.summary import RoomSummary, summarize
-from app.store import cache
+from app.model.summary import RoomSummary, room_title, summarize
+from app.store import cache, receipt_log
 from app.store.profile import Owner, ProfileLock
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,13 @@ class CoreFront:
 
     def load_local(self) -> AccountState:
         raise NotImplementedError
+
+    def audit(self) -> list[RoomAudit]:
+        """Who sees what of my reading, room by room (``app.model.audit``), checked
+        against the record of what readmark sent (``app/store/receipt_log.py``)."""
+        self.load_local()
+        core = self._core
+        return audit_rooms(core.account.rooms.values(), core.mode_in, room_title, receipt_log.read())
 
     def bulk_plan(self, scope: str, room_ids: Sequence[RoomId], seen: Sequence[EventId] = ()) -> BulkPlan:
         self.load_local()
@@ -743,6 +751,9 @@ class MatrixService(CoreFront):
         self._listener.account_changed(self._core.account)
 
     def _settled(self, request: Request, error: MatrixError | None) -> None:
+        if error is None:
+            # For the audit: what readmark itself sent (app/store/receipt_log.py).
+            receipt_log.record(receipt_log.entries_of(request, int(time.time() * 1000)))
         outcome = self._core.settled(request, None if error is None else str(error))
         self._publish()
         self._listener.receipt_settled(outcome)

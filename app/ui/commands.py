@@ -132,6 +132,10 @@ def main_screen_commands(screen: MainScreen) -> list[PaletteCommand]:
             screen.action_cycle_room_policy, "room.policy",
         ),
         PaletteCommand(
+            "Audit: who sees what you read", "public positions beside private ones, and warnings",
+            screen.action_audit, "room.audit",
+        ),
+        PaletteCommand(
             "Marked unread: toggle", "flag the selected room to come back to, or clear the flag",
             screen.action_mark_unread, "room.marked_unread",
         ),

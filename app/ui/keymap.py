@@ -156,6 +156,15 @@ KEYS: Final[tuple[KeySpec, ...]] = (
         show=False,
     ),
     KeySpec(
+        "room.audit",
+        "W",
+        "audit",
+        "who sees",
+        "who sees what you read: per room, the position other members see (your public receipts) beside "
+        "the one only you see, and a warning for a public receipt readmark did not send in a private room",
+        show=False,
+    ),
+    KeySpec(
         "device.verify",
         "V",
         "verify_device",

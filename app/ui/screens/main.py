@@ -281,6 +281,17 @@ class MainScreen(Screen[None]):
         decided = self.mode.word
         self.last_action = LastAction(f"{said} (now {decided})" if not mode else said, "settled")
 
+    def action_audit(self) -> None:
+        from app.ui.screens.audit import AuditScreen  # imported when first opened
+
+        try:
+            rooms = self.service.audit()
+        except Exception as error:  # the service's own failure must not take the UI down
+            log.exception("audit failed")
+            self._refuse(f"could not build the audit: {error}")
+            return
+        self.app.push_screen(AuditScreen(rooms))
+
     def action_verify_device(self) -> None:
         device = self.sync_status.device
         if device is None:
