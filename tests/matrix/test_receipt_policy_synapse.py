@@ -30,13 +30,19 @@ pytestmark = pytest.mark.synapse
 
 
 class Recorder:
-    """A ``ServiceListener`` that keeps the last account it was shown."""
+    """A ``ServiceListener`` that keeps the last account it was shown, and every receipt
+    mode it was shown for the room it ``watches``, in order."""
 
     def __init__(self) -> None:
         self.account: AccountState | None = None
+        self.watched: str | None = None
+        self.shown: list[str | None] = []
 
     def account_changed(self, account: AccountState) -> None:
         self.account = account
+        room = account.rooms.get(self.watched) if self.watched is not None else None
+        if room is not None and (not self.shown or self.shown[-1] != room.receipt_override):
+            self.shown.append(room.receipt_override)
 
     def status_changed(self, status: SyncStatus) -> None:
         pass
@@ -111,7 +117,7 @@ async def test_a_receipt_mode_set_from_one_profile_reaches_another_and_so_does_c
     async with running(service) as seen:
         await eventually(lambda: seen.override(room_id) is None)
         await service.set_receipt_override(room_id, "none")
-        # Shown at once (optimistic), and on the server once the call returns.
+        # Kept, and on the server once the call returns.
         assert service.account.rooms[room_id].receipt_override == "none"
         assert policy_on_server(me, room_id) == {"mode": "none"}
         assert await other.override_of(room_id) == "none"
@@ -146,8 +152,11 @@ async def test_a_refused_receipt_mode_is_taken_back(make_actor: Callable[..., Ma
         service = MatrixService(client, sync_timeout_ms=300)
         async with running(service) as seen:
             await eventually(lambda: seen.override(room_id) is None)
+            seen.watched, seen.shown = room_id, [None]
             with pytest.raises(MatrixError):
                 await service.set_receipt_override(room_id, "public")
+            # Shown before the server answered (optimistic), then taken back.
+            assert seen.shown == [None, "public", None]
             assert refusal.times == 0
             assert service.account.rooms[room_id].receipt_override is None
             assert seen.override(room_id) is None
