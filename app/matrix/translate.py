@@ -9,8 +9,9 @@ sees a sync dict.
 
 Per joined room, the order is: timeline events (so receipts and markers in the same sync
 can point at them), then the state that names the room (and its power levels, its type,
-a space's children and a room's parents), then receipts, room account data, and the
-server's notification counts. Room state is applied in Matrix order: the ``state``
+a space's children and a room's parents, its join rule and history visibility), then
+receipts, room account data (``m.fully_read``, ``m.marked_unread``, the receipt mode set
+from readmark), and the server's notification counts. Room state is applied in Matrix order: the ``state``
 block (state at the start of the timeline), then state events of the timeline in order;
 with ``state_after`` (MSC4222) the timeline's state first and ``state_after`` last.
 
