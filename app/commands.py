@@ -36,13 +36,12 @@ from app.matrix.service import MARKED_UNREAD, SHORT_LIVED_WAIT_S, load_thread, s
 from app.matrix.session import Session
 from app.model.bulk import BulkPlan, describe_clears
 from app.model.ids import MAIN, RoomId, is_event_id, is_room_alias, is_room_id
+from app.model.audit import audit_rooms
 from app.model.plan import ActionKind, FullyReadRequest, ReceiptAction, Refusal, Request
 from app.model.receipts import ReceiptType
 from app.model.sending import refuse_action, sends_receipt
 from app.model.spaces import GroupKind, descendants, group_account
 from app.model.status import status_document
-from app.model.summary import room_title
-from app.model.audit import audit_rooms
 from app.model.summary import room_title
 from app.store import cache, receipt_log
 from app.store.profile import Owner, ProfileLock

@@ -59,6 +59,7 @@ from app.matrix.session import Session
 from app.matrix.answers import MAX_ANSWER_BYTES, MAX_SYNC_BYTES, NotJson, decode_json, too_large
 from app.model.plan import FullyReadRequest, Request
 from app.model.receipts import ReceiptType
+from app.model.room import RECEIPT_POLICY_TYPE
 from app.model.sending import needs_private_receipts, refuse_request
 
 if TYPE_CHECKING:
@@ -556,6 +557,11 @@ class MatrixClient:
         """``PUT /user/{me}/rooms/{room}/account_data/{type}``."""
         path = f"{CLIENT_V3}/user/{_quote(self.user_id)}/rooms/{_quote(room_id)}/account_data/{_quote(event_type)}"
         await self._request("PUT", path, body=content)
+
+    async def set_receipt_policy(self, room_id: str, mode: str | None) -> None:
+        """The receipt mode chosen for a room from readmark, in its account data
+        (``RECEIPT_POLICY_TYPE``): ``{"mode": mode}``, or ``{}`` for None (no override)."""
+        await self.set_room_account_data(room_id, RECEIPT_POLICY_TYPE, {} if mode is None else {"mode": mode})
 
     async def set_read_markers(
         self,

@@ -49,7 +49,7 @@ from app.model.plan import (
 )
 from app.model.receipts import ReceiptType
 from app.model.events import TimelineEvent, Undecryptable
-from app.model.room import RoomState, backfill, fill_gap, gap_before_latest, replace_events
+from app.model.room import RECEIPT_MODES, RoomState, backfill, fill_gap, gap_before_latest, replace_events
 from app.model.policy import needs_spaces, room_facts, space_ancestors, structure_of
 from app.model.sending import ModeRules, RoomMode, refuse_action, refuse_request, room_mode
 from app.model.unread import thread_unread, threads_unread
@@ -250,6 +250,18 @@ class ReadStateCore:
         if room is None or room.marked_unread == flag:
             return False
         self._change_room(room_id, lambda room: replace(room, marked_unread=flag))
+        return True
+
+    def set_receipt_override(self, room_id: RoomId, mode: str | None) -> bool:
+        """Set the receipt mode chosen for a room from readmark (one of
+        ``RECEIPT_MODES``; None: the config's rules decide), here at once; whether it
+        changed (the server is told by the caller, and its sync confirms it)."""
+        if mode is not None and mode not in RECEIPT_MODES:
+            raise ValueError(f"a receipt mode is one of {', '.join(RECEIPT_MODES)} or None, not {mode!r}")
+        room = self.account.rooms.get(room_id)
+        if room is None or room.receipt_override == mode:
+            return False
+        self._change_room(room_id, lambda room: replace(room, receipt_override=mode))
         return True
 
     def settled(self, request: Request, error: str | None) -> ReceiptOutcome:

@@ -2,7 +2,7 @@
 canonical alias, heroes and member counts (the inputs of ``app.model.names``), its
 members' display names, whether it is encrypted, its power levels (for the push
 rules), its type (a space or not), a space's children and a room's claimed parents,
-updated by state events and the sync's room summary in the order they come.
+its join rule and history visibility (for the receipt policy), updated by state events and the sync's room summary in the order they come.
 
 Spaces' state comes from anybody allowed to send it, so it is bounded: at most
 ``MAX_SPACE_CHILDREN`` children per space and ``MAX_SPACE_PARENTS`` parents per room
@@ -36,7 +36,7 @@ class RoomNaming:
 
     __slots__ = (
         "me", "name", "alias", "heroes", "joined", "invited", "members", "_members_copied", "changed", "encrypted", "power",
-        "room_type", "children", "_children_copied", "parents", "_parents_copied",
+        "room_type", "children", "_children_copied", "parents", "_parents_copied", "join_rule", "history_visibility",
     )
 
     def __init__(self, room: RoomState) -> None:
@@ -60,6 +60,8 @@ class RoomNaming:
         self._children_copied = False
         self.parents: Mapping[RoomId, SpaceParent] = room.space_parents
         self._parents_copied = False
+        self.join_rule = room.join_rule
+        self.history_visibility = room.history_visibility
 
     def inputs(self) -> NameInputs:
         return NameInputs(self.name, self.alias, self.heroes, self.joined, self.invited)
@@ -108,6 +110,10 @@ class RoomNaming:
             if name != self.name:
                 self.name = name
                 self.changed = True
+        elif etype == "m.room.join_rules":
+            self.join_rule = _protocol_name(content.get("join_rule"), tally)
+        elif etype == "m.room.history_visibility":
+            self.history_visibility = _protocol_name(content.get("history_visibility"), tally)
         elif etype == "m.room.canonical_alias":
             alias = clean_name(content.get("alias"))
             if alias != self.alias:
@@ -239,6 +245,17 @@ def room_type(content: Mapping[str, Any]) -> str | None:
     protocol name."""
     value = content.get("type")
     return value if is_token(value) else None
+
+
+def _protocol_name(value: object, tally: Tally | None) -> str | None:
+    """A join rule or history visibility: a protocol name, else None (the state event
+    says nothing known). One present but not a protocol name is counted as skipped; an
+    absent one is not (a body trimmed by an older filter's ``event_fields`` has none)."""
+    if is_token(value):
+        return value  # type: ignore[return-value]
+    if value is not None and tally is not None:
+        tally.skipped += 1
+    return None
 
 
 def has_via(content: Mapping[str, Any]) -> bool:

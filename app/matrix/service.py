@@ -180,6 +180,12 @@ class ReadStateService(Protocol):
         """Flag a room as unread (``m.marked_unread``) or clear the flag; raises
         ``MatrixError`` (and takes it back) when the server refuses."""
 
+    async def set_receipt_override(self, room_id: RoomId, mode: str | None) -> None:
+        """Choose the receipt mode of a room (``public``, ``private``, ``none``; None
+        leaves it to the config's rules), kept in its account data so every readmark of
+        the account follows it; raises ``MatrixError`` (and takes it back) when the
+        server refuses."""
+
     async def verify(self, secret: str, progress: Progress | None = None) -> list[str]:
         """Verify this device with the recovery key or passphrase ``secret`` and restore
         the key backup (``app.matrix.recovery``); what was done, one line each. Raises
@@ -782,6 +788,26 @@ class MatrixService(CoreFront):
         except MatrixError:
             self._core.mark_unread(room_id, not flag)
             self._publish()
+            raise
+
+    async def set_receipt_override(self, room_id: RoomId, mode: str | None) -> None:
+        """Choose the room's receipt mode (``org.readmark.receipt_policy``; None clears
+        it): shown at once, then told to the server; taken back, and ``MatrixError``
+        raised, when it refuses. A mode outside ``RECEIPT_MODES`` raises ValueError."""
+        self.load_local()
+        room = self._core.account.rooms.get(room_id)
+        before = None if room is None else room.receipt_override
+        if not self._core.set_receipt_override(room_id, mode):
+            return
+        self._publish()
+        try:
+            await self._client.set_receipt_policy(room_id, mode)
+        except MatrixError:
+            room = self._core.account.rooms.get(room_id)
+            # Unless a sync said otherwise meanwhile, the room goes back to what it was.
+            if room is not None and room.receipt_override == mode:
+                self._core.set_receipt_override(room_id, before)
+                self._publish()
             raise
 
     def _token_failed(self, error: MatrixError) -> None:

@@ -12,29 +12,38 @@ byte nobody decodes. The filter asks for
   is encrypted, its power levels (for the push rules, and who may add a room to a
   space), its creation (its creators, and its type: a space or not), and where it sits
   among spaces (a space's ``m.space.child`` children, a room's ``m.space.parent``
-  claims);
+  claims), and its join rule and history visibility (what the receipt policy reads);
 - ephemeral events limited to receipts (no typing notifications);
-- room account data limited to ``m.fully_read`` and ``m.marked_unread`` (stable and
-  unstable names); global account data limited to ``m.direct`` and ``m.push_rules``; no
-  presence;
+- room account data limited to ``m.fully_read``, ``m.marked_unread`` (stable and
+  unstable names) and the receipt mode set for the room from readmark
+  (``org.readmark.receipt_policy``); global account data limited to ``m.direct`` and
+  ``m.push_rules``; no presence;
 - ``event_fields``: only the event fields the translation (``app.matrix.translate`` and,
   for each event, ``app.matrix.wire_events``) and decryption read. That drops
   ``unsigned.age``, ``formatted_body``, reply fallbacks' extra keys and the full ``redacted_because`` event, which make up much of a typical
   body. (Synapse 1.163 adds bundled aggregations after this filtering, so a thread
   root in a limited timeline still carries its whole ``m.thread`` summary.) Keep this
-  list in step with ``wire_events.py``.
+  list in step with ``wire_events.py``. Synapse 1.163 does not apply ``event_fields``
+  to account data (``m.fully_read``'s ``content.event_id`` and ``m.push_rules`` arrive
+  whole without being listed; tests/matrix/test_receipt_policy_synapse.py checks it for
+  the receipt mode's ``content.mode``); the spec does not say, so the receipt mode's
+  ``content.mode`` is listed anyway, for a server that would.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
+from app.model.room import RECEIPT_POLICY_TYPE
+
 DEFAULT_TIMELINE_LIMIT: Final = 30
 # Servers may cap the limit themselves; a client that asks for thousands per room on an
 # initial sync of 1,000 rooms asks for trouble.
 MAX_TIMELINE_LIMIT: Final = 200
 
-ROOM_ACCOUNT_DATA_TYPES: Final = ("m.fully_read", "m.marked_unread", "com.famedly.marked_unread")
+ROOM_ACCOUNT_DATA_TYPES: Final = (
+    "m.fully_read", "m.marked_unread", "com.famedly.marked_unread", RECEIPT_POLICY_TYPE
+)
 GLOBAL_ACCOUNT_DATA_TYPES: Final = ("m.direct", "m.push_rules")
 # State needed by the display-name algorithm (members: display names of heroes and
 # senders), whether the room is encrypted, who may notify the whole room (push rules'
@@ -51,6 +60,9 @@ ROOM_STATE_TYPES: Final = (
     # Spaces: a space's children, and the spaces a room claims as its parents.
     "m.space.child",
     "m.space.parent",
+    # What the receipt policy reads: who may join, and who may read the history.
+    "m.room.join_rules",
+    "m.room.history_visibility",
 )
 
 # Dotted paths; a literal "." in a key is escaped as "\." (spec: Filtering, event_fields).
@@ -99,6 +111,11 @@ EVENT_FIELDS: Final = (
     "content.displayname",
     "content.membership",
     "content.is_direct",
+    # The receipt policy's facts of a room, and the mode set for it from readmark
+    # (room account data).
+    "content.join_rule",
+    "content.history_visibility",
+    "content.mode",
     # Polls: the unstable (MSC3381) and stable forms of the question.
     "content.org\\.matrix\\.msc3381\\.poll\\.start.question",
     "content.m\\.poll.question",

@@ -9,8 +9,9 @@ sees a sync dict.
 
 Per joined room, the order is: timeline events (so receipts and markers in the same sync
 can point at them), then the state that names the room (and its power levels, its type,
-a space's children and a room's parents), then receipts, room account data, and the
-server's notification counts. Room state is applied in Matrix order: the ``state``
+a space's children and a room's parents, its join rule and history visibility), then
+receipts, room account data (``m.fully_read``, ``m.marked_unread``, the receipt mode set
+from readmark), and the server's notification counts. Room state is applied in Matrix order: the ``state``
 block (state at the start of the timeline), then state events of the timeline in order;
 with ``state_after`` (MSC4222) the timeline's state first and ``state_after`` last.
 
@@ -41,6 +42,8 @@ from app.model.events import TimelineEvent
 from app.model.ids import MAIN, RoomId, UserId, is_event_id, is_room_id, is_token, is_user_id
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import (
+    RECEIPT_MODES,
+    RECEIPT_POLICY_TYPE,
     RoomState,
     ServerCounts,
     add_timeline,
@@ -64,6 +67,8 @@ _RECEIPT_TYPES: Final = {"m.read": ReceiptType.PUBLIC, "m.read.private": Receipt
 _MARKED_UNREAD: Final = "m.marked_unread"
 _MARKED_UNREAD_UNSTABLE: Final = "com.famedly.marked_unread"
 _NO_COUNTS: Final = ServerCounts()
+# No receipt-policy event in a sync's room account data (None is one that clears it).
+_ABSENT: Final = object()
 # More than any sync filter asks for in one room (the filter's limit is far lower).
 MAX_TIMELINE_EVENTS: Final = 1000
 
@@ -307,7 +312,7 @@ def _apply_joined(
             updates["pending"] = pending
 
     # 4. Room account data.
-    fully_read, marked = _room_account_data(events_of(data.get("account_data"), tally), tally)
+    fully_read, marked, policy = _room_account_data(events_of(data.get("account_data"), tally), tally)
     if fully_read is not None and fully_read != room.fully_read:
         if room.pending_fully_read is None:
             updates["fully_read"] = fully_read
@@ -315,6 +320,10 @@ def _apply_joined(
             room = set_fully_read(room, fully_read)  # it also settles my pending marker
     if marked is not None and marked != room.marked_unread:
         updates["marked_unread"] = marked
+    # The receipt mode set from readmark: an event whose content names no mode ({})
+    # clears it.
+    if policy is not _ABSENT and policy != room.receipt_override:
+        updates["receipt_override"] = policy
 
     # 5. The server's counts (as set_server_counts would). A thread missing from the map
     # went to zero.
@@ -359,6 +368,11 @@ def _apply_joined(
         updates["space_children"] = names.children
     if names.parents is not room.space_parents and names.parents != room.space_parents:
         updates["space_parents"] = names.parents
+    # What the receipt policy reads of the room's state.
+    if names.join_rule != room.join_rule:
+        updates["join_rule"] = names.join_rule
+    if names.history_visibility != room.history_visibility:
+        updates["history_visibility"] = names.history_visibility
     return replace(room, **updates) if updates else room
 
 
@@ -435,6 +449,9 @@ def _apply_invite(room: RoomState, data: dict[str, Any], tally: Tally) -> RoomSt
         encrypted=names.encrypted,
         # The stripped state's m.room.create: an invite to a space is known as one.
         room_type=names.room_type,
+        # And its join rule and history visibility, when the server shares them.
+        join_rule=names.join_rule,
+        history_visibility=names.history_visibility,
     )
 
 
@@ -477,11 +494,15 @@ def _receipts(ephemeral: list[Any], tally: Tally) -> list[tuple[ReceiptKey, Rece
     return found
 
 
-def _room_account_data(events: list[Any], tally: Tally) -> tuple[str | None, bool | None]:
-    """``m.fully_read`` and the ``m.marked_unread`` flag in this sync (None when absent)."""
+def _room_account_data(events: list[Any], tally: Tally) -> tuple[str | None, bool | None, object]:
+    """``m.fully_read``, the ``m.marked_unread`` flag (None when absent) and the receipt
+    mode set from readmark (``RECEIPT_POLICY_TYPE``: a mode of ``RECEIPT_MODES``, None
+    for any other content, such as ``{}``; ``_ABSENT`` when the sync has none) in this
+    sync."""
     fully_read = None
     marked: bool | None = None
     marked_unstable: bool | None = None
+    policy: object = _ABSENT
     for raw in events:
         if type(raw) is not dict:
             tally.skipped += 1
@@ -504,8 +525,18 @@ def _room_account_data(events: list[Any], tally: Tally) -> tuple[str | None, boo
                 marked = unread
             else:
                 marked_unstable = unread
+        elif etype == RECEIPT_POLICY_TYPE:
+            mode = content.get("mode")
+            if type(mode) is str and mode in RECEIPT_MODES:
+                policy = mode
+            else:
+                # {} (readmark's own "no override") clears it silently; anything else
+                # is a bad shape, and clears it too.
+                if content:
+                    tally.skipped += 1
+                policy = None
     # The stable name wins when a sync carries both.
-    return fully_read, (marked if marked is not None else marked_unstable)
+    return fully_read, (marked if marked is not None else marked_unstable), policy
 
 
 def _push_rules_json(account_data: object, tally: Tally) -> str | None:

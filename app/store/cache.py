@@ -73,7 +73,7 @@ from app.model.events import (
 from app.model.names import NameInputs
 from app.model.push import ruleset_from_json
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
-from app.model.room import PowerLevels, RoomState, ServerCounts, SpaceChild, SpaceParent, trim_history
+from app.model.room import RECEIPT_MODES, PowerLevels, RoomState, ServerCounts, SpaceChild, SpaceParent, trim_history
 from app.model.spaces import DIRECT_LINKS, NO_LINKS, RoomLinks
 from app.model.summary import SUMMARY_VERSION, RoomSummary, summarize
 from app.model.unread import RoomUnread
@@ -83,8 +83,9 @@ log = logging.getLogger(__name__)
 
 # 2 added gap tokens, 3 room summaries, 4 events' facts instead of their text, 5 encrypted
 # events' ciphertext and the rooms' encryption, 6 the rooms' type, a space's children and
-# a room's parents, and the level that may add a space's children.
-SCHEMA_VERSION: Final = 6
+# a room's parents, and the level that may add a space's children, 7 the rooms' join rule,
+# history visibility and the receipt mode set for them from readmark.
+SCHEMA_VERSION: Final = 7
 FILE_NAME: Final = "readmark.sqlite3"
 MAX_EVENTS_PER_ROOM: Final = 500
 
@@ -458,7 +459,9 @@ def _discard(path: Path, reason: str) -> None:
 # A room is one JSON array, in this order:
 #   0 name, 1 membership, 2 is_direct, 3 events, 4 gaps_before, 5 history_complete,
 #   6 complete_threads, 7 receipts, 8 fully_read, 9 server_main, 10 server_threads,
-#   11 marked_unread, 12 name_inputs, 13 member_names, 14 gap_tokens
+#   11 marked_unread, 12 name_inputs, 13 member_names, 14 gap_tokens, 15 encrypted,
+#   16 power, 17 room_type, 18 space_children, 19 space_parents, 20 join_rule,
+#   21 history_visibility, 22 receipt_override
 # An event is [event_id, sender, ts, type, body, rel_type, relates_to, state_key,
 # redacted, redacts, thread_reply_count, msgtype|null, membership|null, member_name, key]
 # (msgtype and membership by their values); a receipt [user, type, thread|null, event, ts];
@@ -525,6 +528,9 @@ def encode_room(room: RoomState) -> bytes:
         room.room_type,
         {child_id: [child.order, child.ts] for child_id, child in room.space_children.items()},
         {parent_id: [parent.sender, parent.canonical] for parent_id, parent in room.space_parents.items()},
+        room.join_rule,
+        room.history_visibility,
+        room.receipt_override,
     ]
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
 
@@ -533,7 +539,7 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
     """The inverse of ``encode_room``. Raises CacheCorrupt (or a ValueError/TypeError/
     KeyError/IndexError) on anything that is not exactly that shape."""
     row = json.loads(data.decode("utf-8", "surrogatepass"))
-    if not isinstance(row, list) or len(row) != 20:
+    if not isinstance(row, list) or len(row) != 23:
         raise CacheCorrupt("a room row has the wrong shape")
     (
         name,
@@ -556,6 +562,9 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
         room_type,
         space_children,
         space_parents,
+        join_rule,
+        history_visibility,
+        receipt_override,
     ) = row
     events = tuple(TimelineEvent(*_checked_event(e)) for e in raw_events)
     receipts = {
@@ -566,6 +575,8 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
         isinstance(part, dict) for part in (server_threads, member_names, gap_tokens, space_children, space_parents)
     ):
         raise CacheCorrupt("a room row has the wrong shape")
+    if receipt_override is not None and receipt_override not in RECEIPT_MODES:
+        raise CacheCorrupt("a room's receipt mode is not one of readmark's")
     return RoomState(
         room_id=room_id,
         me=me,
@@ -589,6 +600,9 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
         room_type=_opt_str(room_type),
         space_children={_str(c): _space_child(v) for c, v in space_children.items()},
         space_parents={_str(p): _space_parent(v) for p, v in space_parents.items()},
+        join_rule=_opt_str(join_rule),
+        history_visibility=_opt_str(history_visibility),
+        receipt_override=receipt_override,
     )
 
 
@@ -817,4 +831,7 @@ def room_fields(room: RoomState) -> Mapping[str, Any]:
         "room_type": room.room_type,
         "space_children": dict(room.space_children),
         "space_parents": dict(room.space_parents),
+        "join_rule": room.join_rule,
+        "history_visibility": room.history_visibility,
+        "receipt_override": room.receipt_override,
     }

@@ -244,3 +244,28 @@ def test_the_background_budget_bounds_the_jobs_of_a_run() -> None:
     budgeted = [job for job in jobs if job.kind is not FillKind.DISCOVER]
     assert len(budgeted) == 5 - 1  # the discovery job counts against it too
     assert FILL_BUDGET == 300
+
+
+# ---- the receipt mode set from readmark -----------------------------------------------
+
+
+def test_a_receipt_override_is_set_at_once_and_says_whether_it_changed() -> None:
+    core = synced(message("$a"))
+    assert core.account.rooms[ROOM].receipt_override is None
+    assert core.set_receipt_override(ROOM, "none") is True
+    assert core.account.rooms[ROOM].receipt_override == "none"
+    assert core.set_receipt_override(ROOM, "none") is False
+    assert core.set_receipt_override(ROOM, "private") is True
+    assert core.set_receipt_override(ROOM, None) is True
+    assert core.account.rooms[ROOM].receipt_override is None
+    assert core.set_receipt_override(ROOM, None) is False
+    assert core.set_receipt_override("!unknown:test", "public") is False
+    assert "!unknown:test" not in core.account.rooms
+
+
+@pytest.mark.parametrize("mode", ["loud", "", "None", "PUBLIC"])
+def test_a_receipt_override_outside_the_modes_raises(mode: str) -> None:
+    core = synced(message("$a"))
+    with pytest.raises(ValueError):
+        core.set_receipt_override(ROOM, mode)
+    assert core.account.rooms[ROOM].receipt_override is None

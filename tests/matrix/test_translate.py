@@ -36,7 +36,7 @@ from app.model.event_text import event_text
 from app.model.events import Membership, MsgType, TimelineEvent
 from app.model.ids import MAIN
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
-from app.model.room import ServerCounts, SpaceChild, SpaceParent, add_pending
+from app.model.room import RECEIPT_MODES, RECEIPT_POLICY_TYPE, ServerCounts, SpaceChild, SpaceParent, add_pending
 from app.model.unread import room_unread, thread_unread, threads_unread
 
 ME = "@me:test"
@@ -697,6 +697,123 @@ def test_fully_read_and_marked_unread_come_from_room_account_data() -> None:
     assert not both.marked_unread  # the stable one wins
 
 
+# ---- the receipt policy's facts -------------------------------------------------------
+
+
+def policy(content: Any) -> dict[str, Any]:
+    return {"type": RECEIPT_POLICY_TYPE, "content": content}
+
+
+@pytest.mark.parametrize("mode", RECEIPT_MODES)
+def test_the_receipt_mode_set_from_readmark_comes_from_room_account_data(mode: str) -> None:
+    assert one_room(account_data=[policy({"mode": mode})]).receipt_override == mode
+
+
+def test_an_empty_receipt_policy_clears_the_override_and_an_absent_one_keeps_it() -> None:
+    account = apply_sync(fresh(), sync({ROOM: joined(account_data=[policy({"mode": "none"})])}))
+    assert account.rooms[ROOM].receipt_override == "none"
+    kept = apply_sync(account, sync({ROOM: joined([ev("$a")])}, next_batch="s2"))
+    assert kept.rooms[ROOM].receipt_override == "none"
+    cleared = apply_sync(kept, sync({ROOM: joined(account_data=[policy({})])}, next_batch="s3"))
+    assert cleared.rooms[ROOM].receipt_override is None
+    # Unchanged, a room is not copied.
+    again = apply_sync(cleared, sync({ROOM: joined(account_data=[policy({})], notifications=None)}, next_batch="s4"))
+    assert again.rooms[ROOM] is cleared.rooms[ROOM]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [{"mode": "loud"}, {"mode": "None"}, {"mode": None}, {"mode": 1}, {"mode": ["none"]}, {"mode": {"none": 1}},
+     {"mode": "PUBLIC"}, {"other": "none"}],
+)
+def test_a_bad_receipt_policy_means_no_override_and_is_counted(
+    content: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    account = apply_sync(fresh(), sync({ROOM: joined(account_data=[policy({"mode": "private"})])}))
+    with caplog.at_level(logging.DEBUG, logger="app.matrix.translate"):
+        account = apply_sync(account, sync({ROOM: joined(account_data=[policy(content)])}, next_batch="s2"))
+    assert account.rooms[ROOM].receipt_override is None
+    assert "sync: skipped 1 malformed item(s) in 1 room(s)" in caplog.text
+
+
+@pytest.mark.parametrize("content", [None, "none", ["mode", "none"], 7])
+def test_a_receipt_policy_without_an_object_content_is_skipped(content: object) -> None:
+    account = apply_sync(fresh(), sync({ROOM: joined(account_data=[policy({"mode": "public"})])}))
+    account = apply_sync(account, sync({ROOM: joined(account_data=[policy(content)])}, next_batch="s2"))
+    assert account.rooms[ROOM].receipt_override == "public"
+
+
+@pytest.mark.parametrize(("join_rule", "visibility"), [("public", "world_readable"), ("invite", "shared"),
+                                                        ("knock_restricted", "joined"), ("private", "invited")])
+def test_join_rule_and_history_visibility_come_from_the_state(join_rule: str, visibility: str) -> None:
+    room = one_room(state_events=[
+        state("m.room.join_rules", "", {"join_rule": join_rule}),
+        state("m.room.history_visibility", "", {"history_visibility": visibility}),
+    ])
+    assert (room.join_rule, room.history_visibility) == (join_rule, visibility)
+
+
+def test_the_timelines_state_changes_the_join_rule_and_a_later_sync_keeps_it() -> None:
+    account = apply_sync(fresh(), sync({ROOM: joined(
+        [state("m.room.join_rules", "", {"join_rule": "public"})],
+        state_events=[state("m.room.join_rules", "", {"join_rule": "invite"}),
+                      state("m.room.history_visibility", "", {"history_visibility": "shared"})],
+    )}))
+    assert account.rooms[ROOM].join_rule == "public"
+    later = apply_sync(account, sync({ROOM: joined([ev("$a")])}, next_batch="s2"))
+    assert (later.rooms[ROOM].join_rule, later.rooms[ROOM].history_visibility) == ("public", "shared")
+
+
+@pytest.mark.parametrize("value", [1, True, ["public"], {"rule": "public"}, "", "not a token", "bell\x07"])
+def test_a_bad_join_rule_or_history_visibility_is_none_and_counted(
+    value: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    account = apply_sync(fresh(), sync({ROOM: joined(state_events=[
+        state("m.room.join_rules", "", {"join_rule": "public"}),
+        state("m.room.history_visibility", "", {"history_visibility": "shared"}),
+    ])}))
+    with caplog.at_level(logging.DEBUG, logger="app.matrix.translate"):
+        account = apply_sync(account, sync({ROOM: joined(state_events=[
+            state("m.room.join_rules", "", {"join_rule": value}),
+            state("m.room.history_visibility", "", {"history_visibility": value}),
+        ])}, next_batch="s2"))
+    room = account.rooms[ROOM]
+    assert (room.join_rule, room.history_visibility) == (None, None)
+    assert "sync: skipped 2 malformed item(s) in 1 room(s)" in caplog.text
+
+
+def test_a_join_rules_event_without_its_field_leaves_none_uncounted(caplog: pytest.LogCaptureFixture) -> None:
+    """As a body trimmed by an older filter's event_fields (no content.join_rule) has it."""
+    account = apply_sync(fresh(), sync({ROOM: joined(state_events=[state("m.room.join_rules", "", {"join_rule": "public"})])}))
+    with caplog.at_level(logging.DEBUG, logger="app.matrix.translate"):
+        account = apply_sync(account, sync({ROOM: joined(state_events=[
+            {"type": "m.room.join_rules", "state_key": "", "event_id": "$j", "sender": ALICE}
+        ])}, next_batch="s2"))
+    assert account.rooms[ROOM].join_rule is None
+    assert "skipped" not in caplog.text
+
+
+def test_a_join_rule_with_a_state_key_is_not_the_rooms() -> None:
+    room = one_room(state_events=[state("m.room.join_rules", "x", {"join_rule": "public"})])
+    assert room.join_rule is None
+
+
+def test_an_invites_stripped_state_gives_its_join_rule_and_history_visibility() -> None:
+    invite = {"invite_state": {"events": [
+        {"type": "m.room.join_rules", "state_key": "", "sender": ALICE, "content": {"join_rule": "public"}},
+        {"type": "m.room.history_visibility", "state_key": "", "sender": ALICE,
+         "content": {"history_visibility": "world_readable"}},
+        {"type": "m.room.member", "state_key": ME, "sender": ALICE, "content": {"membership": "invite"}},
+    ]}}
+    room = apply_sync(fresh(), sync(invite={ROOM: invite})).rooms[ROOM]
+    assert (room.membership, room.join_rule, room.history_visibility) == ("invite", "public", "world_readable")
+    bad = {"invite_state": {"events": [
+        {"type": "m.room.join_rules", "state_key": "", "sender": ALICE, "content": {"join_rule": 5}},
+    ]}}
+    room = apply_sync(fresh(), sync(invite={ROOM: bad})).rooms[ROOM]
+    assert room.join_rule is None and room.history_visibility is None
+
+
 # ---- server counts ---------------------------------------------------------------------
 
 
@@ -982,12 +1099,16 @@ def test_the_filter_asks_for_per_thread_counts_and_little_else() -> None:
     assert room["timeline"] == {"limit": 50, "unread_thread_notifications": True, "lazy_load_members": True}
     assert room["state"]["lazy_load_members"] is True
     assert room["ephemeral"] == {"types": ["m.receipt"]}
-    assert set(room["account_data"]["types"]) == {"m.fully_read", "m.marked_unread", "com.famedly.marked_unread"}
+    assert set(room["account_data"]["types"]) == {
+        "m.fully_read", "m.marked_unread", "com.famedly.marked_unread", "org.readmark.receipt_policy"
+    }
     assert body["account_data"] == {"types": ["m.direct", "m.push_rules"]}
     assert set(room["state"]["types"]) == {
         "m.room.name", "m.room.canonical_alias", "m.room.member", "m.room.encryption", "m.room.power_levels",
-        "m.room.create", "m.space.child", "m.space.parent",
+        "m.room.create", "m.space.child", "m.space.parent", "m.room.join_rules", "m.room.history_visibility",
     }
+    # What the receipt policy reads of the state, and of the mode set from readmark.
+    assert {"content.join_rule", "content.history_visibility", "content.mode"} <= set(EVENT_FIELDS)
     # What the spaces read, and no more of the power levels' events map than its one entry.
     assert {"content.via", "content.order", "content.canonical", "content.type", "content.state_default",
             "content.events.m\\.space\\.child"} <= set(EVENT_FIELDS)
@@ -1019,7 +1140,8 @@ def fuzzed_events(draw: st.DrawFn) -> Any:
         "type": draw(st.sampled_from(["m.room.message", "m.reaction", "m.room.redaction", "m.room.member",
                                       "m.room.name", "m.room.encrypted", "m.poll.start", "m.sticker",
                                       "m.room.topic", "m.room.canonical_alias", "m.room.create",
-                                      "m.room.power_levels", "m.space.child", "m.space.parent"]) | _junk),
+                                      "m.room.power_levels", "m.space.child", "m.space.parent",
+                                      "m.room.join_rules", "m.room.history_visibility"]) | _junk),
         "event_id": draw(_event_ids),
         "sender": draw(_users),
         "origin_server_ts": draw(st.integers() | st.floats() | _junk),
@@ -1033,7 +1155,7 @@ def fuzzed_events(draw: st.DrawFn) -> Any:
         }) | _junk),
     }
     for key in ("name", "alias", "displayname", "redacts", "membership", "topic", "m.new_content", "m.poll",
-                "type", "order", "canonical", "state_default", "events"):
+                "type", "order", "canonical", "state_default", "events", "join_rule", "history_visibility"):
         if draw(st.booleans()):
             content[key] = draw(st.sampled_from(["join", "leave", "m.emote"]) | st.text() | _junk)
     if draw(st.booleans()):
@@ -1085,8 +1207,10 @@ def fuzzed_rooms(draw: st.DrawFn) -> Any:
         "state": _either(st.fixed_dictionaries({"events": _either(st.lists(fuzzed_events(), max_size=4))})),
         "ephemeral": _either(st.fixed_dictionaries({"events": st.lists(fuzzed_receipts(), max_size=3)})),
         "account_data": _either(st.fixed_dictionaries({"events": st.lists(st.fixed_dictionaries({
-            "type": st.sampled_from(["m.fully_read", "m.marked_unread", "com.famedly.marked_unread"]) | _junk,
-            "content": _either(st.fixed_dictionaries({"event_id": _event_ids, "unread": _junk})),
+            "type": st.sampled_from(["m.fully_read", "m.marked_unread", "com.famedly.marked_unread",
+                                     RECEIPT_POLICY_TYPE]) | _junk,
+            "content": _either(st.fixed_dictionaries({"event_id": _event_ids, "unread": _junk,
+                                                      "mode": st.sampled_from(RECEIPT_MODES) | _junk})),
         }), max_size=3)})),
         "unread_notifications": _either(st.fixed_dictionaries({"notification_count": _junk, "highlight_count": _junk})),
         "unread_thread_notifications": _either(st.dictionaries(_event_ids.filter(lambda x: isinstance(x, str)), _junk)),
@@ -1143,6 +1267,9 @@ def _exercise(account: AccountState) -> None:
                                                    and not event.redacted)
         assert not _UNSAFE.search(room.name)
         assert not any(_UNSAFE.search(name) for name in room.member_names.values())
+        assert room.receipt_override is None or room.receipt_override in RECEIPT_MODES
+        for fact in (room.join_rule, room.history_visibility):
+            assert fact is None or (type(fact) is str and fact.isprintable() and " " not in fact)
     sorted_rooms(account)
 
 

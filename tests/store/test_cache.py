@@ -19,7 +19,7 @@ from app.model.account import AccountState
 from app.model.events import Membership, MsgType, TimelineEvent
 from app.model.names import NameInputs
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
-from app.model.room import PowerLevels, RoomState, ServerCounts, SpaceChild, SpaceParent, add_pending, add_timeline
+from app.model.room import RECEIPT_MODES, PowerLevels, RoomState, ServerCounts, SpaceChild, SpaceParent, add_pending, add_timeline
 from app.model.unread import threads_unread
 from app.store import cache
 from app.store.cache import (
@@ -180,6 +180,9 @@ def rooms(draw: st.DrawFn) -> RoomState:
         room_type=draw(st.none() | st.just("m.space") | _ids),
         space_children=draw(st.dictionaries(_ids, st.builds(SpaceChild, _opt, st.integers()), max_size=4)),
         space_parents=draw(st.dictionaries(_ids, st.builds(SpaceParent, _ids, st.booleans()), max_size=3)),
+        join_rule=draw(st.none() | st.sampled_from(["public", "invite", "knock"]) | _ids),
+        history_visibility=draw(st.none() | st.sampled_from(["shared", "world_readable"]) | _ids),
+        receipt_override=draw(st.none() | st.sampled_from(RECEIPT_MODES)),
     )
 
 
@@ -259,6 +262,62 @@ def test_a_room_row_of_schema_5_raises_cache_corrupt() -> None:
     row = json.loads(encode_room(_space_room()))
     with pytest.raises(CacheCorrupt):
         decode_room("!space:test", ME, json.dumps(row[:17]).encode())
+
+
+def _policy_room(mode: str | None = "none") -> RoomState:
+    """A room with the receipt policy's facts set."""
+    return replace(
+        sample_room("!policy:test", name="Policy"),
+        join_rule="public",
+        history_visibility="world_readable",
+        receipt_override=mode,
+    )
+
+
+@pytest.mark.parametrize("mode", [*RECEIPT_MODES, None])
+def test_a_rooms_policy_facts_round_trip(mode: str | None) -> None:
+    room = _policy_room(mode)
+    restored = decode_room(room.room_id, ME, encode_room(room))
+    assert room_fields(restored) == room_fields(room)
+    assert (restored.join_rule, restored.history_visibility, restored.receipt_override) == (
+        "public", "world_readable", mode
+    )
+    save_account(AccountState(ME, {room.room_id: room}))
+    assert_same(load_account(ME), AccountState(ME, {room.room_id: room}))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        (20, 7),
+        (20, ["public"]),
+        (21, {"history_visibility": "shared"}),
+        (21, True),
+        (22, "loud"),
+        (22, ""),
+        (22, 0),
+        (22, ["none"]),
+        (22, {"mode": "none"}),
+    ],
+)
+def test_a_bad_policy_fact_raises_cache_corrupt_and_discards_the_cache(field: int, value: object) -> None:
+    room = _policy_room()
+    row = json.loads(encode_room(room))
+    row[field] = value
+    data = json.dumps(row).encode()
+    with pytest.raises(CacheCorrupt):
+        decode_room(room.room_id, ME, data)
+    save_account(AccountState(ME, {room.room_id: room}))
+    with sqlite3.connect(cache_path()) as db:
+        db.execute("UPDATE rooms SET data = ? WHERE room_id = ?", (data, room.room_id))
+    assert load_account(ME) is None
+    assert not cache_path().exists()
+
+
+def test_a_room_row_of_schema_6_raises_cache_corrupt() -> None:
+    row = json.loads(encode_room(_policy_room()))
+    with pytest.raises(CacheCorrupt):
+        decode_room("!policy:test", ME, json.dumps(row[:20]).encode())
 
 
 # ---- incremental writes ------------------------------------------------------------
@@ -443,7 +502,7 @@ def test_an_event_row_holds_every_field_of_an_event() -> None:
     restart, when decryption is tried again."""
     (event,) = json.loads(encode_room(add_timeline(RoomState("!a:test", ME), [message("$a")], limited=False)))[3]
     assert len(event) == len(dataclasses.fields(TimelineEvent)) - 1 == 17
-    assert SCHEMA_VERSION == 6
+    assert SCHEMA_VERSION == 7
 
 
 def test_a_decrypted_event_reaches_the_disk_as_its_ciphertext_only() -> None:

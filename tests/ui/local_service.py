@@ -43,6 +43,7 @@ class LocalService(CoreFront):
         self.outcomes: list[ReceiptOutcome] = []
         self.opened: list[tuple[RoomId, ThreadId]] = []
         self.flags: list[tuple[RoomId, bool]] = []
+        self.overrides: list[tuple[RoomId, str | None]] = []
         self.closed = False
         self.running = False
         self._pending: list[Request] = []
@@ -105,6 +106,11 @@ class LocalService(CoreFront):
     async def set_marked_unread(self, room_id: RoomId, flag: bool) -> None:
         self.flags.append((room_id, flag))
         if self._core.mark_unread(room_id, flag) and self._listener is not None:
+            self._listener.account_changed(self.account)
+
+    async def set_receipt_override(self, room_id: RoomId, mode: str | None) -> None:
+        self.overrides.append((room_id, mode))
+        if self._core.set_receipt_override(room_id, mode) and self._listener is not None:
             self._listener.account_changed(self.account)
 
     async def verify(self, secret: str, progress=None) -> list[str]:  # noqa: ANN001
