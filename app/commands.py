@@ -183,7 +183,8 @@ async def audit(session: Session, settings: Settings, *, as_json: bool, offline:
     with profile_owned("audit") as owner:
         async with MatrixClient.from_session(session, request_timeout=REQUEST_TIMEOUT) as client:
             core = await synced_core(client, settings, offline=offline, owner=owner)
-    rooms = audit_rooms(core.account.rooms.values(), core.mode_in, room_title, receipt_log.read())
+    rooms = audit_rooms(core.account.rooms.values(), core.mode_in, room_title, receipt_log.read(),
+                           int(time.time() * 1000))
     if as_json:
         return json.dumps({"user_id": core.user_id, "rooms": [room.to_json() for room in rooms]}, ensure_ascii=False)
     return audit_text(rooms)

@@ -239,7 +239,8 @@ class CoreFront:
         against the record of what readmark sent (``app/store/receipt_log.py``)."""
         self.load_local()
         core = self._core
-        return audit_rooms(core.account.rooms.values(), core.mode_in, room_title, receipt_log.read())
+        return audit_rooms(core.account.rooms.values(), core.mode_in, room_title, receipt_log.read(),
+                           int(time.time() * 1000))
 
     def bulk_plan(self, scope: str, room_ids: Sequence[RoomId], seen: Sequence[EventId] = ()) -> BulkPlan:
         self.load_local()

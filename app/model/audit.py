@@ -118,12 +118,20 @@ def _position(room: RoomState, thread_id: ThreadId, receipts: Iterable[Receipt |
     return Position(best[1], behind)
 
 
+# A receipt readmark sent is echoed in the next sync, seconds later; one still missing
+# after this long is worth a warning.
+ECHO_GRACE_MS = 120_000
+
+
 def audit_room(
-    room: RoomState, mode: RoomMode, title: str, sent: Sequence[SentReceipt] = ()
+    room: RoomState, mode: RoomMode, title: str, sent: Sequence[SentReceipt] = (), now_ms: int | None = None
 ) -> RoomAudit:
     """One room's audit. A warning is raised for each public receipt of mine the server
     holds in a room whose policy is private or none, unless readmark itself sent that
-    receipt (the policy was public then): another client of mine sent it."""
+    receipt (the policy was public then): another client of mine sent it. With
+    ``now_ms``, also for a receipt readmark sent more than ``ECHO_GRACE_MS`` ago that the
+    server's ``m.receipt`` never echoed back (its event is loaded, and my confirmed
+    receipt of that type there is still behind it)."""
     threads = []
     for thread_id in room.thread_ids:
         public = _position(room, thread_id, (_confirmed(room, ReceiptType.PUBLIC, None),
@@ -146,6 +154,22 @@ def audit_room(
                 f"a public receipt of yours ({scope}) at {receipt.event_id} that readmark did not send: "
                 f"other members see it, though this room is {policy.value.upper()} ({mode.rule})",
             ))
+    if now_ms is not None:
+        for entry in sent:
+            if entry.room_id != room.room_id or now_ms - entry.ts < ECHO_GRACE_MS:
+                continue
+            at = room.index.get(entry.event_id)
+            if at is None:
+                continue
+            keys = (None, entry.thread_id) if entry.thread_id is not None else (None,)
+            reached = max((room.index.get(r.event_id, -1) for r in
+                           (_confirmed(room, entry.receipt_type, k) for k in keys) if r is not None), default=-1)
+            if reached < at:
+                warnings.append(Warning(
+                    entry.thread_id, entry.event_id, entry.ts,
+                    f"readmark sent a {entry.receipt_type.label} receipt at {entry.event_id} that the server "
+                    "has not echoed back in your sync",
+                ))
     warnings.sort(key=lambda w: (w.ts, w.event_id))
     return RoomAudit(room.room_id, title, policy, mode.rule, tuple(threads), tuple(warnings))
 
@@ -155,10 +179,11 @@ def audit_rooms(
     mode_of: Callable[[RoomId], RoomMode],
     title_of: Callable[[RoomState], str],
     sent: Sequence[SentReceipt] = (),
+    now_ms: int | None = None,
 ) -> list[RoomAudit]:
     """The audit of every joined room that is not a space, by title."""
     found = [
-        audit_room(room, mode_of(room.room_id), title_of(room), sent)
+        audit_room(room, mode_of(room.room_id), title_of(room), sent, now_ms)
         for room in rooms
         if room.membership == "join" and not room.is_space
     ]

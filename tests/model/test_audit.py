@@ -77,3 +77,18 @@ def test_rooms_with_warnings_come_first_and_spaces_and_left_rooms_are_left_out()
     assert doc["warnings"][0]["event_id"] == "$2"
     assert doc["threads"][0] == {"thread_id": "main", "public": {"event_id": "$2", "behind": 2},
                                  "private": {"event_id": None, "behind": None}}
+
+
+def test_a_receipt_readmark_sent_that_never_came_back_warns_after_the_grace() -> None:
+    from app.model.audit import ECHO_GRACE_MS
+
+    state = room_with((PRIVATE, None, "$1", 5))
+    sent = [SentReceipt(1_000, ROOM, "main", PRIVATE, "$3"), SentReceipt(1_000, ROOM, None, PRIVATE, "$1")]
+    # Too recent to say: the sync may bring it yet.
+    assert audit_room(state, RoomMode(PRIVATE), "R", sent, now_ms=1_000 + ECHO_GRACE_MS - 1).warnings == ()
+    late = audit_room(state, RoomMode(PRIVATE), "R", sent, now_ms=1_000 + ECHO_GRACE_MS)
+    assert [(w.thread_id, w.event_id) for w in late.warnings] == [("main", "$3")]
+    assert "has not echoed back" in late.warnings[0].text
+    # Echoed (my confirmed private receipt reaches it): no warning.
+    echoed = room_with((PRIVATE, "main", "$3", 6), (PRIVATE, None, "$1", 5))
+    assert audit_room(echoed, RoomMode(PRIVATE), "R", sent, now_ms=10**9).warnings == ()
