@@ -134,20 +134,17 @@ class Grouping:
         """Only Other rooms: the pane shows a flat list, with no header."""
         return all(group.kind is GroupKind.OTHER for group in self.groups)
 
-    def find(self, key: str) -> RoomGroup | None:
+    def all(self) -> Iterable[RoomGroup]:
+        """Every group, depth first, top level first to last."""
         for top in self.groups:
-            for group in top.walk():
-                if group.key == key:
-                    return group
-        return None
+            yield from top.walk()
+
+    def find(self, key: str) -> RoomGroup | None:
+        return next((group for group in self.all() if group.key == key), None)
 
     def space(self, space_id: RoomId) -> RoomGroup | None:
         """The first group of a joined space, wherever it sits."""
-        for top in self.groups:
-            for group in top.walk():
-                if group.space_id == space_id:
-                    return group
-        return None
+        return next((group for group in self.all() if group.space_id == space_id), None)
 
 
 def group_rooms(
