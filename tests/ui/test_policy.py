@@ -41,6 +41,7 @@ async def test_a_none_room_sends_no_receipt_and_f_still_moves_the_marker() -> No
         screen.select(DM)
         await pilot.pause()
         assert screen.status.mode_text == "NONE · rule dm"
+        assert screen.status.clears_text == "r/R: no receipts here; f moves the marker"
         for key in ("r", "R", "a"):
             await pilot.press(key)
             await pilot.pause()

@@ -702,6 +702,10 @@ class MainScreen(Screen[None]):
         if whole.nothing:
             self.clears = ("", False)
             return
+        if not self.mode.sends:
+            # r and R send nothing here: say so rather than what they would clear.
+            self.clears = ("r/R: no receipts here; f moves the marker", False)
+            return
         event = self._highlighted_event()
         if event is None:
             thread = clears_thread(room, self.selection.thread_id, seen)
