@@ -13,6 +13,7 @@ touching five rooms) re-sorts cached keys instead of computing a thousand.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from itertools import chain
 
@@ -119,6 +120,12 @@ class RoomList(KeyedList):
         self._walk_stale = False
         # Row keys to forget with the next update (another layout's).
         self._forget: list[str] = []
+        # The last full refresh's account rooms, view and selection, its joined rooms in
+        # sort order with their sort keys, and the invites' rows after them.
+        self._last: tuple | None = None
+        self._sorted_ids: list[RoomId] = []
+        self._sorted_keys: list[tuple] = []
+        self._tail: list[str] = []
         self._header_shown: dict[str, tuple] = {}
         # The summary each grouped room row was last given from.
         self._row_source: dict[str, RoomSummary] = {}
@@ -209,7 +216,7 @@ class RoomList(KeyedList):
                 if room_id in self._own.get(group_key, ()):
                     # Open it and the groups above it (their keys are its prefixes).
                     self._collapsed = {k for k in self._collapsed if not group_key.startswith(k)}
-                    self._refresh_rows()
+                    self._refresh_rows(full=True)
                     keys = self._keys_in_list(room_id)
                     break
         if not keys:
@@ -238,7 +245,7 @@ class RoomList(KeyedList):
             self._collapsed.discard(key)
         else:
             self._collapsed.add(key)
-        self._refresh_rows()
+        self._refresh_rows(full=True)
         self.move_cursor_to(GROUP_PREFIX + key, announce=False)
         return group.title
 
@@ -261,7 +268,10 @@ class RoomList(KeyedList):
             return [summarize(room) for room in account.rooms.values()]
         return self.preview or None
 
-    def _refresh_rows(self) -> None:
+    def _refresh_rows(self, *, full: bool = False) -> None:
+        """``full``: lay out again though the account did not change (a group folded)."""
+        if not full and self._refresh_few():
+            return
         summaries = self._summaries()
         if summaries is None:
             return
@@ -334,6 +344,10 @@ class RoomList(KeyedList):
         # the order the summaries came in: the preview's and the account's agree.
         positions = sorted(range(len(joined)), key=keys.__getitem__)
         order = [joined[i].room_id for i in positions]
+        # What a later change of a few rooms starts from (``_refresh_few``).
+        self._sorted_ids = list(order)
+        self._sorted_keys = [keys[i] for i in positions]
+        self._last = (self.account.rooms if self.account is not None else None, view, selected)
         changed: dict[str, Row | RoomSummary] = {}
         forget: list[str] = list(removed)
         if self._grouped():
@@ -354,17 +368,113 @@ class RoomList(KeyedList):
             self._layout_for = None
             for _, summary in changed_summaries:
                 changed[summary.room_id] = summary
+        self._tail = []
         if invites:
             invites.sort(key=lambda summary: summary.title.casefold())
             header = Content.styled(f"Invites ({len(invites)})", "$text-muted bold")
             changed[INVITES_HEADER] = Row(header, selectable=False)
-            order = [*order, INVITES_HEADER, *(summary.room_id for summary in invites)]
+            self._tail = [INVITES_HEADER, *(summary.room_id for summary in invites)]
+            order = [*order, *self._tail]
             for summary in invites:
                 changed[summary.room_id] = summary
         if self._forget:
             forget += [key for key in self._forget if key not in changed]
             self._forget = []
         self.update_rows(order, changed, forget)
+
+    # More changed rooms than this in one account change: the full refresh.
+    FEW = 64
+
+    def _refresh_few(self) -> bool:
+        """The refresh for an account change that touched a few joined rooms (a receipt,
+        a sync into five rooms), with nothing else changed: those rooms' summaries only,
+        their rows, their groups' totals, and each room that moved in the sort taken out
+        and put back by bisection, instead of a summary per room and a sort of them all.
+        False (nothing done) for anything else: the full refresh does it; a test holds
+        the two to the same rows in the same order."""
+        account, last = self.account, self._last
+        if account is None or last is None or last[0] is None:
+            return False
+        rooms, view, selected = last
+        now_selected = self.selection.room_id if self.selection else None
+        if view != self.view or (view.unread_only and now_selected != selected) or self._forget:
+            return False
+        if view.glyphs != self._built_glyphs or (view.grouped and self._grouping_stale):
+            return False
+        new = account.rooms
+        if new is rooms:
+            return True
+        if len(new) != len(rooms):
+            return False
+        built, sort, sort_keys = self._built, view.sort, self._sort_keys
+        changed_summaries: list[tuple[RoomSummary, RoomSummary]] = []
+        for room_id, room in new.items():
+            if rooms.get(room_id) is room:
+                continue
+            old = built.get(room_id)
+            if old is None or len(changed_summaries) >= self.FEW:
+                return False
+            summary = summarize(room)
+            if old is summary or old == summary:
+                continue
+            if (old.links != summary.links or old.membership != summary.membership or old.title != summary.title
+                    or summary.membership != "join"):
+                return False  # structure, names, invites: the full refresh
+            changed_summaries.append((old, summary))
+        self._last = (new, view, selected)
+        if not changed_summaries:
+            return True
+        needle = view.name_filter.casefold().strip()
+
+        def listed(summary: RoomSummary) -> bool:
+            if summary.links.is_space or (needle and needle not in summary.title.casefold()):
+                return False
+            return not view.unread_only or summary.room_id == now_selected or summary.unread.has_unread
+
+        ids, keys = self._sorted_ids, self._sorted_keys
+        moved: list[RoomId] = []
+        for old, summary in changed_summaries:
+            room_id = summary.room_id
+            built[room_id] = summary
+            cached = sort_keys.get(room_id)
+            old_key = cached[2] if cached is not None and cached[1] is sort else summary_sort_key(old, sort)
+            new_key = summary_sort_key(summary, sort)
+            sort_keys[room_id] = (summary, sort, new_key)
+            was, now = listed(old), listed(summary)
+            if was == now and (not now or old_key == new_key):
+                continue
+            moved.append(room_id)
+            if was:
+                at = bisect.bisect_left(keys, old_key)
+                if at < len(ids) and ids[at] == room_id:
+                    del ids[at], keys[at]
+                else:  # not where its key says: the full refresh
+                    self._last = None
+                    return False
+            if now:
+                at = bisect.bisect_left(keys, new_key)
+                ids.insert(at, room_id)
+                keys.insert(at, new_key)
+        if self._grouping is not None and view.grouped:
+            for old, summary in changed_summaries:
+                for group_key in self._groups_of.get(summary.room_id, ()):
+                    totals = self._totals[group_key]
+                    totals.add(old, -1)
+                    totals.add(summary, 1)
+        changed: dict[str, Row | RoomSummary] = {}
+        if self._grouped():
+            layout_for = (id(self._grouping), sort, needle, view.unread_only,
+                          selected if view.unread_only else None, frozenset(self._collapsed), self._built_glyphs)
+            changed_ids = [s.room_id for _, s in changed_summaries]
+            order = self._grouped_order(ids, changed, layout_for, changed_ids,
+                                        changed_ids if view.unread_only else moved)
+        else:
+            order = list(ids)
+            self._shown_ids = order
+            for _, summary in changed_summaries:
+                changed[summary.room_id] = summary
+        self.update_rows([*order, *self._tail], changed, ())
+        return True
 
     def _regroup(self, summaries: Sequence[RoomSummary]) -> None:
         """Build the groups again (the structure changed: a space, a child, m.direct),
