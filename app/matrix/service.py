@@ -61,7 +61,7 @@ from app.model.audit import RoomAudit, audit_rooms
 from app.model.bulk import BulkPlan
 from app.model.plan import ActionKind, ReceiptAction, ReceiptRequest, Refusal, Request, apply_optimistic
 from app.model.receipts import ReceiptType
-from app.model.sending import ModeRules, RoomMode
+from app.model.sending import ModeRules, RoomMode, refuse_by_policy
 from app.model.status import status_document
 from app.model.summary import RoomSummary, room_title, summarize
 from app.store import cache, receipt_log
@@ -535,7 +535,7 @@ class MatrixService(CoreFront):
             self._report_queue_problems()
             self._answers = await owner_socket.serve(self._queue.path.parent, self._answer)
             helpers = self._helpers = [
-                asyncio.create_task(self._queue.run(self._client.send_request), name="receipt queue"),
+                asyncio.create_task(self._queue.run(self._send_checked), name="receipt queue"),
                 asyncio.create_task(self._adopt_handed_over(), name="receipt inbox"),
             ]
             helpers += [
@@ -710,6 +710,13 @@ class MatrixService(CoreFront):
             self._core.queued(request, now_ms=now_ms)
         self._publish()
         return results
+
+    async def _send_checked(self, request: Request) -> None:
+        """The queue's sender: the room's policy as it is now has the last word."""
+        refusal = refuse_by_policy(request, self._core.mode_in(request.room_id))
+        if refusal is not None:
+            raise RequestRefused(refusal.reason, errcode="M_READMARK_POLICY")
+        await self._client.send_request(request)
 
     def _unflag_later(self, room_id: RoomId) -> None:
         task = asyncio.create_task(self._clear_marked_unread(room_id), name="clear marked unread")

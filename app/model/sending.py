@@ -131,3 +131,18 @@ def refuse_request(request: Request, *, private_supported: bool) -> Refusal | No
     if needs_private_receipts(request) and not private_supported:
         return Refusal("no-private-receipts", NO_PRIVATE_RECEIPTS)
     return None
+
+
+def refuse_by_policy(request: Request, mode: RoomMode) -> Refusal | None:
+    """The policy's last word before a queued request leaves: the room's mode may have
+    changed since it was planned (a rule, ``P``, another readmark's setting). A receipt
+    in a room that now sends none, or a public one in a room now private, is refused,
+    never sent; a fully-read marker alone always goes."""
+    receipt_type = request.receipt_type
+    if receipt_type is None:
+        return None
+    if not mode.sends:
+        return Refusal("receipts-off", f"receipts are off in this room now ({mode.rule}): not sent")
+    if receipt_type is ReceiptType.PUBLIC and mode.receipt_type is ReceiptType.PRIVATE:
+        return Refusal("private-mode", f"this room is PRIVATE now ({mode.rule}): the public receipt was not sent")
+    return None

@@ -219,3 +219,37 @@ def test_synapse_does_not_trim_account_data_by_event_fields(make_actor: Callable
     room = me.sync(filter=sync_filter())["rooms"]["join"][room_id]
     join_rules = [e for e in room["state"]["events"] + room["timeline"]["events"] if e["type"] == "m.room.join_rules"]
     assert [e["content"] for e in join_rules] == [{"join_rule": "invite"}]
+
+
+async def test_a_queued_public_receipt_is_not_sent_once_the_room_is_private(
+    make_actor: Callable[..., MatrixActor], synapse
+) -> None:
+    """A public receipt left queued by an earlier run (the room was public then), and a
+    rule that makes the room private now: the policy as it is when the request leaves has
+    the last word, so it is refused, never sent; the witness sees nothing."""
+    from app import paths
+    from app.matrix.queue import QUEUE_FILE, ReceiptQueue
+    from app.model.plan import ReceiptRequest
+    from app.model.policy import Mode, PolicyRule
+    from app.model.receipts import ReceiptType
+    from app.model.sending import ModeRules
+
+    me, alice = make_actor("me"), make_actor("alice")
+    room = alice.create_room("Now private", invite=[me.user_id])
+    me.join(room)
+    event = alice.send_text(room, "hello")
+    queue = ReceiptQueue(paths.state_dir() / QUEUE_FILE, me.user_id)
+    queue.submit_many([ReceiptRequest(room, ReceiptType.PUBLIC, event, None)])  # not running: it stays on disk
+    service = MatrixService(MatrixClient.from_session(session_of(me)), sync_timeout_ms=300)
+    service.use_modes(ModeRules(ReceiptType.PUBLIC, {}, (PolicyRule("room", room, Mode.PRIVATE),)))
+    outcomes: list = []
+    async with running(service) as recorder:
+        recorder.receipt_settled = outcomes.append  # type: ignore[method-assign]
+        for _ in range(200):
+            if outcomes:
+                break
+            await asyncio.sleep(0.05)
+    assert len(outcomes) == 1 and not outcomes[0].accepted
+    assert "PRIVATE now" in outcomes[0].error
+    receipts = alice.room_receipts(room)
+    assert all(me.user_id not in by_type.get("m.read", {}) for by_type in receipts.values())

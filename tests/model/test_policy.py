@@ -135,3 +135,23 @@ def test_room_facts_and_space_ancestors_from_room_states() -> None:
     from dataclasses import replace
 
     assert room_facts(replace(rooms[ROOM], receipt_override="loud")).override is None
+
+
+def test_the_policy_has_the_last_word_on_a_queued_request() -> None:
+    from app.model.plan import FullyReadRequest, ReceiptRequest
+    from app.model.sending import refuse_by_policy
+
+    public = ReceiptRequest(ROOM, ReceiptType.PUBLIC, "$e", None)
+    private = ReceiptRequest(ROOM, ReceiptType.PRIVATE, "$e", "main")
+    marker = FullyReadRequest(ROOM, "$e")
+    marker_public = FullyReadRequest(ROOM, "$e", ReceiptType.PUBLIC, "$e")
+    none = RoomMode(ReceiptType.PRIVATE, True, False, "rule dm")
+    priv = RoomMode(ReceiptType.PRIVATE, True, True, "this room")
+    pub = RoomMode(ReceiptType.PUBLIC)
+    assert refuse_by_policy(public, pub) is None and refuse_by_policy(private, pub) is None
+    assert refuse_by_policy(public, priv).code == "private-mode"
+    assert refuse_by_policy(marker_public, priv).code == "private-mode"
+    assert refuse_by_policy(private, priv) is None
+    for request in (public, private, marker_public):
+        assert refuse_by_policy(request, none).code == "receipts-off"
+    assert refuse_by_policy(marker, none) is None
