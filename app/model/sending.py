@@ -137,9 +137,12 @@ def refuse_by_policy(request: Request, mode: RoomMode) -> Refusal | None:
     """The policy's last word before a queued request leaves: the room's mode may have
     changed since it was planned (a rule, ``P``, another readmark's setting). A receipt
     in a room that now sends none, or a public one in a room now private, is refused,
-    never sent; a fully-read marker alone always goes."""
+    never sent; a fully-read marker alone always goes. Only a room whose mode a setting
+    or a rule decides (``pinned``) refuses: where the session mode decides, the one it
+    was queued under stands (``p`` is for one session; a public receipt queued before a
+    quit still goes at the next start, as the user chose then)."""
     receipt_type = request.receipt_type
-    if receipt_type is None:
+    if receipt_type is None or not mode.pinned:
         return None
     if not mode.sends:
         return Refusal("receipts-off", f"receipts are off in this room now ({mode.rule}): not sent")

@@ -155,3 +155,5 @@ def test_the_policy_has_the_last_word_on_a_queued_request() -> None:
     for request in (public, private, marker_public):
         assert refuse_by_policy(request, none).code == "receipts-off"
     assert refuse_by_policy(marker, none) is None
+    # Where the session mode decides, the mode it was queued under stands.
+    assert refuse_by_policy(public, RoomMode(ReceiptType.PRIVATE)) is None
