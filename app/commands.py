@@ -36,7 +36,7 @@ from app.matrix.service import MARKED_UNREAD, SHORT_LIVED_WAIT_S, load_thread, s
 from app.matrix.session import Session
 from app.model.bulk import BulkPlan, describe_clears
 from app.model.ids import MAIN, RoomId, is_event_id, is_room_alias, is_room_id
-from app.model.audit import audit_rooms
+from app.model.audit import audit_rooms, describe_position
 from app.model.plan import ActionKind, FullyReadRequest, ReceiptAction, Refusal, Request
 from app.model.receipts import ReceiptType
 from app.model.sending import refuse_action, sends_receipt
@@ -196,13 +196,7 @@ def audit_text(rooms: list) -> str:  # list[RoomAudit]
     lines = []
     for room in rooms:
         visible, private = room.visible, next((t.private for t in room.threads if t.thread_id == MAIN), None)
-
-        def where(position) -> str:  # noqa: ANN001 - a Position
-            if position is None or position.event_id is None:
-                return "nothing"
-            return "missing history" if position.behind is None else (
-                "up to date" if position.behind == 0 else f"{position.behind} behind")
-
+        where = describe_position
         mode = room.mode.value.upper() + ("" if room.rule == "default" else f" ({room.rule})")
         lines.append(f"{printable_line(room.title)}  {mode}  others see: {where(visible)}  only you: {where(private)}")
         for warning in room.warnings:

@@ -41,6 +41,15 @@ class Position:
     behind: int | None
 
 
+def describe_position(position: Position | None) -> str:
+    """``nothing``, ``up to date``, ``3 behind``, or ``in missing history``."""
+    if position is None or position.event_id is None:
+        return "nothing"
+    if position.behind is None:
+        return "in missing history"
+    return "up to date" if position.behind == 0 else f"{position.behind} behind"
+
+
 @dataclass(frozen=True, slots=True)
 class ThreadAudit:
     thread_id: ThreadId

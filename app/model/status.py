@@ -15,6 +15,7 @@ from app.model.edits import latest_text
 from app.model.ids import MAIN
 from app.model.receipts import ReceiptKey, ReceiptType
 from app.model.spaces import group_account
+from app.model.summary import shown_highlights
 from app.model.unread import room_unread, threads_unread
 
 
@@ -109,7 +110,7 @@ def _groups(account: AccountState) -> list[dict]:
                 room = account.rooms[room_id]
                 counts = room_unread(room)
                 unread += counts.unread
-                highlights += counts.local_highlights if room.encrypted else counts.highlights
+                highlights += shown_highlights(counts, room.encrypted)
                 threads += counts.unread_threads
                 lower = lower or (counts.lower_bound and counts.unread > 0)
             found.append({

@@ -52,6 +52,12 @@ class RoomSummary:
     links: RoomLinks = NO_LINKS
 
 
+def shown_highlights(counts: RoomUnread, encrypted: bool) -> int:
+    """The ``@N`` a room shows: the server cannot read an encrypted room's mentions, so
+    there the count is readmark's own."""
+    return counts.local_highlights if encrypted else counts.highlights
+
+
 def room_title(room: RoomState) -> str:
     if room.name:
         return room.name

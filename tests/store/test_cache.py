@@ -245,17 +245,7 @@ def test_a_spaces_facts_round_trip() -> None:
     ],
 )
 def test_a_bad_space_fact_raises_cache_corrupt_and_discards_the_cache(field: int, value: object) -> None:
-    room = _space_room()
-    row = json.loads(encode_room(room))
-    row[field] = value
-    data = json.dumps(row).encode()
-    with pytest.raises(CacheCorrupt):
-        decode_room(room.room_id, ME, data)
-    save_account(AccountState(ME, {room.room_id: room}))
-    with sqlite3.connect(cache_path()) as db:
-        db.execute("UPDATE rooms SET data = ? WHERE room_id = ?", (data, room.room_id))
-    assert load_account(ME) is None
-    assert not cache_path().exists()
+    _assert_a_bad_field_discards(_space_room(), field, value)
 
 
 def test_a_room_row_of_schema_5_raises_cache_corrupt() -> None:
@@ -301,7 +291,12 @@ def test_a_rooms_policy_facts_round_trip(mode: str | None) -> None:
     ],
 )
 def test_a_bad_policy_fact_raises_cache_corrupt_and_discards_the_cache(field: int, value: object) -> None:
-    room = _policy_room()
+    _assert_a_bad_field_discards(_policy_room(), field, value)
+
+
+def _assert_a_bad_field_discards(room, field: int, value: object) -> None:  # noqa: ANN001 - a RoomState
+    """A room row with ``value`` at ``field`` raises CacheCorrupt, and a cache holding it
+    is discarded whole on load."""
     row = json.loads(encode_room(room))
     row[field] = value
     data = json.dumps(row).encode()

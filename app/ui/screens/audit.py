@@ -15,16 +15,9 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from app.model.audit import Position, RoomAudit
+from app.model.audit import RoomAudit
+from app.model.audit import describe_position as where
 from app.paths import styles_dir
-
-
-def where(position: Position | None) -> str:
-    if position is None or position.event_id is None:
-        return "nothing"
-    if position.behind is None:
-        return "in missing history"
-    return "up to date" if position.behind == 0 else f"{position.behind} behind"
 
 
 def audit_lines(rooms: list[RoomAudit]) -> list[Content]:

@@ -688,8 +688,7 @@ class MainScreen(Screen[None]):
         self._note_seen()
         group = self.rooms.cursor_group if self.focused is self.rooms else None
         if group is not None:
-            total = self._group_clears(group)
-            rooms = sum(1 for room_id in group.members if self._room_has_unread(room_id))
+            total, rooms = self._group_clears(group)
             text = f"R: {describe_clears(total, rooms=rooms)}" if not total.nothing else ""
             self.clears = (text, total.unseen_mentions > 0)
             return
@@ -719,18 +718,17 @@ class MainScreen(Screen[None]):
         parts.append(f"R: {describe_clears(whole)}")
         self.clears = (" · ".join(parts), whole.unseen_mentions > 0)
 
-    def _room_has_unread(self, room_id: RoomId) -> bool:
-        room = self.account.rooms.get(room_id) if self.account else None
-        return room is not None and not clears_all(room).nothing
-
-    def _group_clears(self, group: RoomGroup) -> Clears:
-        total = NOTHING
+    def _group_clears(self, group: RoomGroup) -> tuple[Clears, int]:
+        """What R on the group's header would clear, and of how many rooms."""
+        total, count = NOTHING, 0
         rooms = self.account.rooms if self.account else {}
         for room_id in group.members:
             room = rooms.get(room_id)
             if room is not None:
-                total = total + clears_all(room, self._seen)
-        return total
+                clears = clears_all(room, self._seen)
+                if not clears.nothing:
+                    total, count = total + clears, count + 1
+        return total, count
 
     def _note_seen(self) -> None:
         """The timeline's lines on screen now: their mentions have been seen."""

@@ -24,7 +24,7 @@ from app.model.account import AccountState
 from app.model.ids import RoomId
 from app.model.room import RoomState
 from app.model.spaces import Grouping, RoomGroup, group_rooms
-from app.model.summary import RoomSort, RoomSummary, summarize, summary_sort_key
+from app.model.summary import RoomSort, RoomSummary, shown_highlights, summarize, summary_sort_key
 from app.ui.describe import count_text
 from app.ui.glyphs import glyphs_for
 from app.ui.state import Selection, View
@@ -69,7 +69,7 @@ class Totals:
     def add(self, summary: RoomSummary, sign: int) -> None:
         counts = summary.unread
         self.unread += sign * counts.unread
-        self.highlights += sign * (counts.local_highlights if summary.encrypted else counts.highlights)
+        self.highlights += sign * shown_highlights(counts, summary.encrypted)
         self.threads += sign * counts.unread_threads
         self.lower += sign * int(counts.lower_bound and counts.unread > 0)
         self.rooms_unread += sign * int(counts.has_unread)
@@ -303,12 +303,7 @@ class RoomList(KeyedList):
         if self._grouping_stale and view.grouped:
             self._regroup(summaries)
         elif self._grouping is not None and view.grouped:
-            for old, summary in changed_summaries:
-                for group_key in self._groups_of.get(summary.room_id, ()):
-                    totals = self._totals[group_key]
-                    if old is not None:
-                        totals.add(old, -1)
-                    totals.add(summary, 1)
+            self._add_to_totals(changed_summaries)
 
         selected = self.selection.room_id if self.selection else None
         needle = view.name_filter.casefold().strip()
@@ -356,12 +351,8 @@ class RoomList(KeyedList):
                 forget += [key for key in self._row_source if room_of_key(key) in gone]
                 for key in forget:
                     self._row_source.pop(key, None)
-            layout_for = (id(self._grouping), sort, needle, view.unread_only,
-                          selected if view.unread_only else None, frozenset(self._collapsed), self._built_glyphs)
-            changed_ids = [s.room_id for _, s in changed_summaries]
-            # With unread-only, a room read or flagged enters or leaves the list whatever its key.
-            order = self._grouped_order(order, changed, layout_for, changed_ids,
-                                        changed_ids if view.unread_only else moved)
+            order = self._grouped_order(order, changed, self._layout_key(needle, selected),
+                                        [s.room_id for _, s in changed_summaries], moved)
         else:
             self._shown_ids = order
             self._walk_stale = False
@@ -456,18 +447,11 @@ class RoomList(KeyedList):
                 ids.insert(at, room_id)
                 keys.insert(at, new_key)
         if self._grouping is not None and view.grouped:
-            for old, summary in changed_summaries:
-                for group_key in self._groups_of.get(summary.room_id, ()):
-                    totals = self._totals[group_key]
-                    totals.add(old, -1)
-                    totals.add(summary, 1)
+            self._add_to_totals(changed_summaries)
         changed: dict[str, Row | RoomSummary] = {}
         if self._grouped():
-            layout_for = (id(self._grouping), sort, needle, view.unread_only,
-                          selected if view.unread_only else None, frozenset(self._collapsed), self._built_glyphs)
-            changed_ids = [s.room_id for _, s in changed_summaries]
-            order = self._grouped_order(ids, changed, layout_for, changed_ids,
-                                        changed_ids if view.unread_only else moved)
+            order = self._grouped_order(ids, changed, self._layout_key(needle, selected),
+                                        [s.room_id for _, s in changed_summaries], moved)
         else:
             order = list(ids)
             self._shown_ids = order
@@ -510,6 +494,21 @@ class RoomList(KeyedList):
             # forgotten by the update (which still reads them for what was on screen).
             self._forget.extend(room_id for room_id in by_id if room_id in self._rows)
 
+    def _add_to_totals(self, changed: Sequence[tuple[RoomSummary | None, RoomSummary]]) -> None:
+        """Each changed room's old summary out of its groups' totals, its new one in."""
+        for old, summary in changed:
+            for group_key in self._groups_of.get(summary.room_id, ()):
+                totals = self._totals[group_key]
+                if old is not None:
+                    totals.add(old, -1)
+                totals.add(summary, 1)
+
+    def _layout_key(self, needle: str, selected: RoomId | None) -> tuple:
+        """What the groups' rows were laid out for: another value lays them out anew."""
+        view = self.view
+        return (id(self._grouping), view.sort, needle, view.unread_only,
+                selected if view.unread_only else None, frozenset(self._collapsed), self._built_glyphs)
+
     def _grouped_order(
         self, order: list[RoomId], changed: dict, layout_for: tuple, changed_ids: list[RoomId], moved: list[RoomId]
     ) -> list[str]:
@@ -529,7 +528,9 @@ class RoomList(KeyedList):
         if full:
             dirty = list(self._depth)
         else:
-            dirty = list(dict.fromkeys(g for room_id in moved for g in self._own_groups_of.get(room_id, ())))
+            # With unread-only, a room read or flagged enters or leaves the list whatever its key.
+            resorted = changed_ids if self.view.unread_only else moved
+            dirty = list(dict.fromkeys(g for room_id in resorted for g in self._own_groups_of.get(room_id, ())))
         if dirty:
             rank = {room_id: i for i, room_id in enumerate(order)}
             groups = {g.key: g for top in self._grouping.groups for g in top.walk()} if full or len(dirty) > 8 else None
@@ -640,8 +641,7 @@ class RoomList(KeyedList):
         if counts.has_unread:
             name = name.stylize("bold")
         unread = count_text(counts.unread, counts.lower_bound) if counts.unread else ""
-        # The server cannot read an encrypted room's mentions: there the count is readmark's.
-        highlight_count = counts.local_highlights if summary.encrypted else counts.highlights
+        highlight_count = shown_highlights(counts, summary.encrypted)
         highlights = f"{glyphs.highlight}{count_text(highlight_count)}" if highlight_count else ""
         threads = f"{glyphs.threads}{count_text(counts.unread_threads)}" if counts.unread_threads else ""
         right = columns(
