@@ -343,7 +343,8 @@ async def test_the_tui_offers_the_unlock_screen_and_a_recovery_key_makes_history
     try:
         app = tui(s.me)
         async with app.run_test(size=(200, 40)) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, UnlockScreen), 30, "the unlock screen")
+            # Pushed is not yet composed: wait for the field itself.
+            await until(pilot, lambda: isinstance(app.screen, UnlockScreen) and app.screen.query(Input), 30, "the unlock screen")
             main = next(screen for screen in app.screen_stack if isinstance(screen, MainScreen))
             assert main.status.device_text == "unverified"
             # A typo: said on the screen, which stays; nothing sent.

@@ -74,7 +74,7 @@ async def test_log_in_again_after_a_revoked_token_and_the_queue_goes_out(make_ac
         main = app.screen
         # Another session ends every device of mine; a key pressed now stays queued.
         await asyncio.to_thread(me.request, "POST", "/_matrix/client/v3/logout/all", {})
-        await until(pilot, lambda: isinstance(app.screen, LoginScreen), 15)
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen) and app.screen.query("#login-homeserver"), 15)
         assert any("log in again" in text.lower() for _, text, _ in app.notified)
         login_screen = app.screen
         assert login_screen.query_one("#login-user", Input).value == me.user_id
