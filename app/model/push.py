@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
-from typing import Union
+from typing import Final, Union
 
 Scalar = Union[str, int, bool, None]
 
@@ -204,15 +204,48 @@ class PushContext:
 
 _Test = Callable[[Mapping, PushContext], bool]
 _CompiledRule = tuple[tuple[_Test, ...], PushOutcome]
+# A rule as compiled: the matchers its event_match conditions on ``type`` apply to the
+# event's type, its other tests, its outcome.
+_TypedRule = tuple[tuple[Callable[[str], object], ...], tuple[_Test, ...], PushOutcome]
+# Event types whose candidate rules are kept per ruleset (a room's events have a
+# handful; a hostile sync's thousands are filtered without being kept).
+_MAX_CACHED_TYPES: Final = 256
+
+
+class _Kind:
+    """One kind's rules in priority order, with, per event type, the rules whose
+    conditions on ``type`` hold for it (those conditions are then not tested again:
+    each depends on the type alone). Most default rules name one event type, so an
+    event is tested against a few rules instead of all of them."""
+
+    __slots__ = ("by_type", "rules")
+
+    def __init__(self, rules: tuple[_TypedRule, ...]) -> None:
+        self.rules = rules
+        self.by_type: dict[object, tuple[_CompiledRule, ...]] = {}
+
+    def for_type(self, etype: object) -> tuple[_CompiledRule, ...]:
+        found = self.by_type.get(etype) if type(etype) is str or etype is None else None
+        if found is not None:
+            return found
+        text = etype if type(etype) is str else None
+        found = tuple(
+            (tests, outcome)
+            for matchers, tests, outcome in self.rules
+            if all(text is not None and match(text) is not None for match in matchers)
+        )
+        if (text is not None or etype is None) and len(self.by_type) < _MAX_CACHED_TYPES:
+            self.by_type[etype] = found
+        return found
 
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
-    override: tuple[_CompiledRule, ...]
-    content: tuple[_CompiledRule, ...]
+    override: _Kind
+    content: _Kind
     room: Mapping[str, PushOutcome]
     sender: Mapping[str, PushOutcome]
-    underride: tuple[_CompiledRule, ...]
+    underride: _Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,8 +494,10 @@ def _has_no_mentions(event: Mapping, context: PushContext) -> bool:
     return not (isinstance(content, Mapping) and "m.mentions" in content)
 
 
-def _rule_tests(kind: str, rule: PushRule) -> tuple[_Test, ...] | None:
-    """The tests that must all pass for ``rule`` to match; None if it never can."""
+def _rule_tests(kind: str, rule: PushRule) -> _TypedRule | None:
+    """The matchers of the event type and the tests that must all pass for ``rule`` to
+    match, and its outcome; None if it never can."""
+    matchers: list[Callable[[str], object]] = []
     if kind == "content":
         if rule.pattern is None:
             return None
@@ -476,26 +511,29 @@ def _rule_tests(kind: str, rule: PushRule) -> tuple[_Test, ...] | None:
     else:
         tests = []
         for condition in rule.conditions:
+            if isinstance(condition, EventMatch) and split_property_path(condition.key) == ("type",):
+                matchers.append(compile_glob(condition.pattern, False))
+                continue
             test = _condition_test(condition)
             if test is None:
                 return None
             tests.append(test)
     if rule.rule_id in LEGACY_MENTION_RULES:
         tests.insert(0, _has_no_mentions)
-    return tuple(tests)
+    return tuple(matchers), tuple(tests), rule_outcome(rule)
 
 
 def _compile(ruleset: PushRuleset) -> _Compiled:
-    ordered: dict[str, tuple[_CompiledRule, ...]] = {}
+    ordered: dict[str, _Kind] = {}
     for kind in ("override", "content", "underride"):
         compiled = []
         for rule in getattr(ruleset, kind):
             if not rule.enabled:
                 continue
-            tests = _rule_tests(kind, rule)
-            if tests is not None:
-                compiled.append((tests, rule_outcome(rule)))
-        ordered[kind] = tuple(compiled)
+            typed = _rule_tests(kind, rule)
+            if typed is not None:
+                compiled.append(typed)
+        ordered[kind] = _Kind(tuple(compiled))
     # A room or sender rule matches on its ID alone, so the first enabled one of each
     # ID is the only one that can decide: a dict finds it without walking the list.
     by_id: dict[str, dict[str, PushOutcome]] = {"room": {}, "sender": {}}
@@ -528,7 +566,10 @@ def evaluate(ruleset: PushRuleset, event: Mapping, context: PushContext) -> Push
     if sender == context.user_id:
         return NO_MATCH
     compiled = ruleset._compiled
-    outcome = _first_match(compiled.override, event, context) or _first_match(compiled.content, event, context)
+    etype = event.get("type")
+    outcome = _first_match(compiled.override.for_type(etype), event, context) or _first_match(
+        compiled.content.for_type(etype), event, context
+    )
     if outcome is not None:
         return outcome
     if compiled.room:
@@ -537,7 +578,7 @@ def evaluate(ruleset: PushRuleset, event: Mapping, context: PushContext) -> Push
             return compiled.room[room_id]
     if compiled.sender and type(sender) is str and sender in compiled.sender:
         return compiled.sender[sender]
-    return _first_match(compiled.underride, event, context) or NO_MATCH
+    return _first_match(compiled.underride.for_type(etype), event, context) or NO_MATCH
 
 
 def counts_as_notification(ruleset: PushRuleset, event: Mapping, context: PushContext) -> bool:

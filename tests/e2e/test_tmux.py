@@ -31,6 +31,9 @@ README_COMMAND = [str(_CONSOLE_SCRIPT)] if _CONSOLE_SCRIPT.is_file() else [sys.e
 class Terminal:
     def __init__(self, command: list[str], env: dict[str, str], width: int = 150, height: int = 40) -> None:
         self.socket = f"readmark-e2e-{uuid.uuid4().hex[:8]}"
+        # COLUMNS and LINES would fix Textual's size whatever the pane's (pytest-xdist's
+        # workers set them to 80x24): the terminal's own size is what a person has.
+        env = {name: value for name, value in env.items() if name not in ("COLUMNS", "LINES")}
         self.env = env
         subprocess.run(
             ["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-x", str(width), "-y", str(height),

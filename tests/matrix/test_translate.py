@@ -144,6 +144,39 @@ def test_parse_sync_accepts_bytes_text_and_dicts() -> None:
     assert parse_sync(body) is body
 
 
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(st.characters(codec=None), max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _same_json(a: object, b: object) -> bool:
+    """Equal, types included (1 is not 1.0, NaN is NaN), keys in the same order."""
+    return json.dumps(a) == json.dumps(b) and type(a) is type(b)
+
+
+@given(st.dictionaries(st.text(max_size=6), _json_values, max_size=5), st.sampled_from([None, 0, 2]))
+@settings(max_examples=300)
+def test_parse_sync_reads_any_object_as_json_loads_does(document: dict, indent: int | None) -> None:
+    """msgspec decodes the bodies, json.loads what msgspec refuses (NaN, infinities, lone
+    surrogates): either way the document is the one Python's json reads."""
+    text = json.dumps(document, indent=indent, ensure_ascii=bool(indent))
+    for body in (text, text.encode("utf-8", "surrogatepass")):
+        assert _same_json(parse_sync(body), json.loads(body))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"a": NaN, "b": -Infinity}', b'{"a": "\\ud800x"}', b'{"a": 1e400}', b'\xef\xbb\xbf{"a": 1}',
+     b'{"a": 1, "a": 2}', b'{"a": 123456789012345678901234567890}'],
+    ids=["nan", "lone-surrogate", "huge-exponent", "byte-order-mark", "repeated-key", "big-int"],
+)
+def test_parse_sync_reads_what_msgspec_refuses_as_json_loads_does(body: bytes) -> None:
+    assert _same_json(parse_sync(body), json.loads(body))
+
+
 @pytest.mark.parametrize(
     "body",
     [b"", b"not json", b"[1, 2]", b'"text"', b"null", b"\xff\xfe\xfa", b'{"a": ', b"[" * 100_000 + b"]" * 100_000],

@@ -34,6 +34,7 @@ from app.model.push import (
     merged_ruleset,
     parse_condition,
     parse_push_rules,
+    parse_ruleset,
     ruleset_from_account_data,
     split_property_path,
 )
@@ -805,7 +806,7 @@ events = st.builds(
         "content": {k: v for k, v in (("msgtype", msgtype), ("body", body), ("m.mentions", mentions), ("m.relates_to", relates)) if v is not ...},
         **({} if state_key is ... else {"state_key": state_key}),
     },
-    st.sampled_from(["m.room.message", "m.room.encrypted", "m.room.member", "m.reaction", "m.room.tombstone"]),
+    st.sampled_from(["m.room.message", "m.room.encrypted", "m.room.member", "m.reaction", "m.room.tombstone", "M.Room.Message", 1, None]),
     st.sampled_from([..., "m.text", "m.notice", 1]),
     st.sampled_from([..., "hi", "oh hi there", "Al said hi", "h", None]),
     st.sampled_from([..., {}, {"room": True}, {"room": 1}, {"user_ids": [ME]}, {"user_ids": [ALICE, 1, None]}]),
@@ -903,6 +904,36 @@ def reference_evaluate(data: dict, ev: dict, ctx: PushContext) -> PushOutcome:
 def test_the_first_matching_enabled_rule_decides(data: dict, ev: dict, ctx: PushContext) -> None:
     ruleset = parse_push_rules({"global": data})
     assert evaluate(ruleset, ev, ctx) == reference_evaluate(data, ev, ctx)
+
+
+@given(rulesets, st.lists(events, min_size=1, max_size=12), contexts)
+@settings(max_examples=200)
+def test_one_ruleset_judges_a_stream_of_events_as_the_reference_does(data: dict, stream: list, ctx: PushContext) -> None:
+    """The evaluator keeps, per event type, the rules whose type conditions hold: the
+    verdicts of a ruleset that has seen other types before stay the reference's."""
+    ruleset = parse_push_rules({"global": data})
+    for ev in stream + stream:
+        assert evaluate(ruleset, ev, ctx) == reference_evaluate(data, ev, ctx)
+    # The spec's defaults name a type in most rules: kept warm, each verdict is that of
+    # rules that never saw an event before.
+    warm = parse_ruleset(default_rules_json(ME))
+    for ev in stream + stream:
+        assert evaluate(warm, ev, ctx) == evaluate(parse_ruleset(default_rules_json(ME)), ev, ctx)
+
+
+def test_past_the_types_it_keeps_the_evaluator_still_judges_each_type() -> None:
+    data = {"override": [], "content": [], "room": [], "sender": [], "underride": [
+        {"rule_id": f"t{i}", "default": False, "enabled": True, "actions": ["notify"],
+         "conditions": [{"kind": "event_match", "key": "type", "pattern": f"org.example.t{i}"}]}
+        for i in range(300)
+    ]}
+    ruleset = parse_push_rules({"global": data})
+    context = PushContext(ME, None, 3, 0, {}, ROOM)
+    for _ in range(2):
+        for i in range(300):
+            ev = {"type": f"org.example.t{i}", "sender": ALICE, "content": {}}
+            assert evaluate(ruleset, ev, context).rule_id == f"t{i}"
+        assert evaluate(ruleset, {"type": "org.example.none", "sender": ALICE, "content": {}}, context) == NO_MATCH
 
 
 @given(rulesets, events, contexts)
