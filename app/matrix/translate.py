@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
@@ -59,6 +59,7 @@ __all__ = [
     "apply_sync",
     "apply_sync_changes",
     "clean_text",
+    "decoded",
     "parse_sync",
     "timeline_events",
 ]
@@ -77,8 +78,38 @@ MAX_TIMELINE_EVENTS: Final = 1000
 
 # msgspec decodes a /sync body into the same dicts, lists and scalars as ``json.loads``
 # in about 0.6x its time (tests/bench, benchmark 1); bodies it refuses go to json.loads.
-_decode: Final = msgspec.json.Decoder().decode
-_MSGSPEC_REFUSES: Final = (msgspec.DecodeError, msgspec.ValidationError)
+# Each room's entry is left undecoded (``msgspec.Raw``, checked JSON that points into
+# the body) until the translation reaches it: the decoded JSON of one room at a time
+# is alive, not that of the whole account.
+_generic: Final = msgspec.json.Decoder().decode
+_top_level: Final = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+_room_sections: Final = msgspec.json.Decoder(dict[str, dict[str, msgspec.Raw]]).decode
+# A str body with a lone surrogate cannot be encoded for msgspec; json.loads reads it.
+_MSGSPEC_REFUSES: Final = (msgspec.DecodeError, msgspec.ValidationError, UnicodeEncodeError)
+
+
+def _decode(body: bytes | bytearray | str) -> dict[str, Any]:
+    sync = {}
+    for name, raw in _top_level(body).items():
+        if name == "rooms":
+            try:
+                sync[name] = _room_sections(raw)
+            except msgspec.ValidationError:
+                # Not an object of objects: as it is, for the translation to skip.
+                sync[name] = _generic(raw)
+        else:
+            sync[name] = _generic(raw)
+    return sync
+
+
+def decoded(value: object) -> object:
+    """``value`` with every ``msgspec.Raw`` in it decoded: a parsed sync as ``json.loads``
+    reads its body (for whoever wants the whole document)."""
+    if type(value) is msgspec.Raw:
+        return _generic(value)
+    if type(value) is dict:
+        return {name: decoded(item) for name, item in value.items()}
+    return value
 
 
 class SyncFormatError(ValueError):
@@ -86,7 +117,11 @@ class SyncFormatError(ValueError):
 
 
 def parse_sync(body: bytes | bytearray | str | Mapping[str, Any]) -> dict[str, Any]:
-    """Decode a /sync body. Raises ``SyncFormatError`` (one line) if it is not a JSON object."""
+    """Decode a /sync body. Raises ``SyncFormatError`` (one line) if it is not a JSON object.
+
+    The rooms' entries (``rooms.join``, ``invite``, ``leave`` and the rest, per room)
+    stay ``msgspec.Raw`` until ``apply_sync_changes`` reaches each (``decoded`` gives
+    the whole document); everything else is decoded."""
     if isinstance(body, dict):
         return body
     if isinstance(body, Mapping):
@@ -234,18 +269,19 @@ def _guard_failed(room_id: RoomId, error: Exception, tally: Tally) -> None:
 # ---- rooms ---------------------------------------------------------------------
 
 
-def _room_entries(section: object, tally: Tally) -> Iterable[tuple[RoomId, dict[str, Any]]]:
+def _room_entries(section: object, tally: Tally) -> Iterator[tuple[RoomId, dict[str, Any]]]:
+    """A section's rooms, each decoded as it is reached (see ``parse_sync``)."""
     if not isinstance(section, dict):
         if section is not None:
             tally.skipped += 1
-        return ()
-    entries = []
+        return
     for room_id, data in section.items():
+        if type(data) is msgspec.Raw:
+            data = _generic(data)
         if is_room_id(room_id) and isinstance(data, dict):
-            entries.append((room_id, data))
+            yield room_id, data
         else:
             tally.skipped += 1
-    return entries
 
 
 def _apply_joined(

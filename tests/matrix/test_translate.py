@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,6 +28,7 @@ from app.matrix.translate import (
     apply_sync,
     apply_sync_changes,
     clean_text,
+    decoded,
     parse_sync,
     timeline_events,
 )
@@ -164,7 +166,19 @@ def test_parse_sync_reads_any_object_as_json_loads_does(document: dict, indent: 
     surrogates): either way the document is the one Python's json reads."""
     text = json.dumps(document, indent=indent, ensure_ascii=bool(indent))
     for body in (text, text.encode("utf-8", "surrogatepass")):
-        assert _same_json(parse_sync(body), json.loads(body))
+        assert _same_json(decoded(parse_sync(body)), json.loads(body))
+
+
+@given(st.dictionaries(st.sampled_from(["join", "invite", "leave", "knock", "x"]),
+                       st.dictionaries(st.sampled_from(["!a:b", "!c:d", "x"]), _json_values, max_size=3) | _json_values,
+                       max_size=4))
+def test_parse_sync_leaves_each_room_undecoded_until_it_is_read(rooms: dict) -> None:
+    body = json.dumps({"next_batch": "s1", "rooms": rooms}).encode()
+    parsed = parse_sync(body)
+    assert _same_json(decoded(parsed), json.loads(body))
+    sections = parsed["rooms"]
+    if all(type(section) is dict for section in rooms.values()):
+        assert all(type(entry) is msgspec.Raw for section in sections.values() for entry in section.values())
 
 
 @pytest.mark.parametrize(
@@ -174,7 +188,7 @@ def test_parse_sync_reads_any_object_as_json_loads_does(document: dict, indent: 
     ids=["nan", "lone-surrogate", "huge-exponent", "byte-order-mark", "repeated-key", "big-int"],
 )
 def test_parse_sync_reads_what_msgspec_refuses_as_json_loads_does(body: bytes) -> None:
-    assert _same_json(parse_sync(body), json.loads(body))
+    assert _same_json(decoded(parse_sync(body)), json.loads(body))
 
 
 @pytest.mark.parametrize(
