@@ -299,6 +299,7 @@ async def test_unknown_user(synapse) -> None:  # noqa: ANN001
     assert caught.value.errcode == "M_FORBIDDEN"
 
 
+@pytest.mark.serial
 async def test_unreachable_homeserver_fails_fast_without_retrying() -> None:
     began = time.monotonic()
     with pytest.raises(NetworkError) as caught:
@@ -385,6 +386,7 @@ async def test_reset_connection_is_a_network_error_without_nio_retrying(scripted
         assert len(server.requests) == 3
 
 
+@pytest.mark.serial
 async def test_a_server_that_never_answers_times_out() -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -579,6 +581,7 @@ async def test_server_reads(scene: Scene, synapse) -> None:  # noqa: ANN001
     assert reaction not in [e["event_id"] for e in listed]
 
 
+@pytest.mark.serial
 async def test_filter_and_raw_sync(scene: Scene) -> None:
     event = scene.witness.send_text(scene.room_id, "hello")
     filter_id = await scene.client.upload_filter({"room": {"timeline": {"limit": 5, "unread_thread_notifications": True}}})
@@ -750,6 +753,7 @@ async def test_an_answer_past_its_cap_is_not_read_further(scripted) -> None:  # 
         assert await client.whoami() == "@me:localhost"
 
 
+@pytest.mark.serial
 async def test_a_content_length_past_the_cap_is_refused_before_reading(scripted) -> None:  # noqa: ANN001
     # The server announces 1 GiB and sends 10 bytes: nothing is waited for.
     server = scripted(lambda request: (200, {**JSON, "Content-Length": str(1 << 30)}, b'{"a": 1}  '))

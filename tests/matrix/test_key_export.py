@@ -214,6 +214,7 @@ def recorded_sessions() -> tuple[ExportedSession, ...]:
     return tuple(ExportedSession.from_json(entry) for entry in json.loads((RECORDED / "plaintext.json").read_text()))
 
 
+@pytest.mark.serial
 def test_a_file_element_web_wrote_with_500000_rounds_costs_about_one_pbkdf2_in_c() -> None:
     """The 500,000 rounds are the C implementation's, once: decrypting the file costs
     about what ``hashlib.pbkdf2_hmac`` of the same rounds costs, measured interleaved in
@@ -360,6 +361,7 @@ def test_a_flipped_byte_anywhere_fails_the_mac(small_export: str, offset: int) -
     assert "wrong passphrase, or the file was changed" in refusal(armour(bytes(body)))
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("rounds", [0, MAX_ROUNDS + 1, 2**32 - 1])
 def test_absurd_round_counts_are_refused_before_any_work(rounds: int) -> None:
     body = bytes([1]) + bytes(32) + rounds.to_bytes(4, "big") + bytes(64)

@@ -177,6 +177,10 @@ def test_parse_sync_leaves_each_room_undecoded_until_it_is_read(rooms: dict) -> 
     parsed = parse_sync(body)
     assert _same_json(decoded(parsed), json.loads(body))
     sections = parsed["rooms"]
+    try:
+        msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return  # read by json.loads (NaN, a lone surrogate): decoded whole, as before
     if all(type(section) is dict for section in rooms.values()):
         assert all(type(entry) is msgspec.Raw for section in sections.values() for entry in section.values())
 

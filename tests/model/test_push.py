@@ -576,6 +576,7 @@ def test_property_is_conditions_compare_types_as_matching_does() -> None:
     assert hash(EventPropertyIs("k", None)) == hash(EventPropertyIs("k", None))
 
 
+@pytest.mark.serial
 def test_huge_lists_are_cut_at_the_cap_quickly() -> None:
     junk = [rule(f"r{i}", ["notify"], [{"kind": "event_match", "key": "type", "pattern": f"t{i}"}]) for i in range(20_000)]
     started = time.perf_counter()
@@ -596,6 +597,7 @@ def test_no_usable_account_data_is_an_empty_ruleset_and_merges_to_the_defaults(c
     assert ruleset_from_account_data(content, ME) == DEFAULTS
 
 
+@pytest.mark.serial
 def test_a_hostile_pattern_stays_fast_on_a_long_body() -> None:
     pattern = "*a" * 200 + "*b"
     ruleset = ruleset_from_account_data(account_data(content=[rule("slow?", ["notify"], pattern=pattern)]), ME)
@@ -987,6 +989,7 @@ def test_parsing_and_evaluating_junk_never_raises(content: object, junk_event: o
 # --- cost ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.serial
 def test_evaluating_a_plain_message_costs_microseconds() -> None:
     """A regression guard with a wide margin (it takes a few microseconds): counting
     runs on every event of every sync."""

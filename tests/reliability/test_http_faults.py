@@ -219,6 +219,7 @@ async def test_refusals_are_final_and_reported_with_errcode_and_message(make_act
     assert await in_thread(lambda: scene.my_receipts_seen_by_witness()) == {}
 
 
+@pytest.mark.serial
 async def test_a_refusal_is_shown_in_the_tui_with_errcode_and_message(make_actor, synapse) -> None:
     scene = make_scene(make_actor, replies=1, main=1)
     async with RecordingProxy(synapse.base_url) as proxy:
@@ -246,6 +247,7 @@ async def test_a_refusal_is_shown_in_the_tui_with_errcode_and_message(make_actor
     assert await in_thread(lambda: scene.my_receipts_seen_by_witness()) == {}
 
 
+@pytest.mark.serial
 async def test_receipts_waiting_out_a_backoff_go_as_soon_as_a_sync_gets_through(make_actor, synapse, monkeypatch) -> None:  # noqa: ANN001
     """After a long outage the queue's backoff can be up to 30 s: when the sync loop is
     back, receipts go at once instead of after their wait (the status bar would say live

@@ -33,6 +33,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.synapse]
 OUTAGE_S = 4.0
 
 
+@pytest.mark.serial
 async def test_outage_while_the_tui_runs_queues_coalesces_and_delivers(make_actor, synapse) -> None:
     scene = make_scene(make_actor, replies=2, main=3)
     root, (_r0, r1), (m0, m1, m2) = scene.root, scene.replies, scene.main

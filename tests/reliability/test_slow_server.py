@@ -54,6 +54,7 @@ def app_through(proxy: RecordingProxy, scene, *, request_timeout: float = 5, syn
     return RecordingApp(service, Settings(receipt_mode=PUB))
 
 
+@pytest.mark.serial
 async def test_keys_answer_while_receipt_and_sync_hang(make_actor, synapse) -> None:
     scene = make_scene(make_actor, replies=2, main=2)
     async with RecordingProxy(synapse.base_url) as proxy:
