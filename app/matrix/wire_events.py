@@ -74,12 +74,23 @@ def alerts(
     judged on its plaintext, so judging its ciphertext as well would be wasted."""
     rules = ruleset if ruleset is not None else default_ruleset(names.me)
     me = names.me
+    # A room's events share a few contexts (one per sender while its state holds still):
+    # each is built once, and all are dropped when the power levels change.
+    contexts: dict[tuple[str, object, int], PushContext] = {}
+    levels = names.power
 
     def alert(raw: dict, sender: str) -> int:
+        nonlocal levels
         power = names.power
-        context = PushContext(
-            me, names.members.get(me), names.joined or None, power.of(sender), {"room": power.notify_room}, room_id
-        )
+        if power is not levels:
+            contexts.clear()
+            levels = power
+        key = (sender, names.members.get(me), names.joined)
+        context = contexts.get(key)
+        if context is None:
+            context = contexts[key] = PushContext(
+                me, key[1], names.joined or None, power.of(sender), {"room": power.notify_room}, room_id
+            )
         if defer_encrypted is not None and raw.get("type") == ENCRYPTED:
             defer_encrypted.append(DeferredAlert(rules, raw, context))
             return ALERT_UNKNOWN

@@ -560,7 +560,7 @@ def _first_match(rules: tuple[_CompiledRule, ...], event: Mapping, context: Push
 def evaluate(ruleset: PushRuleset, event: Mapping, context: PushContext) -> PushOutcome:
     """The outcome of the first enabled rule, in kind order, that matches ``event``;
     NO_MATCH if none does. My own events never notify (the spec forbids it)."""
-    if not isinstance(event, Mapping):
+    if type(event) is not dict and not isinstance(event, Mapping):
         return NO_MATCH
     sender = event.get("sender")
     if sender == context.user_id:

@@ -498,6 +498,47 @@ def test_emotes_use_the_senders_display_name_at_their_moment() -> None:
     assert (second.member_name, event_text(second)) == ("Alice L.", "* Alice L. waves again")
 
 
+def test_each_events_alert_follows_the_rooms_state_at_its_moment() -> None:
+    """The push rules see the room as it was at each event: my display name and who may
+    notify the room at that point of the timeline (the contexts are reused between
+    events of a sender only while none of it changes)."""
+    from app.model.events import ALERT_HIGHLIGHT, ALERT_NOTIFY, ALERT_SILENT
+
+    def rule(rule_id: str, *conditions: dict[str, Any]) -> dict[str, Any]:
+        return {"rule_id": rule_id, "default": False, "enabled": True, "conditions": list(conditions),
+                "actions": ["notify", {"set_tweak": "highlight"}]}
+
+    rules = {"global": {"override": [
+        rule("name", {"kind": "contains_display_name"}),
+    ], "underride": [{"rule_id": "rest", "default": False, "enabled": True, "conditions": [], "actions": ["notify"]}]}}
+    everyone = {"m.mentions": {"room": True}}
+    me_as = lambda name: state("m.room.member", ME, {"membership": "join", "displayname": name}, sender=ME)  # noqa: E731
+    events = [
+        ev("$room1", body="@room lunch", **everyone),
+        ev("$name1", body="hello Al"),
+        state("m.room.power_levels", "", {"users": {ALICE: 100}, "notifications": {"room": 50}}),
+        ev("$room2", body="@room lunch", **everyone),
+        me_as("Zed"),
+        ev("$name2", body="hello Al"),
+        ev("$name3", body="hi Zed"),
+        state("m.room.power_levels", "", {"users": {}, "notifications": {"room": 50}}),
+        ev("$room3", body="@room lunch", **everyone),
+    ]
+    room_data = joined(events, state_events=[
+        me_as("Al"),
+        state("m.room.member", ALICE, {"membership": "join"}),
+        state("m.room.power_levels", "", {"users": {}, "notifications": {"room": 50}}),
+    ], summary={"m.joined_member_count": 3})
+    body = sync({ROOM: room_data}, account_data={"events": [{"type": "m.push_rules", "content": rules}]})
+    room = apply_sync(fresh(), body).rooms[ROOM]
+    alerts = {e.event_id: e.alert for e in room.events if not e.event_id.startswith("$state")}
+    assert alerts == {
+        "$room1": ALERT_NOTIFY, "$name1": ALERT_HIGHLIGHT, "$room2": ALERT_HIGHLIGHT,
+        "$name2": ALERT_NOTIFY, "$name3": ALERT_HIGHLIGHT, "$room3": ALERT_NOTIFY,
+    }
+    assert ALERT_SILENT not in alerts.values()
+
+
 def test_backfilled_emotes_name_the_sender_by_localpart() -> None:
     (emote,) = timeline_events([ev("$e", body="waves", msgtype="m.emote")])
     assert (emote.member_name, event_text(emote)) == ("alice", "* alice waves")
