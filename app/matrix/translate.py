@@ -49,6 +49,7 @@ from app.model.room import (
     RoomState,
     ServerCounts,
     add_timeline,
+    evolve,
     merged_receipts,
     set_fully_read,
 )
@@ -422,7 +423,7 @@ def _apply_joined(
         updates["join_rule"] = names.join_rule
     if names.history_visibility != room.history_visibility:
         updates["history_visibility"] = names.history_visibility
-    return replace(room, **updates) if updates else room
+    return evolve(room, updates) if updates else room
 
 
 def _defer_alerts(
