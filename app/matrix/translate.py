@@ -519,10 +519,11 @@ def _receipts(ephemeral: list[Any], tally: Tally) -> list[tuple[ReceiptKey, Rece
         if type(content) is not dict:
             tally.skipped += 1
             continue
-        for event_id, by_type in content.items():
-            if not (is_event_id(event_id) and type(by_type) is dict):
+        for wire_id, by_type in content.items():
+            if not (is_event_id(wire_id) and type(by_type) is dict):
                 tally.skipped += 1
                 continue
+            event_id = tally.ids.get(wire_id, wire_id)
             for type_name, by_user in by_type.items():
                 receipt_type = _RECEIPT_TYPES.get(type_name)
                 if receipt_type is None:
@@ -530,12 +531,15 @@ def _receipts(ephemeral: list[Any], tally: Tally) -> list[tuple[ReceiptKey, Rece
                 if type(by_user) is not dict:
                     tally.skipped += 1
                     continue
-                for user_id, fields in by_user.items():
-                    if not (tally.is_user_id(user_id) and type(fields) is dict):
+                for wire_user, fields in by_user.items():
+                    user_id = tally.user(wire_user)
+                    if user_id is None or type(fields) is not dict:
                         tally.skipped += 1
                         continue
                     thread_id = fields.get("thread_id")
-                    if thread_id is not None and thread_id != MAIN and not is_event_id(thread_id):
+                    if thread_id == MAIN:
+                        thread_id = MAIN
+                    elif thread_id is not None and not is_event_id(thread_id):
                         tally.skipped += 1
                         continue
                     found.append(

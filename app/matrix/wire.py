@@ -22,24 +22,32 @@ NAME_MAX_CHARS: Final = 120
 
 
 class Tally:
-    """Per-sync bookkeeping: how much was skipped, and the user IDs already validated
-    (senders repeat a lot; checking each once is measurably cheaper)."""
+    """Per-sync bookkeeping: how much was skipped, the user IDs already validated
+    (senders repeat a lot; checking each once is measurably cheaper, and keeping one
+    string object per user, not one per event, is lighter on memory), and the IDs of
+    the events read so far, for relations and receipts to point at the same strings."""
 
-    __slots__ = ("skipped", "users")
+    __slots__ = ("ids", "skipped", "users")
 
     def __init__(self) -> None:
         self.skipped = 0
-        self.users: set[str] = set()
+        self.users: dict[str, str] = {}
+        self.ids: dict[str, str] = {}
+
+    def user(self, value: object) -> str | None:
+        """``value`` if it is a user ID, as the one string object this sync keeps for it."""
+        if type(value) is not str:
+            return None
+        known = self.users.get(value)
+        if known is not None:
+            return known
+        if is_user_id(value):
+            self.users[value] = value
+            return value
+        return None
 
     def is_user_id(self, value: object) -> bool:
-        if type(value) is not str:
-            return False
-        if value in self.users:
-            return True
-        if is_user_id(value):
-            self.users.add(value)
-            return True
-        return False
+        return self.user(value) is not None
 
 
 def _removed_characters() -> dict[int, int | None]:

@@ -51,6 +51,17 @@ _MSGTYPES: Final = {
 _MEMBERSHIPS: Final = {m.value: m for m in Membership if m is not Membership.OTHER}
 # The events whose content says nothing worth a line (their facts are their type).
 _SILENT_TYPES: Final = frozenset({"m.room.redaction"})
+# The event and relation types most events have, each kept as one string object
+# (a sync's JSON gives every event its own copy).
+_COMMON: Final = {
+    name: name
+    for name in (
+        *MESSAGE_TYPES, "m.reaction", "m.room.redaction", "m.room.member", "m.room.name", "m.room.topic",
+        "m.room.create", "m.room.power_levels", "m.room.join_rules", "m.room.history_visibility",
+        "m.room.canonical_alias", "m.room.avatar", "m.room.encryption", "m.room.guest_access", "m.room.pinned_events",
+        "m.space.child", "m.space.parent", "m.thread", REL_REPLACE, REL_ANNOTATION, "m.reference",
+    )
+}
 # What decryption reads of an m.room.encrypted event's content.
 _CIPHER_FIELDS: Final = ("algorithm", "sender_key", "session_id", "ciphertext", "device_id")
 
@@ -146,11 +157,13 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally, alert: Alert | 
         tally.skipped += 1
         return None
     event_id = raw.get("event_id")
-    sender = raw.get("sender")
+    sender = tally.user(raw.get("sender"))
     etype = raw.get("type")
-    if not (is_event_id(event_id) and tally.is_user_id(sender) and is_token(etype)):
+    if not (is_event_id(event_id) and sender is not None and is_token(etype)):
         tally.skipped += 1
         return None
+    etype = _COMMON.get(etype, etype)
+    tally.ids[event_id] = event_id
     state_key = raw.get("state_key")
     if state_key is not None and type(state_key) is not str:
         tally.skipped += 1
@@ -169,7 +182,7 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally, alert: Alert | 
         candidate_type = relation.get("rel_type")
         target = relation.get("event_id")
         if is_token(candidate_type) and is_event_id(target):
-            rel_type, relates_to = candidate_type, target
+            rel_type, relates_to = _COMMON.get(candidate_type, candidate_type), tally.ids.get(target, target)
 
     redacted = False
     thread_reply_count = None

@@ -539,6 +539,21 @@ def test_each_events_alert_follows_the_rooms_state_at_its_moment() -> None:
     assert ALERT_SILENT not in alerts.values()
 
 
+def test_a_syncs_repeated_strings_are_kept_once() -> None:
+    """Senders, event and relation types, and the IDs relations and receipts point at are
+    one string object each in the model (a decoded body gives every event its own)."""
+    root = ev("$root")
+    replies = [ev(f"$r{i}", **{"m.relates_to": {"rel_type": "m.thread", "event_id": "$root"}}) for i in range(3)]
+    body = json.dumps(sync({ROOM: joined([root, *replies], ephemeral=[receipt("$r2", BOB)])})).encode()
+    room = apply_sync(fresh(), parse_sync(body)).rooms[ROOM]
+    events = room.events
+    assert len({id(e.sender) for e in events}) == 1 and len({id(e.type) for e in events}) == 1
+    assert all(e.relates_to is events[0].event_id for e in events[1:])
+    assert len({id(e.rel_type) for e in events[1:]}) == 1
+    [(key, seen)] = [(k, r) for k, r in room.receipts.items() if k.user_id == BOB]
+    assert seen.event_id is events[-1].event_id
+
+
 def test_backfilled_emotes_name_the_sender_by_localpart() -> None:
     (emote,) = timeline_events([ev("$e", body="waves", msgtype="m.emote")])
     assert (emote.member_name, event_text(emote)) == ("alice", "* alice waves")
