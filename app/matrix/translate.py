@@ -103,11 +103,28 @@ def _decode(body: bytes | bytearray | str) -> dict[str, Any]:
     return sync
 
 
+def _room_json(raw: msgspec.Raw) -> object:
+    """One room's entry decoded, as ``json.loads`` reads it. ``Raw`` checked its syntax
+    only: what msgspec refuses on decoding (1e400, a number of 5,000 digits, a CESU
+    surrogate, nesting past its depth) goes to ``json.loads``, and what that refuses
+    too (bytes that are not UTF-8, nesting past Python's depth) is a ``SyncFormatError``
+    for the whole sync, as it was when the body was decoded at once."""
+    try:
+        return _generic(raw)
+    except (*_MSGSPEC_REFUSES, RecursionError):
+        pass
+    try:
+        return json.loads(bytes(raw))
+    except (ValueError, RecursionError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise SyncFormatError(f"sync response is not valid JSON: {reason[:200]}") from None
+
+
 def decoded(value: object) -> object:
     """``value`` with every ``msgspec.Raw`` in it decoded: a parsed sync as ``json.loads``
     reads its body (for whoever wants the whole document)."""
     if type(value) is msgspec.Raw:
-        return _generic(value)
+        return _room_json(value)
     if type(value) is dict:
         return {name: decoded(item) for name, item in value.items()}
     return value
@@ -160,7 +177,8 @@ def timeline_events(
 
 def apply_sync(account: AccountState, sync: Mapping[str, Any]) -> AccountState:
     """The account after one sync. Never raises on a JSON object (``SyncFormatError``
-    for anything else)."""
+    for anything else, a room's undecoded entry from ``parse_sync`` included: then
+    nothing of the sync is applied)."""
     return apply_sync_changes(account, sync)[0]
 
 
@@ -278,7 +296,7 @@ def _room_entries(section: object, tally: Tally) -> Iterator[tuple[RoomId, dict[
         return
     for room_id, data in section.items():
         if type(data) is msgspec.Raw:
-            data = _generic(data)
+            data = _room_json(data)
         if is_room_id(room_id) and isinstance(data, dict):
             yield room_id, data
         else:

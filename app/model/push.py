@@ -234,7 +234,10 @@ class _Kind:
             for matchers, tests, outcome in self.rules
             if all(text is not None and match(text) is not None for match in matchers)
         )
-        if (text is not None or etype is None) and len(self.by_type) < _MAX_CACHED_TYPES:
+        if text is not None or etype is None:
+            if len(self.by_type) >= _MAX_CACHED_TYPES:
+                # Junk types (a hostile sync's) must not keep the common ones out for good.
+                self.by_type.clear()
             self.by_type[etype] = found
         return found
 

@@ -27,7 +27,8 @@ TITLE = "initial sync: body bytes to read state, against json.loads"
 FULL_SIZES = ((100, 15), (1_000, 7), (5_000, 3))
 QUICK_SIZES = ((20, 2), (60, 2))
 TARGET_ROOMS = 1_000
-TARGET_RATIO = 3.0
+# Issue 16 (issue 6 asked for 3x).
+TARGET_RATIO = 1.5
 
 
 def process(body: bytes) -> AccountState:
@@ -114,7 +115,7 @@ def run(quick: bool = False) -> Report:
         if at is not None:
             report.targets.append(
                 Target(
-                    f"at most {TARGET_RATIO:.0f}x json.loads at {TARGET_ROOMS:,} rooms (GC on)",
+                    f"at most {TARGET_RATIO:g}x json.loads at {TARGET_ROOMS:,} rooms (GC on)",
                     f"{at['ratio']:.2f}x",
                     at["ratio"] <= TARGET_RATIO,
                 )

@@ -27,7 +27,8 @@ TITLE = "peak memory with 1,000 rooms / 10,000 threads loaded"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FULL = (1_000, 5_000)
 QUICK = (30,)
-TARGET_MB = 200.0
+# Issue 16 (issue 6 asked for 200 MB).
+TARGET_MB = 120.0
 TARGET_ROOMS = 1_000
 
 

@@ -185,6 +185,42 @@ def test_parse_sync_leaves_each_room_undecoded_until_it_is_read(rooms: dict) -> 
         assert all(type(entry) is msgspec.Raw for section in sections.values() for entry in section.values())
 
 
+def _outcome(read: Any) -> tuple:
+    """What applying a sync came to: refused, or the rooms with their events' IDs and text."""
+    try:
+        account = read()
+    except SyncFormatError as error:
+        assert "\n" not in str(error)
+        return ("refused",)
+    return ("applied", {room_id: [(e.event_id, e.body) for e in room.events] for room_id, room in account.rooms.items()})
+
+
+def _as_json_loads_read_it(body: bytes) -> dict:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as error:
+        raise SyncFormatError(str(error)) from None
+
+
+@pytest.mark.parametrize(
+    "inside",
+    [b'1e400', b'-1.8e308', b'1' * 5_000, b'"\xff"', b'"\xed\xb2\x80"', b'"\\ud800"', b'[' * 2_000 + b']' * 2_000,
+     b'[' * 980 + b']' * 980, b'NaN', b'"fine"'],
+    ids=["1e400", "-1.8e308", "5000-digits", "not-utf8", "cesu-surrogate", "escaped-surrogate", "deep", "990-deep",
+         "nan", "plain"],
+)
+def test_what_a_room_holds_is_read_as_json_loads_reads_the_whole_body(inside: bytes) -> None:
+    """A room's entry is decoded when the translation reaches it: whatever it holds, the
+    sync is applied or refused (``SyncFormatError``, nothing applied) as it was when
+    json.loads read the whole body first."""
+    hostile = json.dumps(ev("$bad", body="x")).encode().replace(b'"x"', inside)
+    body = (b'{"next_batch": "s2", "rooms": {"join": {"!ok:test": {"timeline": {"events": [%s]}}, '
+            b'"!room:test": {"timeline": {"events": [%s]}}}}}') % (json.dumps(ev("$fine")).encode(), hostile)
+    expected = _outcome(lambda: apply_sync(fresh(), _as_json_loads_read_it(body)))
+    assert _outcome(lambda: apply_sync(fresh(), parse_sync(body))) == expected
+    assert _outcome(lambda: apply_sync(fresh(), decoded(parse_sync(body)))) == expected
+
+
 @pytest.mark.parametrize(
     "body",
     [b'{"a": NaN, "b": -Infinity}', b'{"a": "\\ud800x"}', b'{"a": 1e400}', b'\xef\xbb\xbf{"a": 1}',
