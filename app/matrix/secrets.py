@@ -22,13 +22,27 @@ import os
 import re
 from collections.abc import Mapping
 
-from Crypto.Cipher import AES
-from Crypto.Hash import SHA256
-from Crypto.Protocol import DH
-from Crypto.Protocol.KDF import HKDF
-from Crypto.PublicKey import ECC
-from Crypto.Signature import eddsa
-from Crypto.Util.Padding import pad, unpad
+from functools import cache
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from Crypto.PublicKey.ECC import EccKey
+
+
+@cache
+def _crypto() -> SimpleNamespace:
+    """pycryptodome's modules, imported on first use: they cost tens of milliseconds to
+    import, and a start that never touches secret storage or the key backup needs none
+    of them before its first frame."""
+    from Crypto.Cipher import AES
+    from Crypto.Hash import SHA256
+    from Crypto.Protocol import DH, KDF
+    from Crypto.PublicKey import ECC
+    from Crypto.Signature import eddsa
+    from Crypto.Util import Padding
+
+    return SimpleNamespace(AES=AES, SHA256=SHA256, DH=DH, KDF=KDF, ECC=ECC, eddsa=eddsa, Padding=Padding)
 
 __all__ = [
     "BACKUP_ALGORITHM",
@@ -223,7 +237,8 @@ def _check_bytes(key: object) -> bytes:
 
 def _aes_hmac_keys(key: bytes, name: str) -> tuple[bytes, bytes]:
     """(AES key, MAC key): HKDF-SHA-256 over the key, zero salt, the secret's name as info."""
-    aes_key, mac_key = HKDF(key, 32, _ZERO_SALT, SHA256, num_keys=2, context=name.encode("utf-8"))
+    crypto = _crypto()
+    aes_key, mac_key = crypto.KDF.HKDF(key, 32, _ZERO_SALT, crypto.SHA256, num_keys=2, context=name.encode("utf-8"))
     return aes_key, mac_key
 
 
@@ -231,7 +246,8 @@ def _ctr(aes_key: bytes, iv: bytes, data: bytes) -> bytes:
     # WebCrypto's AES-CTR with ``length: 64``, as matrix-js-sdk calls it: the IV's last 8
     # bytes count and wrap within themselves. Bit 63 clear, as writers set it, makes this
     # agree with a 128-bit counter for any secret shorter than 2**63 blocks.
-    return AES.new(aes_key, AES.MODE_CTR, nonce=iv[:8], initial_value=iv[8:]).encrypt(data)
+    crypto = _crypto()
+    return crypto.AES.new(aes_key, crypto.AES.MODE_CTR, nonce=iv[:8], initial_value=iv[8:]).encrypt(data)
 
 
 def _clear_bit_63(iv: bytes) -> bytes:
@@ -426,10 +442,11 @@ def canonical_json(value: object) -> bytes:
     raise SecretsError("the JSON holds a string that is not valid Unicode")
 
 
-def _signing_key(seed: bytes) -> ECC.EccKey:
+def _signing_key(seed: bytes) -> EccKey:
+    crypto = _crypto()
     if not isinstance(seed, (bytes, bytearray)) or len(seed) != _KEY_BYTES:
         raise SecretsError(f"an ed25519 private key is a {_KEY_BYTES}-byte seed")
-    return eddsa.import_private_key(bytes(seed))
+    return crypto.eddsa.import_private_key(bytes(seed))
 
 
 def ed25519_public_key(seed: bytes) -> str:
@@ -443,9 +460,10 @@ def _signable(value: Mapping[str, object]) -> bytes:
 
 def sign_json(value: dict, seed: bytes, user_id: str, key_id: str) -> dict:
     """A copy of ``value`` with this key's signature added beside any it already has."""
+    crypto = _crypto()
     if not isinstance(value, Mapping):
         raise SecretsError("only a JSON object can be signed")
-    signer = eddsa.new(_signing_key(seed), "rfc8032")
+    signer = crypto.eddsa.new(_signing_key(seed), "rfc8032")
     signature = _b64encode(signer.sign(_signable(value)))
     signed = copy.deepcopy(dict(value))
     signatures = signed.get("signatures")
@@ -460,6 +478,7 @@ def sign_json(value: dict, seed: bytes, user_id: str, key_id: str) -> dict:
 
 def verify_json(value: dict, public_key: str, user_id: str, key_id: str) -> bool:
     """Whether ``value`` carries a valid ``ed25519:key_id`` signature by ``user_id`` under this key."""
+    crypto = _crypto()
     if not isinstance(value, Mapping):
         return False
     signatures = value.get("signatures")
@@ -469,7 +488,7 @@ def verify_json(value: dict, public_key: str, user_id: str, key_id: str) -> bool
         signature = _b64decode(encoded, "the signature")
         raw_key = _b64decode(public_key, "the public key")
         message = _signable(value)
-        verifier = eddsa.new(eddsa.import_public_key(raw_key), "rfc8032")
+        verifier = crypto.eddsa.new(crypto.eddsa.import_public_key(raw_key), "rfc8032")
         verifier.verify(message, signature)
     except ValueError:  # SecretsError too: bad base64, bad key, unsignable JSON, bad signature
         return False
@@ -479,18 +498,20 @@ def verify_json(value: dict, public_key: str, user_id: str, key_id: str) -> bool
 # --- key backup --------------------------------------------------------------------------
 
 
-def _backup_private(private_key: bytes) -> ECC.EccKey:
+def _backup_private(private_key: bytes) -> EccKey:
+    crypto = _crypto()
     if not isinstance(private_key, (bytes, bytearray)) or len(private_key) != _KEY_BYTES:
         raise SecretsError(f"a backup key is {_KEY_BYTES} bytes")
-    return DH.import_x25519_private_key(bytes(private_key))
+    return crypto.DH.import_x25519_private_key(bytes(private_key))
 
 
-def _backup_keys(private: ECC.EccKey, public: ECC.EccKey) -> tuple[bytes, bytes, bytes]:
+def _backup_keys(private: EccKey, public: EccKey) -> tuple[bytes, bytes, bytes]:
     """(AES key, MAC key, IV) from HKDF-SHA-256 over the X25519 shared secret."""
-    shared = DH.key_agreement(static_priv=private, static_pub=public, kdf=lambda secret: secret)
+    crypto = _crypto()
+    shared = crypto.DH.key_agreement(static_priv=private, static_pub=public, kdf=lambda secret: secret)
     if not any(shared):
         raise SecretsError("the backed-up key names an ephemeral key that gives no shared secret")
-    derived = HKDF(shared, 80, _ZERO_SALT, SHA256, context=b"")
+    derived = crypto.KDF.HKDF(shared, 80, _ZERO_SALT, crypto.SHA256, context=b"")
     return derived[:32], derived[32:64], derived[64:]
 
 
@@ -505,12 +526,13 @@ def backup_public_key(private_key: bytes) -> str:
     return _b64encode(_backup_private(private_key).public_key().export_key(format="raw"))
 
 
-def _backup_public(public_key: object) -> ECC.EccKey:
+def _backup_public(public_key: object) -> EccKey:
+    crypto = _crypto()
     raw = _b64decode(public_key, "the backup's public key")
     if len(raw) != _KEY_BYTES:
         raise SecretsError(f"the backup's public key is {len(raw)} bytes where it needs {_KEY_BYTES}")
     try:
-        return DH.import_x25519_public_key(raw)
+        return crypto.DH.import_x25519_public_key(raw)
     except ValueError:
         pass
     raise SecretsError("the backup's public key is not a usable curve25519 key")
@@ -518,10 +540,12 @@ def _backup_public(public_key: object) -> ECC.EccKey:
 
 def backup_encrypt(public_key: str, session_data: dict) -> dict:
     """``session_data`` for one backed-up room key: {"ephemeral", "ciphertext", "mac"}."""
+    crypto = _crypto()
     backup_key = _backup_public(public_key)
-    ephemeral = ECC.generate(curve="Curve25519")
+    ephemeral = crypto.ECC.generate(curve="Curve25519")
     aes_key, mac_key, iv = _backup_keys(ephemeral, backup_key)
-    ciphertext = AES.new(aes_key, AES.MODE_CBC, iv=iv).encrypt(pad(canonical_json(session_data), AES.block_size))
+    padded = crypto.Padding.pad(canonical_json(session_data), crypto.AES.block_size)
+    ciphertext = crypto.AES.new(aes_key, crypto.AES.MODE_CBC, iv=iv).encrypt(padded)
     return {
         "ephemeral": _b64encode(ephemeral.public_key().export_key(format="raw")),
         "ciphertext": _b64encode(ciphertext),
@@ -535,6 +559,7 @@ def backup_decrypt(private_key: bytes, session_data: dict) -> dict:
     A MAC mismatch is a ``WrongKeyError``: the MAC covers no ciphertext, so it fails only
     when the key (or the ephemeral key beside it) is not the one it was made with.
     """
+    crypto = _crypto()
     private = _backup_private(private_key)
     if not isinstance(session_data, Mapping):
         raise SecretsError("the backed-up key's session_data is not a JSON object")
@@ -549,10 +574,10 @@ def backup_decrypt(private_key: bytes, session_data: dict) -> dict:
     # libolm writes 8 bytes; vodozemac reads any prefix. Fewer than 8 would check almost nothing.
     if not _BACKUP_MAC_BYTES <= len(mac) <= _MAC_BYTES:
         raise SecretsError(f"the backed-up key's mac is {len(mac)} bytes where it needs {_BACKUP_MAC_BYTES}")
-    if not ciphertext or len(ciphertext) % AES.block_size:
+    if not ciphertext or len(ciphertext) % crypto.AES.block_size:
         raise SecretsError("the backed-up key's ciphertext is damaged: not a whole number of AES blocks")
     try:
-        ephemeral = DH.import_x25519_public_key(ephemeral_raw)
+        ephemeral = crypto.DH.import_x25519_public_key(ephemeral_raw)
     except ValueError:
         ephemeral = None
     if ephemeral is None:
@@ -560,10 +585,10 @@ def backup_decrypt(private_key: bytes, session_data: dict) -> dict:
     aes_key, mac_key, iv = _backup_keys(private, ephemeral)
     if not hmac.compare_digest(_empty_mac(mac_key)[: len(mac)], mac):
         raise WrongKeyError("this backed-up room key does not match the backup key: it is for another backup or damaged")
-    plaintext = AES.new(aes_key, AES.MODE_CBC, iv=iv).decrypt(ciphertext)
+    plaintext = crypto.AES.new(aes_key, crypto.AES.MODE_CBC, iv=iv).decrypt(ciphertext)
     # Parsed outside any except block so no traceback chain keeps the plaintext alive.
     try:
-        parsed = json.loads(unpad(plaintext, AES.block_size).decode("utf-8"))
+        parsed = json.loads(crypto.Padding.unpad(plaintext, crypto.AES.block_size).decode("utf-8"))
     except (ValueError, RecursionError):
         parsed = None
     if not isinstance(parsed, dict):

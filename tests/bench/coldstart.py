@@ -40,7 +40,8 @@ TITLE = "cold start from the cache to the first painted rooms pane, against a mi
 REPO = Path(__file__).resolve().parents[2]
 FULL = (1_000, 7)
 QUICK = (30, 1)
-TARGET_RATIO = 1.5
+# Issue 16 (issue 6 asked for 1.5x).
+TARGET_RATIO = 1.3
 COLUMNS, LINES = 160, 50
 CHILD_TIMEOUT_S = 60
 IMPORTS = (
