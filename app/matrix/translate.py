@@ -148,9 +148,10 @@ def parse_sync(body: bytes | bytearray | str | Mapping[str, Any]) -> dict[str, A
         with collector_paused():
             try:
                 decoded = _decode(body)
-            except _MSGSPEC_REFUSES:
+            except (*_MSGSPEC_REFUSES, RecursionError):
                 # What msgspec refuses and Python's json may still read (NaN, a lone
-                # surrogate, 1e400, a byte-order mark): the answer is the stdlib's.
+                # surrogate, 1e400, a byte-order mark, nesting msgspec stops at
+                # earlier): the answer is the stdlib's.
                 decoded = json.loads(body)
     except (ValueError, RecursionError, TypeError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__

@@ -209,7 +209,7 @@ def _as_json_loads_read_it(body: bytes) -> dict:
     ids=["1e400", "-1.8e308", "5000-digits", "not-utf8", "cesu-surrogate", "escaped-surrogate", "deep", "990-deep",
          "nan", "plain"],
 )
-def test_what_a_room_holds_is_read_as_json_loads_reads_the_whole_body(inside: bytes) -> None:
+def test_what_a_room_or_the_account_data_holds_is_read_as_json_loads_reads_the_whole_body(inside: bytes) -> None:
     """A room's entry is decoded when the translation reaches it: whatever it holds, the
     sync is applied or refused (``SyncFormatError``, nothing applied) as it was when
     json.loads read the whole body first."""
@@ -219,6 +219,10 @@ def test_what_a_room_holds_is_read_as_json_loads_reads_the_whole_body(inside: by
     expected = _outcome(lambda: apply_sync(fresh(), _as_json_loads_read_it(body)))
     assert _outcome(lambda: apply_sync(fresh(), parse_sync(body))) == expected
     assert _outcome(lambda: apply_sync(fresh(), decoded(parse_sync(body)))) == expected
+    # The same outside the rooms, which parse_sync decodes at once.
+    body = b'{"next_batch": "s2", "account_data": {"events": [{"type": "org.example", "content": {"x": %s}}]}}' % inside
+    expected = _outcome(lambda: apply_sync(fresh(), _as_json_loads_read_it(body)))
+    assert _outcome(lambda: apply_sync(fresh(), parse_sync(body))) == expected
 
 
 @pytest.mark.parametrize(
