@@ -28,7 +28,7 @@ from array import array
 from itertools import accumulate
 from typing import Any, Final
 
-from app.matrix.errors import ServerError
+from app.matrix.errors import ServerError, first_line
 
 MIB: Final = 1024 * 1024
 MAX_ANSWER_BYTES: Final = 16 * MIB
@@ -112,8 +112,7 @@ def decode_json(
     try:
         return json.loads(text)
     except ValueError as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise NotJson(f"{what} answered with something that is not JSON ({reason[:120]})") from None
+        raise NotJson(f"{what} answered with something that is not JSON ({first_line(error, 120)})") from None
     except RecursionError:
         raise ServerError(f"{what} answered with JSON nested too deeply to read") from None
     except MemoryError:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from app import paths
+from app.matrix.errors import first_line
 from app.matrix.nio_internals import vodozemac_account
 from app.model.events import Undecryptable, undecryptable_value
 from app.store.files import FILE_MODE, private_dir, write_atomic
@@ -565,8 +566,9 @@ def _open_machine(user_id: str, device_id: str, directory: Path) -> Any:
         store = DefaultStore(user_id, device_id, str(directory), pickle_key=pickle_key)
         machine = GuardedOlm(user_id, device_id, store)
     except Exception as error:  # noqa: BLE001 - peewee and vodozemac errors alike
-        detail = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
-        raise CryptoStoreError(f"the crypto store {directory} is unreadable ({detail}); move it aside, or log in again") from None
+        raise CryptoStoreError(
+            f"the crypto store {directory} is unreadable ({first_line(error, 120)}); move it aside, or log in again"
+        ) from None
     for each in directory.iterdir():
         if each.is_file():
             os.chmod(each, FILE_MODE)

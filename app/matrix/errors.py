@@ -9,6 +9,13 @@ receipt queue, the sync loop) do not need to know HTTP.
 from __future__ import annotations
 
 
+def first_line(error: BaseException, limit: int) -> str:
+    """What a caught exception says, for a one-line message: its first line, at most
+    ``limit`` characters, or its type's name when it says nothing."""
+    text = str(error)
+    return text.splitlines()[0][:limit] if text else type(error).__name__
+
+
 class MatrixError(Exception):
     """A request failed. ``str()`` is one line: ``"M_INVALID_PARAM: thread_id field must be ..."``."""
 

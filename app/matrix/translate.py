@@ -35,6 +35,7 @@ from typing import Any, Final
 import msgspec
 
 from app.gcpause import collector_paused
+from app.matrix.errors import first_line
 from app.matrix.naming import MAX_HEROES, RoomNaming
 from app.matrix.wire import PREVIEW_MAX_CHARS, Tally, clean_text, events_of, nonnegative, timestamp
 from app.model.push import PushRuleset, ruleset_from_json
@@ -116,8 +117,7 @@ def _room_json(raw: msgspec.Raw) -> object:
     try:
         return json.loads(bytes(raw))
     except (ValueError, RecursionError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise SyncFormatError(f"sync response is not valid JSON: {reason[:200]}") from None
+        raise _not_json(error) from None
 
 
 def decoded(value: object) -> object:
@@ -132,6 +132,10 @@ def decoded(value: object) -> object:
 
 class SyncFormatError(ValueError):
     """The body of a /sync response is not a JSON object."""
+
+
+def _not_json(error: BaseException) -> SyncFormatError:
+    return SyncFormatError(f"sync response is not valid JSON: {first_line(error, 200)}")
 
 
 def parse_sync(body: bytes | bytearray | str | Mapping[str, Any]) -> dict[str, Any]:
@@ -154,8 +158,7 @@ def parse_sync(body: bytes | bytearray | str | Mapping[str, Any]) -> dict[str, A
                 # earlier): the answer is the stdlib's.
                 decoded = json.loads(body)
     except (ValueError, RecursionError, TypeError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise SyncFormatError(f"sync response is not valid JSON: {reason[:200]}") from None
+        raise _not_json(error) from None
     if not isinstance(decoded, dict):
         raise SyncFormatError(f"sync response is a JSON {type(decoded).__name__}, not an object")
     return decoded

@@ -46,9 +46,6 @@ class Tally:
             return value
         return None
 
-    def is_user_id(self, value: object) -> bool:
-        return self.user(value) is not None
-
 
 def _removed_characters() -> dict[int, int | None]:
     table: dict[int, int | None] = {}

@@ -51,6 +51,15 @@ def test_values_and_room_override(tmp_path: Path) -> None:
         ("[keys]\nread_thread = 1\n", "keys.read_thread"),
         ("[colours]\nx = 1\n", "colours"),
         ("receipts = 1\n", "receipts"),
+        # A policy rule's error names its line too.
+        ('[[receipts.rule]]\nmatch = "dm"\nmode = "loud"\n', 'line 3: receipts.rule[1].mode: must be "public", "private" or "none"'),
+        ('[[receipts.rule]]\nmatch = "dm"\nmode = "none"\n\n[[receipts.rule]]\nmatch = "dms"\nmode = "none"\n',
+         "line 6: receipts.rule[2].match: must be one of"),
+        ('[[receipts.rule]]\nmatch = "space:lobby"\nmode = "none"\n', "line 2: receipts.rule[1].match: 'lobby' is not a room ID"),
+        ('[[receipts.rule]]\nmatch = "dm"\n', "line 1: receipts.rule[1]: needs both match and mode"),
+        ('[[receipts.rule]]\nmatch = "dm"\nmode = "none"\ncolour = 1\n', "line 4: receipts.rule[1].colour: unknown key"),
+        ('[receipts]\nrule = 3\n', "receipts.rule: must be a list"),
+        ('[receipts]\nmode = "none"\n', 'receipts.mode: must be "private" or "public"'),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -99,23 +108,3 @@ mode = "public"
     dm = room_mode(rules, None, "!d:x", RoomFacts("!d:x", is_direct=True))
     assert not dm.sends and dm.rule == "rule dm"
     assert room_mode(rules, None, "!b:x") == RoomMode(ReceiptType.PUBLIC)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ('[[receipts.rule]]\nmatch = "dm"\nmode = "loud"\n', 'line 3: receipts.rule[1].mode: must be "public", "private" or "none"'),
-        ('[[receipts.rule]]\nmatch = "dm"\nmode = "none"\n\n[[receipts.rule]]\nmatch = "dms"\nmode = "none"\n',
-         "line 6: receipts.rule[2].match: must be one of"),
-        ('[[receipts.rule]]\nmatch = "space:lobby"\nmode = "none"\n', "line 2: receipts.rule[1].match: 'lobby' is not a room ID"),
-        ('[[receipts.rule]]\nmatch = "dm"\n', "line 1: receipts.rule[1]: needs both match and mode"),
-        ('[[receipts.rule]]\nmatch = "dm"\nmode = "none"\ncolour = 1\n', "line 4: receipts.rule[1].colour: unknown key"),
-        ('[receipts]\nrule = 3\n', "receipts.rule: must be a list"),
-        ('[receipts]\nmode = "none"\n', 'receipts.mode: must be "private" or "public"'),
-    ],
-)
-def test_rule_errors_name_their_line(tmp_path: Path, text: str, expected: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_settings(write(tmp_path, text))
-    message = str(caught.value)
-    assert expected in message and "\n" not in message
