@@ -207,8 +207,8 @@ _CompiledRule = tuple[tuple[_Test, ...], PushOutcome]
 # A rule as compiled: the matchers its event_match conditions on ``type`` apply to the
 # event's type, its other tests, its outcome.
 _TypedRule = tuple[tuple[Callable[[str], object], ...], tuple[_Test, ...], PushOutcome]
-# Event types whose candidate rules are kept per ruleset (a room's events have a
-# handful; a hostile sync's thousands are filtered without being kept).
+# Event types whose candidate rules are kept per ruleset at once (a room's events have a
+# handful; past this many, a hostile sync's, the cache starts again).
 _MAX_CACHED_TYPES: Final = 256
 
 
