@@ -49,7 +49,16 @@ from app.model.plan import (
 )
 from app.model.receipts import ReceiptType
 from app.model.events import TimelineEvent, Undecryptable
-from app.model.room import RECEIPT_MODES, RoomState, backfill, fill_gap, gap_before_latest, replace_events
+from app.model.room import (
+    RECEIPT_MODES,
+    RoomState,
+    backfill,
+    confirmed_read,
+    fill_gap,
+    gap_before_latest,
+    read_for_good,
+    replace_events,
+)
 from app.model.policy import needs_spaces, room_facts, space_ancestors, structure_of
 from app.model.sending import ModeRules, RoomMode, refuse_action, refuse_request, room_mode
 from app.model.unread import thread_unread, threads_unread
@@ -395,6 +404,16 @@ class ReadStateCore:
         alert = None
         replacements = {}
         late: dict[EventId, DeferredAlert] = {}
+        covered = confirmed_read(room) if waiting else {}
+
+        def ciphertext_verdict(event: TimelineEvent, entry: DeferredAlert | None, position: int) -> int:
+            # An event that stays ciphertext is judged as such where the sync left it
+            # unjudged, unless my confirmed receipts cover it (as the translation
+            # leaves a read event unjudged).
+            if entry is None or read_for_good(room, covered, position):
+                return event.alert
+            return entry.verdict()
+
         if waiting:
             index, events = room.index, room.events
             for event, entry in waiting:
@@ -414,14 +433,12 @@ class ReadStateCore:
                     content = None
             if not isinstance(content, dict):
                 replacements[event.event_id] = with_verdict(
-                    event, entry.verdict() if entry is not None else event.alert, Undecryptable.BAD.value
+                    event, ciphertext_verdict(event, entry, position), Undecryptable.BAD.value
                 )
                 continue
             result = decrypt(room.room_id, event.event_id, event.sender, event.ts, content)
             if isinstance(result, str):
-                replacements[event.event_id] = with_verdict(
-                    event, entry.verdict() if entry is not None else event.alert, result
-                )
+                replacements[event.event_id] = with_verdict(event, ciphertext_verdict(event, entry, position), result)
                 session = content.get("session_id")
                 if isinstance(session, str) and (result in decryption.RETRYABLE or result.startswith("withheld")):
                     self._waiting.setdefault(session, set()).add(room.room_id)
@@ -431,12 +448,15 @@ class ReadStateCore:
                 alert = alerts(self.account.push_rules, naming, room.room_id)
             decrypted = decrypted_event(event, result, naming, alert)
             if entry is not None and decrypted.undecryptable:
-                # A plaintext that is no event: it stays ciphertext, judged as such.
-                decrypted = with_verdict(decrypted, entry.verdict())
+                # A plaintext that is no event: it stays ciphertext.
+                decrypted = with_verdict(decrypted, ciphertext_verdict(event, entry, position))
             replacements[event.event_id] = decrypted
         for event_id, entry in late.items():
-            event = room.events[room.index[event_id]]
-            replacements[event_id] = with_verdict(event, entry.verdict())
+            position = room.index[event_id]
+            event = room.events[position]
+            verdict = ciphertext_verdict(event, entry, position)
+            if verdict != event.alert:
+                replacements[event_id] = with_verdict(event, verdict)
         return replace_events(room, replacements)
 
     def forget_since(self) -> None:

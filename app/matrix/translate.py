@@ -42,7 +42,7 @@ from app.model.push import PushRuleset, ruleset_from_json
 from app.matrix.wire_events import DeferredAlert, alerts, timeline_event, with_verdict
 from app.model.account import AccountState
 from app.model.events import TimelineEvent
-from app.model.ids import MAIN, RoomId, UserId, is_event_id, is_room_id, is_token, is_user_id
+from app.model.ids import MAIN, EventId, RoomId, UserId, is_event_id, is_room_id, is_token, is_user_id
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import (
     RECEIPT_MODES,
@@ -50,9 +50,12 @@ from app.model.room import (
     RoomState,
     ServerCounts,
     add_timeline,
+    confirmed_read,
     evolve,
     merged_receipts,
+    read_for_good,
     set_fully_read,
+    with_events_at,
 )
 
 __all__ = [
@@ -205,7 +208,12 @@ def apply_sync_changes(
     The push rules' verdict on an encrypted timeline event of a joined room is left
     ``ALERT_UNKNOWN``, and the event (as it is in the returned room: compare by
     identity) with its ``DeferredAlert`` is listed under its room: the caller judges the
-    plaintext of what it decrypts and must set ``DeferredAlert.verdict()`` on the rest."""
+    plaintext of what it decrypts and must set ``DeferredAlert.verdict()`` on the rest
+    that my confirmed receipts leave unread (``room.read_for_good``).
+
+    A message of a joined room that my confirmed receipts cover once the sync is in
+    (``room.read_for_good``) is left ``ALERT_UNKNOWN``: it is never counted, and the
+    push rules are the sync's largest cost after the walk over its events."""
     if not isinstance(sync, Mapping):
         raise SyncFormatError(f"sync response is a {type(sync).__name__}, not an object")
     with collector_paused():
@@ -318,7 +326,9 @@ def _apply_joined(
     # The summary's member counts first: the push rules read the room's size.
     names.apply_summary(data.get("summary"), tally)
     asked: list[DeferredAlert] | None = [] if deferred is not None else None
-    alert = alerts(ruleset, names, room.room_id, asked)
+    # Every other message is judged at the end, and only if still unread then.
+    later: list[DeferredAlert] = []
+    alert = alerts(ruleset, names, room.room_id, asked, later)
     timeline = data.get("timeline")
     raw_events = events_of(timeline, tally)
     state_after = data.get("state_after")
@@ -334,24 +344,31 @@ def _apply_joined(
     if cut > 0:
         names.apply_state_events([raw for raw in raw_events[:cut] if type(raw) is dict and "state_key" in raw], tally)
         raw_events = raw_events[cut:]
+    # An alert is asked for last, just before its event is built: a verdict deferred
+    # during a call belongs to the event that call returns.
+    unjudged: list[tuple[TimelineEvent, DeferredAlert]] = []
     if asked is None:
         for raw in raw_events:
+            before = len(later)
             event = timeline_event(raw, names, tally, alert)
             if event is not None:
+                if len(later) != before:
+                    unjudged.append((event, later[-1]))
                 append(event)
     else:
-        # An alert is asked for last, just before its event is built: a verdict
-        # deferred during a call belongs to the event that call returns.
         waiting: list[tuple[int, DeferredAlert]] = []
         for raw in raw_events:
-            before = len(asked)
+            before, before_later = len(asked), len(later)
             event = timeline_event(raw, names, tally, alert)
             if event is not None:
                 if len(asked) != before:
                     waiting.append((len(events), asked[-1]))
+                elif len(later) != before_later:
+                    unjudged.append((event, later[-1]))
                 append(event)
         if waiting:
             _defer_alerts(room, events, waiting, deferred)  # type: ignore[arg-type]
+    known_before = room.index if unjudged else None
     if events:
         limited = cut > 0 or (type(timeline) is dict and timeline.get("limited") is True)
         # A limited timeline that starts with an event already loaded (an initial sync on
@@ -445,7 +462,37 @@ def _apply_joined(
         updates["join_rule"] = names.join_rule
     if names.history_visibility != room.history_visibility:
         updates["history_visibility"] = names.history_visibility
-    return evolve(room, updates) if updates else room
+    if updates:
+        room = evolve(room, updates)
+    if unjudged:
+        room = _judge_unread(room, known_before, unjudged)  # type: ignore[arg-type]
+    return room
+
+
+def _judge_unread(
+    room: RoomState, known_before: Mapping[EventId, int], unjudged: list[tuple[TimelineEvent, DeferredAlert]]
+) -> RoomState:
+    """``room`` with the push rules' verdict on each message of this sync (``unjudged``)
+    that my confirmed receipts leave unread; the rest stay ``ALERT_UNKNOWN``.
+
+    Only unread events are counted, and a confirmed receipt never moves back (servers
+    keep a receipt only when it is further than the one before), so a verdict on an
+    event it covers would never be read. A receipt only pending may still be refused:
+    the events it covers are judged. An event already loaded before this sync is the
+    room's earlier one, judged then; one gone from the room (cut, or a duplicate) is
+    skipped."""
+    covered = confirmed_read(room)
+    index, events = room.index, room.events
+    judged: dict[int, TimelineEvent] = {}
+    for event, entry in unjudged:
+        event_id = event.event_id
+        if event_id in known_before:
+            continue
+        position = index.get(event_id)
+        if position is None or read_for_good(room, covered, position):
+            continue
+        judged[position] = with_verdict(events[position], entry.verdict())
+    return with_events_at(room, judged)
 
 
 def _defer_alerts(

@@ -75,6 +75,7 @@ def alerts(
     names: RoomNaming,
     room_id: str,
     defer_encrypted: list[DeferredAlert] | None = None,
+    later: list[DeferredAlert] | None = None,
 ) -> Alert:
     """The push rules' verdict on an event of this room, in its state as ``names`` has
     it at that moment (my display name, the member count, the power levels).
@@ -82,7 +83,12 @@ def alerts(
     With ``defer_encrypted``, an ``m.room.encrypted`` event is not judged: its verdict
     is ``ALERT_UNKNOWN`` and a ``DeferredAlert`` (the rules and that moment's context)
     is appended, for whoever decrypts it next: a decrypted event is
-    judged on its plaintext, so judging its ciphertext as well would be wasted."""
+    judged on its plaintext, so judging its ciphertext as well would be wasted.
+
+    With ``later``, no event is judged here: each (an encrypted one too, unless
+    ``defer_encrypted`` takes it) gets ``ALERT_UNKNOWN`` and its ``DeferredAlert`` goes
+    to ``later``, for a caller that judges only the events still unread once the sync's
+    receipts are in (an event already read never counts)."""
     rules = ruleset if ruleset is not None else default_ruleset(names.me)
     me = names.me
     # A room's events share a few contexts (one per sender while its state holds still):
@@ -104,6 +110,9 @@ def alerts(
             )
         if defer_encrypted is not None and raw.get("type") == ENCRYPTED:
             defer_encrypted.append(DeferredAlert(rules, raw, context))
+            return ALERT_UNKNOWN
+        if later is not None:
+            later.append(DeferredAlert(rules, raw, context))
             return ALERT_UNKNOWN
         return _verdict(rules, raw, context)
 

@@ -431,6 +431,50 @@ def replace_events(room: RoomState, replacements: Mapping[EventId, TimelineEvent
     return new
 
 
+def with_events_at(room: RoomState, replacements: Mapping[int, TimelineEvent]) -> RoomState:
+    """``room`` with the events at these positions replaced by new forms of themselves
+    that keep their IDs and relations (a verdict set, say): the indexes derived from
+    them, worked out already, hold for the new room too."""
+    if not replacements:
+        return room
+    events = list(room.events)
+    for position, event in replacements.items():
+        old = events[position]
+        if event.event_id != old.event_id or event.rel_type != old.rel_type or event.relates_to != old.relates_to:
+            raise ValueError(f"the event at {position} is {old.event_id}, not {event.event_id} with its relation")
+        events[position] = event
+    new = evolve(room, {"events": tuple(events)})
+    derived = room.__dict__
+    for name in _DERIVED_FROM_IDS_AND_RELATIONS:
+        if name in derived:
+            new.__dict__[name] = derived[name]
+    return new
+
+
+def confirmed_read(room: RoomState) -> dict[ThreadId | None, int]:
+    """For each receipt thread of mine (None: unthreaded), the furthest loaded position
+    my receipts the server confirmed reach (public or private; pending ones left out,
+    and one that points at an event not loaded)."""
+    me, index = room.me, room.index
+    result: dict[ThreadId | None, int] = {}
+    for key, receipt in room.receipts.items():
+        if key.user_id == me:
+            position = index.get(receipt.event_id)
+            if position is not None and position > result.get(key.thread_id, -1):
+                result[key.thread_id] = position
+    return result
+
+
+def read_for_good(room: RoomState, covered: Mapping[ThreadId | None, int], position: int) -> bool:
+    """Whether the event at ``position`` is behind one of my confirmed receipts
+    (``covered``: ``confirmed_read(room)``), for the whole room or its thread: it
+    stays read, and the push rules' verdict on it is never counted."""
+    if position <= covered.get(None, -1):
+        return True
+    threaded = covered.get(room.thread_of[room.events[position].event_id])
+    return threaded is not None and position <= threaded
+
+
 # RoomState's cached properties that depend on its events only through their IDs,
 # positions and relations (and on fields replace_events does not touch).
 _DERIVED_FROM_IDS_AND_RELATIONS: Final = ("index", "thread_of", "thread_positions", "last_gap", "_my_read_by_thread")

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from app.matrix.core import ReadStateCore
-from app.model.events import ALERT_HIGHLIGHT, ALERT_SILENT, is_undecrypted
+from app.model.events import ALERT_HIGHLIGHT, ALERT_SILENT, ALERT_UNKNOWN, is_undecrypted
 
 ME = "@me:example.org"
 ALICE = "@alice:example.org"
@@ -98,8 +98,9 @@ def test_decrypting_as_the_sync_arrives_is_translating_then_decrypting() -> None
     assert events == two_steps.account.rooms[ROOM].events
     assert at_once.waiting_sessions() == two_steps.waiting_sessions() == {"missing": frozenset({ROOM})}
     by_id = {event.event_id: event for event in events}
-    # Not wanted (read): ciphertext, judged as such (Alice could notify the room then).
-    assert is_undecrypted(by_id["$e2"]) and by_id["$e2"].alert == ALERT_HIGHLIGHT
+    # Not wanted (read, behind my confirmed receipt): ciphertext, and never judged: an
+    # event read for good is never counted.
+    assert is_undecrypted(by_id["$e2"]) and by_id["$e2"].alert == ALERT_UNKNOWN
     # Undecryptable: its ciphertext judged at its place, where Alice could not.
     assert by_id["$e4"].undecryptable == "no-key" and by_id["$e4"].alert not in (ALERT_HIGHLIGHT, 0)
     assert by_id["$e3"].body == "hello" and by_id["$e3"].alert not in (ALERT_HIGHLIGHT, 0)
