@@ -40,13 +40,13 @@ async def test_a_none_room_sends_no_receipt_and_f_still_moves_the_marker() -> No
         screen = await main_screen(pilot)
         screen.select(DM)
         await pilot.pause()
-        assert screen.status.mode_text == "NONE · rule dm"
+        assert screen.status.mode_text == "NONE · rule: dm"
         assert screen.status.clears_text == "r/R: no receipts here; f moves the marker"
         for key in ("r", "R", "a"):
             await pilot.press(key)
             await pilot.pause()
             assert screen.last_action.outcome == "refused", key
-            assert "receipts are off in this room (rule dm)" in screen.last_action.text
+            assert "receipts are off in this room (rule: dm)" in screen.last_action.text
         assert service.requests == []
         screen.select(DM)  # a jumped on to the next unread thread
         await pilot.pause()
@@ -57,8 +57,8 @@ async def test_a_none_room_sends_no_receipt_and_f_still_moves_the_marker() -> No
         # p moves the session, never a room a rule decided, and says so.
         await pilot.press("p")
         await pilot.pause()
-        assert "Alice sends no receipts (rule dm)" in app.notified[-1][1]
-        assert screen.status.mode_text == "NONE · rule dm"
+        assert "Alice sends no receipts (rule: dm)" in app.notified[-1][1]
+        assert screen.status.mode_text == "NONE · rule: dm"
 
 
 async def test_P_steps_the_rooms_own_mode_and_the_status_line_follows() -> None:
@@ -93,7 +93,7 @@ async def test_W_shows_who_sees_what_with_the_warning() -> None:
         assert "PRIVATE" in team and "1 behind" in team  # others see $t1; $t2 came after
         assert any("public receipt of yours (unthreaded) at $t1 that readmark did not send" in line for line in lines)
         alice = next(line for line in lines if line.startswith("Alice"))
-        assert "NONE · rule dm" in alice and "nothing" in alice
+        assert "NONE · rule: dm" in alice and "nothing" in alice
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen
