@@ -66,7 +66,7 @@ def test_a_public_receipt_readmark_sent_while_the_room_was_public_is_no_warning(
     write_config(xdg_dirs, f'[[receipts.rule]]\nmatch = "room:{room}"\nmode = "private"\n')
     code, out, err = run(capsys, "audit", "--json")
     entry = next(r for r in json.loads(out)["rooms"] if r["room_id"] == room)
-    assert entry["receipt_policy"] == {"mode": "private", "rule": f"rule room {room}"}
+    assert entry["receipt_policy"] == {"mode": "private", "rule": f"rule: room {room}"}
     assert entry["warnings"] == []
     assert entry["threads"][0]["public"]["event_id"] == event
 
@@ -81,7 +81,7 @@ def test_a_none_rule_sends_nothing_and_fully_read_still_moves(make_actor, xdg_di
     for argv in (["mark", room], ["mark", room, "--unthreaded"], ["mark", room, "--public"],
                  ["mark", room, "--fully-read", "--with-receipt"]):
         code, out, err = run(capsys, *argv)
-        assert code == 1 and "receipts are off in this room (rule invite-only)" in err, (argv, err)
+        assert code == 1 and "receipts are off in this room (rule: invite-only)" in err, (argv, err)
     code, out, err = run(capsys, "mark", "--all", "--json")
     assert json.loads(out)["rooms"][0]["refused"].startswith("receipts are off")
     assert my_receipts(me, room) == {}
@@ -91,4 +91,4 @@ def test_a_none_rule_sends_nothing_and_fully_read_still_moves(make_actor, xdg_di
     assert my_receipts(me, room) == {}
     code, out, err = run(capsys, "status", "--json")
     status = next(r for r in json.loads(out)["rooms"] if r["room_id"] == room)
-    assert status["receipt_policy"] == {"mode": "none", "rule": "rule invite-only"}
+    assert status["receipt_policy"] == {"mode": "none", "rule": "rule: invite-only"}

@@ -79,14 +79,14 @@ mode = "none"
     code, out, err = run(capsys, "status", "--json")
     assert code == 0, err
     policy = {room["room_id"]: room["receipt_policy"] for room in json.loads(out)["rooms"]}
-    assert policy[aliased] == {"mode": "public", "rule": f"rule room {alias}"}
-    assert policy[in_space] == {"mode": "none", "rule": f"rule space {top}"}
+    assert policy[aliased] == {"mode": "public", "rule": f"rule: room {alias}"}
+    assert policy[in_space] == {"mode": "none", "rule": f"rule: space {top}"}
     # The DM is invite-only too, and encrypted is not: the dm rule comes first.
-    assert policy[dm] == {"mode": "none", "rule": "rule dm"}
+    assert policy[dm] == {"mode": "none", "rule": "rule: dm"}
     # Encrypted and invite-only: the earlier rule (encrypted) wins.
-    assert policy[encrypted] == {"mode": "private", "rule": "rule encrypted"}
-    assert policy[public] == {"mode": "public", "rule": "rule public"}
-    assert policy[invite_only] == {"mode": "none", "rule": "rule invite-only"}
+    assert policy[encrypted] == {"mode": "private", "rule": "rule: encrypted"}
+    assert policy[public] == {"mode": "public", "rule": "rule: public"}
+    assert policy[invite_only] == {"mode": "none", "rule": "rule: invite-only"}
     # The room's own mode (account data) comes before the invite-only rule.
     assert policy[overridden] == {"mode": "public", "rule": "this room"}
     # No rule matches a knock room: the default.

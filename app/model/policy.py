@@ -1,5 +1,5 @@
 """Receipt policy: which receipt a room's read keys send (public, private, or none), and
-which rule decided, so the status line can say why (``PRIVATE · rule dm``).
+which rule decided, so the status line can say why (``PRIVATE · rule: dm``).
 
 What decides, first match wins:
 
@@ -100,7 +100,7 @@ class RoomFacts:
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The mode a room takes, and what decided it: ``this room`` (set from readmark),
-    ``pinned in config`` (``[receipts.rooms]``), ``rule <label>``, ``default`` or
+    ``pinned in config`` (``[receipts.rooms]``), ``rule: <label>``, ``default`` or
     ``session`` (``p`` moved it)."""
 
     mode: Mode
@@ -127,7 +127,7 @@ def decide(
             return Decision(pinned, "pinned in config", True)
     for rule in rules:
         if rule.matches(facts):
-            return Decision(rule.mode, f"rule {rule.label}", True)
+            return Decision(rule.mode, f"rule: {rule.label}", True)
     return Decision(session, "session" if session_moved else "default")
 
 

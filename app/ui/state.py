@@ -43,7 +43,7 @@ class ModeState:
     private_supported: bool = True
     # False in a room whose policy is "none": read keys send no receipt there.
     sends: bool = True
-    # What decided: "default", "session", "this room", "room !id", "rule dm"...
+    # What decided: "default", "session", "this room", "pinned in config", "rule: dm"...
     rule: str = "default"
 
     @property
@@ -53,7 +53,7 @@ class ModeState:
     @property
     def word(self) -> str:
         """``PRIVATE``, ``PUBLIC`` or ``NONE``, then what decided unless it is the
-        session mode (the default, or ``p``): ``PRIVATE · rule dm``, ``NONE · this room``."""
+        session mode (the default, or ``p``): ``PRIVATE · rule: dm``, ``NONE · this room``."""
         word = "NONE" if not self.sends else self.receipt_type.label.upper()
         return word if self.rule in ("default", "session") else f"{word} · {self.rule}"
 

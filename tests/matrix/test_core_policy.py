@@ -40,7 +40,7 @@ def core_with(rules: tuple[PolicyRule, ...], state: AccountState | None = None) 
 def test_a_space_rule_reaches_a_room_through_a_sub_space_by_alias() -> None:
     core = core_with((PolicyRule("space", "#work:t", Mode.NONE),))
     inside, outside = core.mode_in(IN), core.mode_in(OUT)
-    assert not inside.sends and inside.rule == "rule space #work:t"
+    assert not inside.sends and inside.rule == "rule: space #work:t"
     assert outside.sends and outside.receipt_type is ReceiptType.PUBLIC and outside.rule == "default"
     refusal = core.plan(IN, ReceiptAction(ActionKind.THREADED, ReceiptType.PUBLIC, "main"))
     assert isinstance(refusal, Refusal) and refusal.code == "receipts-off"

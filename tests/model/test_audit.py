@@ -54,9 +54,9 @@ def test_no_receipt_and_one_in_missing_history() -> None:
 def test_a_public_receipt_readmark_did_not_send_in_a_private_room_warns() -> None:
     state = room_with((PUBLIC, None, "$2", 1234), (PUBLIC, "$root", "$t1", 1300))
     sent = [SentReceipt(1299, ROOM, "$root", PUBLIC, "$t1")]
-    result = audit_room(state, RoomMode(PRIVATE, pinned=True, rule="rule dm"), "R", sent)
+    result = audit_room(state, RoomMode(PRIVATE, pinned=True, rule="rule: dm"), "R", sent)
     assert [(w.thread_id, w.event_id, w.ts) for w in result.warnings] == [(None, "$2", 1234)]
-    assert "PRIVATE (rule dm)" in result.warnings[0].text and "did not send" in result.warnings[0].text
+    assert "PRIVATE (rule: dm)" in result.warnings[0].text and "did not send" in result.warnings[0].text
     # In a none room as well; in a public room, a public receipt is as it should be.
     assert audit_room(state, RoomMode(PRIVATE, True, False, "this room"), "R", sent).warnings[0].event_id == "$2"
     assert audit_room(state, RoomMode(PUBLIC), "R").warnings == ()

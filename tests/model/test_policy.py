@@ -77,7 +77,7 @@ def test_the_first_matching_rule_wins_and_the_default_applies_when_none_does(fac
     decision = decide(facts, rules, None, default)
     matching = [rule for rule in rules if rule.matches(facts)]
     if matching:
-        assert decision == Decision(matching[0].mode, f"rule {matching[0].label}", True)
+        assert decision == Decision(matching[0].mode, f"rule: {matching[0].label}", True)
     else:
         assert decision == Decision(default, "default")
 
@@ -95,12 +95,12 @@ def test_the_room_setting_then_a_pinned_room_come_before_any_rule(facts, rules, 
 def test_none_refuses_every_receipt_and_lets_the_marker_move() -> None:
     mode = room_mode(ModeRules(rules=(PolicyRule("dm", None, Mode.NONE),)), None, ROOM, RoomFacts(ROOM, is_direct=True))
     assert mode == RoomMode(ReceiptType.PRIVATE, pinned=True, sends=False)
-    assert mode.mode is Mode.NONE and mode.rule == "rule dm"
+    assert mode.mode is Mode.NONE and mode.rule == "rule: dm"
     for kind in (ActionKind.THREADED, ActionKind.UNTHREADED):
         for receipt_type in ReceiptType:
             refusal = refuse_action(ReceiptAction(kind, receipt_type, "main"), mode, private_supported=True)
             assert refusal is not None and refusal.code == "receipts-off"
-            assert "rule dm" in refusal.reason
+            assert "rule: dm" in refusal.reason
     with_receipt = ReceiptAction(ActionKind.FULLY_READ, ReceiptType.PRIVATE, with_receipt=True)
     assert refuse_action(with_receipt, mode, private_supported=True).code == "receipts-off"
     assert refuse_action(ReceiptAction(ActionKind.FULLY_READ), mode, private_supported=True) is None
@@ -112,7 +112,7 @@ def test_the_session_mode_moves_only_undecided_rooms() -> None:
     moved = room_mode(rules, ReceiptType.PUBLIC, ROOM)
     assert moved == RoomMode(ReceiptType.PUBLIC) and moved.rule == "session"
     kept = room_mode(rules, ReceiptType.PUBLIC, ROOM, RoomFacts(ROOM, encrypted=True))
-    assert kept == RoomMode(ReceiptType.PRIVATE, pinned=True) and kept.rule == "rule encrypted"
+    assert kept == RoomMode(ReceiptType.PRIVATE, pinned=True) and kept.rule == "rule: encrypted"
 
 
 def test_room_facts_and_space_ancestors_from_room_states() -> None:
@@ -145,7 +145,7 @@ def test_the_policy_has_the_last_word_on_a_queued_request() -> None:
     private = ReceiptRequest(ROOM, ReceiptType.PRIVATE, "$e", "main")
     marker = FullyReadRequest(ROOM, "$e")
     marker_public = FullyReadRequest(ROOM, "$e", ReceiptType.PUBLIC, "$e")
-    none = RoomMode(ReceiptType.PRIVATE, True, False, "rule dm")
+    none = RoomMode(ReceiptType.PRIVATE, True, False, "rule: dm")
     priv = RoomMode(ReceiptType.PRIVATE, True, True, "this room")
     pub = RoomMode(ReceiptType.PUBLIC)
     assert refuse_by_policy(public, pub) is None and refuse_by_policy(private, pub) is None

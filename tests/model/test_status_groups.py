@@ -57,5 +57,5 @@ def test_each_room_says_its_receipt_policy_and_what_others_see() -> None:
     document = status_document(AccountState(ME, {room.room_id: room}),
                                policy=lambda room_id: room_mode(rules, None, room_id, room_facts(room)))
     entry = document["rooms"][0]
-    assert entry["receipt_policy"] == {"mode": "none", "rule": "rule dm"}
+    assert entry["receipt_policy"] == {"mode": "none", "rule": "rule: dm"}
     assert entry["visible_read_position"] == "$1"

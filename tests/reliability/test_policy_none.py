@@ -34,7 +34,7 @@ async def test_a_none_room_sends_no_receipt_from_any_key_and_f_moves_the_marker(
             screen = app.screen
             screen.select(scene.room)
             await pilot.pause()
-            assert screen.status.mode_text == f"NONE · rule room {scene.room}"
+            assert screen.status.mode_text == f"NONE · rule: room {scene.room}"
             await pilot.press("r", "R", "a", "A")
             await pilot.press("tab", "tab", "G", "r")
             await pilot.pause()

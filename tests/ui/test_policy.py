@@ -1,7 +1,7 @@
 """The receipt policy on screen (Pilot, the production core): the status line names what
 decided, a ``none`` room sends nothing on r, R or a while f moves the marker, P steps the
 room's own mode (shared through account data) and p says when a room keeps its mode;
-W shows the audit with its warning."""
+W shows the audit with its warning; the help's title names the mode and what decided."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from app.model.policy import Mode, PolicyRule
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import RoomState, add_timeline, apply_receipt
 from app.ui.screens.audit import AuditScreen
+from app.ui.screens.help import HelpScreen
 from tests.model.builders import ME, msg
 from tests.ui.helpers import RecordingApp, main_screen
 from tests.ui.local_service import LocalService
@@ -40,13 +41,13 @@ async def test_a_none_room_sends_no_receipt_and_f_still_moves_the_marker() -> No
         screen = await main_screen(pilot)
         screen.select(DM)
         await pilot.pause()
-        assert screen.status.mode_text == "NONE · rule dm"
+        assert screen.status.mode_text == "NONE · rule: dm"
         assert screen.status.clears_text == "r/R: no receipts here; f moves the marker"
         for key in ("r", "R", "a"):
             await pilot.press(key)
             await pilot.pause()
             assert screen.last_action.outcome == "refused", key
-            assert "receipts are off in this room (rule dm)" in screen.last_action.text
+            assert "receipts are off in this room (rule: dm)" in screen.last_action.text
         assert service.requests == []
         screen.select(DM)  # a jumped on to the next unread thread
         await pilot.pause()
@@ -57,8 +58,8 @@ async def test_a_none_room_sends_no_receipt_and_f_still_moves_the_marker() -> No
         # p moves the session, never a room a rule decided, and says so.
         await pilot.press("p")
         await pilot.pause()
-        assert "Alice sends no receipts (rule dm)" in app.notified[-1][1]
-        assert screen.status.mode_text == "NONE · rule dm"
+        assert "Alice sends no receipts (rule: dm)" in app.notified[-1][1]
+        assert screen.status.mode_text == "NONE · rule: dm"
 
 
 async def test_P_steps_the_rooms_own_mode_and_the_status_line_follows() -> None:
@@ -93,7 +94,30 @@ async def test_W_shows_who_sees_what_with_the_warning() -> None:
         assert "PRIVATE" in team and "1 behind" in team  # others see $t1; $t2 came after
         assert any("public receipt of yours (unthreaded) at $t1 that readmark did not send" in line for line in lines)
         alice = next(line for line in lines if line.startswith("Alice"))
-        assert "NONE · rule dm" in alice and "nothing" in alice
+        assert "NONE · rule: dm" in alice and "nothing" in alice
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen
+
+
+async def test_help_names_the_mode_and_the_rule_that_decided() -> None:
+    service = LocalService(account())
+    app = make(service)
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await main_screen(pilot)
+        screen.select(DM)
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        title = str(app.screen.query_one("#help-title").render())
+        assert "receipt mode now: NONE · rule: dm" in title
+        await pilot.press("escape")
+        await pilot.pause()
+        # A room the session mode decides: the mode alone, no rule.
+        screen.select(TEAM)
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        title = str(app.screen.query_one("#help-title").render())
+        assert "receipt mode now: PRIVATE " in title and "rule" not in title

@@ -104,7 +104,7 @@ mode = "public"
     assert not quiet.sends and quiet.rule == "pinned in config"
     # A DM in the work space: the space rule comes first.
     both = room_mode(rules, None, "!d:x", RoomFacts("!d:x", is_direct=True, spaces=frozenset({"#work:x"})))
-    assert both == RoomMode(ReceiptType.PRIVATE, pinned=True) and both.rule == "rule space #work:x"
+    assert both == RoomMode(ReceiptType.PRIVATE, pinned=True) and both.rule == "rule: space #work:x"
     dm = room_mode(rules, None, "!d:x", RoomFacts("!d:x", is_direct=True))
-    assert not dm.sends and dm.rule == "rule dm"
+    assert not dm.sends and dm.rule == "rule: dm"
     assert room_mode(rules, None, "!b:x") == RoomMode(ReceiptType.PUBLIC)

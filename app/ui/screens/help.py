@@ -95,7 +95,7 @@ class HelpScreen(ModalScreen[None]):
     def __init__(self, mode: ReceiptType, keys: dict[str, str], word: str | None = None) -> None:
         super().__init__()
         self.mode = mode
-        # The mode as the status line names it, with what decided (``NONE · rule dm``).
+        # The mode as the status line names it, with what decided (``NONE · rule: dm``).
         self.word = word or mode_word(mode)
         # Binding ID -> key as shown to the user, after remapping.
         self.keys = keys
