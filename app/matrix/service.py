@@ -894,6 +894,9 @@ class MatrixService(CoreFront):
                 changed = self._core.receive_sync(sync, self._decrypt)
                 if touched and self._crypto is not None:
                     changed |= self._core.keys_arrived(touched, decryptor(self._crypto))
+                # The body (which the sync's undecoded rooms point into) goes now, not
+                # when the next long poll returns: 16 MB for a big initial sync.
+                del body, sync
             except TokenInvalid as error:
                 self._set_status(SyncStatus(SyncState.LOGGED_OUT, detail=str(error)))
                 return
