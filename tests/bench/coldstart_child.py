@@ -134,8 +134,12 @@ def _check_rows(app) -> dict:  # noqa: ANN001 - a ReadmarkApp
     top = rooms.scroll_offset.y
     checked = wrong = 0
     examples = []
+    from app.ui.widgets.room_list import room_of_key
+
     for y in range(min(height, len(rooms.keys) - top)):
-        key = rooms.keys[top + y]
+        # A room's row in a group (Direct messages, a space) is keyed by the group
+        # too; a header's row shows no room.
+        key = room_of_key(rooms.keys[top + y])
         if key not in expected:
             continue
         line = rooms.render_line(y).text

@@ -76,6 +76,12 @@ def test_benchmark_runs_and_reports_numbers(name: str) -> None:
         assert cold["encrypted_rows_wrong"] == 0 and cold["encrypted_rows_checked"] > 0, cold
         keys = report.figures["keys"]
         assert keys["thread shown: decrypted on demand (service.open_thread to frame)"]["decrypted"] > 0, keys
+    elif name == "scale":
+        # Both sizes' painted rows are checked (the bigger one shows its rooms in
+        # groups), and the keys sent what they should.
+        for figures in report.figures["coldstart"].values():
+            assert figures["rows_checked"] > 0 and figures["rows_wrong"] == 0, figures
+        assert all(value > 0 for key, value in report.figures["keys"].items() if key.endswith("/requests_sent"))
     elif name == "incremental":
         timed = [value for key, value in report.figures.items() if isinstance(value, dict)]
         assert timed and all(value["n"] > 0 for value in timed)
