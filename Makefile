@@ -40,12 +40,14 @@ $(NODE_STAMP): $(INTEROP)/package-lock.json $(INTEROP)/package.json | system-dep
 # The suite in TEST_JOBS workers (pytest-xdist; each worker starts its own Synapse and
 # every test has its own XDG directories), then the tests marked serial (timing
 # properties: deadlines, ratios, a burst's request count) alone on a quiet machine.
-# Exit status 5 is "no test selected" (PYTEST_ARGS may pick only one kind).
+# Exit status 5 is "no test selected" (PYTEST_ARGS may pick only one kind). The slowest
+# tests are listed at the end of each part (where the suite's time goes).
 TEST_JOBS ?= 4
+DURATIONS ?= --durations=15 --durations-min=5
 
 test: $(STAMP) system-deps $(NODE_STAMP)
-	$(PY) -m pytest -q -n $(TEST_JOBS) -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
-	$(PY) -m pytest -q -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(PY) -m pytest -q -n $(TEST_JOBS) -m "not serial" $(DURATIONS) $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(PY) -m pytest -q -m serial $(DURATIONS) $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 demo: $(STAMP)
 	$(VENV)/bin/readmark demo $(DEMO_ARGS)
