@@ -4,4 +4,4 @@ One module per benchmark, each with ``run(quick: bool) -> Report``; ``synthetic`
 the deterministic accounts, ``harness`` times and reports. Results: ``tests/bench/RESULTS.md``.
 """
 
-BENCHMARKS = ("initial_sync", "incremental", "coldstart", "keys", "burst", "memory", "encrypted", "spaces", "scale")
+BENCHMARKS = ("initial_sync", "incremental", "coldstart", "keys", "burst", "memory", "encrypted", "spaces", "scale", "status")

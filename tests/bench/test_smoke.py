@@ -82,6 +82,12 @@ def test_benchmark_runs_and_reports_numbers(name: str) -> None:
         for figures in report.figures["coldstart"].values():
             assert figures["rows_checked"] > 0 and figures["rows_wrong"] == 0, figures
         assert all(value > 0 for key, value in report.figures["keys"].items() if key.endswith("/requests_sent"))
+    elif name == "status":
+        # Every timed status run printed the account's rooms with the right counts, and it
+        # asked the fake homeserver for nothing the fixture does not serve.
+        assert report.figures["rooms_wrong"] == 0 and report.figures["unknown_requests"] == [], report.figures
+        sizes = [value for value in report.figures.values() if isinstance(value, dict)]
+        assert sizes and all(f["rooms_checked"] == f["expected_rooms"] == f["rooms"] > 0 for f in sizes), sizes
     elif name == "incremental":
         timed = [value for key, value in report.figures.items() if isinstance(value, dict)]
         assert timed and all(value["n"] > 0 for value in timed)
