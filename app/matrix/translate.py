@@ -275,11 +275,22 @@ def _apply_sync_changes(
 
     direct = _direct_rooms(sync.get("account_data"), tally)
     if direct is not None:
-        for room_id, room in rooms.items():
+        # m.direct changed: every room is judged again (an invite keeps the is_direct
+        # of its member event).
+        for room_id, room in list(rooms.items()):
             flag = room_id in direct
-            if room.is_direct != flag:
+            if room.is_direct != flag and room.membership != "invite":
                 rooms[room_id] = replace(room, is_direct=flag)
                 changed.add(room_id)
+    else:
+        direct = account.direct_rooms
+        if direct:
+            # A room m.direct named before this sync brought it (another client wrote
+            # m.direct first, the join came later) is a DM from now on.
+            for room_id in [r for r in changed if r in direct]:
+                room = rooms.get(room_id)
+                if room is not None and not room.is_direct:
+                    rooms[room_id] = replace(room, is_direct=True)
 
     next_batch = sync.get("next_batch")
     if not (isinstance(next_batch, str) and next_batch and next_batch.isprintable()):
@@ -289,7 +300,7 @@ def _apply_sync_changes(
 
     if tally.skipped:
         log.debug("sync: skipped %d malformed item(s) in %d room(s)", tally.skipped, len(changed))
-    return replace(account, rooms=rooms, next_batch=next_batch), frozenset(changed)
+    return replace(account, rooms=rooms, next_batch=next_batch, direct_rooms=direct), frozenset(changed)
 
 
 def _guard_failed(room_id: RoomId, error: Exception, tally: Tally) -> None:

@@ -29,6 +29,10 @@ class AccountState:
     push_rules: PushRuleset | None = None
     # Their account data as the server sent it, for the cache to keep.
     push_rules_json: str | None = None
+    # The rooms the last ``m.direct`` named, joined or not: a room it names before the
+    # user joins (another client wrote it first) is a DM from its join on. None until
+    # the server sent ``m.direct``.
+    direct_rooms: frozenset[RoomId] | None = None
 
     def with_room(self, room: RoomState) -> AccountState:
         rooms = dict(self.rooms)

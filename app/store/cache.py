@@ -6,7 +6,8 @@ receipts and a pending fully-read marker, which are the receipt queue's to persi
 Layout (``SCHEMA_VERSION``):
 
 - ``meta(key, value)``: ``schema_version``, ``user_id``, ``device_id``, ``next_batch``,
-  ``push_rules`` (the account's ``m.push_rules``, which the server sends once);
+  ``push_rules`` (the account's ``m.push_rules``, which the server sends once),
+  ``direct_rooms`` (the rooms the last ``m.direct`` named, as a JSON list; "" unknown);
 - ``rooms(room_id, data)``: one row per room, ``data`` a compact JSON array (UTF-8,
   lone surrogates kept) of the room's fields, events as positional arrays;
 - ``summaries(room_id, title, membership, latest_ts, unread, lower_bound,
@@ -70,6 +71,7 @@ from app.model.events import (
     MsgType,
     TimelineEvent,
 )
+from app.model.ids import is_room_id
 from app.model.names import NameInputs
 from app.model.push import ruleset_from_json
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
@@ -348,7 +350,21 @@ def _load(db: sqlite3.Connection, user_id: str, device_id: str | None) -> Accoun
         next_batch if isinstance(next_batch, str) and next_batch else None,
         ruleset_from_json(push_json, user_id) if push_json else None,
         push_json,
+        _direct_from_meta(meta.get("direct_rooms")),
     )
+
+
+def _direct_from_meta(text: str | None) -> frozenset[str] | None:
+    """The rooms ``m.direct`` named, as ``_save`` wrote them ("" when unknown)."""
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise CacheCorrupt("the direct rooms are not JSON") from None
+    if type(value) is not list or not all(type(r) is str and is_room_id(r) for r in value):
+        raise CacheCorrupt("the direct rooms are not a list of room IDs")
+    return frozenset(value)
 
 
 def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Iterable[str] | None, device_id: str) -> None:
@@ -430,6 +446,10 @@ def _save(db: sqlite3.Connection, account: AccountState, changed_room_ids: Itera
                 ("room_count", str(count)),
                 ("summary_version", str(SUMMARY_VERSION)),
                 ("push_rules", account.push_rules_json or ""),
+                (
+                    "direct_rooms",
+                    json.dumps(sorted(account.direct_rooms)) if account.direct_rooms is not None else "",
+                ),
             ],
         )
         db.execute("COMMIT")

@@ -1017,6 +1017,30 @@ def test_m_direct_marks_direct_rooms_and_unmarks_the_rest() -> None:
     assert account.rooms[ROOM].is_direct and not account.rooms["!dm:test"].is_direct
 
 
+def test_a_room_m_direct_named_before_the_join_is_a_dm_from_its_join() -> None:
+    """Another client wrote m.direct first (the DM it made), the join came syncs later:
+    the room is a DM when it arrives, though m.direct did not change since."""
+    account = apply_sync(fresh(), sync({ROOM: joined()}, account_data={"events": [
+        {"type": "m.direct", "content": {ALICE: ["!later:test"], "not a user": ["!x:test"]}}]}))
+    assert account.direct_rooms == frozenset({"!later:test"})
+    assert not account.rooms[ROOM].is_direct and "!later:test" not in account.rooms
+    account, changed = apply_sync_changes(account, sync({"!later:test": joined([ev("$hi")])}))
+    assert account.rooms["!later:test"].is_direct and not account.rooms[ROOM].is_direct
+    assert changed == {"!later:test"}
+    # A later m.direct that no longer names it makes it a room again.
+    account = apply_sync(account, sync(account_data={"events": [{"type": "m.direct", "content": {}}]}))
+    assert not account.rooms["!later:test"].is_direct and account.direct_rooms == frozenset()
+
+
+def test_a_direct_invite_keeps_its_flag_when_m_direct_does_not_name_it() -> None:
+    invite = {"invite_state": {"events": [
+        {"type": "m.room.member", "state_key": ME, "sender": ALICE, "content": {"membership": "invite", "is_direct": True}},
+    ]}}
+    account = apply_sync(fresh(), sync(invite={"!dm:test": invite}, account_data={"events": [
+        {"type": "m.direct", "content": {ALICE: ["!old:test"]}}]}))
+    assert account.rooms["!dm:test"].is_direct
+
+
 # ---- incremental syncs touch only their rooms -----------------------------------------------
 
 

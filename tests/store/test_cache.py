@@ -4,6 +4,7 @@ discarding anything unreadable without raising."""
 from __future__ import annotations
 
 import dataclasses
+from contextlib import closing
 import json
 import logging
 import sqlite3
@@ -94,6 +95,24 @@ def test_round_trip_is_exact() -> None:
     account = sample_account()
     save_account(account)
     assert_same(load_account(ME), account)
+
+
+def test_the_rooms_m_direct_named_round_trip() -> None:
+    account = replace(sample_account(), direct_rooms=frozenset({"!r1:test", "!not-joined:test"}))
+    save_account(account)
+    loaded = load_account(ME)
+    assert loaded is not None and loaded.direct_rooms == account.direct_rooms
+    save_account(replace(account, direct_rooms=None), changed_room_ids=())
+    assert load_account(ME).direct_rooms is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("text", ["[", "{}", '["no room"]', "[5]"])
+def test_bad_direct_rooms_discard_the_cache(text: str) -> None:
+    save_account(sample_account())
+    with closing(sqlite3.connect(cache_path())) as db, db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'direct_rooms'", (text,))
+    assert load_account(ME) is None
+    assert not cache_path().exists()
 
 
 def test_no_cache_gives_none_without_creating_a_file() -> None:
