@@ -60,6 +60,14 @@ def test_values_and_room_override(tmp_path: Path) -> None:
         ('[[receipts.rule]]\nmatch = "dm"\nmode = "none"\ncolour = 1\n', "line 4: receipts.rule[1].colour: unknown key"),
         ('[receipts]\nrule = 3\n', "receipts.rule: must be a list"),
         ('[receipts]\nmode = "none"\n', 'receipts.mode: must be "private" or "public"'),
+        ("[display]\ngroup_rooms = 1\n", "display.group_rooms: must be true or false"),
+        ("[display]\ngroup = false\n", "display.group: unknown key (known: glyphs, group_rooms)"),
+        ("[triage]\nconfirm_above = -1\n", "triage.confirm_above: must be a whole number of rooms, 0 or more"),
+        ("[triage]\nconfirm_above = 2.5\n", "triage.confirm_above: must be a whole number"),
+        ('[triage]\nconfirm_above = "3"\n', "triage.confirm_above: must be a whole number"),
+        ("[triage]\nconfirm_above = true\n", "triage.confirm_above: must be a whole number"),
+        ("[triage]\nconfirm = 3\n", "triage.confirm: unknown key (known: confirm_above)"),
+        ("triage = 3\n", "triage"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -67,6 +75,14 @@ def test_errors_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
         load_settings(write(tmp_path, text))
     message = str(caught.value)
     assert expected in message and "\n" not in message
+
+
+def test_grouping_and_the_confirmation_threshold(tmp_path: Path) -> None:
+    defaults = load_settings(tmp_path / "absent.toml")
+    assert (defaults.group_rooms, defaults.confirm_above) == (True, 1)
+    settings = load_settings(write(tmp_path, "[display]\ngroup_rooms = false\n[triage]\nconfirm_above = 0\n"))
+    assert (settings.group_rooms, settings.confirm_above) == (False, 0)
+    assert load_settings(write(tmp_path, "[triage]\nconfirm_above = 250\n")).confirm_above == 250
 
 
 def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
