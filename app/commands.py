@@ -588,6 +588,8 @@ def _bulk_outcome(
         else:
             refused_here.append((room.title, error))
     failed = bool(refused_here) or any(error is not None for error in flags.values())
+    # What was cleared: the rooms the server took, not those it refused.
+    cleared = plan.clears_in({room.room_id for room in plan.sending if by_room.get(room.room_id) is None})
     earlier_sent = sum(1 for request, error in outcomes.items() if error is None) - sum(read.values())
     if as_json:
         document = plan.to_json()
@@ -598,6 +600,8 @@ def _bulk_outcome(
                 error = by_room.get(entry["room_id"])
                 entry["outcome"], entry["error"] = ("sent", None) if error is None else ("refused by the server", error)
         document["unflagged"] = [room_id for room_id, error in flags.items() if error is None]
+        document["cleared"] = {"messages": cleared.messages, "threads": cleared.threads,
+                               "mentions": cleared.mentions, "lower_bound": cleared.lower_bound}
         document["sent"] = {
             "public": read[ReceiptType.PUBLIC],
             "private": read[ReceiptType.PRIVATE],
@@ -613,6 +617,8 @@ def _bulk_outcome(
               for room_id, error in flags.items() if error is not None]
     summary = (f"read {sum(read.values())} room(s) (public {read[ReceiptType.PUBLIC]}, "
                f"private {read[ReceiptType.PRIVATE]})")
+    if not cleared.nothing:
+        summary += f": cleared {describe_clears(cleared)}"
     if plan.unflag:
         summary += f", {len(plan.unflag)} marked-unread flag(s) cleared"
     if earlier:

@@ -143,7 +143,7 @@ def test_all_dry_run_then_read_each_room_in_its_own_mode(seeded, capsys) -> None
 
     code, out, err = run(capsys, "mark", "--all")
     assert code == 0, err
-    assert out.strip().splitlines()[-1] == "read 4 room(s) (public 1, private 3)"
+    assert out.strip().splitlines()[-1] == "read 4 room(s) (public 1, private 3): cleared 10 msgs"
     assert "4/4 sent" in err
     # The cache holds the receipts sent: offline (no sync since), every room is read.
     code, out, err = run(capsys, "status", "--json", "--offline")
@@ -396,7 +396,7 @@ def test_a_short_lived_owner_is_waited_for_not_handed_to(seeded, capsys) -> None
     finally:
         releaser.join()
     assert code == 0, err
-    assert out.strip().splitlines()[-1] == "read 4 room(s) (public 1, private 3)"
+    assert out.strip().splitlines()[-1] == "read 4 room(s) (public 1, private 3): cleared 10 msgs"
     assert me.wait_for(lambda: my_receipts(me, rooms["DM"])) == {"m.read.private": sent[rooms["DM"]][-1]}
 
 
@@ -422,7 +422,8 @@ def test_a_room_the_server_refuses_stops_no_other(seeded, synapse) -> None:
     assert "Traceback" not in err
     lines = out.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("refused by the server: Private room: ") and "not today" in lines[0]
-    assert lines[1] == "read 3 room(s) (public 1, private 2)"
+    # What it cleared counts the rooms read only: not the refused room's 3 messages.
+    assert lines[1] == "read 3 room(s) (public 1, private 2): cleared 7 msgs"
     assert my_receipts(me, rooms["Private room"]) == {}
     for name in ("Public room", "Default room", "DM"):
         assert me.wait_for(lambda name=name: my_receipts(me, rooms[name]))

@@ -174,6 +174,15 @@ class BulkPlan:
             total = total + room.clears
         return total
 
+    def clears_in(self, room_ids: Collection[RoomId]) -> Clears:
+        """What the receipts of ``room_ids`` clear (the rooms the server took, when
+        others were refused): a report never counts a room that was not read."""
+        total = NOTHING
+        for room in self.sending:
+            if room.room_id in room_ids:
+                total = total + room.clears
+        return total
+
     @property
     def rooms_cleared(self) -> int:
         return len(self.sending) + len(self.unflag)

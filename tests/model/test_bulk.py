@@ -138,6 +138,14 @@ def test_a_dry_run_lists_each_unread_room_in_its_own_mode() -> None:
     assert doc["rooms"][0]["event_id"] == "$p2" and doc["rooms"][0]["receipt"] == "m.read"
 
 
+def test_what_the_rooms_read_cleared_leaves_out_the_others() -> None:
+    rooms_ = [make_room("!pub:t", msg("$p1", ts=1), highlighted("$p2", ts=2)), make_room("!priv:t", msg("$q1", ts=1))]
+    dry = bulk_plan("all rooms", rooms_, lambda room, action: None, lambda r: ReceiptType.PRIVATE, lambda r: r.name)
+    assert dry.clears_in({"!pub:t"}) == Clears(2, 0, 1, 1)
+    assert dry.clears_in({"!priv:t", "!not-in-the-plan:t"}) == Clears(1, 0, 0, 0)
+    assert dry.clears_in(()) == Clears() and dry.clears_in({"!pub:t", "!priv:t"}) == dry.clears
+
+
 def test_a_refusal_in_one_room_is_listed_and_clears_nothing() -> None:
     rooms_ = [make_room("!a:t", msg("$a", ts=1)), make_room("!b:t", msg("$b", ts=1))]
 

@@ -278,3 +278,24 @@ async def test_Z_switches_between_groups_and_a_flat_list_and_back() -> None:
         assert list(screen.rooms.keys) == grouped
         assert room_of_key(screen.rooms.cursor_key) == K8S
         assert shown(screen.rooms, in_group(f"space:{ENG}/{INFRA}", K8S)).startswith("    ● k8s")
+
+
+async def test_a_bulk_read_with_a_room_the_server_refuses_reports_only_the_rooms_read() -> None:
+    """The server refuses Shared's receipt: the report counts the two rooms read and what
+    they cleared (Backend's 2 messages, k8s's mention), not Shared's 3 messages."""
+    service = LocalService(account(), refuse={"$s3": "M_FORBIDDEN: not today"})
+    app = app_for(service, confirm_above=10)
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await main_screen(pilot)
+        screen.rooms.move_cursor_to(header(f"space:{ENG}"))
+        screen.rooms.focus()
+        await pilot.pause()
+        await pilot.press("R")
+        for _ in range(5):
+            await pilot.pause()
+        assert sorted(r.room_id for r in service.requests) == [BACKEND, BOTH, K8S]
+        text = screen.status.last_text
+        assert "bulk read of space Eng: 2 rooms read, 1 refused (cleared 3 msgs, 1 mention" in text, text
+        # Shared was rolled back: still unread, in Eng's total too.
+        assert service.account.rooms[BOTH].events[-1].event_id == "$s3"
+        assert "3" in shown(screen.rooms, in_group(f"space:{ENG}", BOTH)).split()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -69,6 +70,19 @@ def breakpoint_class(width: int) -> str:
     return [name for start, name in BREAKPOINTS if width >= start][-1]
 
 
+@dataclass(slots=True)
+class BulkProgress:
+    """A bulk read under way: its dry run, the requests not yet answered, how many were
+    sent, the refusals so far (the core's and the server's), and the rooms read so far
+    (sent, less those the server refused)."""
+
+    plan: BulkPlan
+    waiting: set[Request]
+    total: int
+    refused: list[str]
+    read: set[RoomId]
+
+
 class MainScreen(Screen[None]):
     """Rooms, threads and timeline; see the module docstring for the keys."""
 
@@ -112,9 +126,8 @@ class MainScreen(Screen[None]):
         self._unlock_offered = False
         # Events that have been on screen in the timeline (their mentions were seen).
         self._seen: set[EventId] = set()
-        # A bulk read under way: its name, the requests not yet answered, how many were
-        # sent, and the server's refusals so far.
-        self._bulk: tuple[str, set[Request], int, list[str], Clears] | None = None
+        # A bulk read under way.
+        self._bulk: BulkProgress | None = None
         self.set_reactive(MainScreen.view, View(glyphs=settings.glyphs, grouped=settings.group_rooms))
 
     @property
@@ -648,12 +661,13 @@ class MainScreen(Screen[None]):
         return refusal
 
     def receipt_settled(self, outcome: ReceiptOutcome) -> None:
-        if self._bulk is not None and outcome.request in self._bulk[1]:
-            self._bulk[1].discard(outcome.request)
+        if self._bulk is not None and outcome.request in self._bulk.waiting:
+            self._bulk.waiting.discard(outcome.request)
             if not outcome.accepted:
                 room = self.account.rooms.get(outcome.request.room_id) if self.account else None
                 name = room_title(room) if room is not None else outcome.request.room_id
-                self._bulk[3].append(f"{name}: {outcome.error or 'refused'} (rolled back)")
+                self._bulk.refused.append(f"{name}: {outcome.error or 'refused'} (rolled back)")
+                self._bulk.read.discard(outcome.request.room_id)
             self._bulk_progress()
             return
         room = self.account.rooms.get(outcome.request.room_id) if self.account else None
@@ -847,24 +861,27 @@ class MainScreen(Screen[None]):
             return
         sent = [r for r in results if not isinstance(r, Refusal)]
         refused = [r.reason for r in results if isinstance(r, Refusal)]
-        self._bulk = (dry.scope, set(sent), len(sent), refused, dry.clears)
+        self._bulk = BulkProgress(dry, set(sent), len(sent), refused, {r.room_id for r in sent})
         self._bulk_progress()
         self._move_on_after_bulk()
 
     def _bulk_progress(self) -> None:
         if self._bulk is None:
             return
-        scope, waiting, total, refused, cleared = self._bulk
-        done = total - len(waiting)
+        bulk = self._bulk
+        scope, refused = bulk.plan.scope, bulk.refused
+        done = bulk.total - len(bulk.waiting)
         failed = f", {len(refused)} refused" if refused else ""
-        if waiting:
-            self.last_action = LastAction(f"bulk read of {scope}: {done}/{total} sent{failed}", "sent")
+        if bulk.waiting:
+            self.last_action = LastAction(f"bulk read of {scope}: {done}/{bulk.total} sent{failed}", "sent")
             return
         self._bulk = None
-        outcome = "failed" if refused and not total else "settled"
+        # Only the rooms the server took: one it refused was rolled back, nothing cleared.
+        read = len(bulk.read)
+        outcome = "failed" if refused and not read else "settled"
         self.last_action = LastAction(
-            f"bulk read of {scope}: {total} room{'s' if total != 1 else ''} read{failed} "
-            f"(cleared {describe_clears(cleared)})", outcome)
+            f"bulk read of {scope}: {read} room{'s' if read != 1 else ''} read{failed} "
+            f"(cleared {describe_clears(bulk.plan.clears_in(bulk.read))})", outcome)
         if refused:
             self.notify("\n".join(refused[:10]), title=f"Bulk read of {scope}: {len(refused)} refused",
                         severity="warning", timeout=8, markup=False)
