@@ -362,12 +362,19 @@ async def _mark(session: Session, settings: Settings, args: MarkArgs, owner: Own
         await client.send_request(request)
         if owner is None:  # the profile's one writer records it (the owner keeps its own)
             receipt_log.record(receipt_log.entries_of(request, int(time.time() * 1000)))
+        # A read receipt clears the room's marked-unread flag (the spec's SHOULD), as the
+        # TUI and the bulk reads do; the fully-read marker alone does not.
+        unflag = ""
+        if request.receipt_type is not None and core.account.rooms[room_id].marked_unread:
+            flags = await _unflag(client, [room_id])
+            error = flags[room_id]
+            unflag = "; marked-unread flag cleared" if error is None else f"; the marked-unread flag stays: {error}"
         if isinstance(request, FullyReadRequest):
             kind = request.receipt_type
             extra = f" with a {kind.label} receipt up to {request.receipt_event_id}" if kind else ""
-            return f"fully-read marker moved to {request.event_id}{extra} in {name}"
+            return printable_line(f"fully-read marker moved to {request.event_id}{extra} in {name}{unflag}")
         scope = "unthreaded" if request.thread_id is None else f"thread {request.thread_id}"
-        return f"{request.receipt_type.label} receipt ({scope}) up to {request.event_id} in {name}"
+        return printable_line(f"{request.receipt_type.label} receipt ({scope}) up to {request.event_id} in {name}{unflag}")
 
 
 # What a script can do about a refusal, by its code.

@@ -163,3 +163,48 @@ def test_status_from_a_cache_without_a_token_lists_only_the_rooms_the_server_lis
     assert room in listed and ghost not in listed
     stored = cache.load_account(me.user_id, device_id=me.device_id)
     assert stored is not None and ghost not in stored.rooms and stored.next_batch
+
+
+def _flag_of(actor, room_id: str, event_type: str = "m.marked_unread") -> bool | None:
+    """What another client of mine reads of the room's marked-unread flag."""
+    from app.devserver.actor import MatrixHttpError
+
+    try:
+        content = actor.request("GET", f"/_matrix/client/v3/user/{actor.user_id}/rooms/{room_id}/account_data/{event_type}")
+    except MatrixHttpError as error:
+        if error.status == 404:
+            return None
+        raise
+    return content.get("unread")
+
+
+def test_mark_clears_the_marked_unread_flag_its_receipt_reads(seeded, capsys) -> None:
+    """A room flagged unread by another client of mine (stable type in one room, Famedly's
+    unstable one in the other): the fully-read marker alone keeps the flag; a receipt
+    clears it on the server, where another client sees it, and in status --json."""
+    me, alice, room, root, replies, last, elsewhere = seeded
+
+    def flags() -> dict[str, bool]:
+        code, out, err = run(capsys, "status", "--json")
+        assert code == 0, err
+        return {r["room_id"]: r["marked_unread"] for r in json.loads(out)["rooms"]}
+
+    (other,) = set(flags()) - {room}
+    account_data = f"/_matrix/client/v3/user/{me.user_id}/rooms"
+    me.request("PUT", f"{account_data}/{room}/account_data/m.marked_unread", {"unread": True})
+    me.request("PUT", f"{account_data}/{other}/account_data/com.famedly.marked_unread", {"unread": True})
+    assert flags() == {room: True, other: True}
+    code, out, err = run(capsys, "mark", room, "--fully-read", "--event", replies[0])
+    assert (code, err) == (0, "") and "marked-unread" not in out
+    assert _flag_of(me, room) is True
+    code, out, err = run(capsys, "mark", room)
+    assert (code, err) == (0, "")
+    assert out.strip().endswith("in Ops; marked-unread flag cleared"), out
+    assert _flag_of(me, room) is False
+    code, out, err = run(capsys, "mark", other, "--unthreaded")
+    assert (code, err) == (0, "") and out.strip().endswith("marked-unread flag cleared"), out
+    assert _flag_of(me, other) is False
+    assert flags() == {room: False, other: False}
+    # Not flagged any more: a later receipt writes no flag and says nothing of one.
+    code, out, err = run(capsys, "mark", room, "--unthreaded")
+    assert code == 0 and "marked-unread" not in out, (out, err)
