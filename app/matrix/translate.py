@@ -40,7 +40,7 @@ from app.matrix.naming import MAX_HEROES, RoomNaming
 from app.matrix.wire import PREVIEW_MAX_CHARS, Tally, clean_text, events_of, nonnegative, timestamp
 from app.model.push import PushRuleset, ruleset_from_json
 from app.matrix.wire_events import DeferredAlert, alerts, timeline_event, with_verdict
-from app.model.account import AccountState
+from app.model.account import AccountState, RoomMap
 from app.model.events import TimelineEvent
 from app.model.ids import MAIN, EventId, RoomId, UserId, is_event_id, is_room_id, is_token, is_user_id
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
@@ -228,7 +228,7 @@ def _apply_sync_changes(
 ) -> tuple[AccountState, frozenset[RoomId]]:
     tally = Tally()
     me = account.user_id
-    rooms: dict[RoomId, RoomState] = dict(account.rooms)
+    rooms = RoomMap(account.rooms)
     changed: set[RoomId] = set()
     # First: the rooms' events are judged by these rules.
     push_json = _push_rules_json(sync.get("account_data"), tally)
@@ -300,7 +300,9 @@ def _apply_sync_changes(
 
     if tally.skipped:
         log.debug("sync: skipped %d malformed item(s) in %d room(s)", tally.skipped, len(changed))
-    return replace(account, rooms=rooms, next_batch=next_batch, direct_rooms=direct), frozenset(changed)
+    changed_ids = frozenset(changed)
+    return (replace(account, rooms=rooms.record(account.rooms, changed_ids), next_batch=next_batch, direct_rooms=direct),
+            changed_ids)
 
 
 def _guard_failed(room_id: RoomId, error: Exception, tally: Tally) -> None:

@@ -6,6 +6,7 @@ the order the rooms pane shows the rooms, MAIN first then threads by latest acti
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
@@ -15,6 +16,44 @@ from app.model.push import PushRuleset
 from app.model.room import RoomState
 from app.model.summary import RoomSort, summarize, summary_sort_key
 from app.model.unread import room_unread, threads_unread
+
+
+class RoomMap(dict):
+    """An account's rooms, a dict that knows which rooms changed since the few maps it
+    was made from: a view of the rooms that has seen an earlier map asks
+    ``touched_since`` and looks at those rooms only, instead of comparing every room of
+    a 10,000-room account per key. Each older map is held weakly (by whoever still
+    looks at it), so the history costs no memory; a plain dict (the cache's load, a
+    copy) knows nothing, and the caller compares everything, as before."""
+
+    __slots__ = ("_history", "__weakref__")
+    # How many earlier maps each remembers (a few changes between two frames).
+    DEPTH = 8
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self._history: tuple[tuple[weakref.ref, frozenset[RoomId]], ...] = ()
+
+    def record(self, old: Mapping[RoomId, RoomState], touched: Iterable[RoomId]) -> RoomMap:
+        """Say that this map is ``old`` (which it was copied from) but for the rooms in
+        ``touched`` (changed, added or removed); returns self."""
+        if not isinstance(old, RoomMap):
+            self._history = ()
+            return self
+        ids = frozenset(touched)
+        older = tuple((ref, since | ids) for ref, since in old._history[: self.DEPTH - 1])
+        self._history = ((weakref.ref(old), ids), *older)
+        return self
+
+    def touched_since(self, old: Mapping[RoomId, RoomState]) -> frozenset[RoomId] | None:
+        """The rooms that may differ between ``old`` and this map (a superset), or None
+        when this map does not know ``old``."""
+        if old is self:
+            return frozenset()
+        for ref, since in self._history:
+            if ref() is old:
+                return since
+        return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,15 +74,16 @@ class AccountState:
     direct_rooms: frozenset[RoomId] | None = None
 
     def with_room(self, room: RoomState) -> AccountState:
-        rooms = dict(self.rooms)
+        rooms = RoomMap(self.rooms)
         rooms[room.room_id] = room
-        return replace(self, rooms=rooms)
+        return replace(self, rooms=rooms.record(self.rooms, (room.room_id,)))
 
     def with_rooms(self, changed: Sequence[RoomState], next_batch: str | None = None) -> AccountState:
-        rooms = dict(self.rooms)
+        rooms = RoomMap(self.rooms)
         for room in changed:
             rooms[room.room_id] = room
-        return replace(self, rooms=rooms, next_batch=next_batch if next_batch is not None else self.next_batch)
+        return replace(self, rooms=rooms.record(self.rooms, (room.room_id for room in changed)),
+                       next_batch=next_batch if next_batch is not None else self.next_batch)
 
     def room(self, room_id: RoomId) -> RoomState:
         existing = self.rooms.get(room_id)
@@ -108,34 +148,51 @@ def next_unread(
     *,
     backwards: bool = False,
 ) -> tuple[RoomId, ThreadId] | None:
-    """The next (or previous) unread thread after ``current``, wrapping around; never
-    ``current`` itself unless it is the only one. None when nothing is unread.
+    """The next (or previous) unread thread after ``current`` among ``rooms`` in their
+    order: ``next_unread_in`` over their IDs."""
+    return next_unread_in([room.room_id for room in rooms], {room.room_id: room for room in rooms}, current,
+                          backwards=backwards)
 
-    The result is that of walking ``triage_queue(rooms)``, but rooms are visited
-    outwards from ``current`` and the walk stops at the first unread thread: a press
-    costs the rooms it passes, not every thread of the account, and a room
-    with nothing unread costs one memoised count."""
-    if not rooms:
+
+def next_unread_in(
+    order: Sequence[RoomId],
+    rooms: Mapping[RoomId, RoomState],
+    current: tuple[RoomId, ThreadId] | None,
+    *,
+    backwards: bool = False,
+) -> tuple[RoomId, ThreadId] | None:
+    """The next (or previous) unread thread after ``current``, the rooms walked in
+    ``order`` (each looked up in ``rooms``), wrapping around; never ``current`` itself
+    unless it is the only one. None when nothing is unread.
+
+    The result is that of walking ``triage_queue``, but rooms are visited outwards
+    from ``current`` and the walk stops at the first unread thread: a press costs the
+    rooms it passes, not every thread of the account (nor a list of every room), and a
+    room with nothing unread costs one memoised count."""
+    if not order:
         return None
     step = -1 if backwards else 1
     here = None
-    if current is not None:
-        here = next((i for i, room in enumerate(rooms) if room.room_id == current[0]), None)
-    threads_here = triage_threads(rooms[here]) if here is not None else []
+    if current is not None and current[0] in rooms:
+        try:
+            here = order.index(current[0])
+        except ValueError:
+            here = None
+    threads_here = triage_threads(rooms[order[here]]) if here is not None else []
     if here is None or current[1] not in threads_here:  # type: ignore[index]
         # Not in the walk: the first (last) unread thread of all.
-        ends = range(len(rooms)) if step > 0 else range(len(rooms) - 1, -1, -1)
-        return _first_unread(rooms, ends, step)
-    room = rooms[here]
+        ends = range(len(order)) if step > 0 else range(len(order) - 1, -1, -1)
+        return _first_unread(order, rooms, ends, step)
+    room = rooms[order[here]]
     at = threads_here.index(current[1])  # type: ignore[index]
     # The rest of the current room, then the rooms after it, then around from the start.
     rest = threads_here[at + 1 :] if step > 0 else threads_here[:at][::-1]
     found = _unread_among(room, rest)
     if found is not None:
         return found
-    onwards = range(here + 1, len(rooms)) if step > 0 else range(here - 1, -1, -1)
-    around = range(0, here) if step > 0 else range(len(rooms) - 1, here, -1)
-    found = _first_unread(rooms, chain(onwards, around), step)
+    onwards = range(here + 1, len(order)) if step > 0 else range(here - 1, -1, -1)
+    around = range(0, here) if step > 0 else range(len(order) - 1, here, -1)
+    found = _first_unread(order, rooms, chain(onwards, around), step)
     if found is not None:
         return found
     # Back in the current room: its threads up to current, current included.
@@ -143,10 +200,12 @@ def next_unread(
     return _unread_among(room, again)
 
 
-def _first_unread(rooms: Sequence[RoomState], order: Iterable[int], step: int) -> tuple[RoomId, ThreadId] | None:
-    for index in order:
-        room = rooms[index]
-        if room_unread(room).unread == 0:
+def _first_unread(
+    order: Sequence[RoomId], rooms: Mapping[RoomId, RoomState], indices: Iterable[int], step: int
+) -> tuple[RoomId, ThreadId] | None:
+    for index in indices:
+        room = rooms.get(order[index])
+        if room is None or room_unread(room).unread == 0:
             continue
         threads = triage_threads(room)
         found = _unread_among(room, threads if step > 0 else threads[::-1])

@@ -31,7 +31,7 @@ from app.matrix.core import ReceiptOutcome
 from app.matrix.errors import MatrixError
 from app.matrix.service import ReadStateService, SyncState, SyncStatus
 from app.model import decryption
-from app.model.account import AccountState, RoomSort, next_unread
+from app.model.account import AccountState, RoomSort, next_unread_in
 from app.model.bulk import NOTHING, BulkPlan, Clears, clears_all, clears_of, clears_thread, describe_clears
 from app.model.ids import MAIN, EventId, RoomId, ThreadId
 from app.model.plan import ActionKind, ReceiptAction, Refusal, Request, plan
@@ -513,7 +513,12 @@ class MainScreen(Screen[None]):
     def _next_unread_target(self, *, backwards: bool) -> tuple[RoomId, ThreadId] | None:
         self._load_rooms_now()
         current = (self.selection.room_id, self.selection.thread_id) if self.selection else None
-        return next_unread(self.rooms.shown_rooms, current, backwards=backwards)
+        account = self.account
+        if account is None:
+            return None
+        # The shown order's IDs, each room looked up as the walk reaches it: no list of
+        # every room per press.
+        return next_unread_in(self.rooms.shown_room_ids, account.rooms, current, backwards=backwards)
 
     def jump_to_unread(self, *, backwards: bool, target: tuple[RoomId, ThreadId] | None = None) -> bool:
         if target is None:

@@ -20,7 +20,7 @@ from itertools import chain
 from textual.content import Content
 from textual.reactive import reactive
 
-from app.model.account import AccountState
+from app.model.account import AccountState, RoomMap
 from app.model.ids import RoomId
 from app.model.room import RoomState
 from app.model.spaces import Grouping, RoomGroup, group_rooms
@@ -399,7 +399,15 @@ class RoomList(KeyedList):
             return False
         built, sort, sort_keys = self._built, view.sort, self._sort_keys
         changed_summaries: list[tuple[RoomSummary, RoomSummary]] = []
-        for room_id, room in new.items():
+        # The rooms that may have changed, when the account's map knows the one last
+        # shown (a receipt, a sync: a few IDs), else every room compared.
+        touched = new.touched_since(rooms) if isinstance(new, RoomMap) else None
+        if touched is not None and len(touched) > self.FEW:
+            return False
+        for room_id in touched if touched is not None else new:
+            room = new.get(room_id)
+            if room is None:
+                return False  # removed (its count is made up by one added): the full refresh
             if rooms.get(room_id) is room:
                 continue
             old = built.get(room_id)
