@@ -1,6 +1,6 @@
 """The status line's warning for mentions never on screen (issue 14): while a room's
 unread mention has not been in view, the line says what R would clear with
-"(1 unseen)" and in the warning style; once the timeline has shown it the warning goes
+"(1 unseen)" and in the warning style (r's part follows the focused pane); once the timeline has shown it the warning goes
 and stays gone, and R's receipt then clears what the line said. A Pilot test over the
 production core (LocalService)."""
 
@@ -50,13 +50,22 @@ async def test_an_unseen_mention_is_warned_of_until_the_timeline_has_shown_it() 
         assert screen.status.part_style("clears") == "$warning"
         assert "R: 60 msgs, 1 mention (1 unseen)" in status_line(screen)
 
-        # Into the timeline: still off screen, still warned of.
+        # Into the timeline: r now reads up to the cursor's message only (the line says
+        # so as soon as the timeline has focus); the mention, still off screen, is R's.
         await pilot.press("tab", "tab")
         await pilot.pause()
         assert screen.focused is screen.timeline
         assert MENTION not in screen.timeline.visible_keys()
-        assert "(1 unseen)" in screen.status.clears_text
+        assert screen.status.clears_text == "r: 1 msg · R: 60 msgs, 1 mention (1 unseen)"
         assert screen.status.part_style("clears") == "$warning"
+        # Back to the threads pane: r reads the whole thread again, as R does.
+        await pilot.press("shift+tab")
+        await pilot.pause()
+        assert screen.focused is screen.threads
+        assert screen.status.clears_text == "R: 60 msgs, 1 mention (1 unseen)"
+        await pilot.press("tab")
+        await pilot.pause()
+        assert screen.focused is screen.timeline
 
         # G: the cursor goes to the last message and the mention scrolls into view.
         await pilot.press("G")
