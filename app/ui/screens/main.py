@@ -410,6 +410,11 @@ class MainScreen(Screen[None]):
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         self._mark_timeline_focus(event.widget is self.timeline)
+        # What r and R would clear depends on the focused pane (r reads up to the
+        # timeline's cursor only while the timeline has focus, R on a group's header
+        # only while the rooms pane has it); ``focus()`` moves the focus after
+        # ``_focus_pane`` has asked, so the line is worked out again once it has moved.
+        self._update_clears()
 
     def _focus_pane(self, pane: KeyedList) -> None:
         self._mark_timeline_focus(pane is self.timeline)
