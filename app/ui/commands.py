@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
 
 from app.model.receipts import ReceiptType
 from app.ui.screens.main import MainScreen
@@ -183,13 +185,27 @@ class ReadmarkCommands(Provider):
             return []
         return main_screen_commands(screen)
 
+    # Titles name rooms and spaces (others' text): always Content, never markup, so a
+    # name like "Evil [/] space" is shown as written (as markup it crashed the palette).
     async def discover(self) -> Hits:
         for command in self._commands():
-            yield DiscoveryHit(command.title, command.run, help=command.help)
+            yield DiscoveryHit(Content(command.title), command.run, text=command.title, help=command.help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for command in self._commands():
             score = matcher.match(command.title)
             if score > 0:
-                yield Hit(score, matcher.highlight(command.title), command.run, text=command.title, help=command.help)
+                yield Hit(score, _highlighted(matcher, command.title), command.run, text=command.title,
+                          help=command.help)
+
+
+def _highlighted(matcher: Matcher, title: str) -> Content:
+    """``Matcher.highlight`` without its markup parsing: the matched letters in reverse."""
+    content = Content(title)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, title)
+    if score:
+        for offset in offsets:
+            if not title[offset].isspace():
+                content = content.stylize("reverse", offset, offset + 1)
+    return content

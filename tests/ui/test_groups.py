@@ -299,3 +299,31 @@ async def test_a_bulk_read_with_a_room_the_server_refuses_reports_only_the_rooms
         # Shared was rolled back: still unread, in Eng's total too.
         assert service.account.rooms[BOTH].events[-1].event_id == "$s3"
         assert "3" in shown(screen.rooms, in_group(f"space:{ENG}", BOTH)).split()
+
+
+async def test_the_palette_shows_hostile_space_names_as_written_and_reads_the_space() -> None:
+    """Through the palette itself: a space named with markup (one that does not even
+    parse) is listed literally, and choosing it reads the space."""
+    rooms = dict(account().rooms)
+    rooms[INFRA] = space(INFRA, "Evil [/] [bold red]x[/]", K8S, BOTH)
+    service = LocalService(AccountState(ME, rooms))
+    app = app_for(service, confirm_above=10)
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await main_screen(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*["space" if c == " " else c for c in "Read space Evil"])
+        options = app.screen.query_one("CommandList").options
+        for _ in range(30):
+            if options:
+                break
+            await pilot.pause(0.1)
+            options = app.screen.query_one("CommandList").options
+        prompts = [str(option.prompt).split("\n")[0] for option in options]
+        assert prompts[0] == "Read space Evil [/] [bold red]x[/] (bulk read, dry run first)", prompts
+        await pilot.press("enter")
+        for _ in range(5):
+            await pilot.pause()
+        assert app.screen is screen
+        assert sorted(r.room_id for r in service.requests) == [BOTH, K8S]
+        assert "Evil [/] [bold red]x[/]" in screen.status.last_text
