@@ -74,8 +74,10 @@ async def test_spaces_group_and_R_on_a_space_reads_its_rooms(make_actor) -> None
         assert all(count >= 1 for count in outside.values()), outside
         screen.rooms.move_cursor_to(GROUP_PREFIX + eng_key)
         screen.rooms.focus()
-        await pilot.pause()
-        assert screen.status.clears_text == "R: 3 rooms, 6 msgs"
+        # The line follows the cursor's message, then the focus's (two turns of the
+        # message loop, more under load): wait for it rather than one pause.
+        await until(pilot, lambda: screen.status.clears_text == "R: 3 rooms, 6 msgs", 5,
+                    f"what R on Eng clears (the line said {screen.status.clears_text!r})")
         await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, BulkReadScreen), 5, "the dry run")
         await pilot.press("enter")
