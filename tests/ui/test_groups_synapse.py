@@ -72,12 +72,18 @@ async def test_spaces_group_and_R_on_a_space_reads_its_rooms(make_actor) -> None
         # these unchanged by the read.
         outside = {room_id: me.unread_counts(room_id)[0] for room_id in (loose, dm)}
         assert all(count >= 1 for count in outside.values()), outside
+        # The first room is selected a turn of the screen's loop after the synced account
+        # arrives (and its row takes the cursor): moving the cursor before would be undone.
+        await until(pilot, lambda: screen.selection is not None, 5, "the first selection")
         screen.rooms.move_cursor_to(GROUP_PREFIX + eng_key)
         screen.rooms.focus()
         # The line follows the cursor's message, then the focus's (two turns of the
         # message loop, more under load): wait for it rather than one pause.
-        await until(pilot, lambda: screen.status.clears_text == "R: 3 rooms, 6 msgs", 5,
-                    f"what R on Eng clears (the line said {screen.status.clears_text!r})")
+        try:
+            await until(pilot, lambda: screen.status.clears_text == "R: 3 rooms, 6 msgs", 5, "what R on Eng clears")
+        except AssertionError:
+            raise AssertionError(f"the line says {screen.status.clears_text!r} with the cursor on "
+                                 f"{screen.rooms.cursor_key!r} and the focus on {app.focused!r}") from None
         await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, BulkReadScreen), 5, "the dry run")
         await pilot.press("enter")
