@@ -23,6 +23,7 @@ from app.matrix.queue import QUEUE_FILE, read_queue_file
 from app.matrix.session import Session, save_session
 from tests.faultproxy import FaultProxy, Rule
 from tests.matrix.helpers import session_of
+from tests.spaces import add_child, make_space
 
 pytestmark = pytest.mark.synapse
 
@@ -178,17 +179,11 @@ def test_dms_reads_only_the_direct_messages(seeded, capsys) -> None:
 
 def test_space_reads_the_space_and_its_sub_spaces(make_actor, capsys) -> None:
     me, alice = make_actor("me"), make_actor("alice")
-    server = me.user_id.split(":", 1)[1]
-
-    def space(name: str) -> str:
-        body = {"preset": "public_chat", "name": name, "creation_content": {"type": "m.space"}}
-        return alice.request("POST", f"{CLIENT_V3}/createRoom", body)["room_id"]
-
-    top, sub = space("Top"), space("Sub")
+    top, sub = (make_space(alice, name, preset="public_chat") for name in ("Top", "Sub"))
     inside, below, outside = (alice.create_room(n, preset="public_chat") for n in ("Inside", "Below", "Outside"))
-    alice.send_state(top, "m.space.child", {"via": [server]}, state_key=sub)
-    alice.send_state(top, "m.space.child", {"via": [server]}, state_key=inside)
-    alice.send_state(sub, "m.space.child", {"via": [server]}, state_key=below)
+    add_child(alice, top, sub)
+    add_child(alice, top, inside)
+    add_child(alice, sub, below)
     for room in (top, sub, inside, below, outside):
         me.join(room)
     events = {room: alice.send_text(room, "hello") for room in (inside, below, outside)}
