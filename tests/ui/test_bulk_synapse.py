@@ -59,6 +59,17 @@ def row(group_key: str, room_id: str) -> str:
     return f"{group_key}{ROOM_IN_GROUP}{room_id}"
 
 
+def header(screen: MainScreen, group_key: str) -> list[str]:
+    """A group's header as on screen, word by word: marker, title, totals."""
+    return shown(screen.rooms, GROUP_PREFIX + group_key).split()
+
+
+async def until_total(pilot, screen: MainScreen, group_key: str, title: str, total: str,  # noqa: ANN001
+                      what: str) -> None:
+    """Until a group's header shows ``total`` unread beside its title."""
+    await until(pilot, lambda: header(screen, group_key)[:3] == ["▾", title, total], 15, what)
+
+
 def flagged(screen: MainScreen, key: str) -> bool:
     """Whether a room's row shows the marked-unread flag."""
     return shown(screen.rooms, key).split()[0] == FLAG
@@ -122,11 +133,10 @@ async def test_a_parent_claim_alone_groups_a_room_when_its_sender_may_add_childr
     app = grouped_app(me)
     async with app.run_test(size=(160, 40)) as pilot:
         screen = await live_with(pilot, GROUP_PREFIX + space_key)
-        await until(pilot, lambda: shown(screen.rooms, GROUP_PREFIX + space_key).split()[:3] == ["▾", "Parents", "3"],
-                    15, "the space's total: alice's 2 + carol's 1")
+        await until_total(pilot, screen, space_key, "Parents", "3", "the space's total: alice's 2 + carol's 1")
         assert rows_of(screen, space_key) == {seeded.by_creator, seeded.by_promoted}
         assert rows_of(screen, "other") == {seeded.by_unpowered}
-        assert shown(screen.rooms, GROUP_PREFIX + "other").split()[:4] == ["▾", "Other", "rooms", "3"]
+        assert header(screen, "other")[:4] == ["▾", "Other", "rooms", "3"]
         assert shown(screen.rooms, row(space_key, seeded.by_creator)).split()[:5] == [
             "●", "Claimed", "by", "alice", "2"]
 
@@ -134,8 +144,7 @@ async def test_a_parent_claim_alone_groups_a_room_when_its_sender_may_add_childr
         await in_thread(lambda: set_power(seeded.alice, seeded.space, {seeded.bob.user_id: 50}))
         await until(pilot, lambda: rows_of(screen, space_key) == {seeded.by_creator, seeded.by_promoted,
                                                                   seeded.by_unpowered}, 15, "bob's room in the space")
-        await until(pilot, lambda: shown(screen.rooms, GROUP_PREFIX + space_key).split()[:3] == ["▾", "Parents", "6"],
-                    5, "the space's total with bob's 3")
+        await until_total(pilot, screen, space_key, "Parents", "6", "the space's total with bob's 3")
         assert GROUP_PREFIX + "other" not in screen.rooms.keys
 
 
@@ -178,8 +187,7 @@ async def test_the_dry_run_of_a_space_is_what_synapse_counts_and_clears(make_act
     app = grouped_app(me)
     async with app.run_test(size=(160, 40)) as pilot:
         screen = await live_with(pilot, GROUP_PREFIX + space_key)
-        await until(pilot, lambda: shown(screen.rooms, GROUP_PREFIX + space_key).split()[:3] == ["▾", "Ops", "11"],
-                    15, "the space's rooms loaded")
+        await until_total(pilot, screen, space_key, "Ops", "11", "the space's rooms loaded")
         dialog = await open_dialog(pilot, screen, space_key)
         (summary,) = widget_lines(dialog, "#bulk-summary")
         head, _, clears = summary.partition(": ")
@@ -253,9 +261,9 @@ async def test_a_bulk_read_of_a_space_clears_its_flags_for_every_device(make_act
 # ---- 4. unread threads per group --------------------------------------------------------
 
 
-def threads_column(line: str) -> int:
-    """A header's unread-thread total (0 when the column is empty)."""
-    found = [token for token in line.split() if token.startswith(THREADS)]
+def threads_column(words: list[str]) -> int:
+    """A row's unread-thread count, from its words (0 when the column is empty)."""
+    found = [token for token in words if token.startswith(THREADS)]
     return int(found[0].removeprefix(THREADS)) if found else 0
 
 
@@ -296,15 +304,14 @@ async def test_a_groups_thread_total_is_its_rooms_threads_with_unread_each_once(
     keys = {"World": f"space:{world}", "North": f"space:{world}/{north}", "South": f"space:{world}/{south}"}
     async with app.run_test(size=(160, 40)) as pilot:
         screen = await live_with(pilot, GROUP_PREFIX + keys["South"])
-        await until(pilot, lambda: threads_column(shown(screen.rooms, GROUP_PREFIX + keys["World"])) == 4, 15,
-                    "World's thread total")
+        await until(pilot, lambda: threads_column(header(screen, keys["World"])) == 4, 15, "World's thread total")
         grouping = screen.rooms.grouping
         for name, key in keys.items():
             members = grouping.find(key).members
             from_synapse = sum(synapse[r].unread_threads for r in members)
-            line = shown(screen.rooms, GROUP_PREFIX + key)
-            assert line.split()[1] == name
-            assert threads_column(line) == from_synapse == {"World": 4, "North": 3, "South": 3}[name], line
+            words = header(screen, key)
+            assert words[1] == name
+            assert threads_column(words) == from_synapse == {"World": 4, "North": 3, "South": 3}[name], words
         # A room's own row says its threads too: Shared's 2 under both spaces.
         for key in (keys["North"], keys["South"]):
-            assert threads_column(shown(screen.rooms, row(key, shared))) == 2
+            assert threads_column(shown(screen.rooms, row(key, shared)).split()) == 2
