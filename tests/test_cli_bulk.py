@@ -21,8 +21,18 @@ from app.cli import main
 from app.devserver.actor import MatrixActor
 from app.matrix.queue import QUEUE_FILE, read_queue_file
 from app.matrix.session import Session, save_session
+from app.store import cache
 from tests.faultproxy import FaultProxy, Rule
 from tests.matrix.helpers import session_of
+from tests.spaces import (
+    FAMEDLY_FLAG,
+    STABLE_FLAG,
+    add_child,
+    flags_in_fresh_sync,
+    make_space,
+    seed_flags,
+    seed_parent_claims,
+)
 
 pytestmark = pytest.mark.synapse
 
@@ -178,17 +188,11 @@ def test_dms_reads_only_the_direct_messages(seeded, capsys) -> None:
 
 def test_space_reads_the_space_and_its_sub_spaces(make_actor, capsys) -> None:
     me, alice = make_actor("me"), make_actor("alice")
-    server = me.user_id.split(":", 1)[1]
-
-    def space(name: str) -> str:
-        body = {"preset": "public_chat", "name": name, "creation_content": {"type": "m.space"}}
-        return alice.request("POST", f"{CLIENT_V3}/createRoom", body)["room_id"]
-
-    top, sub = space("Top"), space("Sub")
+    top, sub = (make_space(alice, name, preset="public_chat") for name in ("Top", "Sub"))
     inside, below, outside = (alice.create_room(n, preset="public_chat") for n in ("Inside", "Below", "Outside"))
-    alice.send_state(top, "m.space.child", {"via": [server]}, state_key=sub)
-    alice.send_state(top, "m.space.child", {"via": [server]}, state_key=inside)
-    alice.send_state(sub, "m.space.child", {"via": [server]}, state_key=below)
+    add_child(alice, top, sub)
+    add_child(alice, top, inside)
+    add_child(alice, sub, below)
     for room in (top, sub, inside, below, outside):
         me.join(room)
     events = {room: alice.send_text(room, "hello") for room in (inside, below, outside)}
@@ -441,3 +445,56 @@ def test_a_room_name_cannot_forge_lines_of_the_dry_run(make_actor, capsys) -> No
     lines = out.rstrip("\n").splitlines()
     assert len(lines) == 2 and "\x1b" not in out
     assert lines[0] == "  private  Evil would read (all): nothing[2J: 1 msg"
+
+
+# ---- spaces by their rooms' parent claims; marked-unread flags --------------------------
+
+
+def test_space_takes_a_room_by_its_parent_claim_when_the_sender_may_add_children(make_actor, capsys) -> None:
+    """A space that lists no room: the rooms whose m.space.parent names it are in it when
+    the claim's sender may send m.space.child there (alice, 100; carol, 50), not when
+    they may not (bob, 49). The dry run lists the two, with their messages, and sends
+    nothing."""
+    seeded = seed_parent_claims(make_actor)
+    save_session(session_of(seeded.me))
+    code, out, err = run(capsys, "mark", "--space", seeded.space, "--dry-run", "--json")
+    assert (code, err) == (0, ""), err
+    document = json.loads(out)
+    assert {r["room_id"]: r["messages"] for r in document["rooms"]} == {seeded.by_creator: 2, seeded.by_promoted: 1}
+    assert document["total"]["messages"] == 3
+    assert all(my_receipts(seeded.me, room_id) == {}
+               for room_id in (seeded.by_creator, seeded.by_promoted, seeded.by_unpowered))
+
+
+def test_all_clears_the_marked_unread_flags_for_every_device(make_actor, capsys) -> None:
+    """Flags another client of mine set (the stable type in three rooms, one of them with
+    nothing left to read; Famedly's in one): `mark --all` reads the rooms with unread and
+    clears every flag; another device's fresh sync reads {"unread": false} in all four
+    (the stable type, which readmark writes: Famedly's stays as that client left it), and
+    readmark, from its cache and from a fresh start, shows none flagged."""
+    seeded = seed_flags(make_actor)
+    flagged = (seeded.stable, seeded.famedly, seeded.flag_only, seeded.outside)
+    save_session(session_of(seeded.me))
+
+    def shown_flags() -> dict[str, bool]:
+        code, out, err = run(capsys, "status", "--json")
+        assert code == 0, err
+        return {r["room_id"]: r["marked_unread"] for r in json.loads(out)["rooms"] if r["room_id"] in flagged}
+
+    assert shown_flags() == dict.fromkeys(flagged, True)
+    code, out, err = run(capsys, "mark", "--all", "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert {r["room_id"]: (r["messages"], r["marked_unread"], r["outcome"]) for r in document["rooms"]} == {
+        seeded.stable: (2, True, "sent"), seeded.famedly: (1, True, "sent"), seeded.outside: (1, True, "sent")}
+    assert document["unflag"] == [seeded.flag_only]
+    assert sorted(document["unflagged"]) == sorted(flagged)
+    assert flags_in_fresh_sync(seeded.me, flagged) == {
+        seeded.stable: {STABLE_FLAG: False},
+        seeded.famedly: {STABLE_FLAG: False, FAMEDLY_FLAG: True},
+        seeded.flag_only: {STABLE_FLAG: False},
+        seeded.outside: {STABLE_FLAG: False},
+    }
+    assert shown_flags() == dict.fromkeys(flagged, False)
+    cache.cache_path().unlink()
+    assert shown_flags() == dict.fromkeys(flagged, False)

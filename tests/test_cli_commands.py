@@ -208,3 +208,39 @@ def test_mark_clears_the_marked_unread_flag_its_receipt_reads(seeded, capsys) ->
     # Not flagged any more: a later receipt writes no flag and says nothing of one.
     code, out, err = run(capsys, "mark", room, "--unthreaded")
     assert code == 0 and "marked-unread" not in out, (out, err)
+
+
+def test_a_famedly_flag_counts_only_where_the_stable_flag_is_absent(make_actor, capsys) -> None:
+    """Famedly's unstable flag counts only in a room whose account data has no stable
+    one, whether readmark reads it in an incremental sync (the Famedly type alone in it)
+    or on a fresh start (both types in one sync, the stable one wins): a room a client
+    of mine once cleared (the stable type, as readmark writes it) does not turn flagged
+    when an older client flags it under Famedly's name, and reads the same after a
+    restart; a room with no stable flag shows Famedly's either way."""
+    from app.store import cache
+    from tests.spaces import FAMEDLY_FLAG, set_flag
+
+    me, alice = make_actor("me"), make_actor("alice")
+    cleared, legacy = (alice.create_room(name, preset="public_chat") for name in ("Cleared once", "Legacy only"))
+    for room_id in (cleared, legacy):
+        me.join(room_id)
+        alice.send_text(room_id, "hello")
+    set_flag(me, cleared, False)
+    save_session(session_of(me))
+
+    def flags() -> dict[str, bool]:
+        code, out, err = run(capsys, "status", "--json")
+        assert code == 0, err
+        return {r["room_id"]: r["marked_unread"] for r in json.loads(out)["rooms"]}
+
+    assert flags() == {cleared: False, legacy: False}
+    for room_id in (cleared, legacy):
+        set_flag(me, room_id, True, FAMEDLY_FLAG)
+    assert flags() == {cleared: False, legacy: True}  # from the cache, then an incremental sync
+    cache.cache_path().unlink()
+    assert flags() == {cleared: False, legacy: True}  # a fresh start: one initial sync
+    # And the other way: a stable flag set later wins over Famedly's, which stays.
+    set_flag(me, legacy, False)
+    assert flags() == {cleared: False, legacy: False}
+    set_flag(me, legacy, True, FAMEDLY_FLAG)
+    assert flags() == {cleared: False, legacy: False}

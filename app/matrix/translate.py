@@ -414,12 +414,20 @@ def _apply_joined(
             updates["pending"] = pending
 
     # 4. Room account data.
-    fully_read, marked, policy = _room_account_data(events_of(data.get("account_data"), tally), tally)
+    fully_read, marked, marked_unstable, policy = _room_account_data(events_of(data.get("account_data"), tally), tally)
     if fully_read is not None and fully_read != room.fully_read:
         if room.pending_fully_read is None:
             updates["fully_read"] = fully_read
         else:
             room = set_fully_read(room, fully_read)  # it also settles my pending marker
+    # The stable flag wins over Famedly's wherever my account data holds it, not only
+    # in a sync that carries both (a fresh start's): an older client's flag in a room
+    # once flagged or cleared under the stable name shows neither now nor after a restart.
+    if marked is not None:
+        if not room.marked_unread_stable:
+            updates["marked_unread_stable"] = True
+    elif not room.marked_unread_stable:
+        marked = marked_unstable
     if marked is not None and marked != room.marked_unread:
         updates["marked_unread"] = marked
     # The receipt mode set from readmark: an event whose content names no mode ({})
@@ -630,11 +638,13 @@ def _receipts(ephemeral: list[Any], tally: Tally) -> list[tuple[ReceiptKey, Rece
     return found
 
 
-def _room_account_data(events: list[Any], tally: Tally) -> tuple[str | None, bool | None, object]:
-    """``m.fully_read``, the ``m.marked_unread`` flag (None when absent) and the receipt
-    mode set from readmark (``RECEIPT_POLICY_TYPE``: a mode of ``RECEIPT_MODES``, None
-    for any other content, such as ``{}``; ``_ABSENT`` when the sync has none) in this
-    sync."""
+def _room_account_data(
+    events: list[Any], tally: Tally
+) -> tuple[str | None, bool | None, bool | None, object]:
+    """``m.fully_read``, the ``m.marked_unread`` flag and Famedly's unstable one (each
+    None when absent) and the receipt mode set from readmark (``RECEIPT_POLICY_TYPE``: a
+    mode of ``RECEIPT_MODES``, None for any other content, such as ``{}``; ``_ABSENT``
+    when the sync has none) in this sync."""
     fully_read = None
     marked: bool | None = None
     marked_unstable: bool | None = None
@@ -671,8 +681,7 @@ def _room_account_data(events: list[Any], tally: Tally) -> tuple[str | None, boo
                 if content:
                     tally.skipped += 1
                 policy = None
-    # The stable name wins when a sync carries both.
-    return fully_read, (marked if marked is not None else marked_unstable), policy
+    return fully_read, marked, marked_unstable, policy
 
 
 def _push_rules_json(account_data: object, tally: Tally) -> str | None:

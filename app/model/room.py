@@ -126,6 +126,10 @@ class RoomState:
     server_main: ServerCounts = ServerCounts()
     server_threads: Mapping[ThreadId, ServerCounts] = field(default_factory=dict)
     marked_unread: bool = False
+    # My account data holds the stable ``m.marked_unread`` for this room: Famedly's
+    # unstable flag (``com.famedly.marked_unread``) no longer counts here, in a later
+    # sync as in a fresh start's (whose one sync carries both, and the stable one wins).
+    marked_unread_stable: bool = False
     name_inputs: NameInputs = NameInputs()
     # Display names of members seen in state (lazy-loaded: senders of loaded events).
     member_names: Mapping[UserId, str] = field(default_factory=dict)

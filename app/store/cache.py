@@ -86,8 +86,9 @@ log = logging.getLogger(__name__)
 # 2 added gap tokens, 3 room summaries, 4 events' facts instead of their text, 5 encrypted
 # events' ciphertext and the rooms' encryption, 6 the rooms' type, a space's children and
 # a room's parents, and the level that may add a space's children, 7 the rooms' join rule,
-# history visibility and the receipt mode set for them from readmark.
-SCHEMA_VERSION: Final = 7
+# history visibility and the receipt mode set for them from readmark, 8 whether a room's
+# account data holds the stable m.marked_unread (Famedly's flag counts only where not).
+SCHEMA_VERSION: Final = 8
 FILE_NAME: Final = "readmark.sqlite3"
 MAX_EVENTS_PER_ROOM: Final = 500
 
@@ -481,7 +482,7 @@ def _discard(path: Path, reason: str) -> None:
 #   6 complete_threads, 7 receipts, 8 fully_read, 9 server_main, 10 server_threads,
 #   11 marked_unread, 12 name_inputs, 13 member_names, 14 gap_tokens, 15 encrypted,
 #   16 power, 17 room_type, 18 space_children, 19 space_parents, 20 join_rule,
-#   21 history_visibility, 22 receipt_override
+#   21 history_visibility, 22 receipt_override, 23 marked_unread_stable
 # An event is [event_id, sender, ts, type, body, rel_type, relates_to, state_key,
 # redacted, redacts, thread_reply_count, msgtype|null, membership|null, member_name, key]
 # (msgtype and membership by their values); a receipt [user, type, thread|null, event, ts];
@@ -551,6 +552,7 @@ def encode_room(room: RoomState) -> bytes:
         room.join_rule,
         room.history_visibility,
         room.receipt_override,
+        room.marked_unread_stable,
     ]
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
 
@@ -559,7 +561,7 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
     """The inverse of ``encode_room``. Raises CacheCorrupt (or a ValueError/TypeError/
     KeyError/IndexError) on anything that is not exactly that shape."""
     row = json.loads(data.decode("utf-8", "surrogatepass"))
-    if not isinstance(row, list) or len(row) != 23:
+    if not isinstance(row, list) or len(row) != 24:
         raise CacheCorrupt("a room row has the wrong shape")
     (
         name,
@@ -585,6 +587,7 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
         join_rule,
         history_visibility,
         receipt_override,
+        marked_unread_stable,
     ) = row
     events = tuple(TimelineEvent(*_checked_event(e)) for e in raw_events)
     receipts = {
@@ -623,6 +626,7 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
         join_rule=_opt_str(join_rule),
         history_visibility=_opt_str(history_visibility),
         receipt_override=receipt_override,
+        marked_unread_stable=_bool(marked_unread_stable),
     )
 
 
@@ -854,4 +858,5 @@ def room_fields(room: RoomState) -> Mapping[str, Any]:
         "join_rule": room.join_rule,
         "history_visibility": room.history_visibility,
         "receipt_override": room.receipt_override,
+        "marked_unread_stable": room.marked_unread_stable,
     }

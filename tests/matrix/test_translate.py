@@ -842,6 +842,29 @@ def test_fully_read_and_marked_unread_come_from_room_account_data() -> None:
         {"type": "com.famedly.marked_unread", "content": {"unread": True}},
     ])
     assert not both.marked_unread  # the stable one wins
+    assert both.marked_unread_stable and not room.marked_unread_stable
+
+
+def flag(event_type: str, unread: bool) -> dict[str, Any]:
+    return {"type": event_type, "content": {"unread": unread}}
+
+
+@pytest.mark.parametrize(("first", "later", "flagged"), [
+    # The stable flag known: Famedly's, in a later sync alone, changes nothing (a fresh
+    # start, with both in its one sync, would say the same).
+    ([flag("m.marked_unread", False)], [flag("com.famedly.marked_unread", True)], False),
+    ([flag("m.marked_unread", True)], [flag("com.famedly.marked_unread", False)], True),
+    # No stable flag: Famedly's counts, whenever it comes; a stable one later wins.
+    ([flag("com.famedly.marked_unread", True)], [flag("com.famedly.marked_unread", False)], False),
+    ([], [flag("com.famedly.marked_unread", True)], True),
+    ([flag("com.famedly.marked_unread", True)], [flag("m.marked_unread", False)], False),
+])
+def test_famedly_flag_counts_only_while_no_stable_flag_is_known(first: list, later: list, flagged: bool) -> None:
+    account = apply_sync(fresh(), sync({ROOM: joined([ev("$a")], account_data=first)}, next_batch="s1"))
+    account = apply_sync(account, sync({ROOM: joined([], account_data=later)}, next_batch="s2"))
+    assert account.rooms[ROOM].marked_unread is flagged
+    fresh_start = one_room(ev("$a"), account_data=[*first, *later])
+    assert fresh_start.marked_unread is flagged
 
 
 # ---- the receipt policy's facts -------------------------------------------------------

@@ -202,6 +202,7 @@ def rooms(draw: st.DrawFn) -> RoomState:
         join_rule=draw(st.none() | st.sampled_from(["public", "invite", "knock"]) | _ids),
         history_visibility=draw(st.none() | st.sampled_from(["shared", "world_readable"]) | _ids),
         receipt_override=draw(st.none() | st.sampled_from(RECEIPT_MODES)),
+        marked_unread_stable=draw(st.booleans()),
     )
 
 
@@ -332,6 +333,16 @@ def test_a_room_row_of_schema_6_raises_cache_corrupt() -> None:
     row = json.loads(encode_room(_policy_room()))
     with pytest.raises(CacheCorrupt):
         decode_room("!policy:test", ME, json.dumps(row[:20]).encode())
+
+
+def test_a_room_row_of_schema_7_raises_cache_corrupt_and_a_bad_stable_flag_discards() -> None:
+    """Schema 7 did not say whether the account data held the stable m.marked_unread."""
+    room = replace(_policy_room(), marked_unread=True, marked_unread_stable=True)
+    row = json.loads(encode_room(room))
+    assert row[23] is True
+    with pytest.raises(CacheCorrupt):
+        decode_room(room.room_id, ME, json.dumps(row[:23]).encode())
+    _assert_a_bad_field_discards(room, 23, 1)
 
 
 # ---- incremental writes ------------------------------------------------------------
@@ -516,7 +527,7 @@ def test_an_event_row_holds_every_field_of_an_event() -> None:
     restart, when decryption is tried again."""
     (event,) = json.loads(encode_room(add_timeline(RoomState("!a:test", ME), [message("$a")], limited=False)))[3]
     assert len(event) == len(dataclasses.fields(TimelineEvent)) - 1 == 17
-    assert SCHEMA_VERSION == 7
+    assert SCHEMA_VERSION == 8
 
 
 def test_a_decrypted_event_reaches_the_disk_as_its_ciphertext_only() -> None:

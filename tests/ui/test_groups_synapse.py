@@ -15,19 +15,8 @@ from app.ui.screens.main import MainScreen
 from app.ui.widgets.room_list import GROUP_PREFIX
 from tests.matrix.helpers import session_of
 from tests.reliability.helpers import until
+from tests.spaces import CLIENT_V3, add_child, make_space
 from tests.ui.helpers import RecordingApp, shown
-
-CLIENT_V3 = "/_matrix/client/v3"
-
-
-def make_space(actor, name: str, invite: list[str]) -> str:
-    body = {"name": name, "preset": "private_chat", "invite": invite, "creation_content": {"type": "m.space"}}
-    return actor.request("POST", f"{CLIENT_V3}/createRoom", body)["room_id"]
-
-
-def add_child(actor, space_id: str, child_id: str) -> None:
-    server = actor.user_id.split(":", 1)[1]
-    actor.send_state(space_id, "m.space.child", {"via": [server]}, state_key=child_id)
 
 
 async def test_spaces_group_and_R_on_a_space_reads_its_rooms(make_actor) -> None:
