@@ -626,8 +626,10 @@ def _bulk_outcome(
                f"private {read[ReceiptType.PRIVATE]})")
     if not cleared.nothing:
         summary += f": cleared {describe_clears(cleared)}"
-    if plan.unflag:
-        summary += f", {len(plan.unflag)} marked-unread flag(s) cleared"
+    # The flags the server took: of rooms read, and of rooms flagged with nothing to read.
+    unflagged = sum(1 for error in flags.values() if error is None)
+    if unflagged:
+        summary += f", {unflagged} marked-unread flag(s) cleared"
     if earlier:
         summary += f"; {earlier} receipt(s) an earlier run left were sent too"
     lines.append(summary)

@@ -498,3 +498,15 @@ def test_all_clears_the_marked_unread_flags_for_every_device(make_actor, capsys)
     assert shown_flags() == dict.fromkeys(flagged, False)
     cache.cache_path().unlink()
     assert shown_flags() == dict.fromkeys(flagged, False)
+
+
+def test_all_says_how_many_flags_it_cleared(make_actor, capsys) -> None:
+    """The text summary counts every flag the server took: those of the rooms read as
+    well as the one of the room flagged with nothing to read (four, not one)."""
+    seeded = seed_flags(make_actor)
+    save_session(session_of(seeded.me))
+    code, out, err = run(capsys, "mark", "--all")
+    assert code == 0, err
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("read 3 room(s) (public 0, private 3): cleared "), last
+    assert last.endswith(", 4 marked-unread flag(s) cleared"), last
