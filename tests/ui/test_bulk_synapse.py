@@ -236,6 +236,8 @@ async def test_a_bulk_read_of_a_space_clears_its_flags_for_every_device(make_act
             f"unflag   {seeded.flag_only}: marked unread, nothing left to read"]
         await pilot.press("enter")
         await until(pilot, lambda: "2 rooms read" in screen.status.last_text, 20, "the bulk read's answer")
+        # The line says the flags go too: the two rooms read and the one with nothing to read.
+        assert screen.status.last_text.endswith("; 3 marked-unread flags cleared"), screen.status.last_text
 
         def cleared() -> dict[str, dict[str, object]] | None:
             flags = flags_in_fresh_sync(me, [*in_space, seeded.outside])

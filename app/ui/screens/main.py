@@ -889,9 +889,12 @@ class MainScreen(Screen[None]):
         # Only the rooms the server took: one it refused was rolled back, nothing cleared.
         read = len(bulk.read)
         outcome = "failed" if refused and not read else "settled"
+        # The flags it clears: of the rooms read, and of those flagged with nothing to read.
+        flags = len(bulk.plan.unflag) + sum(1 for r in bulk.plan.sending if r.clears.flags and r.room_id in bulk.read)
+        unflagged = f"; {flags} marked-unread flag{'s' if flags != 1 else ''} cleared" if flags else ""
         self.last_action = LastAction(
             f"bulk read of {scope}: {read} room{'s' if read != 1 else ''} read{failed} "
-            f"(cleared {describe_clears(bulk.plan.clears_in(bulk.read))})", outcome)
+            f"(cleared {describe_clears(bulk.plan.clears_in(bulk.read))}){unflagged}", outcome)
         if refused:
             self.notify("\n".join(refused[:10]), title=f"Bulk read of {scope}: {len(refused)} refused",
                         severity="warning", timeout=8, markup=False)
