@@ -75,3 +75,9 @@ async def drag_scrollbar(pilot: Pilot, widget: Widget, start: int, end: int) -> 
     await pilot.mouse_up(scrollbar, offset=(0, end))
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
+
+
+def screen_lines(app: ReadmarkApp) -> list[str]:
+    """The active screen's lines as the terminal gets them (text, control characters
+    included: what a line would send)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]

@@ -11,9 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.geometry import Size
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Static
 
+from app.matrix.wire import NAME_MAX_CHARS, clean_text
 from app.model.bulk import BulkPlan, describe_clears
 from app.model.receipts import ReceiptType
 from app.paths import styles_dir
@@ -21,10 +24,22 @@ from app.ui.describe import mode_word
 
 # Rooms listed one per line; the rest are summed up in one line.
 MAX_LISTED = 200
+MAX_UNFLAGGED = 20
+# A name is never cut shorter than this to make room for what its receipt clears.
+MIN_NAME_CELLS = 12
 
 
-def plan_lines(plan: BulkPlan) -> list[Content]:
-    """One line per room of the dry run: mode, name, what it clears (or why not)."""
+def others_text(text: str, limit: int = NAME_MAX_CHARS) -> Content:
+    """Text others chose (a room's or a space's name) as one line of plain text: never
+    markup, no control characters or bidi overrides for the terminal, whitespace
+    (newlines too) folded; the sync translation's rule, kept where the text is drawn."""
+    return Content(clean_text(text, limit))
+
+
+def plan_lines(plan: BulkPlan, width: int | None = None) -> list[Content]:
+    """One line per room of the dry run: mode, name, what it clears (or why not). With a
+    ``width``, a name too long for it is cut with an ellipsis, so that what the room's
+    receipt clears still ends its line."""
     lines: list[Content] = []
     for read in plan.rooms[:MAX_LISTED]:
         word = mode_word(read.receipt_type)
@@ -33,12 +48,44 @@ def plan_lines(plan: BulkPlan) -> list[Content]:
             what = Content.styled(f"not sent: {read.result.reason}", "$error")  # type: ignore[union-attr]
         else:
             what = Content(describe_clears(read.clears))
-        lines.append(Content.assemble(Content.styled(f"{word:<7}", style), " ", Content(read.title), "  ", what))
+        head, name = Content.styled(f"{word:<7}", style), others_text(read.title)
+        if width is not None:
+            room = width - head.cell_length - 1 - 2 - what.cell_length
+            name = name.truncate(max(room, MIN_NAME_CELLS), ellipsis=True)
+        lines.append(Content.assemble(head, " ", name, "  ", what))
     if len(plan.rooms) > MAX_LISTED:
         lines.append(Content.styled(f"... and {len(plan.rooms) - MAX_LISTED} more rooms", "$text-muted"))
-    for room_id in plan.unflag[:20]:
+    for room_id in plan.unflag[:MAX_UNFLAGGED]:
         lines.append(Content.styled(f"unflag   {room_id}: marked unread, nothing left to read", "$text-muted"))
     return lines
+
+
+def plan_line_count(plan: BulkPlan) -> int:
+    """How many lines ``plan_lines`` gives."""
+    return min(len(plan.rooms), MAX_LISTED) + (len(plan.rooms) > MAX_LISTED) + min(len(plan.unflag), MAX_UNFLAGGED)
+
+
+class PlanLines(Widget):
+    """The dry run's lines, laid out for the width they are drawn at (``plan_lines``):
+    one line per room whatever its name."""
+
+    DEFAULT_CSS = """
+    PlanLines {
+        height: auto;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    def __init__(self, plan: BulkPlan, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.plan = plan
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return plan_line_count(self.plan)
+
+    def render(self) -> Content:
+        return Content("\n").join(plan_lines(self.plan, self.content_region.width))
 
 
 def plan_summary(plan: BulkPlan) -> str:
@@ -72,10 +119,10 @@ class BulkReadScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="bulk-dialog"):
-            yield Static(Content(self.title_text), id="bulk-title")
+            yield Static(others_text(self.title_text, 2 * NAME_MAX_CHARS), id="bulk-title")
             yield Static(Content(plan_summary(self.plan)), id="bulk-summary")
             with VerticalScroll(id="bulk-rooms"):
-                yield Static(Content("\n").join(plan_lines(self.plan)), id="bulk-lines")
+                yield PlanLines(self.plan, id="bulk-lines")
             yield Static("enter: send   escape: cancel", id="bulk-keys")
 
     def action_send(self) -> None:
