@@ -49,8 +49,18 @@ async def drain(queue: ReceiptQueue, transport: Transport, until, timeout: float
             while not until():
                 await asyncio.sleep(0.005)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop(task)
+
+
+async def until_empty(queue: ReceiptQueue, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while len(queue):
+            await asyncio.sleep(0.005)
+
+
+async def stop(task: asyncio.Task) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def no_sleep():
@@ -100,11 +110,8 @@ async def test_burst_on_one_key_sends_at_most_two_requests(tmp_path: Path) -> No
     for i in range(1, 50):
         queue.submit(receipt(f"$e{i}"))
     transport.gate.set()
-    async with asyncio.timeout(5):
-        while len(queue):
-            await asyncio.sleep(0.005)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await until_empty(queue)
+    await stop(task)
     assert [r.event_id for r in transport.sent] == ["$e0", "$e49"]
     assert [r.event_id for r, e in settled] == ["$e0", "$e49"] and all(e is None for _, e in settled)
     assert json.loads((tmp_path / "q.json").read_text())["requests"] == []
@@ -227,12 +234,9 @@ async def test_fifty_presses_in_under_a_second_send_two_requests_even_on_a_fast_
         for i in range(1, 50):
             queue.submit(receipt(f"$e{i}"))
             await asyncio.sleep(0.005)  # 50 presses well inside the interval
-        async with asyncio.timeout(5):
-            while len(queue):
-                await asyncio.sleep(0.01)
+        await until_empty(queue)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop(task)
     assert [r.event_id for r in transport.sent] == ["$e0", "$e49"]
 
 
@@ -299,12 +303,9 @@ async def test_a_bulk_read_sends_at_most_max_in_flight_requests_at_once(tmp_path
             await asyncio.sleep(0.005)
         assert len(in_flight) == MAX_IN_FLIGHT and sent == in_flight
         release.set()
-        async with asyncio.timeout(10):
-            while len(queue):
-                await asyncio.sleep(0.005)
+        await until_empty(queue, 10)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop(task)
     assert most_at_once == MAX_IN_FLIGHT
     assert sorted(sent) == sorted(request.room_id for request in BULK)  # each room once
     assert json.loads((tmp_path / "q.json").read_text())["requests"] == []

@@ -8,12 +8,18 @@ Pilot tests over the production core (LocalService)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from textual.pilot import Pilot
+
 from app.config import Settings
 from app.model.account import AccountState
 from app.model.events import ALERT_HIGHLIGHT, ALERT_NOTIFY
 from app.model.plan import ReceiptRequest
 from app.model.receipts import ReceiptType
 from app.model.room import RoomState, add_timeline
+from app.ui.screens.main import MainScreen
 from tests.model.builders import ME, msg
 from tests.ui.helpers import RecordingApp, drag_scrollbar, main_screen, wheel
 from tests.ui.local_service import LocalService
@@ -105,7 +111,16 @@ def warns(screen, text: str = UNSEEN) -> bool:  # noqa: ANN001
         text in status_line(screen))
 
 
-async def sent_r(pilot, service: LocalService, screen, room_id: str, last: str) -> str:  # noqa: ANN001
+@asynccontextmanager
+async def opened(state: AccountState | None = None) -> AsyncIterator[tuple[Pilot, LocalService, MainScreen]]:
+    """The app on ``state`` (the backlog account), private receipts, its main screen up."""
+    service = LocalService(state or account())
+    app = RecordingApp(service, Settings(receipt_mode=ReceiptType.PRIVATE))
+    async with app.run_test(size=(160, 40)) as pilot:
+        yield pilot, service, await main_screen(pilot)
+
+
+async def sent_r(pilot: Pilot, service: LocalService, screen: MainScreen, room_id: str, last: str) -> str:
     """Press R: the one receipt the service got, and what the status line said of it."""
     await pilot.press("R")
     await pilot.pause()
@@ -113,11 +128,14 @@ async def sent_r(pilot, service: LocalService, screen, room_id: str, last: str) 
     return screen.status.last_text
 
 
+async def r_clears_the_seen_mention(pilot: Pilot, service: LocalService, screen: MainScreen) -> None:
+    said = await sent_r(pilot, service, screen, BACKLOG, "$m59")
+    assert "cleared 60 msgs, 1 mention" in said
+    assert "unseen" not in said
+
+
 async def test_lines_the_mouse_wheel_brings_into_view_have_been_seen() -> None:
-    service = LocalService(account())
-    app = RecordingApp(service, Settings(receipt_mode=ReceiptType.PRIVATE))
-    async with app.run_test(size=(160, 40)) as pilot:
-        screen = await main_screen(pilot)
+    async with opened() as (pilot, service, screen):
         timeline = screen.timeline
         assert warns(screen)
         # Notch by notch down the timeline: the warning stays while the mention is off
@@ -138,16 +156,11 @@ async def test_lines_the_mouse_wheel_brings_into_view_have_been_seen() -> None:
         assert timeline.scroll_offset.y == 0
         assert MENTION not in timeline.visible_keys()
         assert warns(screen, SEEN)
-        said = await sent_r(pilot, service, screen, BACKLOG, "$m59")
-        assert "cleared 60 msgs, 1 mention" in said
-        assert "unseen" not in said
+        await r_clears_the_seen_mention(pilot, service, screen)
 
 
 async def test_lines_a_scrollbar_drag_brings_into_view_have_been_seen() -> None:
-    service = LocalService(account())
-    app = RecordingApp(service, Settings(receipt_mode=ReceiptType.PRIVATE))
-    async with app.run_test(size=(160, 40)) as pilot:
-        screen = await main_screen(pilot)
+    async with opened() as (pilot, service, screen):
         timeline = screen.timeline
         # A short drag: other lines, not the mention; the warning stays.
         await drag_scrollbar(pilot, timeline, 1, 3)
@@ -159,9 +172,7 @@ async def test_lines_a_scrollbar_drag_brings_into_view_have_been_seen() -> None:
         assert MENTION in timeline.visible_keys()
         assert timeline.cursor_key == "$m0"
         assert warns(screen, SEEN)
-        said = await sent_r(pilot, service, screen, BACKLOG, "$m59")
-        assert "cleared 60 msgs, 1 mention" in said
-        assert "unseen" not in said
+        await r_clears_the_seen_mention(pilot, service, screen)
 
 
 async def test_a_mention_under_the_last_rooms_scroll_offset_is_not_seen() -> None:
@@ -172,10 +183,7 @@ async def test_a_mention_under_the_last_rooms_scroll_offset_is_not_seen() -> Non
     backlog = [msg(f"$b{i}", ts=1_000 + i, alert=ALERT_HIGHLIGHT if i == 50 else ALERT_NOTIFY) for i in range(80)]
     rooms = [add_timeline(RoomState(QUIET, ME, name="Quiet"), quiet, limited=False),
              add_timeline(RoomState(BACKLOG, ME, name="Backlog"), backlog, limited=False)]
-    service = LocalService(AccountState(ME, {r.room_id: r for r in rooms}))
-    app = RecordingApp(service, Settings(receipt_mode=ReceiptType.PRIVATE))
-    async with app.run_test(size=(160, 40)) as pilot:
-        screen = await main_screen(pilot)
+    async with opened(AccountState(ME, {r.room_id: r for r in rooms})) as (pilot, service, screen):
         timeline = screen.timeline
         assert screen.selection.room_id == QUIET  # the latest activity first
         await pilot.press("tab", "tab", "G")
