@@ -113,3 +113,34 @@ async def test_hostile_names_are_shown_as_text_one_line_per_room(make_account, w
             await pilot.pause()
         assert sorted(request.room_id for request in service.requests) == sorted(NAMES)
         assert "bulk read of space Evil [/] space" in screen.status.last_text
+
+
+async def test_the_dialog_shows_twenty_lines_and_scrolls_to_the_rest() -> None:
+    """A dry run of 250 rooms lists 200 and sums up the rest; the dialog shows 20 of
+    them at a time (drawn a line at a time), and the end key brings the last ones in."""
+    ts = count(1_000)
+    rooms = {f"!r{i:03d}:t": add_timeline(RoomState(f"!r{i:03d}:t", ME, name=f"Room {i:03d}"),
+                                          [msg(f"$m{i}", ts=next(ts), alert=ALERT_NOTIFY)], limited=False)
+             for i in range(250)}
+    service = LocalService(AccountState(ME, rooms))
+    app = RecordingApp(service, Settings(confirm_above=1, receipt_mode=ReceiptType.PRIVATE))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await main_screen(pilot)
+        await pilot.press("A")
+        await pilot.pause()
+        assert isinstance(app.screen, BulkReadScreen)
+
+        def listed() -> list[str]:
+            return [line.strip("█▌▐▁▇▃ ") for line in screen_lines(app) if "PRIVATE Room" in line or "more rooms" in line]
+
+        first = listed()
+        assert len(first) == 20 and all(line.endswith("  1 msg") for line in first), first
+        assert not any("more rooms" in line for line in first)
+        await pilot.press("end")
+        await pilot.pause()
+        last = listed()
+        assert len(last) == 20 and last[-1].startswith("... and 50 more rooms"), last
+        assert not set(first) & set(last)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert service.requests == []
