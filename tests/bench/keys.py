@@ -30,7 +30,8 @@ import gc
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from textual import events
 
@@ -42,6 +43,7 @@ from app.model.account import AccountState
 from app.model.ids import MAIN
 from app.model.unread import thread_unread
 from app.ui.app import ReadmarkApp
+from app.ui.widgets.room_list import GROUP_PREFIX
 from app.config import Settings
 from tests.bench.encrypted_account import EncryptedAccount, import_into
 from tests.bench.fixtures import DEVICE, SilentClient, in_profile, write_profile
@@ -191,6 +193,73 @@ async def main_screen_ready(pilot, rooms: int):  # noqa: ANN001, ANN201
     raise RuntimeError("the account never showed")
 
 
+class Sampler:
+    """Times inputs to the last frame each caused (``to_frame``), by label."""
+
+    def __init__(self, pilot) -> None:  # noqa: ANN001
+        self.pilot = pilot
+        self.probe = FrameProbe(pilot.app)
+        self.results: dict[str, list[int]] = {}
+        self.frames: dict[str, list[int]] = {}
+        self.handling: dict[str, list[int]] = {}
+
+    async def sample(self, label: str, act: Callable[[], None]) -> int:
+        """One input's time; returns the frames it drew."""
+        elapsed, drawn, handled = await to_frame(self.pilot, self.probe, act)
+        self.results.setdefault(label, []).append(elapsed)
+        self.frames.setdefault(label, []).append(drawn)
+        self.handling.setdefault(label, []).append(handled)
+        return drawn
+
+    def notes(self) -> dict[str, object]:
+        """``stats`` (a ``Stats`` per label), ``frames`` and ``handled`` (ms): medians."""
+        return {
+            "stats": {label: Stats(tuple(values)) for label, values in self.results.items()},
+            "frames": {label: statistics.median(values) for label, values in self.frames.items()},
+            "handled": {label: statistics.median(values) / 1e6 for label, values in self.handling.items()},
+        }
+
+
+class Running:
+    """The app on screen over the real ``MatrixService``, and what drives it."""
+
+    def __init__(self, app: ReadmarkApp, pilot, screen, service: MatrixService, client: SilentClient) -> None:  # noqa: ANN001
+        self.app, self.pilot, self.screen, self.service, self.client = app, pilot, screen, service, client
+        self.sampler = Sampler(pilot)
+
+    async def quiet(self) -> None:
+        """Untimed: let receipts settle (the fake server answers after rtt_s), and draw."""
+        for _ in range(500):
+            await settle(self.pilot)
+            if not self.service.queued:
+                break
+            await asyncio.sleep(0.005)
+        await settle(self.pilot)
+        self.app.screen._on_timer_update()
+        await settle(self.pilot)
+
+
+@asynccontextmanager
+async def app_running(env: dict[str, str], joined: int, settings: Settings | None = None,
+                  before_start: Callable[[], None] | None = None) -> AsyncIterator[Running]:
+    """The app started on the profile ``env`` (``write_profile``), its account's
+    ``joined`` rooms on screen; ``before_start`` runs in the profile first."""
+    with in_profile(env):
+        if before_start is not None:
+            before_start()
+        client = SilentClient(rtt_s=0.02)
+        service = MatrixService(client)  # type: ignore[arg-type]
+        app = ReadmarkApp(service, settings or Settings())
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await main_screen_ready(pilot, joined)
+            yield Running(app, pilot, screen, service, client)
+        await service.close()
+
+
+def joined_rooms(account: AccountState) -> int:
+    return sum(1 for r in account.rooms.values() if r.membership == "join" and not r.is_space)
+
+
 async def measure(
     rooms: int, samples: int, *, freeze_after_paint: bool = False, encrypted: EncryptedAccount | None = None,
     sync: dict | None = None, settings: Settings | None = None,
@@ -199,7 +268,8 @@ async def measure(
     experiment behind a recommendation to the app (see RESULTS.md); not what the app
     does today. ``encrypted``: its encrypted rooms instead (the syncs that arrive are
     encrypted too), with a crypto store holding their keys; the decryptions each input
-    caused are counted."""
+    caused are counted. ``group_headers`` in what it returns: the group headers the
+    rooms pane showed (none when flat)."""
     if encrypted is None:
         sync = sync if sync is not None else initial_sync(Shape(rooms))
         bodies = [encode(incremental_sync(sync, step=step)) for step in range(samples)]
@@ -207,133 +277,113 @@ async def measure(
         sync = encrypted.encrypted
         bodies = [encode(encrypted.encrypt_sync(incremental_sync(encrypted.plain, step=step))) for step in range(samples)]
     account, _ = apply_sync_changes(AccountState(ME), sync)
-    joined = sum(1 for r in account.rooms.values() if r.membership == "join" and not r.is_space)
+    joined = joined_rooms(account)
     threads = sum(len(r.thread_positions) - 1 for r in account.rooms.values())
     del sync
     decrypted: dict[str, list[int]] = {}
-    results: dict[str, list[int]] = {}
-    frames: dict[str, list[int]] = {}
-    handling: dict[str, list[int]] = {}
     notes: dict[str, object] = {"rooms": joined, "threads": threads}
+
+    def import_keys() -> None:
+        device = CryptoDevice.open(ME, DEVICE)
+        try:
+            import_into(device, encrypted)  # type: ignore[arg-type]
+        finally:
+            device.close()
+
     with tempfile.TemporaryDirectory(prefix="readmark-bench-") as home:
         env = write_profile(home, account)
         del account
-        with in_profile(env):
+        async with app_running(env, joined, settings, import_keys if encrypted is not None else None) as on_screen:
+            app, pilot, screen, service, client = (on_screen.app, on_screen.pilot, on_screen.screen,
+                                                   on_screen.service, on_screen.client)
+            quiet = on_screen.quiet
+            notes["group_headers"] = sum(1 for key in screen.rooms.keys if key.startswith(GROUP_PREFIX))
+            calls = [0]
             if encrypted is not None:
-                device = CryptoDevice.open(ME, DEVICE)
-                try:
-                    import_into(device, encrypted)
-                finally:
-                    device.close()
-            client = SilentClient(rtt_s=0.02)
-            service = MatrixService(client)  # type: ignore[arg-type]
-            app = ReadmarkApp(service, settings or Settings())
-            async with app.run_test(size=SIZE) as pilot:
-                probe = FrameProbe(app)
-                screen = await main_screen_ready(pilot, joined)
-                calls = [0]
-                if encrypted is not None:
-                    # The store opens after the first paint, and decrypts what is wanted.
-                    for _ in range(2_000):
-                        if service._crypto is not None:  # noqa: SLF001 - the bench's probe
-                            break
-                        await asyncio.sleep(0.01)
-                    else:
-                        raise RuntimeError("the crypto store never opened")
-                    device = service._crypto  # noqa: SLF001
-                    decrypt = device.decrypt
+                # The store opens after the first paint, and decrypts what is wanted.
+                for _ in range(2_000):
+                    if service._crypto is not None:  # noqa: SLF001 - the bench's probe
+                        break
+                    await asyncio.sleep(0.01)
+                else:
+                    raise RuntimeError("the crypto store never opened")
+                device = service._crypto  # noqa: SLF001
+                decrypt = device.decrypt
 
-                    def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-                        calls[0] += 1
-                        return decrypt(*args, **kwargs)
+                def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+                    calls[0] += 1
+                    return decrypt(*args, **kwargs)
 
-                    device.decrypt = counted  # type: ignore[method-assign]
-                    await settle(pilot)
-                if freeze_after_paint:
-                    gc.freeze()
-                watch = CollectorWatch().__enter__()
+                device.decrypt = counted  # type: ignore[method-assign]
+                await settle(pilot)
+            if freeze_after_paint:
+                gc.freeze()
+            watch = CollectorWatch().__enter__()
 
-                async def sample(label: str, act: Callable[[], None]) -> None:
-                    before = calls[0]
-                    elapsed, drawn, handled = await to_frame(pilot, probe, act)
-                    decrypted.setdefault(label, []).append(calls[0] - before)
-                    results.setdefault(label, []).append(elapsed)
-                    frames.setdefault(label, []).append(drawn)
-                    handling.setdefault(label, []).append(handled)
+            async def sample(label: str, act: Callable[[], None]) -> None:
+                before = calls[0]
+                await on_screen.sampler.sample(label, act)
+                decrypted.setdefault(label, []).append(calls[0] - before)
 
-                async def quiet() -> None:
-                    # Untimed: let receipts settle (the fake server answers after rtt_s).
-                    for _ in range(500):
-                        await settle(pilot)
-                        if not service.queued:
-                            break
-                        await asyncio.sleep(0.005)
-                    await settle(pilot)
-                    app.screen._on_timer_update()
-                    await settle(pilot)
-
-                # The floor: a key bound to nothing; and what one full-screen layout and
-                # repaint costs, the price of any change that alters a widget's size.
-                for _ in range(samples):
-                    await sample("(unbound key: the method's floor)", press(app, "f12"))
-                for _ in range(samples):
-                    await sample("(a full-screen layout: screen.refresh(layout=True))", lambda: app.screen.refresh(layout=True))
-                # j in the rooms pane: the next room's threads and timeline are built.
-                screen.rooms.focus()
-                await pilot.press("g")
+            # The floor: a key bound to nothing; and what one full-screen layout and
+            # repaint costs, the price of any change that alters a widget's size.
+            for _ in range(samples):
+                await sample("(unbound key: the method's floor)", press(app, "f12"))
+            for _ in range(samples):
+                await sample("(a full-screen layout: screen.refresh(layout=True))", lambda: app.screen.refresh(layout=True))
+            # j in the rooms pane: the next room's threads and timeline are built.
+            screen.rooms.focus()
+            await pilot.press("g")
+            await quiet()
+            for _ in range(samples):
+                await sample("j (rooms pane: next room)", press(app, "j"))
+            # j in the threads pane: the next thread's timeline.
+            screen.threads.focus()
+            await quiet()
+            opened: list[asyncio.Task] = []
+            for _ in range(samples):
+                await sample("j (threads pane: next thread)", press(app, "j"))
+                if encrypted is None:
+                    continue
+                # What the screen asks for a thread shown (after its debounce; here at
+                # once): its events decrypted, to the frame that shows them.
+                selection = screen.selection
+                room = service.account.rooms[selection.room_id]
+                if decryption.in_thread(room, selection.thread_id):
+                    await sample(
+                        "thread shown: decrypted on demand (service.open_thread to frame)",
+                        lambda s=selection: opened.append(
+                            asyncio.ensure_future(service.open_thread(s.room_id, s.thread_id))
+                        ),
+                    )
+            # The triage loop: n to the next unread thread, r to read it.
+            await pilot.press("g")
+            await quiet()
+            counts_dropped = 0
+            for _ in range(samples):
+                await sample("n (next unread thread, across rooms)", press(app, "n"))
                 await quiet()
-                for _ in range(samples):
-                    await sample("j (rooms pane: next room)", press(app, "j"))
-                # j in the threads pane: the next thread's timeline.
-                screen.threads.focus()
+                selection = screen.selection
+                before = thread_unread(service.account.rooms[selection.room_id], selection.thread_id).unread
+                await sample("r (threaded receipt, optimistic count)", press(app, "r"))
+                after_room = service.account.rooms[selection.room_id]
+                if before and thread_unread(after_room, selection.thread_id).unread == 0:
+                    counts_dropped += 1
                 await quiet()
-                opened: list[asyncio.Task] = []
-                for _ in range(samples):
-                    await sample("j (threads pane: next thread)", press(app, "j"))
-                    if encrypted is None:
-                        continue
-                    # What the screen asks for a thread shown (after its debounce; here at
-                    # once): its events decrypted, to the frame that shows them.
-                    selection = screen.selection
-                    room = service.account.rooms[selection.room_id]
-                    if decryption.in_thread(room, selection.thread_id):
-                        await sample(
-                            "thread shown: decrypted on demand (service.open_thread to frame)",
-                            lambda s=selection: opened.append(
-                                asyncio.ensure_future(service.open_thread(s.room_id, s.thread_id))
-                            ),
-                        )
-                # The triage loop: n to the next unread thread, r to read it.
-                await pilot.press("g")
+            notes["r_counts_dropped"] = counts_dropped
+            notes["requests_sent"] = len(client.sent)
+            # A sync arriving: 10 events and 5 receipts in 5 rooms, through the real
+            # sync loop (parse, apply, cache write) to the frame.
+            for body in bodies:
+                await sample("sync arrives (10 events, 5 receipts, 5 rooms)", lambda b=body: client.feed(b))
                 await quiet()
-                counts_dropped = 0
-                for _ in range(samples):
-                    await sample("n (next unread thread, across rooms)", press(app, "n"))
-                    await quiet()
-                    selection = screen.selection
-                    before = thread_unread(service.account.rooms[selection.room_id], selection.thread_id).unread
-                    await sample("r (threaded receipt, optimistic count)", press(app, "r"))
-                    after_room = service.account.rooms[selection.room_id]
-                    if before and thread_unread(after_room, selection.thread_id).unread == 0:
-                        counts_dropped += 1
-                    await quiet()
-                notes["r_counts_dropped"] = counts_dropped
-                notes["requests_sent"] = len(client.sent)
-                # A sync arriving: 10 events and 5 receipts in 5 rooms, through the real
-                # sync loop (parse, apply, cache write) to the frame.
-                for body in bodies:
-                    await sample("sync arrives (10 events, 5 receipts, 5 rooms)", lambda b=body: client.feed(b))
-                    await quiet()
-                notes["selection_thread_main"] = screen.selection.thread_id == MAIN
-                watch.__exit__()
-                for task in opened:  # a thread fill the silent server never answers
-                    task.cancel()
-                notes["full_collections"] = [d / 1e6 for d in watch.durations]
-            await service.close()
-    notes["stats"] = {label: Stats(tuple(values)) for label, values in results.items()}
+            notes["selection_thread_main"] = screen.selection.thread_id == MAIN
+            watch.__exit__()
+            for task in opened:  # a thread fill the silent server never answers
+                task.cancel()
+            notes["full_collections"] = [d / 1e6 for d in watch.durations]
+    notes.update(on_screen.sampler.notes())
     notes["decrypted"] = {label: sum(values) for label, values in decrypted.items()}
-    notes["frames"] = {label: statistics.median(values) for label, values in frames.items()}
-    notes["handled"] = {label: statistics.median(values) / 1e6 for label, values in handling.items()}
     return notes
 
 

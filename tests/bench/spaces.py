@@ -7,22 +7,32 @@ as one flat list, and a bulk read's dry run.
    with ``[display] group_rooms = false``: ``j`` in the rooms pane, ``n``, ``r``. Runs
    alternate flat and grouped; each key's ratio is grouped / flat of the
    medians of the rounds. Target: at most 1.2 each.
-2. The dry run of reading all of 1,000 rooms (``ReadStateCore.bulk_plan``, each room
-   planned in its own mode with what it clears): target within one frame (16.7 ms).
+   Each grouped run must have shown the spaces' group headers in the rooms pane, and
+   each flat run none (else the benchmark fails: no flat-to-flat comparison).
+2. The bulk read of every room shown (``A``) on 1,000 rooms, key to frame by the same
+   method: from the key to the frame that paints its dry run's dialog (each room
+   planned in its own mode with what it clears), against a key bound to nothing,
+   alternating in the same run; escape (untimed) closes the dialog, so nothing is sent.
+   Target: it answers in one frame (median at most 16.7 ms).
+3. The dry run alone (``ReadStateCore.bulk_plan``) for the same 1,000 rooms: the core's
+   share of 2.
 """
 
 from __future__ import annotations
 
 import asyncio
 import statistics
+import tempfile
 import time
 
 from app.config import Settings
 from app.matrix.core import ReadStateCore
 from app.matrix.translate import apply_sync_changes
 from app.model.account import AccountState
-from tests.bench.harness import Report, Table, Target
-from tests.bench.keys import measure
+from app.ui.screens.bulk import BulkReadScreen
+from tests.bench.fixtures import write_profile
+from tests.bench.harness import Report, Stats, Table, Target
+from tests.bench.keys import app_running, joined_rooms, measure, press
 from tests.bench.synthetic import ME, SERVER, Shape, initial_sync
 
 NAME = "spaces"
@@ -33,6 +43,9 @@ QUICK = (60, 6, 2, 3)
 RATIO = 1.2
 FRAME_MS = 1000 / 60
 KEYS = ("j (rooms pane: next room)", "n (next unread thread, across rooms)", "r (threaded receipt, optimistic count)")
+FLOOR = "(unbound key: the method's floor)"
+BULK_KEY = "A (bulk read of every room shown, to its dry run's dialog painted)"
+BULK_ROOMS = 1_000
 
 
 def with_spaces(sync: dict, spaces: int, top: int) -> dict:
@@ -66,6 +79,40 @@ def with_spaces(sync: dict, spaces: int, top: int) -> dict:
     return sync
 
 
+async def bulk_key_to_frame(rooms: int, samples: int) -> dict[str, object]:
+    """``A`` to the frame that paints the bulk-read dialog, and the unbound key, in turn;
+    each dialog checked to be the dry run of every room shown, on screen, then closed
+    with escape (untimed). What the fake server received is counted: nothing."""
+    account, _ = apply_sync_changes(AccountState(ME), initial_sync(Shape(rooms)))
+    joined = joined_rooms(account)
+    notes: dict[str, object] = {"rooms": joined}
+    with tempfile.TemporaryDirectory(prefix="readmark-bench-") as home:
+        env = write_profile(home, account)
+        del account
+        async with app_running(env, joined, Settings(confirm_above=1)) as on_screen:
+            app, main = on_screen.app, on_screen.screen
+            main.rooms.focus()
+            await on_screen.quiet()
+            for _ in range(samples):
+                await on_screen.sampler.sample(FLOOR, press(app, "f12"))
+                drawn = await on_screen.sampler.sample(BULK_KEY, press(app, "A"))
+                dialog = app.screen
+                if not isinstance(dialog, BulkReadScreen) or not drawn:
+                    raise RuntimeError(f"A did not paint the bulk-read dialog ({type(dialog).__name__}, {drawn} frames)")
+                plan = dialog.plan
+                summary = f"Read {plan.rooms_cleared} rooms"
+                if plan.scope != "all rooms" or not any(summary in strip.text for strip in dialog._compositor.render_strips()):
+                    raise RuntimeError(f"the dialog on screen is not the dry run of all rooms ({plan.scope})")
+                notes["rooms_cleared"] = plan.rooms_cleared
+                await on_screen.pilot.press("escape")
+                await on_screen.quiet()
+                if app.screen is not main:
+                    raise RuntimeError("escape did not close the bulk-read dialog")
+            notes["requests_sent"] = len(on_screen.client.sent)
+    notes.update(on_screen.sampler.notes())
+    return notes
+
+
 def dry_run_ms(rooms: int, samples: int) -> tuple[float, int, int]:
     account, _ = apply_sync_changes(AccountState(ME), initial_sync(Shape(rooms)))
     core = ReadStateCore(ME)
@@ -86,11 +133,17 @@ def run(quick: bool = False) -> Report:
     rooms, spaces, top, samples = QUICK if quick else FULL
     report = Report(NAME, TITLE)
     medians: dict[str, dict[str, list[float]]] = {"flat": {}, "grouped": {}}
+    headers: dict[str, list[int]] = {"flat": [], "grouped": []}
     counted = {}
     for round_ in range(3):
         for mode in ("flat", "grouped"):
             sync = with_spaces(initial_sync(Shape(rooms)), spaces, top)
             outcome = asyncio.run(measure(rooms, samples, sync=sync, settings=Settings(group_rooms=mode == "grouped")))
+            shown = outcome["group_headers"]
+            # The comparison is of a grouped pane with a flat one, or it is nothing.
+            if (mode == "grouped" and shown < top) or (mode == "flat" and shown):  # type: ignore[operator]
+                raise RuntimeError(f"the {mode} run showed {shown} group headers in the rooms pane")
+            headers[mode].append(shown)  # type: ignore[arg-type]
             counted = {"rooms": outcome["rooms"], "threads": outcome["threads"]}
             for label in KEYS:
                 medians[mode].setdefault(label, []).append(outcome["stats"][label].median_ms)  # type: ignore[index]
@@ -108,7 +161,31 @@ def run(quick: bool = False) -> Report:
         if not quick:
             report.targets.append(Target(f"{label}: grouped at most {RATIO}x flat", f"{ratio:.2f}x", ratio <= RATIO))
     report.tables.append(table)
-    dry_rooms = 60 if quick else 1_000
+    report.figures["group_headers"] = {mode: min(values) for mode, values in headers.items()}
+    report.notes.append(f"group headers in the rooms pane: {min(headers['grouped'])}-{max(headers['grouped'])} "
+                        f"in the grouped runs, {max(headers['flat'])} in the flat ones")
+
+    bulk_rooms = 60 if quick else BULK_ROOMS
+    bulk = asyncio.run(bulk_key_to_frame(bulk_rooms, 3 if quick else 30))
+    stats: dict[str, Stats] = bulk["stats"]  # type: ignore[assignment]
+    floor, key = stats[FLOOR].median_ms, stats[BULK_KEY].median_ms
+    keyed = Table(f"Key to frame, ms: the bulk read of all {bulk['rooms']:,} rooms "
+                  f"({bulk['rooms_cleared']:,} with unread) to its dialog, and the floor, alternating",
+                  ["input", "median", "p90", "min", "max", "n", "frames", "handlers (median)"])
+    for label in (FLOOR, BULK_KEY):
+        values = stats[label]
+        keyed.add(label, values.median_ms, values.p90_ms, values.min_ms, values.max_ms, values.n,
+                  bulk["frames"][label], bulk["handled"][label])  # type: ignore[index]
+    keyed.add("A above the floor (medians)", key - floor, "", "", "", "", "", "")
+    report.tables.append(keyed)
+    report.figures["bulk_key"] = {"floor_ms": floor, "key_ms": key, "above_floor_ms": key - floor,
+                                  "rooms": bulk["rooms"], "rooms_cleared": bulk["rooms_cleared"],
+                                  "requests_sent": bulk["requests_sent"]}
+    if not quick:
+        report.targets.append(Target(f"A on {bulk['rooms']:,} rooms: its dry run's dialog within one frame "
+                                     f"({FRAME_MS:.1f} ms)", f"{key:.1f} ms", key <= FRAME_MS))
+
+    dry_rooms = 60 if quick else BULK_ROOMS
     median, listed, sending = dry_run_ms(dry_rooms, 5 if quick else 30)
     dry = Table("A bulk read's dry run (core.bulk_plan over every joined room)",
                 ["rooms", "rooms with unread (receipts planned)", "median ms"])

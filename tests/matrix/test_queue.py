@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from app.matrix.errors import NetworkError, RateLimited, RequestRefused, ServerError, TokenInvalid
-from app.matrix.queue import ReceiptQueue, request_from_json, request_to_json
+from app.matrix import queue as queue_module
+from app.matrix.queue import MAX_IN_FLIGHT, ReceiptQueue, request_from_json, request_to_json
 from app.model.ids import MAIN
 from app.model.plan import FullyReadRequest, ReceiptRequest
 from app.model.receipts import ReceiptType
@@ -48,8 +49,18 @@ async def drain(queue: ReceiptQueue, transport: Transport, until, timeout: float
             while not until():
                 await asyncio.sleep(0.005)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop(task)
+
+
+async def until_empty(queue: ReceiptQueue, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while len(queue):
+            await asyncio.sleep(0.005)
+
+
+async def stop(task: asyncio.Task) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def no_sleep():
@@ -99,11 +110,8 @@ async def test_burst_on_one_key_sends_at_most_two_requests(tmp_path: Path) -> No
     for i in range(1, 50):
         queue.submit(receipt(f"$e{i}"))
     transport.gate.set()
-    async with asyncio.timeout(5):
-        while len(queue):
-            await asyncio.sleep(0.005)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await until_empty(queue)
+    await stop(task)
     assert [r.event_id for r in transport.sent] == ["$e0", "$e49"]
     assert [r.event_id for r, e in settled] == ["$e0", "$e49"] and all(e is None for _, e in settled)
     assert json.loads((tmp_path / "q.json").read_text())["requests"] == []
@@ -226,10 +234,78 @@ async def test_fifty_presses_in_under_a_second_send_two_requests_even_on_a_fast_
         for i in range(1, 50):
             queue.submit(receipt(f"$e{i}"))
             await asyncio.sleep(0.005)  # 50 presses well inside the interval
-        async with asyncio.timeout(5):
-            while len(queue):
-                await asyncio.sleep(0.01)
+        await until_empty(queue)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop(task)
     assert [r.event_id for r in transport.sent] == ["$e0", "$e49"]
+
+
+# ---- a bulk read through the queue (issue 14) --------------------------------------------
+
+# More rooms than go out at once: three waves and one more.
+BULK = [receipt(f"$e{i}", None, room=f"!room{i}:test") for i in range(3 * MAX_IN_FLIGHT + 1)]
+
+
+@pytest.fixture
+def writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Each write of the queue file, by how many requests it held (the real write)."""
+    counted: list[int] = []
+    real = queue_module.write_atomic
+
+    def write(path: Path, payload: bytes) -> Path:
+        counted.append(len(json.loads(payload)["requests"]))
+        return real(path, payload)
+
+    monkeypatch.setattr(queue_module, "write_atomic", write)
+    return counted
+
+
+async def test_a_bulk_submit_writes_the_file_once_with_every_request(tmp_path: Path, writes: list[int]) -> None:
+    path = tmp_path / "q.json"
+    queue = ReceiptQueue(path, ME)
+    assert queue.submit_many(list(BULK)) == []
+    assert writes == [len(BULK)]
+    assert ReceiptQueue(path, ME).load() == BULK  # all of them on disk, in order
+    # One more room on its own is a write of its own: the count is of writes, not calls.
+    queue.submit(receipt("$one", None, room="!one:test"))
+    assert writes == [len(BULK), len(BULK) + 1]
+
+
+async def test_a_bulk_read_sends_at_most_max_in_flight_requests_at_once(tmp_path: Path, writes: list[int]) -> None:
+    """Each room is a key of its own, free to start at once: only the queue's limit on
+    requests in flight paces them. The sender holds every request until released."""
+    in_flight: list[str] = []
+    sent: list[str] = []
+    most_at_once = 0
+    release = asyncio.Event()
+
+    async def send(request: ReceiptRequest) -> None:
+        nonlocal most_at_once
+        in_flight.append(request.room_id)
+        sent.append(request.room_id)
+        most_at_once = max(most_at_once, len(in_flight))
+        try:
+            await release.wait()
+        finally:
+            in_flight.remove(request.room_id)
+
+    queue = ReceiptQueue(tmp_path / "q.json", ME)
+    task = asyncio.create_task(queue.run(send))
+    try:
+        await asyncio.sleep(0)  # run() is sending
+        queue.submit_many(list(BULK))
+        assert writes == [len(BULK)]  # one write, then the sends
+        async with asyncio.timeout(10):
+            while len(in_flight) < MAX_IN_FLIGHT:
+                await asyncio.sleep(0.005)
+        # Well past the time every other key would have started too: the first wave only.
+        for _ in range(20):
+            await asyncio.sleep(0.005)
+        assert len(in_flight) == MAX_IN_FLIGHT and sent == in_flight
+        release.set()
+        await until_empty(queue, 10)
+    finally:
+        await stop(task)
+    assert most_at_once == MAX_IN_FLIGHT
+    assert sorted(sent) == sorted(request.room_id for request in BULK)  # each room once
+    assert json.loads((tmp_path / "q.json").read_text())["requests"] == []

@@ -6,7 +6,9 @@ from dataclasses import replace
 
 from app.config import Settings
 
+from textual import events
 from textual.pilot import Pilot
+from textual.widget import Widget
 
 from app.ui.app import ReadmarkApp
 from app.ui.screens.main import MainScreen
@@ -52,3 +54,30 @@ class RecordingApp(ReadmarkApp):
     ) -> None:
         self.notified.append((title, message, severity))
         super().notify(message, title=title, severity=severity, **kwargs)  # type: ignore[arg-type]
+
+
+async def wheel(pilot: Pilot, widget: Widget, *, down: bool = True, times: int = 1) -> None:
+    """Turn the mouse wheel over ``widget``, ``times`` notches: the events a terminal's
+    wheel brings, posted to the app as its driver posts them (Pilot has no wheel)."""
+    event = events.MouseScrollDown if down else events.MouseScrollUp
+    x, y = widget.region.x + 2, widget.region.y + 2
+    for _ in range(times):
+        pilot.app.post_message(event(None, x, y, 0, 1 if down else -1, 0, False, False, False, screen_x=x, screen_y=y))
+        await pilot.pause()
+
+
+async def drag_scrollbar(pilot: Pilot, widget: Widget, start: int, end: int) -> None:
+    """Drag ``widget``'s vertical scrollbar from line ``start`` of it to line ``end``
+    (press, move, release: what a mouse does)."""
+    scrollbar = widget.vertical_scrollbar
+    await pilot.mouse_down(scrollbar, offset=(0, start))
+    await pilot.hover(scrollbar, offset=(0, end))
+    await pilot.mouse_up(scrollbar, offset=(0, end))
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+def screen_lines(app: ReadmarkApp) -> list[str]:
+    """The active screen's lines as the terminal gets them (text, control characters
+    included: what a line would send)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]

@@ -184,6 +184,7 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.rooms.on_highlight = self._room_highlighted
         self.threads.on_highlight = self._thread_highlighted
+        self.timeline.on_lines_shown = self._timeline_lines_shown
         self._update_mode()
         self._update_titles()
         self.rooms.focus()
@@ -754,13 +755,20 @@ class MainScreen(Screen[None]):
                     total, count = total + clears, count + 1
         return total, count
 
-    def _note_seen(self) -> None:
-        """The timeline's lines on screen now: their mentions have been seen."""
-        timeline = self.timeline
+    def _note_seen(self) -> bool:
+        """The timeline's lines on screen now: their mentions have been seen. True when
+        that added any."""
+        timeline, before = self.timeline, len(self._seen)
         if timeline.size.height:
-            for key in timeline.visible_keys():
-                if not key.startswith("marker:"):
-                    self._seen.add(key)
+            self._seen.update(key for key in timeline.shown_keys() if not key.startswith("marker:"))
+        return len(self._seen) > before
+
+    def _timeline_lines_shown(self) -> None:
+        """The timeline scrolled (the wheel, the scrollbar, a key) and has settled:
+        while the status line warns of unseen mentions, it is worked out again once
+        lines it had not shown before are on screen."""
+        if self._note_seen() and self.clears[1]:
+            self._update_clears()
 
     def action_toggle_group(self) -> None:
         title = self.rooms.toggle_group()

@@ -246,6 +246,12 @@ class KeyedList(ScrollView, can_focus=True):
         # trip through the message queues, and Textual painted the cursor's move alone
         # in between: two frames for one j.
         self.on_highlight: Callable[[], None] | None = None
+        # Called when the lines on screen may show other rows because the list scrolled
+        # (the wheel, the scrollbar, the cursor's scroll into view), once the scroll
+        # has settled: never for the lines between new rows and the scroll to their
+        # cursor, which no one has seen (``shown_keys`` is empty then).
+        self.on_lines_shown: Callable[[], None] | None = None
+        self._scroll_pending = False
         self._line_top: int | None = None
         self._line_styles: dict[tuple[str, ...], VisualStyle] | None = None
 
@@ -331,6 +337,12 @@ class KeyedList(ScrollView, can_focus=True):
         top = self.scroll_offset.y
         return self._order[top : top + self.scrollable_content_region.height]
 
+    def shown_keys(self) -> Sequence[str]:
+        """The keys of the lines on screen once the list has settled: none while a
+        scroll to the cursor is still to come (new rows under the old scroll offset,
+        which the scroll moves away from before anyone can read them)."""
+        return () if self._scroll_pending else self.visible_keys()
+
     @property
     def cursor_index(self) -> int | None:
         return self._cursor
@@ -353,6 +365,7 @@ class KeyedList(ScrollView, can_focus=True):
         ``on_highlight`` hears of it at once. A move that comes with new rows is posted
         (``Highlighted``): it is heard once the update that brought the rows is done."""
         if scroll and self._cursor is not None and self.is_mounted:
+            self._scroll_pending = True
             self.call_after_refresh(self._scroll_to_cursor)
         key = self.cursor_key
         if key != self._last_highlighted:
@@ -364,14 +377,25 @@ class KeyedList(ScrollView, can_focus=True):
                     self.post_message(self.Highlighted(self, key))
 
     def _scroll_to_cursor(self) -> None:
-        if self._cursor is None:
-            return
-        self.scroll_to_region(
-            Region(0, self._cursor, max(self.scrollable_content_region.width, 1), 1),
-            animate=False,
-            force=True,
-            immediate=True,
-        )
+        if self._cursor is not None:
+            self.scroll_to_region(
+                Region(0, self._cursor, max(self.scrollable_content_region.width, 1), 1),
+                animate=False,
+                force=True,
+                immediate=True,
+            )
+        if self._scroll_pending:
+            self._scroll_pending = False
+            self._lines_shown()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if round(old) != round(new):
+            self._lines_shown()
+
+    def _lines_shown(self) -> None:
+        if self.on_lines_shown is not None and not self._scroll_pending:
+            self.on_lines_shown()
 
     def _selectable(self, index: int) -> bool:
         return self._row(self._order[index]).selectable
