@@ -193,16 +193,24 @@ class ReadStateCore:
     def mode_in(self, room_id: RoomId | None) -> RoomMode:
         """The receipt policy of ``room_id`` (``app.model.policy``): the receipt type its
         read keys send, whether they send one, and what decided."""
+        return self._mode_in(room_id, self._ancestor_map() if needs_spaces(self.modes.rules) else None)
+
+    def _ancestor_map(self) -> Mapping[RoomId, frozenset[str]]:
+        """Each room's space ancestors (``space_ancestors``), worked out again only when
+        the spaces changed (one pass over the rooms to compare)."""
+        rooms = self.account.rooms
+        structure = structure_of(rooms)
+        if self._ancestors is None or self._ancestors[0] != structure:
+            self._ancestors = (structure, space_ancestors(rooms))
+        return self._ancestors[1]
+
+    def _mode_in(self, room_id: RoomId | None, ancestors: Mapping[RoomId, frozenset[str]] | None) -> RoomMode:
+        """``mode_in`` with the ancestor map looked up already (None: no rule names a
+        space), so that many rooms cost one look at the spaces, not one each."""
         room = self.account.rooms.get(room_id) if room_id is not None else None
         if room is None:
             return room_mode(self.modes, self.session_mode, room_id)
-        spaces: frozenset[str] = frozenset()
-        if needs_spaces(self.modes.rules):
-            rooms = self.account.rooms
-            structure = structure_of(rooms)
-            if self._ancestors is None or self._ancestors[0] != structure:
-                self._ancestors = (structure, space_ancestors(rooms))
-            spaces = self._ancestors[1].get(room.room_id, frozenset())
+        spaces = ancestors.get(room.room_id, frozenset()) if ancestors is not None else frozenset()
         return room_mode(self.modes, self.session_mode, room_id, room_facts(room, spaces))
 
     def plan(self, room_id: RoomId, action: ReceiptAction) -> Request | Refusal:
@@ -223,9 +231,10 @@ class ReadStateCore:
         rooms = self.account.rooms
         chosen = [rooms[room_id] for room_id in dict.fromkeys(room_ids) if room_id in rooms]
         modes: dict[RoomId, RoomMode] = {}
+        ancestors = self._ancestor_map() if needs_spaces(self.modes.rules) else None
 
         def mode_of(room_id: RoomId) -> ReceiptType:
-            mode = modes[room_id] = self.mode_in(room_id)
+            mode = modes[room_id] = self._mode_in(room_id, ancestors)
             return mode.receipt_type
 
         def refuse(room: RoomState, action: ReceiptAction) -> Refusal | None:

@@ -52,6 +52,30 @@ def test_a_space_rule_reaches_a_room_through_a_sub_space_by_alias() -> None:
     state = core.account
     core.account = state.with_room(replace(state.rooms[SUB], space_children={}))
     assert core.mode_in(IN).sends
+    assert [(r.room_id, r.request is None) for r in core.bulk_plan("all rooms", [IN, OUT]).rooms] == [
+        (IN, False), (OUT, False)]
+
+
+def test_a_dry_run_under_a_space_rule_looks_at_the_spaces_once(monkeypatch) -> None:  # noqa: ANN001
+    """Each room's mode needs its space ancestors; a dry run of many rooms works them out
+    (or checks they still hold) once, not once per room: that was quadratic, 150 ms for
+    1,000 rooms in spaces and 635 ms for 2,000 against 15 and 32 with no rule."""
+    import app.matrix.core as core_module
+
+    rooms = [add_timeline(RoomState(f"!r{i}:t", ME, name=f"r{i}"), [msg(f"$r{i}", ts=1)], limited=False)
+             for i in range(50)]
+    state = account()
+    top = replace(state.rooms[SUB], space_children={**state.rooms[SUB].space_children,
+                                                    **{r.room_id: SpaceChild(None, 0) for r in rooms}})
+    state = AccountState(ME, {**state.rooms, SUB: top, **{r.room_id: r for r in rooms}})
+    core = core_with((PolicyRule("space", "#work:t", Mode.NONE),), state)
+    looked = []
+    real = core_module.structure_of
+    monkeypatch.setattr(core_module, "structure_of", lambda rooms: looked.append(1) or real(rooms))
+    dry = core.bulk_plan("all rooms", [IN, OUT, *(r.room_id for r in rooms)])
+    assert len(looked) == 1
+    assert sorted(r.room_id for r in dry.rooms if r.request is None) == sorted([IN, *(r.room_id for r in rooms)])
+    assert [r.room_id for r in dry.rooms if r.request is not None] == [OUT]
 
 
 def test_the_rooms_own_setting_comes_first() -> None:
