@@ -13,7 +13,7 @@ as one flat list, and a bulk read's dry run.
    method: from the key to the frame that paints its dry run's dialog (each room
    planned in its own mode with what it clears), against a key bound to nothing,
    alternating in the same run; escape (untimed) closes the dialog, so nothing is sent.
-   Target: it answers in one frame (median at most 16.7 ms).
+   An aim (not the issue's target, which is 3.): within one frame (median at most 16.7 ms).
 3. The dry run alone (``ReadStateCore.bulk_plan``) for the same 1,000 rooms: the core's
    share of 2; and again with the rooms in 40 spaces and a receipt rule naming one of
    them (each room's mode then depends on its spaces). Target: one frame each.
@@ -192,7 +192,9 @@ def run(quick: bool = False) -> Report:
                                   "rooms": bulk["rooms"], "rooms_cleared": bulk["rooms_cleared"],
                                   "requests_sent": bulk["requests_sent"]}
     if not quick:
-        report.targets.append(Target(f"A on {bulk['rooms']:,} rooms: its dry run's dialog within one frame "
+        # An aim past the (which asks for the dry run in a frame: 3. below):
+        # the key to its dialog painted, where pushing a modal screen is Textual's cost.
+        report.targets.append(Target(f"aim: A on {bulk['rooms']:,} rooms to its dry run's dialog painted within one frame "
                                      f"({FRAME_MS:.1f} ms)", f"{key:.1f} ms", key <= FRAME_MS))
 
     dry_rooms = 60 if quick else BULK_ROOMS
