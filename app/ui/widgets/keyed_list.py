@@ -35,7 +35,7 @@ from textual.visual import Visual
 from textual.widget import Widget
 
 from app.ui import keymap
-from app.ui.textual_internals import update_scrollbars
+from app.ui.textual_internals import keep_styled_lines, update_scrollbars
 
 # The fewest cells a row's left part keeps before its right part is shortened.
 MIN_LEFT = 18
@@ -226,6 +226,9 @@ class KeyedList(ScrollView, can_focus=True):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        # A focus change restyles the pane (its :focus border): its styled lines are
+        # kept per frame, so tab and enter draw each pane's lines from there.
+        keep_styled_lines(self)
         self.empty_text = empty_text
         self._order: list[str] = []
         self._position: dict[str, int] = {}
@@ -571,9 +574,9 @@ class KeyedList(ScrollView, can_focus=True):
             if y == 0 and width:
                 style = self._style_of(EMPTY)
                 return self._to_strip(Content(self.empty_text), width, style)
-            return Strip.blank(width, self._style_of(ROW).rich_style)
+            return self._blank(width)
         if index >= len(self._order):
-            return Strip.blank(width, self._style_of(ROW).rich_style)
+            return self._blank(width)
         row = self._row(self._order[index])
         if index == self._cursor:
             classes = CURSOR if self.has_focus else CURSOR_BLURRED
@@ -589,6 +592,15 @@ class KeyedList(ScrollView, can_focus=True):
         if strip is None:
             strip = self._to_strip(self._layout(row, width), width, style)
             self._strips[cache_key] = strip
+        return strip
+
+    def _blank(self, width: int) -> Strip:
+        # One strip per width and style: the styled lines are kept by the strip's identity.
+        style = self._style_of(ROW)
+        cache_key = (None, width, style)
+        strip = self._strips.get(cache_key)
+        if strip is None:
+            strip = self._strips[cache_key] = Strip.blank(width, style.rich_style)
         return strip
 
     def _layout(self, row: Row, width: int) -> Content:
