@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.segment import Segment
+from textual._border import get_box
 from textual._styles_cache import StylesCache
 from textual.app import App
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.screen import Screen
 from textual.strip import Strip
+from textual.style import Style
 from textual.widget import Widget
 
 
@@ -89,6 +92,9 @@ class _FramedLines(StylesCache):
         self._frames: dict[tuple, int] = {}
         self._frame = -1
         self._labels: tuple = (None, None)
+        # Per frame: what a content line is put between, when the frame is a plain one.
+        self._plain: dict[int, tuple | None] = {}
+        self._sides: tuple | None = None
 
     def render(self, styles, size, base_background, background, render_content_line, filters,  # noqa: ANN001, PLR0913
                border_title, border_subtitle, content_size=None, padding=None, crop=None, opacity=1.0,
@@ -107,8 +113,12 @@ class _FramedLines(StylesCache):
             if len(frames) >= 64:  # a bound: a widget's frames (its focus states) recur
                 frames.clear()
                 self._lines.clear()
+                self._plain.clear()
             number = frames[frame] = len(frames)
+            self._plain[number] = self._sides_of(styles, size, content_size, padding, base_background, background,
+                                                 opacity)
         self._frame = number
+        self._sides = self._plain[number]
         self._labels = (_label_key(border_title), _label_key(border_subtitle))
         return super().render(
             styles, size, base_background, background, render_content_line, filters, border_title,
@@ -136,10 +146,48 @@ class _FramedLines(StylesCache):
         found = self._lines.get(key)
         if found is not None and found[0] is content:
             return found[1]
-        line = super().render_line(styles, y, size, content_size, padding, base_background, background,
-                                   _given(content), *args)
+        sides = self._sides
+        if sides is None:
+            line = super().render_line(styles, y, size, content_size, padding, base_background, background,
+                                       _given(content), *args)
+        else:
+            # What Textual's render_line makes of a content line in a plain frame, without
+            # its per-line work (the border's styles and boxes, the padding's blanks).
+            left, right, inner, content_width, width = sides
+            line = Strip([*left, *content.adjust_cell_length(content_width, inner), *right], width)
         self._lines[key] = (content, line)
         return line
+
+    def _sides_of(self, styles, size, content_size, padding, base_background, background,  # noqa: ANN001, ANN205, PLR0913
+                  opacity):
+        """For a frame whose content lines Textual draws as left border, left padding,
+        the line, right padding, right border and nothing else (no opacity, tint, text
+        opacity, hatch or outline): those segments, the padding's style, and the widths.
+        None for any other frame (Textual's own render_line draws it)."""
+        if content_size is None:
+            content_size = size
+        if padding is None:
+            padding = styles.padding
+        (_, _), (border_right, right_color), (_, _), (border_left, left_color) = styles.border
+        if (
+            opacity != 1.0
+            or styles.tint.a
+            or styles.text_opacity != 1.0
+            or (styles.has_rule("hatch") and styles.hatch != "none")
+            or any(edge for edge, _color in styles.outline)
+            or not border_left
+            or not border_right
+        ):
+            return None
+        inner, outer = self.get_inner_outer(base_background, background)
+        left = get_box(border_left, inner, outer, Style(foreground=base_background + left_color.multiply_alpha(opacity)))[1][0]
+        right = get_box(border_right, inner, outer,
+                        Style(foreground=base_background + right_color.multiply_alpha(opacity)))[1][2]
+        _top, pad_right, _bottom, pad_left = padding
+        inner_rich = inner.rich_style
+        before = (left, Segment(" " * pad_left, inner_rich)) if pad_left else (left,)
+        after = (Segment(" " * pad_right, inner_rich), right) if pad_right else (right,)
+        return before, after, inner_rich, content_size.width, size.width
 
 
 def _given(strip: Strip) -> Callable[[int], Strip]:

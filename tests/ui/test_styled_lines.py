@@ -35,6 +35,9 @@ def _check(lists: list[KeyedList], state: str) -> None:
         ours = _drawn(widget)
         assert len(ours) == widget.outer_size.height
         assert ours == _textual(widget), (state, widget.id)
+        # The panes' frames are plain ones (border, padding): their content lines take
+        # the short way, which this compares with Textual's.
+        assert widget._styles_cache._sides is not None, (state, widget.id)
         # A second time: from the kept lines.
         assert _drawn(widget) == _textual(widget), (state, widget.id, "kept")
 

@@ -644,8 +644,11 @@ class KeyedList(ScrollView, can_focus=True):
         # No link styling: rows are built from plain text (a room name, a message body),
         # never from markup, so they hold no links (styling them would be a tenth of a
         # row's cost).
-        strip = Strip(segments, content.cell_length)
-        return strip.crop_extend(0, width, style.rich_style)
+        # One strip, padded to the width as ``crop_extend`` pads it (the row fits).
+        missing = width - content.cell_length
+        if missing > 0:
+            segments.append(Segment(" " * missing, style.rich_style))
+        return Strip(segments, width)
 
     def _segments(self, content: Content, style: VisualStyle) -> list[Segment]:
         """What ``Content.render`` yields, as Segments: the text cut where spans start and
