@@ -249,6 +249,10 @@ class KeyedList(ScrollView, can_focus=True):
         # trip through the message queues, and Textual painted the cursor's move alone
         # in between: two frames for one j.
         self.on_highlight: Callable[[], None] | None = None
+        # Called at once on ``enter`` (or a double click) instead of posting ``Selected``,
+        # for the same reason: what opening a row does (the next pane takes the focus)
+        # lands in the frame after the key, not after a trip through the queues.
+        self.on_open: Callable[[], None] | None = None
         # Called when the lines on screen may show other rows because the list scrolled
         # (the wheel, the scrollbar, the cursor's scroll into view), once the scroll
         # has settled: never for the lines between new rows and the scroll to their
@@ -451,7 +455,11 @@ class KeyedList(ScrollView, can_focus=True):
 
     def action_open(self) -> None:
         key = self.cursor_key
-        if key is not None:
+        if key is None:
+            return
+        if self.on_open is not None:
+            self.on_open()
+        else:
             self.post_message(self.Selected(self, key))
 
     def on_click(self, event: events.Click) -> None:
