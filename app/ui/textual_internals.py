@@ -16,6 +16,7 @@ from textual._border import get_box
 from textual._styles_cache import StylesCache
 from textual.app import App
 from textual.cache import LRUCache
+from textual.css._style_properties import ColorProperty, ScrollbarColorProperty
 from textual.geometry import Size
 from textual.screen import Screen
 from textual.strip import Strip
@@ -217,4 +218,42 @@ def keep_styled_lines(widget: Widget, max_lines: int = 1024) -> None:
     widget._styles_cache = _FramedLines(max_lines)
 
 
-__all__ = ["UnhandledErrorHook", "give_result_callback", "keep_styled_lines", "update_scrollbars"]
+def _set_scrollbar_colour(self, obj, color) -> None:  # noqa: ANN001
+    """``ScrollbarColorProperty.__set__`` that repaints the scrollbars only when the
+    colour it sets differs from the one set before."""
+    before = obj.get_rule(self.name)
+    ColorProperty.__set__(self, obj, color)
+    node = obj.node
+    if node is None or not isinstance(node, Widget) or obj.get_rule(self.name) == before:
+        return
+    if node.show_horizontal_scrollbar:
+        node.horizontal_scrollbar.refresh()
+    if node.show_vertical_scrollbar:
+        node.vertical_scrollbar.refresh()
+
+
+def steady_scrollbars() -> None:
+    """Textual repaints a widget's scrollbars whenever its stylesheet sets a scrollbar
+    colour, changed or not, and a focus change re-sets all seven of them on the pane
+    that gains and the pane that loses the focus. Each scrollbar then asks for its own
+    repaint from its own message queue, after the panes' (a tab or enter drew its
+    frame in two, the second for two one-column scrollbars). With this, a scrollbar is
+    repainted when a colour it is drawn in changed, as every other colour property
+    does (``ColorProperty`` refreshes only when ``set_rule`` changed the rule).
+
+    Why private: the descriptor lives in ``textual.css._style_properties`` and no public
+    API sets when a scrollbar repaints; this replaces its ``__set__`` for the process
+    (the app's start calls it). If Textual changes the descriptor,
+    tests/ui/test_steady_scrollbars.py fails: it sets the same colour (no repaint) and
+    another (repainted, drawn in it).
+    """
+    ScrollbarColorProperty.__set__ = _set_scrollbar_colour  # type: ignore[method-assign]
+
+
+__all__ = [
+    "UnhandledErrorHook",
+    "give_result_callback",
+    "keep_styled_lines",
+    "steady_scrollbars",
+    "update_scrollbars",
+]
