@@ -23,7 +23,7 @@ NIO_INTERNALS = APP / "matrix" / "nio_internals.py"
 INTERNALS = (TEXTUAL_INTERNALS, ASYNCIO_INTERNALS, NIO_INTERNALS)
 
 # Still used, each in its module.
-TEXTUAL_PRIVATE = {"_push_result_callback", "_fatal_error", "_exception", "_scroll_update"}
+TEXTUAL_PRIVATE = {"_push_result_callback", "_fatal_error", "_exception", "_scroll_update", "_styles_cache"}
 ASYNCIO_PRIVATE = {"_enter_task", "_leave_task", "_Started"}
 NIO_PRIVATE = {"_account"}
 # Replaced by public API: App.panic, the settings' [keys] table, SteadyFooter's own

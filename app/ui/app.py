@@ -40,7 +40,7 @@ from app.ui.messages import (
 from app.ui.screens.help import HelpScreen
 from app.ui.screens.login import LoginScreen
 from app.ui.screens.main import MainScreen
-from app.ui.textual_internals import UnhandledErrorHook, give_result_callback
+from app.ui.textual_internals import UnhandledErrorHook, give_result_callback, steady_scrollbars
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,8 @@ class ReadmarkApp(UnhandledErrorHook, App[None]):
         homeserver: str = "",
     ) -> None:
         super().__init__()
+        # A focus change repaints a pane's scrollbar only if its colours changed.
+        steady_scrollbars()
         self.settings = settings if settings is not None else Settings()
         self.service: ReadStateService | None = service
         self._login = login

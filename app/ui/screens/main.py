@@ -184,6 +184,9 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.rooms.on_highlight = self._room_highlighted
         self.threads.on_highlight = self._thread_highlighted
+        self.rooms.on_open = self._room_opened
+        self.threads.on_open = self._thread_opened
+        self.timeline.on_open = self._event_opened
         self.timeline.on_lines_shown = self._timeline_lines_shown
         self._update_mode()
         self._update_titles()
@@ -398,28 +401,33 @@ class MainScreen(Screen[None]):
         self.selection = Selection(self.selection.room_id, key)
 
     @on(KeyedList.Selected, "#rooms")
-    def _room_opened(self) -> None:
+    def _room_opened(self) -> None:  # also the rooms pane's on_open
         self._focus_pane(self.threads)
 
     @on(KeyedList.Selected, "#threads")
-    def _thread_opened(self) -> None:
+    def _thread_opened(self) -> None:  # also the threads pane's on_open
         self._focus_pane(self.timeline)
 
     @on(KeyedList.Selected, "#timeline")
-    def _event_opened(self) -> None:
+    def _event_opened(self) -> None:  # also the timeline's on_open
         self._say("r: read up to this event · f: fully read up to here")
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         self._mark_timeline_focus(event.widget is self.timeline)
         # What r and R would clear depends on the focused pane (r reads up to the
         # timeline's cursor only while the timeline has focus, R on a group's header
-        # only while the rooms pane has it); ``focus()`` moves the focus after
-        # ``_focus_pane`` has asked, so the line is worked out again once it has moved.
+        # only while the rooms pane has it): worked out again for a focus moved by a
+        # click or Textual's own focus chain (``_focus_pane`` moves it and works it out
+        # at once; this finds the same words then, and repaints nothing).
         self._update_clears()
 
     def _focus_pane(self, pane: KeyedList) -> None:
         self._mark_timeline_focus(pane is self.timeline)
-        pane.focus()
+        # The focus moves now, not once the app's queue reaches it (``Widget.focus``
+        # defers it with ``call_later``, and Textual's frame clock drew the key's work in
+        # two frames, the borders in one and the status line in the next): the status
+        # line's account below is worked out for the pane that has the focus.
+        self.set_focus(pane)
         self._update_clears()
 
     def _mark_timeline_focus(self, timeline: bool) -> None:

@@ -35,7 +35,7 @@ from textual.visual import Visual
 from textual.widget import Widget
 
 from app.ui import keymap
-from app.ui.textual_internals import update_scrollbars
+from app.ui.textual_internals import keep_styled_lines, update_scrollbars
 
 # The fewest cells a row's left part keeps before its right part is shortened.
 MIN_LEFT = 18
@@ -226,6 +226,9 @@ class KeyedList(ScrollView, can_focus=True):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        # A focus change restyles the pane (its :focus border): its styled lines are
+        # kept per frame, so tab and enter draw each pane's lines from there.
+        keep_styled_lines(self)
         self.empty_text = empty_text
         self._order: list[str] = []
         self._position: dict[str, int] = {}
@@ -246,6 +249,10 @@ class KeyedList(ScrollView, can_focus=True):
         # trip through the message queues, and Textual painted the cursor's move alone
         # in between: two frames for one j.
         self.on_highlight: Callable[[], None] | None = None
+        # Called at once on ``enter`` (or a double click) instead of posting ``Selected``,
+        # for the same reason: what opening a row does (the next pane takes the focus)
+        # lands in the frame after the key, not after a trip through the queues.
+        self.on_open: Callable[[], None] | None = None
         # Called when the lines on screen may show other rows because the list scrolled
         # (the wheel, the scrollbar, the cursor's scroll into view), once the scroll
         # has settled: never for the lines between new rows and the scroll to their
@@ -448,7 +455,11 @@ class KeyedList(ScrollView, can_focus=True):
 
     def action_open(self) -> None:
         key = self.cursor_key
-        if key is not None:
+        if key is None:
+            return
+        if self.on_open is not None:
+            self.on_open()
+        else:
             self.post_message(self.Selected(self, key))
 
     def on_click(self, event: events.Click) -> None:
@@ -571,9 +582,9 @@ class KeyedList(ScrollView, can_focus=True):
             if y == 0 and width:
                 style = self._style_of(EMPTY)
                 return self._to_strip(Content(self.empty_text), width, style)
-            return Strip.blank(width, self._style_of(ROW).rich_style)
+            return self._blank(width)
         if index >= len(self._order):
-            return Strip.blank(width, self._style_of(ROW).rich_style)
+            return self._blank(width)
         row = self._row(self._order[index])
         if index == self._cursor:
             classes = CURSOR if self.has_focus else CURSOR_BLURRED
@@ -589,6 +600,15 @@ class KeyedList(ScrollView, can_focus=True):
         if strip is None:
             strip = self._to_strip(self._layout(row, width), width, style)
             self._strips[cache_key] = strip
+        return strip
+
+    def _blank(self, width: int) -> Strip:
+        # One strip per width and style: the styled lines are kept by the strip's identity.
+        style = self._style_of(ROW)
+        cache_key = (None, width, style)
+        strip = self._strips.get(cache_key)
+        if strip is None:
+            strip = self._strips[cache_key] = Strip.blank(width, style.rich_style)
         return strip
 
     def _layout(self, row: Row, width: int) -> Content:
@@ -632,8 +652,11 @@ class KeyedList(ScrollView, can_focus=True):
         # No link styling: rows are built from plain text (a room name, a message body),
         # never from markup, so they hold no links (styling them would be a tenth of a
         # row's cost).
-        strip = Strip(segments, content.cell_length)
-        return strip.crop_extend(0, width, style.rich_style)
+        # One strip, padded to the width as ``crop_extend`` pads it (the row fits).
+        missing = width - content.cell_length
+        if missing > 0:
+            segments.append(Segment(" " * missing, style.rich_style))
+        return Strip(segments, width)
 
     def _segments(self, content: Content, style: VisualStyle) -> list[Segment]:
         """What ``Content.render`` yields, as Segments: the text cut where spans start and
