@@ -41,7 +41,7 @@ from app.matrix.wire import PREVIEW_MAX_CHARS, Tally, clean_text, events_of, non
 from app.model.push import PushRuleset, ruleset_from_json
 from app.matrix.wire_events import DeferredAlert, alerts, timeline_event, with_verdict
 from app.model.account import AccountState, RoomMap
-from app.model.events import TimelineEvent
+from app.model.events import TimelineEvent, settle_alert
 from app.model.ids import MAIN, EventId, RoomId, UserId, is_event_id, is_room_id, is_token, is_user_id
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import (
@@ -55,7 +55,6 @@ from app.model.room import (
     merged_receipts,
     read_for_good,
     set_fully_read,
-    with_events_at,
 )
 
 __all__ = [
@@ -501,10 +500,13 @@ def _judge_unread(
     event it covers would never be read. A receipt only pending may still be refused:
     the events it covers are judged. An event already loaded before this sync is the
     room's earlier one, judged then; one gone from the room (cut, or a duplicate) is
-    skipped."""
+    skipped.
+
+    The verdict is set in place (``settle_alert``): every event it is set on was built
+    by this sync (one loaded before is skipped) and only ``room``, not returned yet,
+    holds it."""
     covered = confirmed_read(room)
     index, events = room.index, room.events
-    judged: dict[int, TimelineEvent] = {}
     for event, entry in unjudged:
         event_id = event.event_id
         if event_id in known_before:
@@ -512,8 +514,8 @@ def _judge_unread(
         position = index.get(event_id)
         if position is None or read_for_good(room, covered, position):
             continue
-        judged[position] = with_verdict(events[position], entry.verdict())
-    return with_events_at(room, judged)
+        settle_alert(events[position], entry.verdict())
+    return room
 
 
 def _defer_alerts(

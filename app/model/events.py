@@ -176,6 +176,18 @@ _set_ciphertext = TimelineEvent.ciphertext.__set__  # type: ignore[attr-defined]
 _set_undecryptable = TimelineEvent.undecryptable.__set__  # type: ignore[attr-defined]
 _set_alert = TimelineEvent.alert.__set__  # type: ignore[attr-defined]
 
+
+
+def settle_alert(event: TimelineEvent, alert: int) -> None:
+    """Set ``event``'s alert in place. Only for whoever built ``event`` and has not let
+    it go yet: the sync translation judges the messages it has just read once their
+    receipts are in, before the room holding them is returned (a copy per judged
+    message, ``with_verdict``'s, costs ~1.5 us, 11,000 of them in a 1,000-room initial
+    sync). An event anything else may already hold (a room returned, the cache's) is
+    replaced by a copy instead; nothing hashes an event before this is done."""
+    _set_alert(event, alert)
+
+
 # What the push rules make of an event (``TimelineEvent.alert``).
 ALERT_UNKNOWN: Final = 0  # not evaluated: counted as a notification, as servers count it
 ALERT_SILENT: Final = 1
