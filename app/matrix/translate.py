@@ -39,9 +39,9 @@ from app.matrix.errors import first_line
 from app.matrix.naming import MAX_HEROES, RoomNaming
 from app.matrix.wire import PREVIEW_MAX_CHARS, Tally, clean_text, events_of, nonnegative, timestamp
 from app.model.push import PushRuleset, ruleset_from_json
-from app.matrix.wire_events import DeferredAlert, alerts, timeline_event, with_verdict
+from app.matrix.wire_events import DeferredAlert, Moments, alerts, timeline_event, with_verdict
 from app.model.account import AccountState, RoomMap
-from app.model.events import TimelineEvent, settle_alert
+from app.model.events import ENCRYPTED, MESSAGE_TYPES, REL_ANNOTATION, REL_REPLACE, TimelineEvent, settle_alert
 from app.model.ids import MAIN, EventId, RoomId, UserId, is_event_id, is_room_id, is_token, is_user_id
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import (
@@ -337,10 +337,10 @@ def _apply_joined(
     names = RoomNaming(room)
     # The summary's member counts first: the push rules read the room's size.
     names.apply_summary(data.get("summary"), tally)
-    asked: list[DeferredAlert] | None = [] if deferred is not None else None
-    # Every other message is judged at the end, and only if still unread then.
-    later: list[DeferredAlert] = []
-    alert = alerts(ruleset, names, room.room_id, asked, later)
+    # Every message is judged at the end, and only if still unread then (an encrypted
+    # one, with ``deferred``, by whoever decrypts it).
+    moments = Moments(ruleset, names, room.room_id)
+    me = room.me
     timeline = data.get("timeline")
     raw_events = events_of(timeline, tally)
     state_after = data.get("state_after")
@@ -356,30 +356,34 @@ def _apply_joined(
     if cut > 0:
         names.apply_state_events([raw for raw in raw_events[:cut] if type(raw) is dict and "state_key" in raw], tally)
         raw_events = raw_events[cut:]
-    # An alert is asked for last, just before its event is built: a verdict deferred
-    # during a call belongs to the event that call returns.
-    unjudged: list[tuple[TimelineEvent, DeferredAlert]] = []
-    if asked is None:
-        for raw in raw_events:
-            before = len(later)
-            event = timeline_event(raw, names, tally, alert)
-            if event is not None:
-                if len(later) != before:
-                    unjudged.append((event, later[-1]))
-                append(event)
-    else:
-        waiting: list[tuple[int, DeferredAlert]] = []
-        for raw in raw_events:
-            before, before_later = len(asked), len(later)
-            event = timeline_event(raw, names, tally, alert)
-            if event is not None:
-                if len(asked) != before:
-                    waiting.append((len(events), asked[-1]))
-                elif len(later) != before_later:
-                    unjudged.append((event, later[-1]))
-                append(event)
-        if waiting:
-            _defer_alerts(room, events, waiting, deferred)  # type: ignore[arg-type]
+    # A message's moment (the room's state the push rules read, as of its place in the
+    # timeline) is taken again after each state event, which is all that changes it.
+    unjudged: list[tuple[TimelineEvent, dict, tuple]] = []
+    waiting: list[tuple[int, DeferredAlert]] = []
+    moment = None
+    for raw in raw_events:
+        event = timeline_event(raw, names, tally)
+        if event is None:
+            continue
+        if event.state_key is not None:
+            moment = None
+        elif (
+            # app.model.events.counts_as_unread: what timeline_event's ``alert`` judges.
+            event.type in MESSAGE_TYPES
+            and not event.redacted
+            and event.rel_type != REL_REPLACE
+            and event.rel_type != REL_ANNOTATION
+            and event.sender != me
+        ):
+            if moment is None:
+                moment = moments.moment()
+            if deferred is not None and event.type == ENCRYPTED:
+                waiting.append((len(events), moments.deferred(raw, event.sender, moment)))
+            else:
+                unjudged.append((event, raw, moment))
+        append(event)
+    if waiting:
+        _defer_alerts(room, events, waiting, deferred)  # type: ignore[arg-type]
     known_before = room.index if unjudged else None
     if events:
         limited = cut > 0 or (type(timeline) is dict and timeline.get("limited") is True)
@@ -485,15 +489,19 @@ def _apply_joined(
     if updates:
         room = evolve(room, updates)
     if unjudged:
-        room = _judge_unread(room, known_before, unjudged)  # type: ignore[arg-type]
+        room = _judge_unread(room, known_before, unjudged, moments)
     return room
 
 
 def _judge_unread(
-    room: RoomState, known_before: Mapping[EventId, int], unjudged: list[tuple[TimelineEvent, DeferredAlert]]
+    room: RoomState,
+    known_before: Mapping[EventId, int],
+    unjudged: list[tuple[TimelineEvent, dict, tuple]],
+    moments: Moments,
 ) -> RoomState:
     """``room`` with the push rules' verdict on each message of this sync (``unjudged``)
-    that my confirmed receipts leave unread; the rest stay ``ALERT_UNKNOWN``.
+    that my confirmed receipts leave unread (``unjudged``: each with its event as sent and its
+    moment, ``Moments``); the rest stay ``ALERT_UNKNOWN``.
 
     Only unread events are counted, and a confirmed receipt never moves back (servers
     keep a receipt only when it is further than the one before), so a verdict on an
@@ -507,14 +515,14 @@ def _judge_unread(
     holds it."""
     covered = confirmed_read(room)
     index, events = room.index, room.events
-    for event, entry in unjudged:
+    for event, raw, moment in unjudged:
         event_id = event.event_id
         if event_id in known_before:
             continue
         position = index.get(event_id)
         if position is None or read_for_good(room, covered, position):
             continue
-        settle_alert(events[position], entry.verdict())
+        settle_alert(events[position], moments.verdict(raw, event.sender, moment))
     return room
 
 

@@ -34,6 +34,7 @@ from app.model.events import (
 )
 from app.model.ids import is_event_id, is_token, is_user_id
 from app.model.push import PushContext, PushRuleset, default_ruleset, evaluate
+from app.model.room import PowerLevels
 
 # A reaction's key is an emoji, mostly; nothing needs more.
 REACTION_KEY_MAX_CHARS: Final = 40
@@ -70,25 +71,10 @@ _CIPHER_FIELDS: Final = ("algorithm", "sender_key", "session_id", "ciphertext", 
 Alert = Callable[[dict, str], int]
 
 
-def alerts(
-    ruleset: PushRuleset | None,
-    names: RoomNaming,
-    room_id: str,
-    defer_encrypted: list[DeferredAlert] | None = None,
-    later: list[DeferredAlert] | None = None,
-) -> Alert:
+def alerts(ruleset: PushRuleset | None, names: RoomNaming, room_id: str) -> Alert:
     """The push rules' verdict on an event of this room, in its state as ``names`` has
-    it at that moment (my display name, the member count, the power levels).
-
-    With ``defer_encrypted``, an ``m.room.encrypted`` event is not judged: its verdict
-    is ``ALERT_UNKNOWN`` and a ``DeferredAlert`` (the rules and that moment's context)
-    is appended, for whoever decrypts it next: a decrypted event is
-    judged on its plaintext, so judging its ciphertext as well would be wasted.
-
-    With ``later``, no event is judged here: each (an encrypted one too, unless
-    ``defer_encrypted`` takes it) gets ``ALERT_UNKNOWN`` and its ``DeferredAlert`` goes
-    to ``later``, for a caller that judges only the events still unread once the sync's
-    receipts are in (an event already read never counts)."""
+    it at that moment (my display name, the member count, the power levels). (A sync's
+    messages are judged after its receipts are in, with ``Moments``.)"""
     rules = ruleset if ruleset is not None else default_ruleset(names.me)
     me = names.me
     # A room's events share a few contexts (one per sender while its state holds still):
@@ -108,15 +94,52 @@ def alerts(
             context = contexts[key] = PushContext(
                 me, key[1], names.joined or None, power.of(sender), {"room": power.notify_room}, room_id
             )
-        if defer_encrypted is not None and raw.get("type") == ENCRYPTED:
-            defer_encrypted.append(DeferredAlert(rules, raw, context))
-            return ALERT_UNKNOWN
-        if later is not None:
-            later.append(DeferredAlert(rules, raw, context))
-            return ALERT_UNKNOWN
         return _verdict(rules, raw, context)
 
     return alert
+
+
+class Moments:
+    """The push rules' context for a room's events judged after its timeline is read
+    (``alerts`` with ``later``, without a closure call and a ``DeferredAlert`` per
+    message): the walk over the timeline takes a ``moment()`` (my display name, the
+    member count, the power levels, as ``names`` has them then) after each state event
+    and keeps it beside each message; ``verdict`` is then what ``alerts`` would have said
+    at that place. Contexts are built once per sender and moment, for the messages
+    judged (those still unread), not for every message."""
+
+    __slots__ = ("contexts", "held", "me", "names", "room_id", "rules")
+
+    def __init__(self, ruleset: PushRuleset | None, names: RoomNaming, room_id: str) -> None:
+        self.rules = ruleset if ruleset is not None else default_ruleset(names.me)
+        self.me = names.me
+        self.names = names
+        self.room_id = room_id
+        self.contexts: dict[tuple[str, int], PushContext] = {}
+        # Every moment given out, so that the id a context is cached under stays its own.
+        self.held: list[tuple[str | None, int, PowerLevels]] = []
+
+    def moment(self) -> tuple[str | None, int, PowerLevels]:
+        names = self.names
+        moment = (names.members.get(self.me), names.joined, names.power)
+        self.held.append(moment)
+        return moment
+
+    def context(self, sender: str, moment: tuple[str | None, int, PowerLevels]) -> PushContext:
+        key = (sender, id(moment))
+        context = self.contexts.get(key)
+        if context is None:
+            display, joined, power = moment
+            context = self.contexts[key] = PushContext(
+                self.me, display, joined or None, power.of(sender), {"room": power.notify_room}, self.room_id
+            )
+        return context
+
+    def verdict(self, raw: dict, sender: str, moment: tuple[str | None, int, PowerLevels]) -> int:
+        return _verdict(self.rules, raw, self.context(sender, moment))
+
+    def deferred(self, raw: dict, sender: str, moment: tuple[str | None, int, PowerLevels]) -> DeferredAlert:
+        return DeferredAlert(self.rules, raw, self.context(sender, moment))
 
 
 def _verdict(rules: PushRuleset, raw: dict, context: PushContext) -> int:
