@@ -189,12 +189,18 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally, alert: Alert | 
         tally.skipped += 1
         return None
     event_id = raw.get("event_id")
-    sender = tally.user(raw.get("sender"))
+    sender = raw.get("sender")
+    # A sender seen before in this sync was checked then (``Tally.user``), and a common
+    # type is a token: the checks and their calls are skipped for most events.
+    known = tally.users.get(sender) if type(sender) is str else None
+    sender = known if known is not None else tally.user(sender)
     etype = raw.get("type")
-    if not (is_event_id(event_id) and sender is not None and is_token(etype)):
+    common = _COMMON.get(etype) if type(etype) is str else None
+    if not (is_event_id(event_id) and sender is not None and (common is not None or is_token(etype))):
         tally.skipped += 1
         return None
-    etype = _COMMON.get(etype, etype)
+    if common is not None:
+        etype = common
     tally.ids[event_id] = event_id
     state_key = raw.get("state_key")
     if state_key is not None and type(state_key) is not str:
@@ -213,8 +219,9 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally, alert: Alert | 
         # A rich reply (m.in_reply_to alone) is not a relation: it has no rel_type.
         candidate_type = relation.get("rel_type")
         target = relation.get("event_id")
-        if is_token(candidate_type) and is_event_id(target):
-            rel_type, relates_to = _COMMON.get(candidate_type, candidate_type), tally.ids.get(target, target)
+        common = _COMMON.get(candidate_type) if type(candidate_type) is str else None
+        if (common is not None or is_token(candidate_type)) and is_event_id(target):
+            rel_type, relates_to = common or candidate_type, tally.ids.get(target, target)
 
     redacted = False
     thread_reply_count = None
