@@ -105,8 +105,8 @@ class Moments:
     message): the walk over the timeline takes a ``moment()`` (my display name, the
     member count, the power levels, as ``names`` has them then) after each state event
     and keeps it beside each message; ``verdict`` is then what ``alerts`` would have said
-    at that place. Contexts are built once per sender and moment, for the messages
-    judged (those still unread), not for every message."""
+    at that place. Contexts are built once per moment and sender's power level, for the
+    messages judged (those still unread), not for every message."""
 
     __slots__ = ("contexts", "held", "me", "names", "room_id", "rules")
 
@@ -126,12 +126,15 @@ class Moments:
         return moment
 
     def context(self, sender: str, moment: tuple[str | None, int, PowerLevels]) -> PushContext:
-        key = (sender, id(moment))
+        # Of the sender, a context holds only their power level: senders of the same
+        # level share one (most senders have the default, and few send twice).
+        display, joined, power = moment
+        level = power.of(sender)
+        key = (level, id(moment))
         context = self.contexts.get(key)
         if context is None:
-            display, joined, power = moment
             context = self.contexts[key] = PushContext(
-                self.me, display, joined or None, power.of(sender), {"room": power.notify_room}, self.room_id
+                self.me, display, joined or None, level, {"room": power.notify_room}, self.room_id
             )
         return context
 
