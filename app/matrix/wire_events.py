@@ -31,6 +31,7 @@ from app.model.events import (
     MsgType,
     TimelineEvent,
     Undecryptable,
+    new_event,
 )
 from app.model.ids import is_event_id, is_token, is_user_id
 from app.model.push import PushContext, PushRuleset, default_ruleset, evaluate
@@ -177,7 +178,7 @@ def with_verdict(event: TimelineEvent, alert: int, undecryptable: str | None = N
     """``event`` with its alert (and why it cannot be decrypted) set: ``replace``'s
     result, built positionally (``replace`` costs several times more per event)."""
     e = event
-    return TimelineEvent(
+    return new_event(
         e.event_id, e.sender, e.ts, e.type, e.body, e.rel_type, e.relates_to, e.state_key, e.redacted, e.redacts,
         e.thread_reply_count, e.msgtype, e.membership, e.member_name, e.key, e.ciphertext,
         e.undecryptable if undecryptable is None else undecryptable, alert,
@@ -284,7 +285,7 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally, alert: Alert | 
         verdict = alert(raw, sender)
     # Positional: measurably cheaper than keywords on the hot path (the field order is
     # pinned by a test).
-    return TimelineEvent(
+    return new_event(
         event_id,
         sender,
         ts,
@@ -399,7 +400,7 @@ def decrypted_event(
             "content": content,
         }
         verdict = alert(raw, sender)
-    return TimelineEvent(
+    return new_event(
         encrypted.event_id, sender, encrypted.ts, etype, body, rel_type, encrypted.relates_to, None, False, redacts,
         encrypted.thread_reply_count, msgtype, None, member_name, key or encrypted.key, encrypted.ciphertext, "",
         verdict,

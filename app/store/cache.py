@@ -69,7 +69,7 @@ from app.model.events import (
     ENCRYPTED,
     Membership,
     MsgType,
-    TimelineEvent,
+    new_event,
 )
 from app.model.ids import is_room_id
 from app.model.names import NameInputs
@@ -589,7 +589,7 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
         receipt_override,
         marked_unread_stable,
     ) = row
-    events = tuple(TimelineEvent(*_checked_event(e)) for e in raw_events)
+    events = tuple(new_event(*_checked_event(e)) for e in raw_events)
     receipts = {
         ReceiptKey(_str(user), _RECEIPT_TYPES[kind], _opt_str(thread)): Receipt(_str(event_id), _int(ts))
         for user, kind, thread, event_id, ts in raw_receipts
