@@ -43,7 +43,7 @@ from app.matrix.wire_events import DeferredAlert, Moments, alerts, timeline_even
 from app.model.account import AccountState, RoomMap
 from app.model.events import ENCRYPTED, MESSAGE_TYPES, REL_ANNOTATION, REL_REPLACE, TimelineEvent, settle_alert
 from app.model.ids import MAIN, EventId, RoomId, UserId, is_event_id, is_room_id, is_token, is_user_id
-from app.model.receipts import Receipt, ReceiptKey, ReceiptType
+from app.model.receipts import Receipt, ReceiptKey, ReceiptType, new_receipt, new_receipt_key
 from app.model.room import (
     RECEIPT_MODES,
     RECEIPT_POLICY_TYPE,
@@ -656,7 +656,7 @@ def _receipts(ephemeral: list[Any], tally: Tally) -> list[tuple[ReceiptKey, Rece
                         tally.skipped += 1
                         continue
                     found.append(
-                        (ReceiptKey(user_id, receipt_type, thread_id), Receipt(event_id, timestamp(fields.get("ts"))))
+                        (new_receipt_key(user_id, receipt_type, thread_id), new_receipt(event_id, timestamp(fields.get("ts"))))
                     )
     return found
 
