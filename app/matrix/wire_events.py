@@ -31,9 +31,11 @@ from app.model.events import (
     MsgType,
     TimelineEvent,
     Undecryptable,
+    new_event,
 )
 from app.model.ids import is_event_id, is_token, is_user_id
 from app.model.push import PushContext, PushRuleset, default_ruleset, evaluate
+from app.model.room import PowerLevels
 
 # A reaction's key is an emoji, mostly; nothing needs more.
 REACTION_KEY_MAX_CHARS: Final = 40
@@ -70,25 +72,10 @@ _CIPHER_FIELDS: Final = ("algorithm", "sender_key", "session_id", "ciphertext", 
 Alert = Callable[[dict, str], int]
 
 
-def alerts(
-    ruleset: PushRuleset | None,
-    names: RoomNaming,
-    room_id: str,
-    defer_encrypted: list[DeferredAlert] | None = None,
-    later: list[DeferredAlert] | None = None,
-) -> Alert:
+def alerts(ruleset: PushRuleset | None, names: RoomNaming, room_id: str) -> Alert:
     """The push rules' verdict on an event of this room, in its state as ``names`` has
-    it at that moment (my display name, the member count, the power levels).
-
-    With ``defer_encrypted``, an ``m.room.encrypted`` event is not judged: its verdict
-    is ``ALERT_UNKNOWN`` and a ``DeferredAlert`` (the rules and that moment's context)
-    is appended, for whoever decrypts it next: a decrypted event is
-    judged on its plaintext, so judging its ciphertext as well would be wasted.
-
-    With ``later``, no event is judged here: each (an encrypted one too, unless
-    ``defer_encrypted`` takes it) gets ``ALERT_UNKNOWN`` and its ``DeferredAlert`` goes
-    to ``later``, for a caller that judges only the events still unread once the sync's
-    receipts are in (an event already read never counts)."""
+    it at that moment (my display name, the member count, the power levels). (A sync's
+    messages are judged after its receipts are in, with ``Moments``.)"""
     rules = ruleset if ruleset is not None else default_ruleset(names.me)
     me = names.me
     # A room's events share a few contexts (one per sender while its state holds still):
@@ -108,15 +95,55 @@ def alerts(
             context = contexts[key] = PushContext(
                 me, key[1], names.joined or None, power.of(sender), {"room": power.notify_room}, room_id
             )
-        if defer_encrypted is not None and raw.get("type") == ENCRYPTED:
-            defer_encrypted.append(DeferredAlert(rules, raw, context))
-            return ALERT_UNKNOWN
-        if later is not None:
-            later.append(DeferredAlert(rules, raw, context))
-            return ALERT_UNKNOWN
         return _verdict(rules, raw, context)
 
     return alert
+
+
+class Moments:
+    """The push rules' context for a room's events judged after its timeline is read
+    (``alerts`` with ``later``, without a closure call and a ``DeferredAlert`` per
+    message): the walk over the timeline takes a ``moment()`` (my display name, the
+    member count, the power levels, as ``names`` has them then) after each state event
+    and keeps it beside each message; ``verdict`` is then what ``alerts`` would have said
+    at that place. Contexts are built once per moment and sender's power level, for the
+    messages judged (those still unread), not for every message."""
+
+    __slots__ = ("contexts", "held", "me", "names", "room_id", "rules")
+
+    def __init__(self, ruleset: PushRuleset | None, names: RoomNaming, room_id: str) -> None:
+        self.rules = ruleset if ruleset is not None else default_ruleset(names.me)
+        self.me = names.me
+        self.names = names
+        self.room_id = room_id
+        self.contexts: dict[tuple[str, int], PushContext] = {}
+        # Every moment given out, so that the id a context is cached under stays its own.
+        self.held: list[tuple[str | None, int, PowerLevels]] = []
+
+    def moment(self) -> tuple[str | None, int, PowerLevels]:
+        names = self.names
+        moment = (names.members.get(self.me), names.joined, names.power)
+        self.held.append(moment)
+        return moment
+
+    def context(self, sender: str, moment: tuple[str | None, int, PowerLevels]) -> PushContext:
+        # Of the sender, a context holds only their power level: senders of the same
+        # level share one (most senders have the default, and few send twice).
+        display, joined, power = moment
+        level = power.of(sender)
+        key = (level, id(moment))
+        context = self.contexts.get(key)
+        if context is None:
+            context = self.contexts[key] = PushContext(
+                self.me, display, joined or None, level, {"room": power.notify_room}, self.room_id
+            )
+        return context
+
+    def verdict(self, raw: dict, sender: str, moment: tuple[str | None, int, PowerLevels]) -> int:
+        return _verdict(self.rules, raw, self.context(sender, moment))
+
+    def deferred(self, raw: dict, sender: str, moment: tuple[str | None, int, PowerLevels]) -> DeferredAlert:
+        return DeferredAlert(self.rules, raw, self.context(sender, moment))
 
 
 def _verdict(rules: PushRuleset, raw: dict, context: PushContext) -> int:
@@ -151,7 +178,7 @@ def with_verdict(event: TimelineEvent, alert: int, undecryptable: str | None = N
     """``event`` with its alert (and why it cannot be decrypted) set: ``replace``'s
     result, built positionally (``replace`` costs several times more per event)."""
     e = event
-    return TimelineEvent(
+    return new_event(
         e.event_id, e.sender, e.ts, e.type, e.body, e.rel_type, e.relates_to, e.state_key, e.redacted, e.redacts,
         e.thread_reply_count, e.msgtype, e.membership, e.member_name, e.key, e.ciphertext,
         e.undecryptable if undecryptable is None else undecryptable, alert,
@@ -166,12 +193,18 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally, alert: Alert | 
         tally.skipped += 1
         return None
     event_id = raw.get("event_id")
-    sender = tally.user(raw.get("sender"))
+    sender = raw.get("sender")
+    # A sender seen before in this sync was checked then (``Tally.user``), and a common
+    # type is a token: the checks and their calls are skipped for most events.
+    known = tally.users.get(sender) if type(sender) is str else None
+    sender = known if known is not None else tally.user(sender)
     etype = raw.get("type")
-    if not (is_event_id(event_id) and sender is not None and is_token(etype)):
+    common = _COMMON.get(etype) if type(etype) is str else None
+    if not (is_event_id(event_id) and sender is not None and (common is not None or is_token(etype))):
         tally.skipped += 1
         return None
-    etype = _COMMON.get(etype, etype)
+    if common is not None:
+        etype = common
     tally.ids[event_id] = event_id
     state_key = raw.get("state_key")
     if state_key is not None and type(state_key) is not str:
@@ -190,8 +223,9 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally, alert: Alert | 
         # A rich reply (m.in_reply_to alone) is not a relation: it has no rel_type.
         candidate_type = relation.get("rel_type")
         target = relation.get("event_id")
-        if is_token(candidate_type) and is_event_id(target):
-            rel_type, relates_to = _COMMON.get(candidate_type, candidate_type), tally.ids.get(target, target)
+        common = _COMMON.get(candidate_type) if type(candidate_type) is str else None
+        if (common is not None or is_token(candidate_type)) and is_event_id(target):
+            rel_type, relates_to = common or candidate_type, tally.ids.get(target, target)
 
     redacted = False
     thread_reply_count = None
@@ -251,7 +285,7 @@ def timeline_event(raw: object, names: RoomNaming, tally: Tally, alert: Alert | 
         verdict = alert(raw, sender)
     # Positional: measurably cheaper than keywords on the hot path (the field order is
     # pinned by a test).
-    return TimelineEvent(
+    return new_event(
         event_id,
         sender,
         ts,
@@ -366,7 +400,7 @@ def decrypted_event(
             "content": content,
         }
         verdict = alert(raw, sender)
-    return TimelineEvent(
+    return new_event(
         encrypted.event_id, sender, encrypted.ts, etype, body, rel_type, encrypted.relates_to, None, False, redacts,
         encrypted.thread_reply_count, msgtype, None, member_name, key or encrypted.key, encrypted.ciphertext, "",
         verdict,

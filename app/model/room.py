@@ -479,6 +479,26 @@ def read_for_good(room: RoomState, covered: Mapping[ThreadId | None, int], posit
     return threaded is not None and position <= threaded
 
 
+def still_unread(room: RoomState, positions: Iterable[int]) -> list[int]:
+    """The positions of ``positions`` (in order) that none of my confirmed receipts
+    covers: ``not read_for_good(room, confirmed_read(room), position)`` of each, in one
+    pass (the sync translation asks it of every message it has just read). A test holds
+    the two equal."""
+    covered = confirmed_read(room)
+    everything = covered.pop(None, -1)
+    if not covered:
+        return [position for position in positions if position > everything]
+    thread_of, events = room.thread_of, room.events
+    found = []
+    for position in positions:
+        if position <= everything:
+            continue
+        threaded = covered.get(thread_of[events[position].event_id])
+        if threaded is None or position > threaded:
+            found.append(position)
+    return found
+
+
 # RoomState's cached properties that depend on its events only through their IDs,
 # positions and relations (and on fields replace_events does not touch).
 _DERIVED_FROM_IDS_AND_RELATIONS: Final = ("index", "thread_of", "thread_positions", "last_gap", "_my_read_by_thread")

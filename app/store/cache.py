@@ -69,12 +69,12 @@ from app.model.events import (
     ENCRYPTED,
     Membership,
     MsgType,
-    TimelineEvent,
+    new_event,
 )
 from app.model.ids import is_room_id
 from app.model.names import NameInputs
 from app.model.push import ruleset_from_json
-from app.model.receipts import Receipt, ReceiptKey, ReceiptType
+from app.model.receipts import ReceiptType, new_receipt, new_receipt_key
 from app.model.room import RECEIPT_MODES, PowerLevels, RoomState, ServerCounts, SpaceChild, SpaceParent, trim_history
 from app.model.spaces import DIRECT_LINKS, NO_LINKS, RoomLinks
 from app.model.summary import SUMMARY_VERSION, RoomSummary, summarize
@@ -589,9 +589,9 @@ def decode_room(room_id: str, me: str, data: bytes) -> RoomState:
         receipt_override,
         marked_unread_stable,
     ) = row
-    events = tuple(TimelineEvent(*_checked_event(e)) for e in raw_events)
+    events = tuple(new_event(*_checked_event(e)) for e in raw_events)
     receipts = {
-        ReceiptKey(_str(user), _RECEIPT_TYPES[kind], _opt_str(thread)): Receipt(_str(event_id), _int(ts))
+        new_receipt_key(_str(user), _RECEIPT_TYPES[kind], _opt_str(thread)): new_receipt(_str(event_id), _int(ts))
         for user, kind, thread, event_id, ts in raw_receipts
     }
     if not all(

@@ -1688,3 +1688,11 @@ def test_recorded_bodies_translate_without_skips(caplog: pytest.LogCaptureFixtur
         for path in sorted(RECORDED.glob("*.[0-9][0-9]-*.json")):
             apply_sync(fresh(), parse_sync(path.read_bytes()))
     assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_the_common_types_kept_once_are_tokens() -> None:
+    # timeline_event skips is_token for a type or relation type found among them.
+    from app.matrix.wire_events import _COMMON
+    from app.model.ids import is_token
+
+    assert _COMMON and all(is_token(name) and value == name for name, value in _COMMON.items())

@@ -51,3 +51,20 @@ def test_a_redacted_copy_keeps_its_place_and_loses_what_it_said() -> None:
     assert (gone.event_id, gone.sender, gone.ts, gone.type, gone.rel_type, gone.relates_to, gone.state_key) == (
         "$e", "@a:b", 5, "m.room.member", "m.thread", "$root", "@a:b")
     assert (gone.body, gone.msgtype, gone.membership, gone.member_name, gone.key) == ("", None, None, "", "")
+
+
+def test_new_event_builds_the_same_frozen_event() -> None:
+    from app.model.events import new_event
+
+    parameters = list(inspect.signature(new_event.__init__).parameters)[1:]
+    assert parameters == [f.name for f in dataclasses.fields(TimelineEvent)]
+    event = new_event(*EVERY_FIELD)
+    assert type(event) is TimelineEvent and isinstance(event, TimelineEvent)
+    assert event == TimelineEvent(*EVERY_FIELD) and hash(event) == hash(TimelineEvent(*EVERY_FIELD))
+    assert dataclasses.astuple(event) == EVERY_FIELD
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.body = "changed"  # type: ignore[misc]
+    assert not hasattr(event, "__dict__")
+    assert dataclasses.replace(event, body="new") == dataclasses.replace(TimelineEvent(*EVERY_FIELD), body="new")
+    assert pickle.loads(pickle.dumps(event)) == event
+    assert repr(event) == repr(TimelineEvent(*EVERY_FIELD))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.model.ids import MAIN
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType
 from app.model.room import apply_receipt
@@ -84,3 +86,23 @@ def test_my_own_message_reads_up_to_it_in_its_thread() -> None:
     state = room(msg("$A"), msg("$B"), msg("$mine", sender=ME), msg("$C"))
     assert state.read_position(MAIN).index == 2
     assert thread_unread(state, MAIN).unread == 1
+
+
+def test_the_fast_builders_make_the_same_frozen_receipts() -> None:
+    import dataclasses
+    import pickle
+
+    from app.model.receipts import Receipt, ReceiptKey, ReceiptType, new_receipt, new_receipt_key
+
+    for thread in (None, "main", "$root"):
+        key = new_receipt_key("@a:b", ReceiptType.PRIVATE, thread)
+        same = ReceiptKey("@a:b", ReceiptType.PRIVATE, thread)
+        assert type(key) is ReceiptKey and key == same and hash(key) == hash(same) and repr(key) == repr(same)
+        assert {same: 1}[key] == 1 and pickle.loads(pickle.dumps(key)) == same
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            key.thread_id = "x"  # type: ignore[misc]
+    receipt = new_receipt("$e", 7)
+    assert type(receipt) is Receipt and receipt == Receipt("$e", 7) and hash(receipt) == hash(Receipt("$e", 7))
+    assert dataclasses.astuple(receipt) == ("$e", 7) and not hasattr(receipt, "__dict__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        receipt.ts = 8  # type: ignore[misc]
