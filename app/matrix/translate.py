@@ -41,7 +41,7 @@ from app.matrix.wire import PREVIEW_MAX_CHARS, Tally, clean_text, events_of, non
 from app.model.push import PushRuleset, ruleset_from_json
 from app.matrix.wire_events import DeferredAlert, Moments, alerts, timeline_event, with_verdict
 from app.model.account import AccountState, RoomMap
-from app.model.events import ENCRYPTED, MESSAGE_TYPES, REL_ANNOTATION, REL_REPLACE, TimelineEvent, settle_alert
+from app.model.events import ENCRYPTED, TimelineEvent, counts_as_unread, settle_alert
 from app.model.ids import MAIN, EventId, RoomId, UserId, is_event_id, is_room_id, is_token, is_user_id
 from app.model.receipts import Receipt, ReceiptKey, ReceiptType, new_receipt, new_receipt_key
 from app.model.room import (
@@ -369,14 +369,7 @@ def _apply_joined(
             continue
         if event.state_key is not None:
             moment = None
-        elif (
-            # app.model.events.counts_as_unread: what timeline_event's ``alert`` judges.
-            event.type in MESSAGE_TYPES
-            and not event.redacted
-            and event.rel_type != REL_REPLACE
-            and event.rel_type != REL_ANNOTATION
-            and event.sender != me
-        ):
+        elif counts_as_unread(event, me):  # what an unread count includes: all the rules judge
             if moment is None:
                 moment = moments.moment()
             if deferred is not None and event.type == ENCRYPTED:
